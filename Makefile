@@ -1,0 +1,46 @@
+# callplane — two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test test-sqlite test-postgres lint format bench install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/callplane migrate
+	$(BIN)/callplane bootstrap --if-empty --org-name "My organization" --email admin@localhost
+	$(BIN)/callplane serve --host $(HOST) --port $(PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+test-sqlite: $(STAMP)
+	CALLPLANE_TEST_DATABASE_URL= $(BIN)/pytest
+
+test-postgres: $(STAMP)
+	CALLPLANE_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest
+
+test: lint test-sqlite test-postgres
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache

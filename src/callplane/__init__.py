@@ -1,0 +1,1 @@
+"""callplane: a self-hostable control plane for conversational AI agents."""

@@ -1,0 +1,75 @@
+"""Engines and sessions; the dialect quirks of SQLite live here and nowhere else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+WRITE_OPTION = "callplane_write"
+
+
+def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+    """An async engine for `url`. SQLite gets WAL, foreign keys and BEGIN IMMEDIATE for writes."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(
+            url, echo=echo, connect_args={"timeout": 30}, pool_size=pool_size, max_overflow=10
+        )
+        _install_sqlite_quirks(engine)
+        return engine
+    kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": pool_size, "echo": echo}
+    if pool_size == 0:
+        kwargs = {"poolclass": NullPool, "echo": echo}
+    return create_async_engine(url, pool_pre_ping=False, **kwargs)
+
+
+def _install_sqlite_quirks(engine: AsyncEngine) -> None:
+    """Take transaction control from pysqlite so we can BEGIN IMMEDIATE where a read decides a write.
+
+    A deferred transaction that later writes fails with SQLITE_BUSY when another writer got in
+    between; BEGIN IMMEDIATE takes the write lock up front and waits (busy_timeout) instead.
+    """
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        write = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class Database:
+    """The engine plus two session factories: reads, and writes (serialized up front on SQLite)."""
+
+    def __init__(self, engine: AsyncEngine):
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self._read = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        self._write = async_sessionmaker(
+            engine.execution_options(**{WRITE_OPTION: True}),
+            expire_on_commit=False,
+            autoflush=False,
+        )
+
+    def session(self, *, write: bool) -> AsyncSession:
+        return (self._write if write else self._read)()
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,85 @@
+"""Application errors carry their HTTP status and a machine code; one handler renders them."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from callplane.kit.schemas import ErrorBody
+
+
+class AppError(Exception):
+    """Base of every error the API reports on purpose."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    default_detail: ClassVar[str] = "Bad request."
+
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None):
+        self.detail = detail or self.default_detail
+        self.headers = headers
+        super().__init__(self.detail)
+
+    @classmethod
+    def openapi(cls) -> dict[int | str, dict[str, Any]]:
+        """A `responses=` entry documenting this error on a route."""
+        return {cls.status: {"model": ErrorBody, "description": cls.default_detail}}
+
+
+class BadRequest(AppError):
+    status = 400
+    code = "bad_request"
+
+
+class Unauthorized(AppError):
+    status = 401
+    code = "unauthorized"
+    default_detail = "Missing or invalid credential."
+
+    def __init__(self, detail: str | None = None):
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(AppError):
+    status = 403
+    code = "forbidden"
+    default_detail = "The credential may not do this."
+
+
+class NotFound(AppError):
+    status = 404
+    code = "not_found"
+    default_detail = "Not found."
+
+
+class Conflict(AppError):
+    status = 409
+    code = "conflict"
+    default_detail = "The resource is in a state that does not allow this."
+
+
+class PreconditionFailed(AppError):
+    status = 412
+    code = "precondition_failed"
+    default_detail = "If-Match does not match the current ETag."
+
+
+class PayloadTooLarge(AppError):
+    status = 413
+    code = "payload_too_large"
+    default_detail = "Request body is larger than the limit."
+
+
+class UnprocessableRequest(AppError):
+    """422 for rules a schema cannot express (e.g. a phone number in both lists)."""
+
+    status = 422
+    code = "unprocessable"
+
+
+def merge_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
+    """Combine the documented responses of several errors for a route's `responses=`."""
+    merged: dict[int | str, dict[str, Any]] = {}
+    for error in errors:
+        merged.update(error.openapi())
+    return merged
+

@@ -1,0 +1,45 @@
+"""Schema building blocks shared by every domain."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, PlainSerializer
+
+T = TypeVar("T")
+
+
+def _iso_z(value: datetime) -> str:
+    """ISO-8601 in UTC with a `Z` suffix, as the SPEC requires for every timestamp."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+UTCDateTime = Annotated[datetime, PlainSerializer(_iso_z, return_type=str, when_used="json")]
+
+
+class RequestModel(BaseModel):
+    """Request bodies reject unknown fields: a typo must not be silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ResponseModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ErrorBody(BaseModel):
+    detail: str
+    code: str
+
+
+class PaginationInfo(BaseModel):
+    limit: int
+    next_cursor: str | None
+
+
+class Page(BaseModel, Generic[T]):
+    data: list[T]
+    pagination: PaginationInfo

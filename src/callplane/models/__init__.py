@@ -1,0 +1,29 @@
+"""All ORM models; importing this package registers every table on `Base.metadata`."""
+
+from callplane.models.agent import Agent
+from callplane.models.agent_version import AgentVersion
+from callplane.models.api_key import ApiKey
+from callplane.models.base import Base
+from callplane.models.conversation import Conversation
+from callplane.models.idempotency_key import IdempotencyKey
+from callplane.models.membership import Membership
+from callplane.models.organization import Organization
+from callplane.models.personal_access_token import PersonalAccessToken
+from callplane.models.phone_number import PhoneNumber
+from callplane.models.user import User
+from callplane.models.web_widget import WebWidget
+
+__all__ = [
+    "Agent",
+    "AgentVersion",
+    "ApiKey",
+    "Base",
+    "Conversation",
+    "IdempotencyKey",
+    "Membership",
+    "Organization",
+    "PersonalAccessToken",
+    "PhoneNumber",
+    "User",
+    "WebWidget",
+]

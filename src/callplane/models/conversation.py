@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from callplane.db.types import JSONType, UTCDateTime
+from callplane.models.base import Base, IdMixin, TimestampsMixin
+
+
+class Conversation(IdMixin, TimestampsMixin, Base):
+    """A conversation record. Agent ids are kept without a foreign key: history outlives agents."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        Index("ix_conversations_org_created", "organization_id", "created_at", "id"),
+        Index("ix_conversations_agent", "agent_id", "status", "channel"),
+    )
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    agent_version_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    channel: Mapped[str] = mapped_column(String(20), nullable=False)
+    direction: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    turns: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    transcript: Mapped[list[Any] | None] = mapped_column(JSONType)
+    summary: Mapped[str | None] = mapped_column(Text)
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONType, nullable=False, default=dict
+    )
