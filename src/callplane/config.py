@@ -37,7 +37,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
         if self.env == "production" and self.database_url.startswith("sqlite"):
-            raise ValueError("CALLPLANE_ENV=production requires a PostgreSQL CALLPLANE_DATABASE_URL")
+            raise ValueError(
+                "CALLPLANE_ENV=production requires a PostgreSQL CALLPLANE_DATABASE_URL"
+            )
         return self
 
     @property

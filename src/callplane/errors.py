@@ -82,4 +82,3 @@ def merge_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
     for error in errors:
         merged.update(error.openapi())
     return merged
-

@@ -7,7 +7,12 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import NullPool
 
 WRITE_OPTION = "callplane_write"
@@ -32,7 +37,7 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
 
 
 def _install_sqlite_quirks(engine: AsyncEngine) -> None:
-    """Take transaction control from pysqlite so we can BEGIN IMMEDIATE where a read decides a write.
+    """Take transaction control from pysqlite, to BEGIN IMMEDIATE where a read decides a write.
 
     A deferred transaction that later writes fails with SQLITE_BUSY when another writer got in
     between; BEGIN IMMEDIATE takes the write lock up front and waits (busy_timeout) instead.

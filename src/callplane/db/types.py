@@ -21,7 +21,7 @@ def utcnow() -> datetime:
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes; SQLite stores them naive (in UTC), PostgreSQL as timestamptz."""
+    """Aware UTC datetimes; SQLite stores them naive (in UTC), PostgreSQL as timestamptz."""
 
     impl = DateTime(timezone=True)
     cache_ok = True

@@ -19,6 +19,7 @@ POSTGRES_ONLY_INDEXES = {"ix_agents_name_trgm", "ix_agents_metadata_gin"}
 def _include_object(obj: object, name: str | None, type_: str, reflected: bool, _: object) -> bool:
     return not (type_ == "index" and name in POSTGRES_ONLY_INDEXES)
 
+
 target_metadata = Base.metadata
 
 

@@ -32,6 +32,7 @@ class Agent(IdMixin, TimestampsMixin, Base):
     live_version_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("agent_versions.id", ondelete="SET NULL", use_alter=True)
     )
+    live_version: Mapped[int | None] = mapped_column(Integer)  # number of live_version_id
     sip_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     sip_deployed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revision: Mapped[int] = mapped_column(Integer, nullable=False, default=1)

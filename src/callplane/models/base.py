@@ -1,4 +1,4 @@
-"""Declarative base with a naming convention, so migrations can name constraints on both dialects."""
+"""Declarative base with a naming convention, so migrations name constraints on both dialects."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Uuid
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callplane.models.base import Base, IdMixin, TimestampsMixin
@@ -11,14 +11,12 @@ from callplane.models.base import Base, IdMixin, TimestampsMixin
 class PhoneNumber(IdMixin, TimestampsMixin, Base):
     """A number an organization owns, with independent inbound and outbound agent slots.
 
-    Each slot keeps the agent id beside the version id so "numbers of this agent" is an indexed
-    lookup; both are always written together by publishing.
+    Each slot keeps the agent id and version number beside the version id, so "numbers of this
+    agent" is an indexed lookup and reads need no join; publishing writes all three together.
     """
 
     __tablename__ = "phone_numbers"
-    __table_args__ = (
-        Index("ix_phone_numbers_org_created", "organization_id", "created_at", "id"),
-    )
+    __table_args__ = (Index("ix_phone_numbers_org_created", "organization_id", "created_at", "id"),)
 
     organization_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
@@ -32,9 +30,11 @@ class PhoneNumber(IdMixin, TimestampsMixin, Base):
     inbound_agent_version_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("agent_versions.id", ondelete="SET NULL")
     )
+    inbound_version: Mapped[int | None] = mapped_column(Integer)
     outbound_agent_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("agents.id", ondelete="SET NULL"), index=True
     )
     outbound_agent_version_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("agent_versions.id", ondelete="SET NULL")
     )
+    outbound_version: Mapped[int | None] = mapped_column(Integer)

@@ -51,6 +51,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("live_version_id", sa.Uuid(), nullable=True),
+        sa.Column("live_version", sa.Integer(), nullable=True),
         sa.Column("sip_enabled", sa.Boolean(), nullable=False),
         sa.Column("sip_deployed_at", UTCDateTime(), nullable=True),
         sa.Column("revision", sa.Integer(), nullable=False),
@@ -274,8 +275,10 @@ def upgrade() -> None:
         sa.Column("outbound_shareable", sa.Boolean(), nullable=False),
         sa.Column("inbound_agent_id", sa.Uuid(), nullable=True),
         sa.Column("inbound_agent_version_id", sa.Uuid(), nullable=True),
+        sa.Column("inbound_version", sa.Integer(), nullable=True),
         sa.Column("outbound_agent_id", sa.Uuid(), nullable=True),
         sa.Column("outbound_agent_version_id", sa.Uuid(), nullable=True),
+        sa.Column("outbound_version", sa.Integer(), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
@@ -378,7 +381,7 @@ def upgrade() -> None:
             ondelete="SET NULL",
         )
     if op.get_bind().dialect.name == "postgresql":
-        # Substring search on names and containment search on metadata stay fast at millions of rows.
+        # Name substring and metadata containment searches stay fast at millions of rows.
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         op.execute("CREATE INDEX ix_agents_name_trgm ON agents USING gin (name gin_trgm_ops)")
         op.execute(

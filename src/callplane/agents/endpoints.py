@@ -1,0 +1,156 @@
+"""`/core/agents`: the conversational units an organization publishes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+
+from callplane.agents.errors import AgentNotFound
+from callplane.agents.schemas import (
+    AgentCreate,
+    AgentRead,
+    AgentUpdate,
+    ConversationStats,
+    SipEndpoint,
+    VersionSummary,
+)
+from callplane.agents.service import AgentService, agent_read
+from callplane.auth.dependencies import Requires
+from callplane.auth.scopes import Scope
+from callplane.auth.subject import AuthSubject
+from callplane.db.session import ReadSession, WriteSession
+from callplane.errors import PreconditionFailed, merge_responses
+from callplane.kit.etags import etag_for
+from callplane.kit.filters import TimeFilters, time_filters
+from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
+from callplane.kit.schemas import Page, PaginationInfo
+from callplane.phone_numbers.schemas import PhoneNumberRead
+from callplane.widgets.schemas import WidgetRead
+
+router = APIRouter(prefix="/core/agents", tags=["agents"])
+
+AgentsReader = Annotated[AuthSubject, Requires(Scope.AGENTS_READ, Scope.AGENTS_MANAGE)]
+AgentsManager = Annotated[AuthSubject, Requires(Scope.AGENTS_MANAGE)]
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+
+
+class AgentDetail(AgentRead):
+    versions: list[VersionSummary]
+    phone_numbers: list[PhoneNumberRead]
+    widgets: list[WidgetRead]
+    sip_endpoint: SipEndpoint
+    conversation_stats: ConversationStats
+
+
+def _metadata_filter(
+    metadata: Annotated[
+        str | None,
+        Query(
+            max_length=16 * 1024,
+            description="A JSON object; matches agents whose metadata has every given key/value, "
+            'e.g. {"team":"sales"}.',
+        ),
+    ] = None,
+) -> dict[str, Any] | None:
+    if metadata is None:
+        return None
+    try:
+        parsed = orjson.loads(metadata)
+    except orjson.JSONDecodeError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", "metadata"),
+                    "msg": "metadata must be a JSON object",
+                    "type": "json_object",
+                }
+            ]
+        )
+    return parsed
+
+
+@router.get("", response_model=Page[AgentRead], responses=merge_responses(InvalidCursor))
+async def list_agents(
+    subject: AgentsReader,
+    session: ReadSession,
+    times: Annotated[TimeFilters, Depends(time_filters)],
+    metadata: Annotated[dict[str, Any] | None, Depends(_metadata_filter)],
+    name: Annotated[
+        str | None, Query(max_length=200, description="Case-insensitive substring.")
+    ] = None,
+    active: bool | None = None,
+    is_demo: bool | None = None,
+    limit: LimitParam = 20,
+    cursor: CursorParam = None,
+) -> Page[AgentRead]:
+    """List agents, newest first."""
+    rows, next_cursor = await AgentService(session, subject.organization_id).list(
+        name=name,
+        active=active,
+        is_demo=is_demo,
+        metadata=metadata,
+        times=times,
+        limit=limit,
+        cursor=cursor,
+    )
+    return Page(
+        data=[agent_read(row) for row in rows],
+        pagination=PaginationInfo(limit=limit, next_cursor=next_cursor),
+    )
+
+
+@router.post("", status_code=201, response_model=AgentRead)
+async def create_agent(
+    body: AgentCreate, subject: AgentsManager, session: WriteSession, response: Response
+) -> AgentRead:
+    """Create an agent. It has no versions until you create or request one."""
+    agent = await AgentService(session, subject.organization_id).create(body)
+    response.headers["ETag"] = etag_for(agent.revision)
+    return agent_read(agent)
+
+
+@router.get("/{agent_id}", response_model=AgentDetail, responses=merge_responses(AgentNotFound))
+async def get_agent(
+    agent_id: uuid.UUID,
+    subject: AgentsReader,
+    session: ReadSession,
+    request: Request,
+    response: Response,
+) -> dict[str, Any]:
+    """One agent with its versions, phone numbers, widgets, SIP endpoint and conversation stats."""
+    detail = await AgentService(session, subject.organization_id).detail(
+        agent_id, request.app.state.settings.sip_domain
+    )
+    response.headers["ETag"] = detail["etag"]
+    return detail
+
+
+@router.put(
+    "/{agent_id}",
+    response_model=AgentRead,
+    responses=merge_responses(AgentNotFound, PreconditionFailed),
+)
+async def update_agent(
+    agent_id: uuid.UUID,
+    body: AgentUpdate,
+    subject: AgentsManager,
+    session: WriteSession,
+    response: Response,
+    if_match: IfMatch = None,
+) -> AgentRead:
+    """Update name, description, active, is_demo or metadata; omitted fields stay."""
+    agent = await AgentService(session, subject.organization_id).update(agent_id, body, if_match)
+    response.headers["ETag"] = etag_for(agent.revision)
+    return agent_read(agent)
+
+
+@router.delete("/{agent_id}", status_code=204, responses=merge_responses(AgentNotFound))
+async def delete_agent(agent_id: uuid.UUID, subject: AgentsManager, session: WriteSession) -> None:
+    """Delete an agent, its versions, widgets and SIP endpoint; empty its phone slots."""
+    await AgentService(session, subject.organization_id).delete(agent_id)

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Select, and_, cast, func, literal, update
+from sqlalchemy.dialects.postgresql import JSONB
+
+from callplane.db.repository import OrgRepository
+from callplane.kit.filters import TimeFilters, like_pattern
+from callplane.kit.pagination import paginate
+from callplane.models import Agent, PhoneNumber
+
+
+class AgentRepository(OrgRepository[Agent]):
+    model = Agent
+
+    async def list(
+        self,
+        *,
+        name: str | None,
+        active: bool | None,
+        is_demo: bool | None,
+        metadata: dict[str, Any] | None,
+        times: TimeFilters,
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[list[Agent], str | None]:
+        statement = self.scoped()
+        if name:
+            statement = statement.where(Agent.name.ilike(like_pattern(name), escape="\\"))
+        if active is not None:
+            statement = statement.where(Agent.active == active)
+        if is_demo is not None:
+            statement = statement.where(Agent.is_demo == is_demo)
+        if metadata:
+            statement = self._metadata_contains(statement, metadata)
+        statement = times.apply(statement, Agent.created_at, Agent.updated_at)
+        return await paginate(
+            self.session,
+            statement,
+            (Agent.created_at, Agent.id),
+            (datetime, uuid.UUID),
+            limit=limit,
+            cursor=cursor,
+        )
+
+    def _metadata_contains(self, statement: Select[Agent], wanted: dict[str, Any]) -> Select[Agent]:
+        """Agents whose metadata has every given top-level key with an equal value."""
+        column = Agent.metadata_
+        if self.session.get_bind().dialect.name == "postgresql":
+            # @> uses the GIN index; equality on non-scalars makes nested values exact, not subsets.
+            statement = statement.where(column.op("@>")(cast(literal(wanted, JSONB), JSONB)))
+            for key, value in wanted.items():
+                if isinstance(value, dict | list):
+                    statement = statement.where(column[key] == cast(literal(value, JSONB), JSONB))
+            return statement
+        for key, value in wanted.items():
+            path = '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            kind = func.json_type(column, path)
+            extracted = func.json_extract(column, path)
+            if value is None:
+                condition = kind == "null"
+            elif isinstance(value, bool):
+                condition = kind == ("true" if value else "false")
+            elif isinstance(value, int | float):
+                condition = and_(kind.in_(("integer", "real")), extracted == value)
+            elif isinstance(value, str):
+                condition = and_(kind == "text", extracted == value)
+            else:
+                condition = and_(
+                    kind.in_(("object", "array")),
+                    extracted == func.json(literal(orjson.dumps(value).decode())),
+                )
+            statement = statement.where(condition)
+        return statement
+
+    async def clear_phone_slots(self, agent_id: uuid.UUID) -> None:
+        """Empty every phone slot that points at one of this agent's versions."""
+        for agent_column, version_column in (
+            (PhoneNumber.inbound_agent_id, PhoneNumber.inbound_agent_version_id),
+            (PhoneNumber.outbound_agent_id, PhoneNumber.outbound_agent_version_id),
+        ):
+            await self.session.execute(
+                update(PhoneNumber)
+                .where(
+                    PhoneNumber.organization_id == self.organization_id, agent_column == agent_id
+                )
+                .values({agent_column: None, version_column: None})
+                .execution_options(synchronize_session=False)
+            )

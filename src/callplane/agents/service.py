@@ -1,0 +1,132 @@
+"""Agent rules: CRUD, and the detail document that gathers an agent's whole deployment."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callplane.agents.errors import AgentNotFound
+from callplane.agents.repository import AgentRepository
+from callplane.agents.schemas import (
+    AgentCreate,
+    AgentRead,
+    AgentUpdate,
+    SipEndpoint,
+    VersionSummary,
+)
+from callplane.conversations.repository import ConversationRepository
+from callplane.kit.etags import check_if_match, etag_for
+from callplane.kit.filters import TimeFilters
+from callplane.models import Agent
+from callplane.phone_numbers.repository import PhoneNumberRepository
+from callplane.phone_numbers.schemas import PhoneNumberRead
+from callplane.versions.repository import VersionRepository
+from callplane.widgets.repository import WidgetRepository
+from callplane.widgets.schemas import WidgetRead
+
+
+def agent_read(agent: Agent) -> AgentRead:
+    return AgentRead(
+        id=agent.id,
+        name=agent.name,
+        description=agent.description,
+        active=agent.active,
+        is_demo=agent.is_demo,
+        metadata=agent.metadata_,
+        live_version=agent.live_version,
+        created_at=agent.created_at,
+        updated_at=agent.updated_at,
+        etag=etag_for(agent.revision),
+    )
+
+
+def sip_endpoint(agent: Agent, sip_domain: str) -> SipEndpoint:
+    return SipEndpoint(
+        enabled=agent.sip_enabled,
+        sip_uri=f"sip:{agent.id}@{sip_domain}" if agent.sip_enabled else None,
+        deployed_at=agent.sip_deployed_at if agent.sip_enabled else None,
+    )
+
+
+class AgentService:
+    def __init__(self, session: AsyncSession, organization_id: uuid.UUID):
+        self.session = session
+        self.organization_id = organization_id
+        self.agents = AgentRepository(session, organization_id)
+
+    async def get(self, agent_id: uuid.UUID, *, lock: bool = False) -> Agent:
+        agent = await self.agents.get(agent_id, for_update=lock)
+        if agent is None:
+            raise AgentNotFound()
+        return agent
+
+    async def list(
+        self,
+        *,
+        name: str | None,
+        active: bool | None,
+        is_demo: bool | None,
+        metadata: dict[str, Any] | None,
+        times: TimeFilters,
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[list[Agent], str | None]:
+        return await self.agents.list(
+            name=name,
+            active=active,
+            is_demo=is_demo,
+            metadata=metadata,
+            times=times,
+            limit=limit,
+            cursor=cursor,
+        )
+
+    async def detail(self, agent_id: uuid.UUID, sip_domain: str) -> dict[str, Any]:
+        agent = await self.get(agent_id)
+        org = self.organization_id
+        versions = await VersionRepository(self.session, org).summaries(agent_id)
+        numbers = await PhoneNumberRepository(self.session, org).for_agent(agent_id)
+        widgets = await WidgetRepository(self.session, org).for_agent(agent_id)
+        stats = await ConversationRepository(self.session, org).stats(agent_id)
+        return {
+            **agent_read(agent).model_dump(),
+            "versions": [VersionSummary.model_validate(v) for v in versions],
+            "phone_numbers": [PhoneNumberRead.model_validate(n) for n in numbers],
+            "widgets": [WidgetRead.model_validate(w) for w in widgets],
+            "sip_endpoint": sip_endpoint(agent, sip_domain),
+            "conversation_stats": stats,
+        }
+
+    async def create(self, body: AgentCreate) -> Agent:
+        agent = self.agents.add(
+            Agent(
+                name=body.name,
+                description=body.description,
+                active=body.active,
+                is_demo=body.is_demo,
+                metadata_=body.metadata,
+                revision=1,
+            )
+        )
+        await self.session.flush()
+        return agent
+
+    async def update(self, agent_id: uuid.UUID, body: AgentUpdate, if_match: str | None) -> Agent:
+        agent = await self.get(agent_id, lock=True)
+        check_if_match(if_match, agent.revision)
+        for field in body.model_fields_set:
+            setattr(agent, "metadata_" if field == "metadata" else field, getattr(body, field))
+        agent.revision += 1
+        await self.session.flush()
+        return agent
+
+    async def delete(self, agent_id: uuid.UUID) -> None:
+        """Versions, widgets and the SIP endpoint go with the agent; phone slots are emptied;
+        conversations keep their history (they hold the agent id without a foreign key)."""
+        agent = await self.get(agent_id, lock=True)
+        await self.agents.clear_phone_slots(agent.id)
+        agent.live_version_id = None
+        await self.session.flush()
+        await self.agents.delete(agent)

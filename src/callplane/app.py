@@ -1,0 +1,122 @@
+"""create_app(): the ASGI application with its lifespan, middleware and error handlers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from swagger_ui_bundle import swagger_ui_path
+
+from callplane.api import mount_routers
+from callplane.auth.service import Authenticator
+from callplane.config import Settings, get_settings
+from callplane.db.engine import Database, create_engine
+from callplane.errors import AppError
+from callplane.kit.idempotency import IdempotencyMiddleware
+from callplane.kit.middleware import BufferedBodyMiddleware, RequestIdMiddleware
+
+logger = logging.getLogger("callplane")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database(
+            create_engine(settings.database_url, pool_size=settings.database_pool_size)
+        )
+        app.state.database = database
+        app.state.authenticator = Authenticator(database, settings.auth_cache_ttl_seconds)
+        try:
+            yield
+        finally:
+            await database.dispose()
+
+    app = FastAPI(
+        title="callplane",
+        version="0.1.0",
+        summary="Control plane for conversational AI agents (Anyreach Agents API compatible).",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    _install_error_handlers(app)
+    _install_docs(app)
+    mount_routers(app)
+    # Outermost first: request id wraps everything so even a 413 carries it.
+    app.add_middleware(IdempotencyMiddleware, settings=settings)
+    app.add_middleware(BufferedBodyMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def _error(
+    status: int, detail: str, code: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"detail": detail, "code": code}, status_code=status, headers=headers)
+
+
+def _code_for(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+    except ValueError:
+        return "error"
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def app_error(_: Request, exc: AppError) -> JSONResponse:
+        return _error(exc.status, exc.detail, exc.code, exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        return _error(exc.status_code, detail, _code_for(exc.status_code), exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(RecursionError)
+    async def too_deep(_: Request, __: RecursionError) -> JSONResponse:
+        return _error(400, "Request body is nested too deeply.", "body_too_deep")
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        request_id = getattr(request.state, "request_id", "unknown")
+        logger.exception("unhandled error", extra={"request_id": request_id})
+        return _error(
+            500,
+            f"Internal server error. Quote request id {request_id} when reporting it.",
+            "internal_error",
+            {"X-Request-ID": request_id},
+        )
+
+
+def _install_docs(app: FastAPI) -> None:
+    """Swagger UI served from the installed package: no CDN, works offline."""
+    app.mount("/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="callplane API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )

@@ -1,0 +1,32 @@
+"""FastAPI dependencies: `Requires(...)` declares the scopes a route accepts (any one suffices)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPBearer
+
+from callplane.auth.service import Authenticator
+from callplane.auth.subject import AuthSubject
+from callplane.errors import Forbidden
+
+# Documents the bearer scheme in OpenAPI; the Authenticator does the real parsing.
+_bearer = HTTPBearer(auto_error=False, description="`ak_…` API key or `pat_…` token")
+
+
+def Requires(*accepted: str) -> Any:
+    """A dependency that authenticates the caller and checks it holds one of `accepted`."""
+
+    async def dependency(request: Request, _: Any = Depends(_bearer)) -> AuthSubject:
+        authenticator: Authenticator = request.app.state.authenticator
+        subject = await authenticator.authenticate(
+            request.headers.get("authorization"), request.headers.get("x-anyreach-org")
+        )
+        request.state.subject = subject
+        if accepted and not subject.has_any(*accepted):
+            raise Forbidden(f"Missing scope: requires {' or '.join(accepted)}.")
+        return subject
+
+    dependency.__name__ = "requires_" + "_or_".join(s.replace(":", "_") for s in accepted)
+    return Depends(dependency)

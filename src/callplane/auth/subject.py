@@ -1,0 +1,19 @@
+"""Who is calling, in which organization, with which scopes."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class AuthSubject:
+    organization_id: uuid.UUID
+    scopes: frozenset[str]
+    kind: Literal["api_key", "user"]
+    credential_id: uuid.UUID
+    user_id: uuid.UUID | None
+
+    def has_any(self, *scopes: str) -> bool:
+        return any(scope in self.scopes for scope in scopes)

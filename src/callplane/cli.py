@@ -1,0 +1,192 @@
+"""The `callplane` command: serve, worker, migrate, bootstrap, keys, tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callplane.auth.scopes import ALL_SCOPES
+from callplane.config import get_settings
+from callplane.db import migrate as migrations
+from callplane.db.engine import Database, create_engine
+from callplane.organizations import repository, service
+
+app = typer.Typer(
+    help="callplane: control plane for conversational AI agents.", no_args_is_help=True
+)
+keys_app = typer.Typer(help="Organization API keys (ak_…).", no_args_is_help=True)
+tokens_app = typer.Typer(help="Personal access tokens (pat_…).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(tokens_app, name="tokens")
+
+T = TypeVar("T")
+
+
+def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in one committed transaction against CALLPLANE_DATABASE_URL."""
+
+    async def run() -> T:
+        database = Database(create_engine(get_settings().database_url, pool_size=1))
+        try:
+            async with database.session(write=True) as session, session.begin():
+                return await work(session)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(run())
+
+
+def _emit(as_json: bool, payload: dict[str, Any], human: str) -> None:
+    typer.echo(json.dumps(payload, indent=2) if as_json else human)
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="API processes (PostgreSQL only)")] = 1,
+) -> None:
+    """Serve the HTTP API."""
+    import uvicorn
+
+    settings = get_settings()
+    if workers > 1 and settings.is_sqlite:
+        raise typer.BadParameter("--workers > 1 needs PostgreSQL (CALLPLANE_DATABASE_URL)")
+    uvicorn.run(
+        "callplane.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run a background worker (the workflow engine arrives with the workflows issue)."""
+    typer.echo("callplane worker: no workflows are registered yet; nothing to run.")
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations up to the newest."""
+    url = get_settings().database_url
+    migrations.upgrade(url)
+    typer.echo(f"database at migration {migrations.head_revision()}")
+
+
+@app.command()
+def bootstrap(
+    org_name: Annotated[str, typer.Option("--org-name")],
+    email: Annotated[str, typer.Option("--email")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Do nothing when an organization already exists.")
+    ] = False,
+) -> None:
+    """Create an organization, its admin user, an all-scope API key and a token for the user."""
+
+    async def work(session: AsyncSession) -> dict[str, Any] | None:
+        if if_empty and await repository.organization_exists(session):
+            return None
+        organization = await service.create_organization(session, org_name)
+        user = await service.get_or_create_user(session, email)
+        await service.add_member(session, organization, user, "admin")
+        _, key = await service.create_api_key(session, organization.id, "bootstrap")
+        token = await service.create_token(session, user, "bootstrap")
+        return {
+            "organization_id": str(organization.id),
+            "user_id": str(user.id),
+            "api_key": key.credential,
+            "personal_access_token": token.credential,
+        }
+
+    result = _in_transaction(work)
+    if result is None:
+        typer.echo(
+            "An organization already exists; nothing bootstrapped. Make a new key with:\n"
+            "  callplane keys create --org <organization_id> --name laptop"
+        )
+        return
+    _emit(
+        as_json,
+        result,
+        "Bootstrapped (the secrets are shown only now):\n"
+        f"  organization_id:       {result['organization_id']}\n"
+        f"  admin user:            {email} ({result['user_id']})\n"
+        f"  API key:               {result['api_key']}\n"
+        f"  personal access token: {result['personal_access_token']}\n\n"
+        "Try it:\n"
+        f"  curl -H 'Authorization: Bearer {result['api_key']}' http://127.0.0.1:8000/core/agents",
+    )
+
+
+@keys_app.command("create")
+def keys_create(
+    org: Annotated[str, typer.Option("--org", help="Organization id")],
+    name: Annotated[str, typer.Option("--name")],
+    scopes: Annotated[str | None, typer.Option("--scopes", help="Comma-separated")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Create an organization API key (ak_…)."""
+    try:
+        organization_id = uuid.UUID(org)
+    except ValueError:
+        raise typer.BadParameter("--org must be an organization id (UUID)") from None
+    wanted = [s.strip() for s in scopes.split(",") if s.strip()] if scopes else None
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        if await repository.get_organization(session, organization_id) is None:
+            raise typer.BadParameter(f"no organization {organization_id}")
+        key, issued = await service.create_api_key(
+            session, organization_id, name, scopes=wanted, allowed=ALL_SCOPES
+        )
+        return {
+            "key_id": key.id.hex,
+            "api_key": issued.credential,
+            "scopes": list(key.scopes),
+            "organization_id": str(organization_id),
+        }
+
+    result = _in_transaction(work)
+    _emit(as_json, result, f"API key (shown once): {result['api_key']}")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    email: Annotated[str, typer.Option("--email")],
+    name: Annotated[str, typer.Option("--name")] = "cli",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Create a personal access token (pat_…) for an existing user."""
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        user = await repository.get_user_by_email(session, email)
+        if user is None:
+            raise typer.BadParameter(f"no user with email {email}")
+        token = await service.create_token(session, user, name)
+        return {
+            "token_id": token.id.hex,
+            "personal_access_token": token.credential,
+            "user_id": str(user.id),
+        }
+
+    result = _in_transaction(work)
+    _emit(
+        as_json,
+        result,
+        f"Personal access token (shown once): {result['personal_access_token']}\n"
+        "Send it with X-Anyreach-Org: <organization_id>.",
+    )
+
+
+def main() -> None:
+    app()

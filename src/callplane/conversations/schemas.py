@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from callplane.kit.schemas import RequestModel, ResponseModel, UTCDateTime
+
+Channel = Literal["telephone", "webrtc", "sms", "email", "text"]
+Direction = Literal["inbound", "outbound"]
+Status = Literal["in_progress", "completed", "failed", "missed", "abandoned"]
+
+
+class TranscriptTurn(RequestModel):
+    role: Literal["agent", "user", "system", "tool"]
+    content: str = Field(max_length=20_000)
+    at: UTCDateTime | None = None
+
+
+class ConversationImport(RequestModel):
+    agent_id: uuid.UUID | None = None
+    agent_version_id: uuid.UUID | None = Field(
+        default=None, description="A version of `agent_id` (requires `agent_id`)."
+    )
+    channel: Channel
+    direction: Direction | None = None
+    status: Status
+    duration_seconds: float | None = Field(default=None, ge=0, le=7 * 24 * 3600)
+    turns: int | None = Field(default=None, ge=0, le=100_000)
+    started_at: UTCDateTime | None = None
+    ended_at: UTCDateTime | None = None
+    transcript: list[TranscriptTurn] | None = Field(default=None, max_length=2000)
+    summary: str | None = Field(default=None, max_length=20_000)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ConversationImport:
+        if self.agent_version_id is not None and self.agent_id is None:
+            raise ValueError("agent_version_id requires agent_id")
+        if self.started_at and self.ended_at and self.ended_at < self.started_at:
+            raise ValueError("ended_at is before started_at")
+        return self
+
+
+class ConversationImportRequest(RequestModel):
+    conversations: list[ConversationImport] = Field(min_length=1, max_length=500)
+
+
+class ConversationImportResult(ResponseModel):
+    imported: int
+    ids: list[uuid.UUID]
+
+
+class ConversationRead(ResponseModel):
+    id: uuid.UUID
+    agent_id: uuid.UUID | None
+    agent_version_id: uuid.UUID | None
+    channel: str
+    direction: str | None
+    status: str
+    duration_seconds: float | None
+    turns: int | None
+    started_at: UTCDateTime | None
+    ended_at: UTCDateTime | None
+    created_at: UTCDateTime
+    updated_at: UTCDateTime
+    sensitive_included: bool = Field(
+        description="Whether transcript, summary and metadata are shown "
+        "(they need conversations:read_sensitive)."
+    )
+    transcript: list[dict[str, Any]] | None = None
+    summary: str | None = None
+    metadata: dict[str, Any] | None = None

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callplane.agents.errors import AgentNotFound
+from callplane.agents.repository import AgentRepository
+from callplane.auth.scopes import Scope
+from callplane.auth.subject import AuthSubject
+from callplane.conversations.repository import ConversationRepository
+from callplane.conversations.schemas import ConversationImport, ConversationRead
+from callplane.errors import NotFound, UnprocessableRequest
+from callplane.models import Conversation
+from callplane.versions.repository import VersionRepository
+
+
+class ConversationNotFound(NotFound):
+    code = "conversation_not_found"
+    default_detail = "Conversation not found."
+
+
+def to_read(conversation: Conversation, subject: AuthSubject) -> ConversationRead:
+    """Transcript, summary and metadata only for holders of conversations:read_sensitive."""
+    sensitive = Scope.CONVERSATIONS_READ_SENSITIVE in subject.scopes
+    return ConversationRead(
+        id=conversation.id,
+        agent_id=conversation.agent_id,
+        agent_version_id=conversation.agent_version_id,
+        channel=conversation.channel,
+        direction=conversation.direction,
+        status=conversation.status,
+        duration_seconds=conversation.duration_seconds,
+        turns=conversation.turns,
+        started_at=conversation.started_at,
+        ended_at=conversation.ended_at,
+        created_at=conversation.created_at,
+        updated_at=conversation.updated_at,
+        sensitive_included=sensitive,
+        transcript=conversation.transcript if sensitive else None,
+        summary=conversation.summary if sensitive else None,
+        metadata=conversation.metadata_ if sensitive else None,
+    )
+
+
+async def import_conversations(
+    session: AsyncSession, organization_id: uuid.UUID, records: list[ConversationImport]
+) -> list[Conversation]:
+    """All or nothing: every referenced agent and version must exist in this organization."""
+    agents = AgentRepository(session, organization_id)
+    versions = VersionRepository(session, organization_id)
+    known_agents: set[uuid.UUID] = set()
+    for record in records:
+        if record.agent_id is not None and record.agent_id not in known_agents:
+            if await agents.get(record.agent_id) is None:
+                raise AgentNotFound(f"Agent {record.agent_id} not found.")
+            known_agents.add(record.agent_id)
+        if record.agent_version_id is not None:
+            version = await versions.get(record.agent_version_id)
+            if version is None or version.agent_id != record.agent_id:
+                raise UnprocessableRequest(
+                    f"agent_version_id {record.agent_version_id} is not a version of agent "
+                    f"{record.agent_id}."
+                )
+    repo = ConversationRepository(session, organization_id)
+    rows = [
+        repo.add(
+            Conversation(
+                agent_id=record.agent_id,
+                agent_version_id=record.agent_version_id,
+                channel=record.channel,
+                direction=record.direction,
+                status=record.status,
+                duration_seconds=record.duration_seconds,
+                turns=record.turns,
+                started_at=record.started_at,
+                ended_at=record.ended_at,
+                transcript=(
+                    [turn.model_dump(mode="json") for turn in record.transcript]
+                    if record.transcript is not None
+                    else None
+                ),
+                summary=record.summary,
+                metadata_=record.metadata,
+            )
+        )
+        for record in records
+    ]
+    await session.flush()
+    return rows

@@ -1,0 +1,186 @@
+"""`Idempotency-Key` on writes: a retry gets the stored response instead of running again.
+
+The key is reserved (in its own short transaction) before the request runs, so a concurrent retry
+sees it in flight (409); the response is stored once the request finishes. 5xx responses are not
+stored, so a retry after a server error runs again. If a process dies mid-request, its reservation
+expires after `idempotency_lock_seconds` and a retry runs again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from callplane.auth.service import Authenticator
+from callplane.config import Settings
+from callplane.db.engine import Database
+from callplane.db.types import utcnow
+from callplane.errors import AppError
+from callplane.kit.middleware import BODY_METHODS, error_response_parts, header, state
+from callplane.models import IdempotencyKey
+
+_VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+_REPLAYED_HEADERS = {b"content-type", b"etag", b"location"}
+
+
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp, settings: Settings):
+        self.app = app
+        self.ttl = timedelta(hours=settings.idempotency_ttl_hours)
+        self.lock = timedelta(seconds=settings.idempotency_lock_seconds)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        key = header(scope, b"idempotency-key") if scope["type"] == "http" else None
+        if key is None or scope["method"] not in BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        if not _VALID_KEY.match(key):
+            await _send_error(
+                send,
+                400,
+                "Idempotency-Key must be 1-255 printable ASCII characters.",
+                "invalid_idempotency_key",
+            )
+            return
+        app_state = scope["app"].state
+        authenticator: Authenticator = app_state.authenticator
+        try:
+            subject = await authenticator.authenticate(
+                header(scope, b"authorization"), header(scope, b"x-anyreach-org")
+            )
+        except AppError:
+            await self.app(scope, receive, send)  # the route reports the auth failure itself
+            return
+        database: Database = app_state.database
+        request_hash = _request_hash(scope)
+        outcome = await self._reserve(database, subject.organization_id, key, request_hash)
+        if isinstance(outcome, IdempotencyKey):
+            await _replay(outcome, send)
+            return
+        if outcome is not None:
+            await _send_error(send, *outcome)
+            return
+        await self._run_and_store(scope, receive, send, database, subject.organization_id, key)
+
+    async def _reserve(
+        self, database: Database, org_id: Any, key: str, request_hash: bytes
+    ) -> IdempotencyKey | tuple[int, str, str] | None:
+        """None when this request may run; a stored record to replay; or an error to send."""
+        now = utcnow()
+        try:
+            async with database.session(write=True) as session, session.begin():
+                row = (
+                    await session.scalars(
+                        select(IdempotencyKey)
+                        .where(IdempotencyKey.organization_id == org_id, IdempotencyKey.key == key)
+                        .with_for_update()
+                    )
+                ).one_or_none()
+                if row is not None and row.created_at + self.ttl <= now:
+                    await session.delete(row)
+                    await session.flush()
+                    row = None
+                if row is None:
+                    session.add(
+                        IdempotencyKey(
+                            organization_id=org_id,
+                            key=key,
+                            request_hash=request_hash,
+                            locked_until=now + self.lock,
+                            created_at=now,
+                        )
+                    )
+                    return None
+                if row.request_hash != request_hash:
+                    return (
+                        422,
+                        "This Idempotency-Key was used with a different request.",
+                        "idempotency_key_reused",
+                    )
+                if row.response_status is not None:
+                    return row
+                if row.locked_until > now:
+                    return (
+                        409,
+                        "A request with this Idempotency-Key is still being processed.",
+                        "idempotency_key_in_flight",
+                    )
+                row.locked_until = now + self.lock  # the first attempt died; take over
+                return None
+        except IntegrityError:
+            return (
+                409,
+                "A request with this Idempotency-Key is still being processed.",
+                "idempotency_key_in_flight",
+            )
+
+    async def _run_and_store(
+        self, scope: Scope, receive: Receive, send: Send, database: Database, org_id: Any, key: str
+    ) -> None:
+        status = 500
+        headers: dict[str, str] = {}
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                for name, value in message.get("headers", []):
+                    if name.lower() in _REPLAYED_HEADERS:
+                        headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            await self._finish(database, org_id, key, status, headers, b"".join(chunks))
+
+    async def _finish(
+        self,
+        database: Database,
+        org_id: Any,
+        key: str,
+        status: int,
+        headers: dict[str, str],
+        body: bytes,
+    ) -> None:
+        where = (IdempotencyKey.organization_id == org_id, IdempotencyKey.key == key)
+        async with database.session(write=True) as session, session.begin():
+            if status >= 500:
+                await session.execute(delete(IdempotencyKey).where(*where))
+                return
+            row = (await session.scalars(select(IdempotencyKey).where(*where))).one_or_none()
+            if row is not None:
+                row.response_status = status
+                row.response_headers = headers
+                row.response_body = body
+
+
+def _request_hash(scope: Scope) -> bytes:
+    digest = hashlib.sha256()
+    digest.update(scope["method"].encode())
+    digest.update(b"\0" + scope["path"].encode() + b"?" + scope.get("query_string", b""))
+    digest.update(b"\0" + state(scope).get("body", b""))
+    return digest.digest()
+
+
+async def _replay(row: IdempotencyKey, send: Send) -> None:
+    body = row.response_body or b""
+    headers = [(k.encode(), v.encode()) for k, v in (row.response_headers or {}).items()]
+    headers += [(b"content-length", str(len(body)).encode()), (b"idempotent-replayed", b"true")]
+    await send({"type": "http.response.start", "status": row.response_status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_error(send: Send, status: int, detail: str, code: str) -> None:
+    start, body = error_response_parts(status, detail, code)
+    await send(start)
+    await send(body)

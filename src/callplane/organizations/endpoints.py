@@ -1,0 +1,78 @@
+"""`/admin`: organization API keys and the caller's scopes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Request
+
+from callplane.auth.dependencies import Requires
+from callplane.auth.scopes import Scope
+from callplane.auth.subject import AuthSubject
+from callplane.db.session import ReadSession, WriteSession, after_commit
+from callplane.errors import Forbidden, NotFound, UnprocessableRequest, merge_responses
+from callplane.kit.time import from_epoch_ms, utcnow
+from callplane.models import ApiKey
+from callplane.organizations import service
+from callplane.organizations.repository import ApiKeyRepository
+from callplane.organizations.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+ManageKeys = Annotated[AuthSubject, Requires(Scope.API_KEYS_MANAGE)]
+AnyCaller = Annotated[AuthSubject, Requires()]
+
+
+def _read(key: ApiKey) -> ApiKeyRead:
+    return ApiKeyRead(
+        key_id=key.id.hex,
+        name=key.name,
+        scopes=list(key.scopes),
+        expires_at=int(key.expires_at.timestamp() * 1000) if key.expires_at else None,
+        created_at=key.created_at,
+        revoked_at=key.revoked_at,
+    )
+
+
+@router.post(
+    "/organization-pats",
+    status_code=201,
+    response_model=ApiKeyCreated,
+    responses=merge_responses(Forbidden, UnprocessableRequest),
+)
+async def create_api_key(
+    body: ApiKeyCreate, subject: ManageKeys, session: WriteSession
+) -> ApiKeyCreated:
+    """Create an organization API key (`ak_…`). The full key is in `pat_key`, shown once."""
+    key, issued = await service.create_key_for(
+        session, subject, body.name, body.scopes, from_epoch_ms(body.expires_at)
+    )
+    return ApiKeyCreated(**_read(key).model_dump(), pat_key=issued.credential)
+
+
+@router.get("/organization-pats", response_model=list[ApiKeyRead])
+async def list_api_keys(subject: ManageKeys, session: ReadSession) -> list[ApiKeyRead]:
+    """List the organization's API keys (never their secrets)."""
+    keys = await ApiKeyRepository(session, subject.organization_id).list()
+    return [_read(key) for key in keys]
+
+
+@router.delete("/organization-pats/{key_id}", status_code=204, responses=merge_responses(NotFound))
+async def revoke_api_key(
+    key_id: str, subject: ManageKeys, session: WriteSession, request: Request
+) -> None:
+    """Revoke a key: at once in this process, within seconds in every other."""
+    try:
+        parsed = uuid.UUID(key_id)
+    except ValueError:
+        raise NotFound("API key not found.") from None
+    repo = ApiKeyRepository(session, subject.organization_id)
+    await service.revoke_api_key(repo, parsed, utcnow())
+    after_commit(session, lambda: request.app.state.authenticator.evict(parsed))
+
+
+@router.get("/members/me/scopes", response_model=list[str])
+async def my_scopes(subject: AnyCaller) -> list[str]:
+    """The caller's scopes in the current organization."""
+    return sorted(subject.scopes)

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callplane.db.repository import OrgRepository
+from callplane.models import ApiKey, Organization, User
+
+
+class ApiKeyRepository(OrgRepository[ApiKey]):
+    model = ApiKey
+
+    async def list(self) -> Sequence[ApiKey]:
+        statement = self.scoped().order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+        return (await self.session.scalars(statement)).all()
+
+
+async def organization_exists(session: AsyncSession) -> bool:
+    return (await session.scalar(select(Organization.id).limit(1))) is not None
+
+
+async def get_organization(session: AsyncSession, id_: uuid.UUID) -> Organization | None:
+    return await session.get(Organization, id_)
+
+
+async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
+    return (await session.scalars(select(User).where(User.email == email))).one_or_none()

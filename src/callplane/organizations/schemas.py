@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from callplane.kit.schemas import RequestModel, ResponseModel, UTCDateTime
+
+
+class ApiKeyCreate(RequestModel):
+    name: str = Field(min_length=1, max_length=200)
+    scopes: list[str] | None = Field(
+        default=None, description="Scopes the key carries; default: all of the creator's."
+    )
+    expires_at: int | None = Field(
+        default=None,
+        gt=0,
+        lt=253402300800000,
+        description="Expiry, epoch milliseconds; null = never.",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("name must not be blank")
+        return value
+
+
+class ApiKeyRead(ResponseModel):
+    key_id: str
+    name: str
+    scopes: list[str]
+    expires_at: int | None
+    created_at: UTCDateTime
+    revoked_at: UTCDateTime | None = None
+
+
+class ApiKeyCreated(ApiKeyRead):
+    pat_key: str = Field(description="The full key. Shown once: store it now.")

@@ -1,0 +1,95 @@
+"""`/core/phone-numbers`: the registry of numbers an organization owns."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from callplane.auth.dependencies import Requires
+from callplane.auth.scopes import Scope
+from callplane.auth.subject import AuthSubject
+from callplane.db.session import ReadSession, WriteSession
+from callplane.errors import merge_responses
+from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
+from callplane.kit.schemas import Page, PaginationInfo
+from callplane.phone_numbers import service
+from callplane.phone_numbers.repository import PhoneNumberRepository
+from callplane.phone_numbers.schemas import PhoneNumberCreate, PhoneNumberRead, PhoneNumberUpdate
+
+router = APIRouter(prefix="/core/phone-numbers", tags=["phone numbers"])
+
+Reader = Annotated[AuthSubject, Requires(Scope.PHONE_NUMBERS_READ, Scope.PHONE_NUMBERS_MANAGE)]
+Manager = Annotated[AuthSubject, Requires(Scope.PHONE_NUMBERS_MANAGE)]
+
+
+@router.get("", response_model=Page[PhoneNumberRead], responses=merge_responses(InvalidCursor))
+async def list_phone_numbers(
+    subject: Reader,
+    session: ReadSession,
+    phone_number: Annotated[str | None, Query(max_length=64)] = None,
+    agent_id: uuid.UUID | None = None,
+    assigned: bool | None = None,
+    limit: LimitParam = 20,
+    cursor: CursorParam = None,
+) -> Page[PhoneNumberRead]:
+    """List numbers; filter by substring, by the agent a slot holds, or by assignment."""
+    rows, next_cursor = await PhoneNumberRepository(session, subject.organization_id).list(
+        phone_number=phone_number, agent_id=agent_id, assigned=assigned, limit=limit, cursor=cursor
+    )
+    return Page(
+        data=[PhoneNumberRead.model_validate(row) for row in rows],
+        pagination=PaginationInfo(limit=limit, next_cursor=next_cursor),
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=PhoneNumberRead,
+    responses=merge_responses(service.PhoneNumberTaken),
+)
+async def register_phone_number(
+    body: PhoneNumberCreate, subject: Manager, session: WriteSession
+) -> PhoneNumberRead:
+    """Register a number the organization owns. A number can be registered only once."""
+    record = await service.register(PhoneNumberRepository(session, subject.organization_id), body)
+    return PhoneNumberRead.model_validate(record)
+
+
+@router.get(
+    "/{phone_number}",
+    response_model=PhoneNumberRead,
+    responses=merge_responses(service.PhoneNumberNotFound),
+)
+async def get_phone_number(
+    phone_number: str, subject: Reader, session: ReadSession
+) -> PhoneNumberRead:
+    record = await service.get(
+        PhoneNumberRepository(session, subject.organization_id), phone_number
+    )
+    return PhoneNumberRead.model_validate(record)
+
+
+@router.patch(
+    "/{phone_number}",
+    response_model=PhoneNumberRead,
+    responses=merge_responses(service.PhoneNumberNotFound),
+)
+async def update_phone_number(
+    phone_number: str, body: PhoneNumberUpdate, subject: Manager, session: WriteSession
+) -> PhoneNumberRead:
+    """Change the label or whether outbound calls may share the number."""
+    repo = PhoneNumberRepository(session, subject.organization_id)
+    return PhoneNumberRead.model_validate(await service.update(repo, phone_number, body))
+
+
+@router.delete(
+    "/{phone_number}",
+    status_code=204,
+    responses=merge_responses(service.PhoneNumberNotFound, service.PhoneNumberInUse),
+)
+async def delete_phone_number(phone_number: str, subject: Manager, session: WriteSession) -> None:
+    """Remove a number from the registry; refused while a slot is assigned."""
+    await service.delete(PhoneNumberRepository(session, subject.organization_id), phone_number)

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import exists, or_, select
+
+from callplane.db.repository import OrgRepository
+from callplane.kit.filters import like_pattern
+from callplane.kit.pagination import paginate
+from callplane.models import PhoneNumber
+
+
+class PhoneNumberRepository(OrgRepository[PhoneNumber]):
+    model = PhoneNumber
+
+    async def get_by_number(self, number: str, *, for_update: bool = False) -> PhoneNumber | None:
+        statement = self.scoped().where(PhoneNumber.phone_number == number)
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.scalars(statement)).one_or_none()
+
+    async def lock_many(self, numbers: Iterable[str]) -> dict[str, PhoneNumber]:
+        """Lock the given numbers of this org in a fixed (sorted) order, so concurrent publishes
+        touching overlapping numbers queue up instead of deadlocking."""
+        wanted = sorted(set(numbers))
+        if not wanted:
+            return {}
+        statement = (
+            self.scoped()
+            .where(PhoneNumber.phone_number.in_(wanted))
+            .order_by(PhoneNumber.phone_number)
+            .with_for_update()
+        )
+        return {row.phone_number: row for row in (await self.session.scalars(statement)).all()}
+
+    async def for_agent(self, agent_id: uuid.UUID) -> Sequence[PhoneNumber]:
+        statement = (
+            self.scoped()
+            .where(
+                or_(
+                    PhoneNumber.inbound_agent_id == agent_id,
+                    PhoneNumber.outbound_agent_id == agent_id,
+                )
+            )
+            .order_by(PhoneNumber.phone_number)
+        )
+        return (await self.session.scalars(statement)).all()
+
+    async def list(
+        self,
+        *,
+        phone_number: str | None,
+        agent_id: uuid.UUID | None,
+        assigned: bool | None,
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[list[PhoneNumber], str | None]:
+        statement = self.scoped()
+        if phone_number:
+            statement = statement.where(
+                PhoneNumber.phone_number.like(like_pattern(phone_number), escape="\\")
+            )
+        if agent_id is not None:
+            statement = statement.where(
+                or_(
+                    PhoneNumber.inbound_agent_id == agent_id,
+                    PhoneNumber.outbound_agent_id == agent_id,
+                )
+            )
+        if assigned is not None:
+            is_assigned = or_(
+                PhoneNumber.inbound_agent_version_id.is_not(None),
+                PhoneNumber.outbound_agent_version_id.is_not(None),
+            )
+            statement = statement.where(is_assigned if assigned else ~is_assigned)
+        return await paginate(
+            self.session,
+            statement,
+            (PhoneNumber.created_at, PhoneNumber.id),
+            (datetime, uuid.UUID),
+            limit=limit,
+            cursor=cursor,
+        )
+
+    async def registered_anywhere(self, number: str) -> bool:
+        """Numbers are globally unique (one owner), so this one check is deliberately unscoped."""
+        statement = select(exists().where(PhoneNumber.phone_number == number))
+        return bool(await self.session.scalar(statement))
+
+    async def first_free(self) -> PhoneNumber | None:
+        statement = (
+            self.scoped()
+            .where(
+                PhoneNumber.inbound_agent_version_id.is_(None),
+                PhoneNumber.outbound_agent_version_id.is_(None),
+            )
+            .order_by(PhoneNumber.created_at)
+            .limit(1)
+            .with_for_update()
+        )
+        return (await self.session.scalars(statement)).first()

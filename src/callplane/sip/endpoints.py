@@ -1,0 +1,44 @@
+"""`/core/agents/{id}/deploy-as-sip`: expose an agent at sip:<agent-id>@<CALLPLANE_SIP_DOMAIN>."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+
+from callplane.agents.endpoints import AgentsManager
+from callplane.agents.errors import AgentNotFound, AgentNotPublished
+from callplane.agents.schemas import SipEndpoint
+from callplane.agents.service import AgentService, sip_endpoint
+from callplane.db.session import WriteSession
+from callplane.db.types import utcnow
+from callplane.errors import merge_responses
+
+router = APIRouter(prefix="/core/agents/{agent_id}/deploy-as-sip", tags=["sip"])
+
+
+@router.post(
+    "", response_model=SipEndpoint, responses=merge_responses(AgentNotFound, AgentNotPublished)
+)
+async def deploy_as_sip(
+    agent_id: uuid.UUID, subject: AgentsManager, session: WriteSession, request: Request
+) -> SipEndpoint:
+    """Deploy (idempotent). Calls are answered by the agent's live version; 409 if none."""
+    agent = await AgentService(session, subject.organization_id).get(agent_id, lock=True)
+    if agent.live_version_id is None:
+        raise AgentNotPublished()
+    if not agent.sip_enabled:
+        agent.sip_enabled = True
+        agent.sip_deployed_at = utcnow()
+        agent.revision += 1
+    return sip_endpoint(agent, request.app.state.settings.sip_domain)
+
+
+@router.delete("", status_code=204, responses=merge_responses(AgentNotFound))
+async def remove_sip(agent_id: uuid.UUID, subject: AgentsManager, session: WriteSession) -> None:
+    """Remove the SIP endpoint (idempotent)."""
+    agent = await AgentService(session, subject.organization_id).get(agent_id, lock=True)
+    if agent.sip_enabled:
+        agent.sip_enabled = False
+        agent.sip_deployed_at = None
+        agent.revision += 1

@@ -1,0 +1,175 @@
+"""Version rules: numbering, drafts, immutability once published, and instruction staleness."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callplane.agent_config import AgentConfig, default_config
+from callplane.agents.errors import AgentNotFound
+from callplane.agents.repository import AgentRepository
+from callplane.kit.etags import check_if_match
+from callplane.kit.filters import TimeFilters
+from callplane.models import Agent, AgentVersion
+from callplane.versions.errors import (
+    InstructionsGenerating,
+    InstructionsStale,
+    PublishedVersionUndeletable,
+    VersionNotFound,
+    VersionPublished,
+)
+from callplane.versions.repository import VersionRepository
+from callplane.versions.schemas import VersionCreate, VersionUpdate
+
+
+def dump_config(config: AgentConfig) -> dict[str, Any]:
+    return config.model_dump(mode="json")
+
+
+def check_publishable(version: AgentVersion) -> None:
+    """The seed's gate: not while generating, not while instructions are stale."""
+    if version.instructions_status == "generating":
+        raise InstructionsGenerating()
+    if version.instructions_dirty and not version.instructions_manually_edited:
+        raise InstructionsStale()
+
+
+class VersionService:
+    def __init__(self, session: AsyncSession, organization_id: uuid.UUID):
+        self.session = session
+        self.agents = AgentRepository(session, organization_id)
+        self.versions = VersionRepository(session, organization_id)
+
+    async def agent(self, agent_id: uuid.UUID, *, lock: bool = False) -> Agent:
+        agent = await self.agents.get(agent_id, for_update=lock)
+        if agent is None:
+            raise AgentNotFound()
+        return agent
+
+    async def get(self, agent_id: uuid.UUID, number: int, *, lock: bool = False) -> AgentVersion:
+        version = await self.versions.get_number(agent_id, number, for_update=lock)
+        if version is None:
+            await self.agent(agent_id)  # an unknown agent says so, not "version not found"
+            raise VersionNotFound()
+        return version
+
+    async def list(
+        self,
+        agent_id: uuid.UUID,
+        *,
+        version: int | None,
+        published: bool | None,
+        times: TimeFilters,
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[list[AgentVersion], str | None]:
+        await self.agent(agent_id)
+        return await self.versions.list(
+            agent_id, version=version, published=published, times=times, limit=limit, cursor=cursor
+        )
+
+    async def latest(self, agent_id: uuid.UUID) -> AgentVersion:
+        """The newest version if it is a draft, else a new draft copied from it (or defaults).
+
+        The agent's row lock makes concurrent calls queue, so they agree on a single draft.
+        """
+        await self.agent(agent_id, lock=True)
+        newest = await self.versions.newest(agent_id)
+        if newest is not None and not newest.published:
+            return newest
+        if newest is None:
+            return await self._insert(agent_id, default_config(), None, dirty=False, manual=False)
+        return await self._copy(agent_id, newest)
+
+    async def create(self, agent_id: uuid.UUID, body: VersionCreate) -> AgentVersion:
+        await self.agent(agent_id, lock=True)
+        inputs = _inputs(body.instruction_builder_inputs)
+        if body.base_version is not None:
+            base = await self.versions.get_number(agent_id, body.base_version)
+            if base is None:
+                raise VersionNotFound(f"Base version {body.base_version} not found.")
+            version = await self._copy(agent_id, base)
+            if "instruction_builder_inputs" in body.model_fields_set:
+                _set_inputs(version, inputs)
+            return version
+        assert body.config is not None
+        config = dump_config(body.config)
+        # Instructions given directly are hand-written; inputs that were never generated are dirty.
+        return await self._insert(
+            agent_id,
+            config,
+            inputs,
+            dirty=inputs is not None,
+            manual=bool(config.get("instructions")),
+        )
+
+    async def update(
+        self, agent_id: uuid.UUID, number: int, body: VersionUpdate, if_match: str | None
+    ) -> AgentVersion:
+        version = await self.get(agent_id, number, lock=True)
+        check_if_match(if_match, version.revision)
+        if version.published:
+            raise VersionPublished()
+        if "instruction_builder_inputs" in body.model_fields_set:
+            _set_inputs(version, _inputs(body.instruction_builder_inputs))
+        if body.config is not None:
+            config = dump_config(body.config)
+            if config.get("instructions") != version.config.get("instructions"):
+                version.instructions_manually_edited = True
+            version.config = config
+        version.revision += 1
+        await self.session.flush()
+        return version
+
+    async def delete(self, agent_id: uuid.UUID, number: int) -> None:
+        version = await self.get(agent_id, number, lock=True)
+        if version.published:
+            raise PublishedVersionUndeletable()
+        await self.versions.delete(version)
+
+    async def _copy(self, agent_id: uuid.UUID, base: AgentVersion) -> AgentVersion:
+        return await self._insert(
+            agent_id,
+            dict(base.config),
+            base.instruction_builder_inputs,
+            dirty=base.instructions_dirty,
+            manual=base.instructions_manually_edited,
+        )
+
+    async def _insert(
+        self,
+        agent_id: uuid.UUID,
+        config: dict[str, Any],
+        inputs: dict[str, Any] | None,
+        *,
+        dirty: bool,
+        manual: bool,
+    ) -> AgentVersion:
+        version = self.versions.add(
+            AgentVersion(
+                agent_id=agent_id,
+                version=await self.versions.next_number(agent_id),
+                config=config,
+                instruction_builder_inputs=inputs,
+                instructions_dirty=dirty,
+                instructions_manually_edited=manual,
+                instructions_status="idle",
+                published=False,
+                revision=1,
+            )
+        )
+        await self.session.flush()
+        return version
+
+
+def _inputs(model: Any) -> dict[str, Any] | None:
+    return None if model is None else dict(model.model_dump(mode="json", exclude_none=True))
+
+
+def _set_inputs(version: AgentVersion, inputs: dict[str, Any] | None) -> None:
+    """New inputs make the instructions dirty (they no longer match); clearing them does not."""
+    if inputs != version.instruction_builder_inputs:
+        version.instructions_dirty = inputs is not None
+    version.instruction_builder_inputs = inputs

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import uuid
+from urllib.parse import urlsplit
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callplane.agents.errors import AgentNotFound
+from callplane.agents.repository import AgentRepository
+from callplane.errors import NotFound, UnprocessableRequest
+from callplane.models import WebWidget
+from callplane.versions.repository import VersionRepository
+from callplane.widgets.repository import WidgetRepository
+from callplane.widgets.schemas import WidgetCreate, WidgetUpdate
+
+
+class WidgetNotFound(NotFound):
+    code = "widget_not_found"
+    default_detail = "Web widget not found."
+
+
+class VersionNotPublishedForWidget(UnprocessableRequest):
+    code = "version_not_published"
+    default_detail = "agent_version_id must be a published version of the widget's agent."
+
+
+class WidgetService:
+    def __init__(self, session: AsyncSession, organization_id: uuid.UUID):
+        self.session = session
+        self.widgets = WidgetRepository(session, organization_id)
+        self.versions = VersionRepository(session, organization_id)
+
+    async def get(self, widget_id: uuid.UUID, *, lock: bool = False) -> WebWidget:
+        widget = await self.widgets.get(widget_id, for_update=lock)
+        if widget is None:
+            raise WidgetNotFound()
+        return widget
+
+    async def _check_version(self, agent_id: uuid.UUID, version_id: uuid.UUID) -> None:
+        version = await self.versions.get(version_id)
+        if version is None or version.agent_id != agent_id:
+            if (
+                await AgentRepository(self.session, self.widgets.organization_id).get(agent_id)
+                is None
+            ):
+                raise AgentNotFound()
+            raise VersionNotPublishedForWidget("agent_version_id is not a version of this agent.")
+        if not version.published:
+            raise VersionNotPublishedForWidget()
+
+    async def create(self, body: WidgetCreate) -> WebWidget:
+        await self._check_version(body.agent_id, body.agent_version_id)
+        widget = self.widgets.add(
+            WebWidget(
+                agent_id=body.agent_id,
+                agent_version_id=body.agent_version_id,
+                domains=body.domains,
+                published=body.published,
+                config=body.config,
+            )
+        )
+        await self.session.flush()
+        return widget
+
+    async def update(self, widget_id: uuid.UUID, body: WidgetUpdate) -> WebWidget:
+        widget = await self.get(widget_id, lock=True)
+        if body.agent_version_id is not None:
+            await self._check_version(widget.agent_id, body.agent_version_id)
+        for field in body.model_fields_set:
+            setattr(widget, field, getattr(body, field))
+        await self.session.flush()
+        return widget
+
+    async def delete(self, widget_id: uuid.UUID) -> None:
+        await self.widgets.delete(await self.get(widget_id, lock=True))
+
+
+def origin_allowed(origin: str, domains: list[str]) -> bool:
+    """Empty `domains` allows any origin; `*.example.com` allows its subdomains (not itself)."""
+    if not domains:
+        return True
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    host = parts.hostname.lower()
+    host_port = f"{host}:{parts.port}" if parts.port else host
+    for domain in domains:
+        if domain.startswith("*."):
+            if host.endswith(domain[1:]):
+                return True
+        elif domain in (host, host_port):
+            return True
+    return False
