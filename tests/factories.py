@@ -1,0 +1,128 @@
+"""Factories that make real rows through the service layer, and a Tenant to call the API as."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from callplane.db.engine import Database
+from callplane.organizations import service
+
+_numbers = itertools.count(random.randrange(1_000_000))
+
+
+def unique_phone_number() -> str:
+    """A valid, never-before-used US number (numbers are globally unique across orgs)."""
+    n = next(_numbers)
+    return f"+1415{200 + (n // 10_000) % 800:03d}{n % 10_000:04d}"
+
+
+@dataclass
+class Tenant:
+    """An organization and the credentials to act in it."""
+
+    client: httpx.AsyncClient
+    database: Database
+    organization_id: uuid.UUID
+    user_id: uuid.UUID
+    user_email: str
+    api_key: str
+    token: str
+    _extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    @property
+    def token_headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self.token}",
+            "X-Anyreach-Org": str(self.organization_id),
+        }
+
+    async def key_with(self, *scopes: str) -> dict[str, str]:
+        """Headers for a new API key in this org carrying exactly `scopes`."""
+        async with self.database.session(write=True) as session, session.begin():
+            _, issued = await service.create_api_key(
+                session, self.organization_id, "scoped", scopes=list(scopes)
+            )
+        return {"Authorization": f"Bearer {issued.credential}"}
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return await self.client.request(method, url, headers=headers, **kwargs)
+
+    async def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("GET", url, **kwargs)
+
+    async def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("POST", url, **kwargs)
+
+    async def put(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("PUT", url, **kwargs)
+
+    async def patch(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("PATCH", url, **kwargs)
+
+    async def delete(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("DELETE", url, **kwargs)
+
+    # Shortcuts that build common state through the public API.
+
+    async def create_agent(self, **body: Any) -> dict[str, Any]:
+        response = await self.post("/core/agents", json={"name": "Agent", **body})
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    async def create_version(self, agent_id: str, **body: Any) -> dict[str, Any]:
+        body = body or {"config": {"instructions": "Help callers."}}
+        response = await self.post(f"/core/agents/{agent_id}/versions", json=body)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    async def register_number(self, number: str | None = None, **body: Any) -> str:
+        number = number or unique_phone_number()
+        response = await self.post("/core/phone-numbers", json={"phone_number": number, **body})
+        assert response.status_code == 201, response.text
+        return str(response.json()["phone_number"])
+
+    async def publish(self, agent_id: str, version: int, **body: Any) -> httpx.Response:
+        return await self.post(f"/core/agents/{agent_id}/versions/{version}/publish", json=body)
+
+    async def published_agent(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """An agent with version 1 published; returns (agent, version)."""
+        agent = await self.create_agent()
+        version = await self.create_version(agent["id"])
+        response = await self.publish(agent["id"], version["version"])
+        assert response.status_code == 200, response.text
+        return agent, version
+
+
+class TenantFactory:
+    def __init__(self, database: Database, client: httpx.AsyncClient):
+        self.database = database
+        self.client = client
+
+    async def create(self, role: str = "admin") -> Tenant:
+        email = f"user-{uuid.uuid4().hex[:12]}@example.test"
+        async with self.database.session(write=True) as session, session.begin():
+            organization = await service.create_organization(session, "Test org")
+            user = await service.get_or_create_user(session, email)
+            await service.add_member(session, organization, user, role)
+            _, key = await service.create_api_key(session, organization.id, "test")
+            token = await service.create_token(session, user, "test")
+        return Tenant(
+            self.client,
+            self.database,
+            organization.id,
+            user.id,
+            email,
+            key.credential,
+            token.credential,
+        )
