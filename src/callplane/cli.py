@@ -15,6 +15,7 @@ from callplane.auth.scopes import ALL_SCOPES
 from callplane.config import get_settings
 from callplane.db import migrate as migrations
 from callplane.db.engine import Database, create_engine
+from callplane.logs import log_config
 from callplane.organizations import repository, service
 
 app = typer.Typer(
@@ -65,6 +66,7 @@ def serve(
         port=port,
         workers=workers,
         log_level=settings.log_level.lower(),
+        log_config=log_config(settings.log_level),
         access_log=False,
     )
 
@@ -112,8 +114,8 @@ def bootstrap(
     result = _in_transaction(work)
     if result is None:
         typer.echo(
-            "An organization already exists; nothing bootstrapped. Make a new key with:\n"
-            "  callplane keys create --org <organization_id> --name laptop"
+            "The database already has an organization; nothing bootstrapped. A new key:\n"
+            "  .venv/bin/callplane keys create --org <organization_id> --name laptop"
         )
         return
     _emit(
