@@ -18,7 +18,13 @@ class Settings(BaseSettings):
 
     env: Literal["development", "production", "test"] = "development"
     database_url: str = DEFAULT_DATABASE_URL
-    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_pool_size: int = Field(
+        default=20,
+        ge=1,
+        le=200,
+        description="Connections kept open per process; size it to the concurrent requests you "
+        "expect (connections beyond it are opened and closed per use).",
+    )
     sip_domain: str = "sip.callplane.local"
     auth_cache_ttl_seconds: float = Field(
         default=2.0,

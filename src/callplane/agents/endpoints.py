@@ -12,11 +12,9 @@ from fastapi.exceptions import RequestValidationError
 from callplane.agents.errors import AgentNotFound
 from callplane.agents.schemas import (
     AgentCreate,
+    AgentDetail,
     AgentRead,
     AgentUpdate,
-    ConversationStats,
-    SipEndpoint,
-    VersionSummary,
 )
 from callplane.agents.service import AgentService, agent_read
 from callplane.auth.dependencies import Requires
@@ -28,22 +26,12 @@ from callplane.kit.etags import etag_for
 from callplane.kit.filters import TimeFilters, time_filters
 from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
 from callplane.kit.schemas import Page, PaginationInfo
-from callplane.phone_numbers.schemas import PhoneNumberRead
-from callplane.widgets.schemas import WidgetRead
 
 router = APIRouter(prefix="/core/agents", tags=["agents"])
 
 AgentsReader = Annotated[AuthSubject, Requires(Scope.AGENTS_READ, Scope.AGENTS_MANAGE)]
 AgentsManager = Annotated[AuthSubject, Requires(Scope.AGENTS_MANAGE)]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
-
-
-class AgentDetail(AgentRead):
-    versions: list[VersionSummary]
-    phone_numbers: list[PhoneNumberRead]
-    widgets: list[WidgetRead]
-    sip_endpoint: SipEndpoint
-    conversation_stats: ConversationStats
 
 
 def _metadata_filter(
@@ -117,18 +105,13 @@ async def create_agent(
 
 @router.get("/{agent_id}", response_model=AgentDetail, responses=merge_responses(AgentNotFound))
 async def get_agent(
-    agent_id: uuid.UUID,
-    subject: AgentsReader,
-    session: ReadSession,
-    request: Request,
-    response: Response,
-) -> dict[str, Any]:
+    agent_id: uuid.UUID, subject: AgentsReader, session: ReadSession, request: Request
+) -> Response:
     """One agent with its versions, phone numbers, widgets, SIP endpoint and conversation stats."""
-    detail = await AgentService(session, subject.organization_id).detail(
+    document, etag = await AgentService(session, subject.organization_id).detail(
         agent_id, request.app.state.settings.sip_domain
     )
-    response.headers["ETag"] = detail["etag"]
-    return detail
+    return Response(document, media_type="application/json", headers={"ETag": etag})
 
 
 @router.put(

@@ -7,6 +7,8 @@ import orjson
 from pydantic import Field, field_validator
 
 from callplane.kit.schemas import RequestModel, ResponseModel, UTCDateTime
+from callplane.phone_numbers.schemas import PhoneNumberRead
+from callplane.widgets.schemas import WidgetRead
 
 MAX_METADATA_BYTES = 16 * 1024
 
@@ -93,3 +95,13 @@ class ConversationStats(ResponseModel):
     average_duration_seconds: float | None = None
     total_duration_seconds: float = 0.0
     last_conversation_at: UTCDateTime | None = None
+
+
+class AgentDetail(AgentRead):
+    versions: list[VersionSummary] = Field(description="Summaries, newest first.")
+    phone_numbers: list[PhoneNumberRead] = Field(
+        description="Numbers whose inbound or outbound slot holds a version of this agent."
+    )
+    widgets: list[WidgetRead]
+    sip_endpoint: SipEndpoint
+    conversation_stats: ConversationStats

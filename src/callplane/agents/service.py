@@ -11,6 +11,7 @@ from callplane.agents.errors import AgentNotFound
 from callplane.agents.repository import AgentRepository
 from callplane.agents.schemas import (
     AgentCreate,
+    AgentDetail,
     AgentRead,
     AgentUpdate,
     SipEndpoint,
@@ -83,21 +84,36 @@ class AgentService:
             cursor=cursor,
         )
 
-    async def detail(self, agent_id: uuid.UUID, sip_domain: str) -> dict[str, Any]:
+    async def detail(self, agent_id: uuid.UUID, sip_domain: str) -> tuple[bytes, str]:
+        """The detail document as JSON bytes, and its ETag.
+
+        PostgreSQL builds it in one statement (see detail_sql.py); SQLite, the laptop default,
+        assembles it here from five small queries.
+        """
+        if self.session.get_bind().dialect.name == "postgresql":
+            found = await self.agents.detail_json(agent_id, sip_domain)
+            if found is None:
+                raise AgentNotFound()
+            document, revision = found
+            return document.encode(), etag_for(revision)
+        detail = await self._assemble_detail(agent_id, sip_domain)
+        return detail.model_dump_json().encode(), detail.etag
+
+    async def _assemble_detail(self, agent_id: uuid.UUID, sip_domain: str) -> AgentDetail:
         agent = await self.get(agent_id)
         org = self.organization_id
         versions = await VersionRepository(self.session, org).summaries(agent_id)
         numbers = await PhoneNumberRepository(self.session, org).for_agent(agent_id)
         widgets = await WidgetRepository(self.session, org).for_agent(agent_id)
         stats = await ConversationRepository(self.session, org).stats(agent_id)
-        return {
+        return AgentDetail(
             **agent_read(agent).model_dump(),
-            "versions": [VersionSummary.model_validate(v) for v in versions],
-            "phone_numbers": [PhoneNumberRead.model_validate(n) for n in numbers],
-            "widgets": [WidgetRead.model_validate(w) for w in widgets],
-            "sip_endpoint": sip_endpoint(agent, sip_domain),
-            "conversation_stats": stats,
-        }
+            versions=[VersionSummary.model_validate(v) for v in versions],
+            phone_numbers=[PhoneNumberRead.model_validate(n) for n in numbers],
+            widgets=[WidgetRead.model_validate(w) for w in widgets],
+            sip_endpoint=sip_endpoint(agent, sip_domain),
+            conversation_stats=stats,
+        )
 
     async def create(self, body: AgentCreate) -> Agent:
         agent = self.agents.add(

@@ -30,7 +30,7 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         )
         _install_sqlite_quirks(engine)
         return engine
-    kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": pool_size, "echo": echo}
+    kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": pool_size // 2, "echo": echo}
     if pool_size == 0:
         kwargs = {"poolclass": NullPool, "echo": echo}
     return create_async_engine(url, pool_pre_ping=False, **kwargs)

@@ -18,6 +18,18 @@ down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+CP_ISO_FUNCTION = """
+CREATE OR REPLACE FUNCTION cp_iso(ts timestamptz) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE
+    WHEN ts IS NULL THEN NULL
+    WHEN extract(microseconds FROM ts)::bigint % 1000000 = 0
+      THEN to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+    ELSE to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+  END
+$$
+"""
+
 
 def upgrade() -> None:
     op.create_table(
@@ -383,6 +395,9 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         # Name substring and metadata containment searches stay fast at millions of rows.
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        # Timestamps rendered exactly as the API's Python serializer does (ISO-8601, UTC, "Z",
+        # microseconds only when non-zero), for documents built in SQL (agent detail).
+        op.execute(CP_ISO_FUNCTION)
         op.execute("CREATE INDEX ix_agents_name_trgm ON agents USING gin (name gin_trgm_ops)")
         op.execute(
             "CREATE INDEX ix_agents_metadata_gin ON agents USING gin (metadata jsonb_path_ops)"
@@ -395,6 +410,7 @@ def downgrade() -> None:
             op.f("fk_agents_live_version_id_agent_versions"), type_="foreignkey"
         )
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS cp_iso(timestamptz)")
         op.execute("DROP INDEX IF EXISTS ix_agents_name_trgm")
         op.execute("DROP INDEX IF EXISTS ix_agents_metadata_gin")
     with op.batch_alter_table("web_widgets", schema=None) as batch_op:
