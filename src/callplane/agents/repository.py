@@ -89,15 +89,24 @@ class AgentRepository(OrgRepository[Agent]):
 
     async def clear_phone_slots(self, agent_id: uuid.UUID) -> None:
         """Empty every phone slot that points at one of this agent's versions."""
-        for agent_column, version_column in (
-            (PhoneNumber.inbound_agent_id, PhoneNumber.inbound_agent_version_id),
-            (PhoneNumber.outbound_agent_id, PhoneNumber.outbound_agent_version_id),
-        ):
+        slots = (
+            (
+                PhoneNumber.inbound_agent_id,
+                PhoneNumber.inbound_agent_version_id,
+                PhoneNumber.inbound_version,
+            ),
+            (
+                PhoneNumber.outbound_agent_id,
+                PhoneNumber.outbound_agent_version_id,
+                PhoneNumber.outbound_version,
+            ),
+        )
+        for agent_column, version_id_column, version_column in slots:
             await self.session.execute(
                 update(PhoneNumber)
                 .where(
                     PhoneNumber.organization_id == self.organization_id, agent_column == agent_id
                 )
-                .values({agent_column: None, version_column: None})
+                .values({agent_column: None, version_id_column: None, version_column: None})
                 .execution_options(synchronize_session=False)
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -80,21 +81,37 @@ async def publish(
     agent.revision += 1
     for slot in _slots(body.direction):
         for phone in assign:
-            _fill(records[phone], slot, version)
+            _fill(records[phone], slot, version, now)
         for phone in unassign:
             if getattr(records[phone], f"{slot}_agent_id") == agent_id:
-                _clear(records[phone], slot)
+                _clear(records[phone], slot, now)
     await session.flush()
     return [records[n] for n in [*assign, *unassign]]
 
 
-def _fill(record: PhoneNumber, slot: str, version: AgentVersion) -> None:
-    setattr(record, f"{slot}_agent_id", version.agent_id)
-    setattr(record, f"{slot}_agent_version_id", version.id)
-    setattr(record, f"{slot}_version", version.version)
+def _fill(record: PhoneNumber, slot: str, version: AgentVersion, now: datetime) -> None:
+    _write(record, slot, (version.agent_id, version.id, version.version), now)
 
 
-def _clear(record: PhoneNumber, slot: str) -> None:
-    setattr(record, f"{slot}_agent_id", None)
-    setattr(record, f"{slot}_agent_version_id", None)
-    setattr(record, f"{slot}_version", None)
+def _clear(record: PhoneNumber, slot: str, now: datetime) -> None:
+    _write(record, slot, (None, None, None), now)
+
+
+def _write(
+    record: PhoneNumber,
+    slot: str,
+    values: tuple[uuid.UUID | None, uuid.UUID | None, int | None],
+    now: datetime,
+) -> None:
+    """Write a slot, stamping `updated_at` only when something changed.
+
+    The stamp is explicit rather than the column's `onupdate`: the ORM batches these UPDATEs into
+    one executemany, and SQLAlchemy (2.1.9) then copies the first row's generated timestamp onto
+    every object, so the response would disagree with what was stored.
+    """
+    names = (f"{slot}_agent_id", f"{slot}_agent_version_id", f"{slot}_version")
+    if all(getattr(record, name) == value for name, value in zip(names, values, strict=True)):
+        return
+    for name, value in zip(names, values, strict=True):
+        setattr(record, name, value)
+    record.updated_at = now

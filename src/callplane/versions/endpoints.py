@@ -19,12 +19,12 @@ from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
 from callplane.kit.schemas import Page, PaginationInfo
 from callplane.models import AgentVersion
 from callplane.versions import errors
-from callplane.versions.schemas import VersionCreate, VersionRead, VersionUpdate
+from callplane.versions.schemas import MAX_VERSION, VersionCreate, VersionRead, VersionUpdate
 from callplane.versions.service import VersionService
 
 router = APIRouter(prefix="/core/agents/{agent_id}/versions", tags=["versions"])
 
-VersionNumber = Annotated[int, Path(ge=1, le=2_000_000_000, description="Version number.")]
+VersionNumber = Annotated[int, Path(ge=1, le=MAX_VERSION, description="Version number.")]
 VersionRef = Annotated[
     str,
     Path(pattern="^([0-9]{1,9}|latest)$", description="A version number or `latest`."),
@@ -62,7 +62,7 @@ async def list_versions(
     subject: AgentsReader,
     session: ReadSession,
     times: Annotated[TimeFilters, Depends(time_filters)],
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
     published: bool | None = None,
     limit: LimitParam = 20,
     cursor: CursorParam = None,

@@ -8,12 +8,18 @@ from pydantic import Field, model_validator
 from callplane.agent_config import AgentConfig, InstructionBuilderInputs
 from callplane.kit.schemas import RequestModel, ResponseModel, UTCDateTime
 
+# Version numbers are 32-bit integers in the database; larger values would fail there (500), not
+# in validation (422).
+MAX_VERSION = 2_000_000_000
+
 
 class VersionCreate(RequestModel):
     """Exactly one of `config` or `base_version`."""
 
     config: AgentConfig | None = None
-    base_version: int | None = Field(default=None, ge=1, description="Version number to copy.")
+    base_version: int | None = Field(
+        default=None, ge=1, le=MAX_VERSION, description="Version number to copy."
+    )
     instruction_builder_inputs: InstructionBuilderInputs | None = None
 
     @model_validator(mode="after")
