@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from callplane.kit.schemas import RequestModel, ResponseModel, UTCDateTime
 
@@ -33,6 +34,14 @@ class ConversationImport(RequestModel):
     transcript: list[TranscriptTurn] | None = Field(default=None, max_length=2000)
     summary: str | None = Field(default=None, max_length=20_000)
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("started_at", "ended_at")
+    @classmethod
+    def _naive_is_utc(cls, value: datetime | None) -> datetime | None:
+        """Naive timestamps mean UTC; making them aware lets them be compared with aware ones."""
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> ConversationImport:

@@ -50,14 +50,17 @@ async def import_conversations(
     agents = AgentRepository(session, organization_id)
     versions = VersionRepository(session, organization_id)
     known_agents: set[uuid.UUID] = set()
+    version_agents: dict[uuid.UUID, uuid.UUID | None] = {}  # one lookup per distinct version
     for record in records:
         if record.agent_id is not None and record.agent_id not in known_agents:
             if await agents.get(record.agent_id) is None:
                 raise AgentNotFound(f"Agent {record.agent_id} not found.")
             known_agents.add(record.agent_id)
         if record.agent_version_id is not None:
-            version = await versions.get(record.agent_version_id)
-            if version is None or version.agent_id != record.agent_id:
+            if record.agent_version_id not in version_agents:
+                version = await versions.get(record.agent_version_id)
+                version_agents[record.agent_version_id] = version.agent_id if version else None
+            if version_agents[record.agent_version_id] != record.agent_id:
                 raise UnprocessableRequest(
                     f"agent_version_id {record.agent_version_id} is not a version of agent "
                     f"{record.agent_id}."

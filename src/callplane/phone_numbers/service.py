@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from sqlalchemy.exc import IntegrityError
+
 from callplane.errors import Conflict, NotFound
 from callplane.models import PhoneNumber
 from callplane.phone_numbers.normalize import InvalidPhoneNumber, to_e164
@@ -36,14 +38,17 @@ async def get(repo: PhoneNumberRepository, raw: str, *, for_update: bool = False
 async def register(repo: PhoneNumberRepository, body: PhoneNumberCreate) -> PhoneNumber:
     if await repo.registered_anywhere(body.phone_number):
         raise PhoneNumberTaken()
-    record = repo.add(
-        PhoneNumber(
-            phone_number=body.phone_number,
-            label=body.label,
-            outbound_shareable=body.outbound_shareable,
-        )
+    record = PhoneNumber(
+        phone_number=body.phone_number,
+        label=body.label,
+        outbound_shareable=body.outbound_shareable,
     )
-    await repo.session.flush()
+    # A concurrent registration can pass the check above too; the unique index decides.
+    try:
+        async with repo.session.begin_nested():
+            repo.add(record)
+    except IntegrityError:
+        raise PhoneNumberTaken() from None
     return record
 
 

@@ -76,17 +76,26 @@ class WidgetService:
 
 
 def origin_allowed(origin: str, domains: list[str]) -> bool:
-    """Empty `domains` allows any origin; `*.example.com` allows its subdomains (not itself)."""
+    """Empty `domains` allows any origin; `*.example.com` allows its subdomains (not itself).
+
+    A domain with a port (`localhost:3000`, `*.example.com:8443`) matches that port only; a
+    domain without one matches any port.
+    """
     if not domains:
         return True
-    parts = urlsplit(origin)
+    try:  # the Origin header is client input: a bad port or bracket must not be a 500
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:
+        return False
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return False
     host = parts.hostname.lower()
-    host_port = f"{host}:{parts.port}" if parts.port else host
+    host_port = f"{host}:{port}" if port else host
     for domain in domains:
         if domain.startswith("*."):
-            if host.endswith(domain[1:]):
+            suffix = domain[1:]  # ".example.com" or ".example.com:8443"
+            if (host_port if ":" in suffix else host).endswith(suffix):
                 return True
         elif domain in (host, host_port):
             return True
