@@ -15,6 +15,7 @@ from callplane.auth.scopes import ALL_SCOPES
 from callplane.config import get_settings
 from callplane.db import migrate as migrations
 from callplane.db.engine import Database, create_engine
+from callplane.errors import AppError
 from callplane.logs import log_config
 from callplane.organizations import repository, service
 
@@ -148,9 +149,12 @@ def keys_create(
     async def work(session: AsyncSession) -> dict[str, Any]:
         if await repository.get_organization(session, organization_id) is None:
             raise typer.BadParameter(f"no organization {organization_id}")
-        key, issued = await service.create_api_key(
-            session, organization_id, name, scopes=wanted, allowed=ALL_SCOPES
-        )
+        try:
+            key, issued = await service.create_api_key(
+                session, organization_id, name, scopes=wanted, allowed=ALL_SCOPES
+            )
+        except AppError as exc:  # e.g. an unknown scope: a usage error, not a traceback
+            raise typer.BadParameter(exc.detail) from None
         return {
             "key_id": key.id.hex,
             "api_key": issued.credential,

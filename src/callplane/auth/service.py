@@ -41,11 +41,16 @@ class Authenticator:
         self._ttl = ttl_seconds
         self._credentials: dict[uuid.UUID, tuple[float, _Credential | None]] = {}
         self._roles: dict[tuple[uuid.UUID, uuid.UUID], tuple[float, str | None]] = {}
+        # Bumped by every eviction. A lookup that overlapped one does not cache what it read:
+        # it may have read the row before the revocation committed.
+        self._evictions = 0
 
     def evict(self, credential_id: uuid.UUID) -> None:
+        self._evictions += 1
         self._credentials.pop(credential_id, None)
 
     def evict_user(self, user_id: uuid.UUID) -> None:
+        self._evictions += 1
         for key in [key for key in self._roles if key[0] == user_id]:
             self._roles.pop(key, None)
 
@@ -86,6 +91,7 @@ class Authenticator:
         cached = self._credentials.get(parsed.credential_id)
         if cached is not None and cached[0] > now:
             return cached[1]
+        evictions = self._evictions
         async with self._database.session(write=False) as session:
             record: _Credential | None = None
             if parsed.kind == "ak":
@@ -110,7 +116,7 @@ class Authenticator:
                         token.expires_at,
                         token.revoked_at is not None,
                     )
-        if self._ttl > 0:
+        if self._ttl > 0 and self._evictions == evictions:
             self._credentials[parsed.credential_id] = (now + self._ttl, record)
         return record
 
@@ -119,9 +125,10 @@ class Authenticator:
         cached = self._roles.get((user_id, organization_id))
         if cached is not None and cached[0] > now:
             return cached[1]
+        evictions = self._evictions
         async with self._database.session(write=False) as session:
             role = await repository.get_role(session, user_id, organization_id)
-        if self._ttl > 0:
+        if self._ttl > 0 and self._evictions == evictions:
             self._roles[(user_id, organization_id)] = (now + self._ttl, role)
         return role
 

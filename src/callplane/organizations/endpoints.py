@@ -12,7 +12,7 @@ from callplane.auth.scopes import Scope
 from callplane.auth.subject import AuthSubject
 from callplane.db.session import ReadSession, WriteSession, after_commit
 from callplane.errors import Forbidden, NotFound, UnprocessableRequest, merge_responses
-from callplane.kit.time import from_epoch_ms, utcnow
+from callplane.kit.time import from_epoch_ms, to_epoch_ms, utcnow
 from callplane.models import ApiKey
 from callplane.organizations import service
 from callplane.organizations.repository import ApiKeyRepository
@@ -29,7 +29,7 @@ def _read(key: ApiKey) -> ApiKeyRead:
         key_id=key.id.hex,
         name=key.name,
         scopes=list(key.scopes),
-        expires_at=int(key.expires_at.timestamp() * 1000) if key.expires_at else None,
+        expires_at=to_epoch_ms(key.expires_at),
         created_at=key.created_at,
         revoked_at=key.revoked_at,
     )

@@ -1,0 +1,202 @@
+"""The real `callplane` command in a subprocess, against its own fresh SQLite file.
+
+Each process start costs about a second, so the commands run once per module and the tests
+check their effects; the credentials they print are verified against the real app in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from callplane.app import create_app
+from callplane.auth.scopes import ALL_SCOPES
+from callplane.config import Settings
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def _command() -> list[str]:
+    installed = Path(sys.executable).parent / "callplane"
+    if installed.exists():
+        return [str(installed)]
+    return [sys.executable, "-c", "from callplane.cli import main; main()"]
+
+
+@pytest.fixture(scope="module")
+def db_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cli") / "callplane.db"
+
+
+@pytest.fixture(scope="module")
+def db_url(db_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{db_path}"
+
+
+@pytest.fixture(scope="module")
+def run(db_url: str, db_path: Path) -> Runner:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLPLANE_")}
+    env["CALLPLANE_DATABASE_URL"] = db_url
+
+    def runner(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [*_command(), *args],
+            env=env,
+            cwd=db_path.parent,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if check:
+            assert result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    return runner
+
+
+@pytest.fixture(scope="module")
+def bootstrapped(run: Runner) -> dict[str, Any]:
+    migrated = run("migrate")
+    assert "0001" in migrated.stdout or "migration" in migrated.stdout
+    result = run("bootstrap", "--org-name", "Acme", "--email", "a@b.c", "--json")
+    payload: dict[str, Any] = json.loads(result.stdout)
+    return payload
+
+
+@pytest.fixture(scope="module")
+async def app_client(db_url: str, bootstrapped: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
+    """The server the operator would start on the same database."""
+    app = create_app(Settings(env="test", database_url=db_url))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://cli") as client:
+            yield client
+
+
+def organization_count(db_path: Path) -> int:
+    with sqlite3.connect(db_path) as connection:
+        count: int = connection.execute("SELECT count(*) FROM organizations").fetchone()[0]
+    return count
+
+
+def test_bootstrap_prints_the_credentials(bootstrapped: dict[str, Any]) -> None:
+    assert set(bootstrapped) == {
+        "organization_id",
+        "user_id",
+        "api_key",
+        "personal_access_token",
+    }
+    uuid.UUID(bootstrapped["organization_id"])
+    uuid.UUID(bootstrapped["user_id"])
+    assert bootstrapped["api_key"].startswith("ak_")
+    assert bootstrapped["personal_access_token"].startswith("pat_")
+
+
+async def test_bootstrap_credentials_work(
+    app_client: httpx.AsyncClient, bootstrapped: dict[str, Any]
+) -> None:
+    key_headers = {"Authorization": f"Bearer {bootstrapped['api_key']}"}
+    scopes = await app_client.get("/admin/members/me/scopes", headers=key_headers)
+    assert scopes.status_code == 200 and scopes.json() == sorted(ALL_SCOPES)
+    created = await app_client.post("/core/agents", json={"name": "CLI"}, headers=key_headers)
+    assert created.status_code == 201
+
+    token_headers = {
+        "Authorization": f"Bearer {bootstrapped['personal_access_token']}",
+        "X-Anyreach-Org": bootstrapped["organization_id"],
+    }
+    listed = await app_client.get("/core/agents", headers=token_headers)
+    assert listed.status_code == 200
+    assert [a["name"] for a in listed.json()["data"]] == ["CLI"]
+    keys = (await app_client.get("/admin/organization-pats", headers=token_headers)).json()
+    assert [k["name"] for k in keys] == ["bootstrap"]
+
+
+def test_bootstrap_if_empty_does_nothing_on_a_used_database(
+    run: Runner, bootstrapped: dict[str, Any], db_path: Path
+) -> None:
+    before = organization_count(db_path)
+    result = run("bootstrap", "--org-name", "Again", "--email", "x@y.z", "--json", "--if-empty")
+    assert "nothing bootstrapped" in result.stdout
+    assert "ak_" not in result.stdout and "pat_" not in result.stdout
+    assert organization_count(db_path) == before == 1
+
+
+async def test_keys_create(
+    run: Runner, app_client: httpx.AsyncClient, bootstrapped: dict[str, Any]
+) -> None:
+    org = bootstrapped["organization_id"]
+    result = run("keys", "create", "--org", org, "--name", "n", "--scopes", "agents:read", "--json")
+    created = json.loads(result.stdout)
+    assert set(created) == {"key_id", "api_key", "scopes", "organization_id"}
+    assert created["scopes"] == ["agents:read"] and created["organization_id"] == org
+    assert created["api_key"].startswith(f"ak_{created['key_id']}.")
+
+    headers = {"Authorization": f"Bearer {created['api_key']}"}
+    assert (await app_client.get("/admin/members/me/scopes", headers=headers)).json() == [
+        "agents:read"
+    ]
+    assert (await app_client.get("/core/agents", headers=headers)).status_code == 200
+    denied = await app_client.post("/core/agents", json={"name": "x"}, headers=headers)
+    assert denied.status_code == 403
+
+
+async def test_tokens_create(
+    run: Runner, app_client: httpx.AsyncClient, bootstrapped: dict[str, Any]
+) -> None:
+    result = run("tokens", "create", "--email", "a@b.c", "--json")
+    created = json.loads(result.stdout)
+    assert set(created) == {"token_id", "personal_access_token", "user_id"}
+    assert created["user_id"] == bootstrapped["user_id"]
+    assert created["personal_access_token"].startswith(f"pat_{created['token_id']}.")
+    headers = {
+        "Authorization": f"Bearer {created['personal_access_token']}",
+        "X-Anyreach-Org": bootstrapped["organization_id"],
+    }
+    assert (await app_client.get("/core/agents", headers=headers)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("keys", "create", "--org", "not-a-uuid", "--name", "n"), "must be an organization id"),
+        (
+            ("keys", "create", "--org", "00000000-0000-7000-8000-000000000000", "--name", "n"),
+            "no organization 00000000-0000-7000-8000-000000000000",
+        ),
+        (
+            ("keys", "create", "--org", "{org}", "--name", "n", "--scopes", "agents:nuke"),
+            "Unknown scopes: agents:nuke.",
+        ),
+    ],
+    ids=["malformed-org", "unknown-org", "unknown-scope"],
+)
+def test_bad_arguments_are_usage_errors_and_create_nothing(
+    run: Runner, bootstrapped: dict[str, Any], db_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    """Exit status 2 with a one-line reason (no traceback), and no credential is made."""
+    args = tuple(a.replace("{org}", bootstrapped["organization_id"]) for a in args)
+    with sqlite3.connect(db_path) as connection:
+        before = connection.execute(
+            "SELECT (SELECT count(*) FROM api_keys), (SELECT count(*) FROM personal_access_tokens)"
+        ).fetchone()
+    result = run(*args, "--json", check=False)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr and "raise" not in result.stderr
+    assert "ak_" not in result.stdout and "pat_" not in result.stdout
+    with sqlite3.connect(db_path) as connection:
+        after = connection.execute(
+            "SELECT (SELECT count(*) FROM api_keys), (SELECT count(*) FROM personal_access_tokens)"
+        ).fetchone()
+    assert after == before
