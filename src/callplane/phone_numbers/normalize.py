@@ -21,6 +21,9 @@ def to_e164(raw: str, default_region: str | None = None) -> str:
         parsed = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException as exc:
         raise InvalidPhoneNumber(f"{raw!r} is not a phone number: {exc}") from None
+    if parsed.extension:
+        # E.164 has no extensions: accepting one would silently land calls on the main line.
+        raise InvalidPhoneNumber(f"{raw!r} has an extension; register the number without it")
     if not phonenumbers.is_possible_number(parsed) or not phonenumbers.is_valid_number(parsed):
         raise InvalidPhoneNumber(f"{raw!r} is not a valid phone number")
     formatted: str = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
