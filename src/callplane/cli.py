@@ -114,9 +114,11 @@ def bootstrap(
 
     result = _in_transaction(work)
     if result is None:
-        typer.echo(
+        _emit(
+            as_json,
+            {"bootstrapped": False},
             "The database already has an organization; nothing bootstrapped. A new key:\n"
-            "  .venv/bin/callplane keys create --org <organization_id> --name laptop"
+            "  .venv/bin/callplane keys create --org <organization_id> --name laptop",
         )
         return
     _emit(

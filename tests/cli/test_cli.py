@@ -127,8 +127,10 @@ def test_bootstrap_if_empty_does_nothing_on_a_used_database(
 ) -> None:
     before = organization_count(db_path)
     result = run("bootstrap", "--org-name", "Again", "--email", "x@y.z", "--json", "--if-empty")
-    assert "nothing bootstrapped" in result.stdout
-    assert "ak_" not in result.stdout and "pat_" not in result.stdout
+    assert json.loads(result.stdout) == {"bootstrapped": False}
+    human = run("bootstrap", "--org-name", "Again", "--email", "x@y.z", "--if-empty")
+    assert "nothing bootstrapped" in human.stdout
+    assert "ak_" not in human.stdout and "pat_" not in human.stdout
     assert organization_count(db_path) == before == 1
 
 
