@@ -61,6 +61,7 @@ async def _reset_postgres(url: str) -> None:
     engine = create_engine(url, pool_size=0)
     async with engine.begin() as connection:
         await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        await connection.execute(text("DROP SCHEMA IF EXISTS dbos CASCADE"))
         await connection.execute(text("CREATE SCHEMA public"))
     await engine.dispose()
 

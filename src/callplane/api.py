@@ -8,14 +8,17 @@ from callplane.agent_config.endpoints import router as agent_config_router
 from callplane.agents.endpoints import router as agents_router
 from callplane.conversations.endpoints import router as conversations_router
 from callplane.errors import Forbidden, Unauthorized, merge_responses
+from callplane.knowledge.endpoints import router as knowledge_router
 from callplane.ops.endpoints import router as ops_router
 from callplane.organizations.endpoints import router as admin_router
 from callplane.phone_numbers.endpoints import router as phone_numbers_router
 from callplane.publishing.endpoints import router as publishing_router
 from callplane.sip.endpoints import router as sip_router
+from callplane.versions.comparison import router as comparison_router
 from callplane.versions.endpoints import router as versions_router
 from callplane.widgets.endpoints import public_router as public_widgets_router
 from callplane.widgets.endpoints import router as widgets_router
+from callplane.workflows.endpoints import router as workflows_router
 
 AUTH_RESPONSES = merge_responses(Unauthorized, Forbidden)
 
@@ -26,6 +29,7 @@ def mount_routers(app: FastAPI) -> None:
     for router in (
         admin_router,
         agents_router,
+        comparison_router,  # before versions_router: `/versions/diff` is not a `{version}`
         versions_router,
         publishing_router,
         sip_router,
@@ -33,5 +37,7 @@ def mount_routers(app: FastAPI) -> None:
         widgets_router,
         conversations_router,
         agent_config_router,
+        workflows_router,
+        knowledge_router,
     ):
         app.include_router(router, responses=AUTH_RESPONSES)

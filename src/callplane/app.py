@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ from callplane.db.engine import Database, create_engine
 from callplane.errors import AppError
 from callplane.kit.idempotency import IdempotencyMiddleware
 from callplane.kit.middleware import BufferedBodyMiddleware, RequestIdMiddleware
+from callplane.workflows import process as workflow_process
 
 logger = logging.getLogger("callplane")
 
@@ -37,9 +39,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.database = database
         app.state.authenticator = Authenticator(database, settings.auth_cache_ttl_seconds)
+        sweeper: asyncio.Task[None] | None = None
+        if settings.workflows != "off":
+            await workflow_process.start(
+                settings, database, listen=settings.workflows == "embedded"
+            )
+            if settings.workflows == "embedded":
+                sweeper = asyncio.create_task(workflow_process.sweep_forever(database))
         try:
             yield
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
+            if settings.workflows != "off":
+                workflow_process.stop()
             await database.dispose()
 
     app = FastAPI(

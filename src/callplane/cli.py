@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging.config
+import os
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
@@ -53,10 +55,17 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     workers: Annotated[int, typer.Option(min=1, help="API processes (PostgreSQL only)")] = 1,
+    no_worker: Annotated[
+        bool,
+        typer.Option("--no-worker", help="Only enqueue workflows; `callplane worker` runs them."),
+    ] = False,
 ) -> None:
-    """Serve the HTTP API."""
+    """Serve the HTTP API (and, on the embedded default, run workflows in-process)."""
     import uvicorn
 
+    if no_worker:
+        os.environ["CALLPLANE_WORKFLOWS"] = "enqueue_only"
+        get_settings.cache_clear()
     settings = get_settings()
     if workers > 1 and settings.is_sqlite:
         raise typer.BadParameter("--workers > 1 needs PostgreSQL (CALLPLANE_DATABASE_URL)")
@@ -74,8 +83,15 @@ def serve(
 
 @app.command()
 def worker() -> None:
-    """Run a background worker (the workflow engine arrives with the workflows issue)."""
-    typer.echo("callplane worker: no workflows are registered yet; nothing to run.")
+    """Run workflows from the shared queue (PostgreSQL deployments).
+
+    Give each worker a stable CALLPLANE_WORKFLOW_EXECUTOR_ID so a restarted one resumes its work.
+    """
+    from callplane.workflows.process import run_worker
+
+    settings = get_settings()
+    logging.config.dictConfig(log_config(settings.log_level))
+    asyncio.run(run_worker(settings))
 
 
 @app.command()

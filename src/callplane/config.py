@@ -40,6 +40,35 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     log_level: str = "INFO"
 
+    # Workflows (DBOS). embedded: this process enqueues and runs workflows; enqueue_only: it only
+    # enqueues (API processes beside `callplane worker` processes); off: no engine (tools, tests).
+    workflows: Literal["embedded", "enqueue_only", "off"] = "embedded"
+    workflow_database_url: str | None = Field(
+        default=None,
+        description="DBOS system database; default: a SQLite file beside the app database, or "
+        "the same PostgreSQL database (schema `dbos`).",
+    )
+    workflow_executor_id: str | None = Field(
+        default=None,
+        description="Stable id of this process for workflow recovery (DBOS executor id); a "
+        "restarted process with the same id resumes the workflows it was running.",
+    )
+    workflow_concurrency: int = Field(default=4, ge=1, le=64)
+    workflow_queue: str = "callplane"
+
+    # LLM: any OpenAI-compatible endpoint; without a base URL a deterministic writer is used.
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+
+    # Crawler
+    crawler_allow_private_networks: bool = Field(
+        default=False,
+        description="Let the crawler fetch loopback/private addresses (SSRF guard off). "
+        "Refused with CALLPLANE_ENV=production.",
+    )
+
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
         if self.env == "production" and self.database_url.startswith("sqlite"):

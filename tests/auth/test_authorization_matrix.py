@@ -21,6 +21,8 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from callplane.auth.scopes import ALL_SCOPES
+from callplane.db.engine import Database
+from callplane.models import KnowledgeCollection
 from tests.factories import Tenant, unique_phone_number
 
 # Routes anyone may call. Anything else must answer 401 without a credential.
@@ -54,6 +56,7 @@ SCOPE_FAMILIES = {
     "/core/phone-numbers": "phone_numbers",
     "/core/web-widgets": "web_widgets",
     "/core/conversations": "conversations",
+    "/core/knowledge-collections": "knowledge_bases",
     "/admin/organization-pats": "api_keys",
 }
 
@@ -66,6 +69,11 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/core/agents/{agent_id}/versions/compare"): {"from_version": 1, "to_version": 1},
     ("PATCH", "/core/phone-numbers/{phone_number}"): {"label": "Hijacked"},
     ("PATCH", "/core/web-widgets/{widget_id}"): {"published": False},
+}
+
+# Required query parameters, so the 404 (not a 422) is what we observe.
+QUERIES: dict[tuple[str, str], str] = {
+    ("GET", "/core/agents/{agent_id}/versions/diff"): "?from=1&to=1",
 }
 
 
@@ -145,6 +153,8 @@ def dummy_values() -> dict[str, str]:
         "widget_id": str(uuid.uuid4()),
         "conversation_id": str(uuid.uuid4()),
         "key_id": uuid.uuid4().hex,
+        "workflow_id": str(uuid.uuid4()),
+        "collection_id": str(uuid.uuid4()),
     }
 
 
@@ -157,6 +167,7 @@ async def call(
 ) -> httpx.Response:
     body = body_for(endpoint)
     kwargs: dict[str, Any] = {"json": body} if body is not None else {}
+    path += QUERIES.get((endpoint.method, endpoint.path), "")
     return await client.request(endpoint.method, path, headers=headers, **kwargs)
 
 
@@ -281,10 +292,20 @@ async def test_the_accepted_scope_alone_passes_authorization(
 
 
 async def test_another_organizations_resources_are_404_everywhere(
-    client: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant
+    client: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant, database: Database
 ) -> None:
     """Tenant B, with every scope, probes tenant A's real ids on every route that takes one."""
     agent, version = await tenant.published_agent()
+    draft = await tenant.create_version(
+        agent["id"], config={}, instruction_builder_inputs={"company_name": "A"}
+    )
+    generation = await tenant.post(
+        f"/core/agents/{agent['id']}/versions/{draft['version']}/generate-instructions"
+    )
+    assert generation.status_code == 202, generation.text
+    async with database.session(write=True) as session, session.begin():
+        collection = KnowledgeCollection(organization_id=tenant.organization_id, name="A's")
+        session.add(collection)
     number = await tenant.register_number(label="A's line")
     widget = await tenant.post(
         "/core/web-widgets",
@@ -307,6 +328,8 @@ async def test_another_organizations_resources_are_404_everywhere(
         "widget_id": widget.json()["id"],
         "conversation_id": imported.json()["ids"][0],
         "key_id": key.json()["key_id"],
+        "workflow_id": generation.json()["workflow_id"],
+        "collection_id": str(collection.id),
     }
 
     failures = []
@@ -333,7 +356,7 @@ async def test_another_organizations_resources_are_404_everywhere(
     # Tenant A's resources are untouched.
     detail = (await tenant.get(f"/core/agents/{agent['id']}")).json()
     assert detail["name"] == "Agent" and detail["live_version"] == 1
-    assert [v["version"] for v in detail["versions"]] == [1]
+    assert [v["version"] for v in detail["versions"]] == [2, 1]
     assert detail["sip_endpoint"]["enabled"] is False
     phone = (await tenant.get(f"/core/phone-numbers/{number}")).json()
     assert phone["label"] == "A's line"

@@ -76,7 +76,7 @@ def bootstrapped(run: Runner) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 async def app_client(db_url: str, bootstrapped: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
     """The server the operator would start on the same database."""
-    app = create_app(Settings(env="test", database_url=db_url))
+    app = create_app(Settings(env="test", database_url=db_url, workflows="off"))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://cli") as client:

@@ -26,7 +26,7 @@ async def test_health_is_ok(client: httpx.AsyncClient) -> None:
 async def test_health_needs_no_database() -> None:
     """An app whose database is down is still alive, and not ready."""
     unreachable = "postgresql+asyncpg://nobody@127.0.0.1:1/nowhere"  # port 1: refused at once
-    app = create_app(Settings(env="test", database_url=unreachable))
+    app = create_app(Settings(env="test", database_url=unreachable, workflows="off"))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
@@ -53,7 +53,7 @@ async def test_not_ready_before_migrations(tmp_path: Path, is_postgres: bool) ->
         pytest.skip("an empty PostgreSQL database would need creating; SQLite shows the same")
     url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
     assert make_url(url).get_backend_name() == "sqlite"
-    app = create_app(Settings(env="test", database_url=url))
+    app = create_app(Settings(env="test", database_url=url, workflows="off"))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

@@ -48,6 +48,8 @@ def _decode_value(raw: Any, kind: type) -> Any:
         return uuid.UUID(hex=raw["u"])
     if kind is int and isinstance(raw, int) and not isinstance(raw, bool):
         return raw
+    if kind is str and isinstance(raw, str):
+        return raw
     raise ValueError("unexpected cursor value")
 
 

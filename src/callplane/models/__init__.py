@@ -6,12 +6,14 @@ from callplane.models.api_key import ApiKey
 from callplane.models.base import Base
 from callplane.models.conversation import Conversation
 from callplane.models.idempotency_key import IdempotencyKey
+from callplane.models.knowledge_collection import KnowledgeCollection, KnowledgeDocument
 from callplane.models.membership import Membership
 from callplane.models.organization import Organization
 from callplane.models.personal_access_token import PersonalAccessToken
 from callplane.models.phone_number import PhoneNumber
 from callplane.models.user import User
 from callplane.models.web_widget import WebWidget
+from callplane.models.workflow_run import WorkflowRun
 
 __all__ = [
     "Agent",
@@ -20,10 +22,13 @@ __all__ = [
     "Base",
     "Conversation",
     "IdempotencyKey",
+    "KnowledgeCollection",
+    "KnowledgeDocument",
     "Membership",
     "Organization",
     "PersonalAccessToken",
     "PhoneNumber",
     "User",
     "WebWidget",
+    "WorkflowRun",
 ]

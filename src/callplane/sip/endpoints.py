@@ -11,8 +11,8 @@ from callplane.agents.errors import AgentNotFound, AgentNotPublished
 from callplane.agents.schemas import SipEndpoint
 from callplane.agents.service import AgentService, sip_endpoint
 from callplane.db.session import WriteSession
-from callplane.db.types import utcnow
 from callplane.errors import merge_responses
+from callplane.sip import service
 
 router = APIRouter(prefix="/core/agents/{agent_id}/deploy-as-sip", tags=["sip"])
 
@@ -25,12 +25,7 @@ async def deploy_as_sip(
 ) -> SipEndpoint:
     """Deploy (idempotent). Calls are answered by the agent's live version; 409 if none."""
     agent = await AgentService(session, subject.organization_id).get(agent_id, lock=True)
-    if agent.live_version_id is None:
-        raise AgentNotPublished()
-    if not agent.sip_enabled:
-        agent.sip_enabled = True
-        agent.sip_deployed_at = utcnow()
-        agent.revision += 1
+    service.deploy(agent)
     return sip_endpoint(agent, request.app.state.settings.sip_domain)
 
 
@@ -38,7 +33,4 @@ async def deploy_as_sip(
 async def remove_sip(agent_id: uuid.UUID, subject: AgentsManager, session: WriteSession) -> None:
     """Remove the SIP endpoint (idempotent)."""
     agent = await AgentService(session, subject.organization_id).get(agent_id, lock=True)
-    if agent.sip_enabled:
-        agent.sip_enabled = False
-        agent.sip_deployed_at = None
-        agent.revision += 1
+    service.remove(agent)

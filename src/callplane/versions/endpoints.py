@@ -18,9 +18,12 @@ from callplane.kit.filters import TimeFilters, time_filters
 from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
 from callplane.kit.schemas import Page, PaginationInfo
 from callplane.models import AgentVersion
-from callplane.versions import errors
+from callplane.versions import errors, generation
 from callplane.versions.schemas import MAX_VERSION, VersionCreate, VersionRead, VersionUpdate
 from callplane.versions.service import VersionService
+from callplane.workflows import service as workflow_service
+from callplane.workflows.schemas import WorkflowAccepted
+from callplane.workflows.service import WorkflowEngineUnavailable, derive_workflow_id
 
 router = APIRouter(prefix="/core/agents/{agent_id}/versions", tags=["versions"])
 
@@ -150,3 +153,47 @@ async def delete_version(
 ) -> None:
     """Delete a draft. Published versions are history: 409."""
     await VersionService(session, subject.organization_id).delete(agent_id, version)
+
+
+@router.post(
+    "/{version}/generate-instructions",
+    status_code=202,
+    response_model=WorkflowAccepted,
+    responses=merge_responses(
+        AgentNotFound,
+        errors.VersionNotFound,
+        errors.NoBuilderInputs,
+        errors.InstructionsGenerating,
+        WorkflowEngineUnavailable,
+    ),
+)
+async def generate_instructions(
+    agent_id: uuid.UUID,
+    version: VersionNumber,
+    subject: AgentsManager,
+    session: WriteSession,
+    request: Request,
+) -> WorkflowAccepted:
+    """Start writing the draft's instructions from its `instruction_builder_inputs` (202).
+
+    The version shows `instructions_status: generating` (publishing waits) until it finishes;
+    follow it at GET /core/workflows/{workflow_id}.
+    """
+    draft = await VersionService(session, subject.organization_id).start_generation(
+        agent_id, version
+    )
+    run = await workflow_service.start(
+        session,
+        subject.organization_id,
+        workflow_id=derive_workflow_id(request, subject.organization_id),
+        type_=generation.TYPE,
+        input_={
+            "agent_id": str(agent_id),
+            "version_id": str(draft.id),
+            "version": draft.version,
+            "inputs": draft.instruction_builder_inputs,
+        },
+        workflow=generation.generate_instructions,
+        total_steps=generation.TOTAL_STEPS,
+    )
+    return WorkflowAccepted(workflow_id=run.id)

@@ -35,3 +35,11 @@ class InstructionsStale(Conflict):
         "they were not edited by hand. Regenerate them (generate-instructions) or edit "
         "config.instructions, then publish."
     )
+
+
+class NoBuilderInputs(BadRequest):
+    code = "no_instruction_builder_inputs"
+    default_detail = (
+        "This version has no instruction_builder_inputs; set them (PUT the version) before "
+        "generating instructions."
+    )

@@ -16,6 +16,7 @@ from callplane.models import Agent, AgentVersion
 from callplane.versions.errors import (
     InstructionsGenerating,
     InstructionsStale,
+    NoBuilderInputs,
     PublishedVersionUndeletable,
     VersionNotFound,
     VersionPublished,
@@ -119,6 +120,20 @@ class VersionService:
             if config.get("instructions") != version.config.get("instructions"):
                 version.instructions_manually_edited = True
             version.config = config
+        version.revision += 1
+        await self.session.flush()
+        return version
+
+    async def start_generation(self, agent_id: uuid.UUID, number: int) -> AgentVersion:
+        """Mark a draft `generating` (which blocks publishing) before its workflow starts."""
+        version = await self.get(agent_id, number, lock=True)
+        if version.published:
+            raise VersionPublished()
+        if version.instruction_builder_inputs is None:
+            raise NoBuilderInputs()
+        if version.instructions_status == "generating":
+            raise InstructionsGenerating()
+        version.instructions_status = "generating"
         version.revision += 1
         await self.session.flush()
         return version

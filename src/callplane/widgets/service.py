@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.agents.errors import AgentNotFound
 from callplane.agents.repository import AgentRepository
+from callplane.db.types import new_id
 from callplane.errors import NotFound, UnprocessableRequest
 from callplane.models import WebWidget
 from callplane.versions.repository import VersionRepository
@@ -48,10 +49,11 @@ class WidgetService:
         if not version.published:
             raise VersionNotPublishedForWidget()
 
-    async def create(self, body: WidgetCreate) -> WebWidget:
+    async def create(self, body: WidgetCreate, *, widget_id: uuid.UUID | None = None) -> WebWidget:
         await self._check_version(body.agent_id, body.agent_version_id)
         widget = self.widgets.add(
             WebWidget(
+                id=widget_id or new_id(),
                 agent_id=body.agent_id,
                 agent_version_id=body.agent_version_id,
                 domains=body.domains,

@@ -1,0 +1,60 @@
+"""`/core/knowledge-collections`: what agents can search (crawled pages, for now)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter
+
+from callplane.auth.dependencies import Requires
+from callplane.auth.scopes import Scope
+from callplane.auth.subject import AuthSubject
+from callplane.db.session import ReadSession
+from callplane.errors import NotFound, merge_responses
+from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
+from callplane.kit.schemas import Page, PaginationInfo
+from callplane.knowledge.repository import CollectionRepository
+from callplane.knowledge.schemas import CollectionDetail, CollectionRead, DocumentRead
+
+router = APIRouter(prefix="/core/knowledge-collections", tags=["knowledge"])
+
+Reader = Annotated[AuthSubject, Requires(Scope.KNOWLEDGE_BASES_READ, Scope.KNOWLEDGE_BASES_MANAGE)]
+
+
+class CollectionNotFound(NotFound):
+    code = "knowledge_collection_not_found"
+    default_detail = "Knowledge collection not found."
+
+
+@router.get("", response_model=Page[CollectionRead], responses=merge_responses(InvalidCursor))
+async def list_collections(
+    subject: Reader, session: ReadSession, limit: LimitParam = 20, cursor: CursorParam = None
+) -> Page[CollectionRead]:
+    rows, next_cursor = await CollectionRepository(session, subject.organization_id).list(
+        limit=limit, cursor=cursor
+    )
+    return Page(
+        data=[CollectionRead.model_validate(row) for row in rows],
+        pagination=PaginationInfo(limit=limit, next_cursor=next_cursor),
+    )
+
+
+@router.get(
+    "/{collection_id}",
+    response_model=CollectionDetail,
+    responses=merge_responses(CollectionNotFound),
+)
+async def get_collection(
+    collection_id: uuid.UUID, subject: Reader, session: ReadSession
+) -> CollectionDetail:
+    """A collection with its documents (e.g. the pages crawled from a website)."""
+    repo = CollectionRepository(session, subject.organization_id)
+    collection = await repo.get(collection_id)
+    if collection is None:
+        raise CollectionNotFound()
+    documents = await repo.documents(collection_id)
+    return CollectionDetail(
+        **CollectionRead.model_validate(collection).model_dump(),
+        documents=[DocumentRead.model_validate(d) for d in documents],
+    )

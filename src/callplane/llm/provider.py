@@ -1,0 +1,213 @@
+"""The LLM provider protocol and its implementation on any OpenAI-compatible endpoint.
+
+Callers see only `LLMProvider` and our own `LLMError` tree: the `openai` client is an
+implementation detail, and `transient` tells a workflow whether retrying can help.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, cast
+
+import openai
+
+if TYPE_CHECKING:
+    import httpx
+    from openai.types.chat import ChatCompletionMessageParam
+
+DEFAULT_MODEL = "gpt-4o-mini"
+DEFAULT_TIMEOUT_SECONDS = 30.0
+
+
+class Message(TypedDict):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class LLMProvider(Protocol):
+    """A chat model: one whole answer, or the answer as it is produced."""
+
+    async def complete(
+        self, messages: list[Message], *, max_tokens: int, temperature: float
+    ) -> str: ...
+
+    def stream(
+        self, messages: list[Message], *, max_tokens: int, temperature: float
+    ) -> AsyncIterator[str]: ...
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+class LLMError(Exception):
+    """A model call failed. `transient` errors may succeed when retried; the others will not."""
+
+    transient: bool = False
+    code: str = "llm_error"
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+
+
+class LLMTimeout(LLMError):
+    transient = True
+    code = "llm_timeout"
+
+
+class LLMUnavailable(LLMError):
+    """The endpoint is down, overloaded (5xx) or rate limiting us (429)."""
+
+    transient = True
+    code = "llm_unavailable"
+
+
+class LLMRequestRejected(LLMError):
+    """The endpoint refused the request (4xx other than 429): bad key, unknown model, too long…"""
+
+    transient = False
+    code = "llm_request_rejected"
+
+
+class LLMEmptyResponse(LLMError):
+    """The model answered with no text. Sampling may differ on a retry, so it is transient."""
+
+    transient = True
+    code = "llm_empty_response"
+
+
+def _translate(exc: openai.OpenAIError) -> LLMError:
+    """Map the client's exceptions onto ours (order matters: a timeout is a connection error)."""
+    if isinstance(exc, openai.APITimeoutError):
+        return LLMTimeout("The language model did not answer in time.")
+    if isinstance(exc, openai.APIConnectionError):
+        return LLMUnavailable(f"Could not reach the language model: {exc.message}")
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        detail = f"The language model endpoint answered {status}: {exc.message}"
+        if status == 429 or status >= 500:
+            return LLMUnavailable(detail, status_code=status)
+        return LLMRequestRejected(detail, status_code=status)
+    return LLMError(f"The language model call failed: {exc}")
+
+
+# --- OpenAI-compatible endpoint -------------------------------------------------------------------
+
+
+class OpenAICompatibleProvider:
+    """Chat completions on OpenAI, vLLM, Ollama, llama.cpp server or anything speaking that API."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        model: str = DEFAULT_MODEL,
+        *,
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        max_retries: int = 2,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.model = model
+        self._client = openai.AsyncOpenAI(
+            base_url=base_url,
+            api_key=api_key,
+            timeout=timeout_seconds,
+            max_retries=max_retries,
+            # openai 3.x types this as an httpx2 client but also accepts an httpx one.
+            http_client=cast(Any, http_client),
+        )
+
+    async def complete(
+        self, messages: list[Message], *, max_tokens: int, temperature: float
+    ) -> str:
+        try:
+            response = await self._client.chat.completions.create(
+                model=self.model,
+                messages=cast("list[ChatCompletionMessageParam]", messages),
+                max_tokens=max_tokens,
+                temperature=temperature,
+            )
+        except openai.OpenAIError as exc:
+            raise _translate(exc) from exc
+        content = response.choices[0].message.content if response.choices else None
+        if not content or not content.strip():
+            raise LLMEmptyResponse("The language model returned an empty answer.")
+        return content
+
+    async def stream(
+        self, messages: list[Message], *, max_tokens: int, temperature: float
+    ) -> AsyncIterator[str]:
+        produced = False
+        try:
+            chunks = await self._client.chat.completions.create(
+                model=self.model,
+                messages=cast("list[ChatCompletionMessageParam]", messages),
+                max_tokens=max_tokens,
+                temperature=temperature,
+                stream=True,
+            )
+            async with chunks:
+                async for chunk in chunks:
+                    text = chunk.choices[0].delta.content if chunk.choices else None
+                    if text:
+                        produced = True
+                        yield text
+        except openai.OpenAIError as exc:
+            raise _translate(exc) from exc
+        if not produced:
+            raise LLMEmptyResponse("The language model returned an empty answer.")
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+# --- configuration --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    base_url: str
+    api_key: str
+    model: str
+    timeout_seconds: float
+
+
+def llm_settings_from_env(env: Mapping[str, str] = os.environ) -> LLMSettings | None:
+    """Read the `CALLPLANE_LLM_*` variables; None when no endpoint is configured."""
+    base_url = env.get("CALLPLANE_LLM_BASE_URL", "").strip()
+    if not base_url:
+        return None
+    raw_timeout = env.get("CALLPLANE_LLM_TIMEOUT_SECONDS", "").strip()
+    try:
+        timeout = float(raw_timeout) if raw_timeout else DEFAULT_TIMEOUT_SECONDS
+    except ValueError:
+        timeout = -1.0
+    if not (timeout > 0 and math.isfinite(timeout)):
+        raise ValueError(
+            f"CALLPLANE_LLM_TIMEOUT_SECONDS must be a positive number of seconds, "
+            f"got {raw_timeout!r}"
+        )
+    return LLMSettings(
+        base_url=base_url,
+        # Local servers (Ollama, llama.cpp) need no key, but the client insists on one.
+        api_key=env.get("CALLPLANE_LLM_API_KEY", "").strip() or "unused",
+        model=env.get("CALLPLANE_LLM_MODEL", "").strip() or DEFAULT_MODEL,
+        timeout_seconds=timeout,
+    )
+
+
+def provider_from_env(env: Mapping[str, str] = os.environ) -> LLMProvider | None:
+    """The configured provider, or None so callers use the deterministic writer."""
+    settings = llm_settings_from_env(env)
+    if settings is None:
+        return None
+    return OpenAICompatibleProvider(
+        settings.base_url,
+        settings.api_key,
+        settings.model,
+        timeout_seconds=settings.timeout_seconds,
+    )

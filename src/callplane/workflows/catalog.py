@@ -1,0 +1,12 @@
+"""Every workflow type, imported so the engine knows them all before it launches."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from callplane.versions import generation
+
+WORKFLOWS: dict[str, Callable[..., Awaitable[Any]]] = {
+    generation.TYPE: generation.generate_instructions,
+}

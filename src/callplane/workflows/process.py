@@ -1,0 +1,87 @@
+"""Running the engine inside a process: the API (embedded or enqueue-only) or a worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from callplane.config import Settings
+from callplane.db.engine import Database
+from callplane.db.types import utcnow
+from callplane.llm import LLMWriter, OpenAICompatibleProvider, TemplateWriter, Writer
+from callplane.workflows import engine, repository
+from callplane.workflows.catalog import WORKFLOWS
+from callplane.workflows.runtime import Runtime, set_runtime
+
+logger = logging.getLogger("callplane.workflows")
+
+SWEEP_INTERVAL_SECONDS = 15.0
+SWEEP_AGE = timedelta(seconds=10)
+
+
+def writer_for(settings: Settings) -> Writer:
+    """The configured model when there is one; otherwise the deterministic template writer."""
+    if not settings.llm_base_url:
+        return TemplateWriter()
+    provider = OpenAICompatibleProvider(
+        settings.llm_base_url,
+        settings.llm_api_key or "none",
+        settings.llm_model,
+        timeout_seconds=settings.llm_timeout_seconds,
+    )
+    return LLMWriter(provider)
+
+
+async def start(settings: Settings, database: Database, *, listen: bool) -> None:
+    set_runtime(Runtime(settings=settings, database=database, writer=writer_for(settings)))
+    await engine.launch(settings, listen=listen)
+
+
+def stop() -> None:
+    engine.shutdown()
+    set_runtime(None)
+
+
+async def sweep(database: Database) -> int:
+    """Enqueue runs accepted by an API process that died before handing them to the engine.
+    Enqueuing is idempotent by workflow id, so a run the engine already has is left alone."""
+    async with database.session(write=False) as session:
+        stale = await repository.stale_queued(session, utcnow() - SWEEP_AGE)
+    for run in stale:
+        workflow = WORKFLOWS.get(run.type)
+        if workflow is not None:
+            await engine.enqueue(workflow, run.id, run.id)
+    return len(stale)
+
+
+async def sweep_forever(database: Database) -> None:
+    while True:
+        try:
+            await sweep(database)
+        except Exception:  # keep sweeping; the next round may succeed
+            logger.exception("workflow sweep failed")
+        await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
+
+
+async def run_worker(settings: Settings) -> None:
+    """A process that only runs workflows, until SIGINT/SIGTERM; then it stops taking new work
+    and gives running workflows a moment to reach a checkpoint."""
+    import signal
+
+    from callplane.db.engine import create_engine
+
+    database = Database(create_engine(settings.database_url, pool_size=settings.database_pool_size))
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    await start(settings, database, listen=True)
+    sweeper = asyncio.create_task(sweep_forever(database))
+    logger.info("worker started", extra={"queue": settings.workflow_queue})
+    try:
+        await stopping.wait()
+    finally:
+        sweeper.cancel()
+        stop()
+        await database.dispose()

@@ -1,0 +1,129 @@
+"""Starting, reading and cancelling workflows from the API side."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callplane.db.session import after_commit
+from callplane.db.types import new_id, utcnow
+from callplane.errors import AppError, Conflict, NotFound
+from callplane.models import WorkflowRun
+from callplane.workflows import engine
+from callplane.workflows.repository import WorkflowRunRepository
+from callplane.workflows.schemas import FINISHED, Progress, WorkflowError, WorkflowRead
+
+_NAMESPACE = uuid.UUID("6f1c1d0e-8d7c-4b0e-9a51-4c1f2b7f7a10")
+
+CancelHook = Callable[[AsyncSession, WorkflowRun], Awaitable[None]]
+_cancel_hooks: dict[str, CancelHook] = {}
+
+
+def on_cancel(type_: str, hook: CancelHook) -> None:
+    """Let a workflow type undo its visible state (e.g. `generating`) when a run is cancelled,
+    in the cancelling transaction: a cancelled workflow may never run its own code again."""
+    _cancel_hooks[type_] = hook
+
+
+class WorkflowNotFound(NotFound):
+    code = "workflow_not_found"
+    default_detail = "Workflow not found."
+
+
+class WorkflowFinished(Conflict):
+    code = "workflow_finished"
+    default_detail = "The workflow has already finished."
+
+
+class WorkflowEngineUnavailable(AppError):
+    status = 503
+    code = "workflow_engine_unavailable"
+    default_detail = "The workflow engine is not running in this process."
+
+
+def derive_workflow_id(request: Request, organization_id: uuid.UUID) -> str:
+    """Same organization + route + Idempotency-Key ⇒ same workflow id, so a retried request can
+    never start a second workflow (the engine dedups by id); without a key, a fresh id."""
+    key = request.headers.get("idempotency-key")
+    if not key:
+        return str(new_id())
+    name = f"{organization_id}:{request.method}:{request.url.path}:{key}"
+    return str(uuid.uuid5(_NAMESPACE, name))
+
+
+async def start(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    *,
+    workflow_id: str,
+    type_: str,
+    input_: dict[str, Any],
+    workflow: Callable[..., Awaitable[Any]],
+    total_steps: int,
+) -> WorkflowRun:
+    """Record the run in this transaction; enqueue it only once the transaction has committed.
+
+    If the process dies in between, the worker's sweep enqueues queued runs it finds.
+    """
+    if not engine.is_running():
+        raise WorkflowEngineUnavailable()
+    repo = WorkflowRunRepository(session, organization_id)
+    existing = await repo.get_run(workflow_id)
+    if existing is not None:
+        return existing
+    run = repo.add(
+        WorkflowRun(
+            id=workflow_id,
+            type=type_,
+            status="queued",
+            input=input_,
+            progress={"completed_steps": 0, "total_steps": total_steps},
+            attempts=0,
+        )
+    )
+    await session.flush()
+
+    async def enqueue() -> None:
+        await engine.enqueue(workflow, workflow_id, workflow_id)
+
+    after_commit(session, enqueue)
+    return run
+
+
+async def cancel(repo: WorkflowRunRepository, workflow_id: str) -> WorkflowRun:
+    run = await repo.get_run(workflow_id, for_update=True)
+    if run is None:
+        raise WorkflowNotFound()
+    if run.status in FINISHED:
+        raise WorkflowFinished(f"The workflow has already finished ({run.status}).")
+    run.status = "cancelled"
+    run.finished_at = utcnow()
+    run.error = {"code": "cancelled", "message": "Cancelled on request."}
+    hook = _cancel_hooks.get(run.type)
+    if hook is not None:
+        await hook(repo.session, run)
+
+    async def stop() -> None:
+        await engine.cancel(workflow_id)
+
+    after_commit(repo.session, stop)
+    return run
+
+
+def to_read(run: WorkflowRun) -> WorkflowRead:
+    return WorkflowRead(
+        workflow_id=run.id,
+        type=run.type,
+        status=run.status,
+        progress=Progress.model_validate(run.progress or {}),
+        result=run.result,
+        error=WorkflowError.model_validate(run.error) if run.error else None,
+        attempts=run.attempts,
+        created_at=run.created_at,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+    )

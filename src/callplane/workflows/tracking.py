@@ -1,0 +1,116 @@
+"""How a workflow reports itself: running, progress per step, and how it ended.
+
+These writes are idempotent, so they are safe to repeat when a workflow is recovered after a
+crash. A run that was cancelled is never flipped back (see `update_unfinished`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from dbos._error import DBOSMaxStepRetriesExceeded
+from sqlalchemy import update
+
+from callplane.db.types import utcnow
+from callplane.models import WorkflowRun
+from callplane.workflows import repository
+from callplane.workflows.runtime import runtime
+
+logger = logging.getLogger("callplane.workflows")
+
+
+class StepFailed(Exception):
+    """A step failed for good: `code` and a human `message` go into the run's `error`."""
+
+    transient = False
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def is_transient(error: BaseException) -> bool:
+    """Retry policy for steps: errors that say they are transient (timeouts, 5xx) are retried."""
+    return bool(getattr(error, "transient", False))
+
+
+async def load(run_id: str) -> WorkflowRun | None:
+    async with runtime().database.session(write=False) as session:
+        return await repository.get(session, run_id)
+
+
+async def _update(run_id: str, **values: Any) -> bool:
+    async with runtime().database.session(write=True) as session, session.begin():
+        return await repository.update_unfinished(session, run_id, **values)
+
+
+async def progress(run_id: str, step: str, message: str, completed: int, total: int) -> None:
+    await _update(
+        run_id,
+        progress={
+            "step": step,
+            "message": message,
+            "completed_steps": completed,
+            "total_steps": total,
+        },
+    )
+
+
+async def execute(
+    run_id: str,
+    body: Callable[[WorkflowRun], Awaitable[dict[str, Any]]],
+    cleanup: Callable[[WorkflowRun], Awaitable[None]] | None = None,
+) -> None:
+    """Run `body` for the run, recording how it ends; `cleanup` undoes half-made work on failure."""
+    run = await load(run_id)
+    if run is None or run.status in ("succeeded", "failed", "cancelled"):
+        return
+    async with runtime().database.session(write=True) as session, session.begin():
+        await session.execute(
+            update(WorkflowRun)
+            .where(WorkflowRun.id == run_id, WorkflowRun.status.in_(("queued", "running")))
+            .values(
+                status="running",
+                started_at=run.started_at or utcnow(),
+                attempts=WorkflowRun.attempts + 1,
+                updated_at=utcnow(),
+            )
+        )
+    try:
+        result = await body(run)
+    except StepFailed as failure:
+        await _fail(run, failure.code, failure.message, cleanup)
+        return
+    except DBOSMaxStepRetriesExceeded as exhausted:
+        cause: BaseException = exhausted.errors[-1] if exhausted.errors else exhausted
+        code = getattr(cause, "code", "retries_exhausted")
+        message = getattr(cause, "message", None) or str(cause)
+        await _fail(run, code, f"{message} (gave up after retries)", cleanup)
+        return
+    except Exception as error:
+        if type(error).__name__.startswith("DBOS"):
+            raise  # cancellation and engine signals belong to the engine
+        logger.exception("workflow failed", extra={"workflow_id": run_id})
+        code = getattr(error, "code", "internal_error")
+        await _fail(run, code, getattr(error, "message", None) or str(error), cleanup)
+        return
+    await _update(run_id, status="succeeded", result=result, finished_at=utcnow())
+
+
+async def _fail(
+    run: WorkflowRun,
+    code: str,
+    message: str,
+    cleanup: Callable[[WorkflowRun], Awaitable[None]] | None,
+) -> None:
+    if cleanup is not None:
+        await cleanup(run)
+    await _update(
+        run.id,
+        status="failed",
+        error={"code": str(code), "message": message[:2000]},
+        finished_at=utcnow(),
+    )

@@ -1,0 +1,157 @@
+"""A loopback OpenAI-compatible server, so tests run the real `openai` client end to end.
+
+It serves `POST /v1/chat/completions` (plain JSON, or SSE when the request says `stream: true`),
+records every request it gets, and can be told to fail with a status, to hang, or to pause a
+stream after its first chunk until the test lets it go on.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+MODEL_ECHO = "stub-model"
+
+
+@dataclass
+class RecordedRequest:
+    path: str
+    headers: dict[str, str]  # lower-cased names
+    body: dict[str, Any]
+
+
+@dataclass
+class StubBehaviour:
+    reply: str = "Hello from the stub."
+    chunks: list[str] | None = None  # streamed pieces; None splits `reply` into words
+    fail_status: int | None = None
+    fail_times: int | None = None  # fail only the first N requests (None: all of them)
+    hang: bool = False  # accept the request, then never answer
+    hang_after_first_chunk: bool = False
+    gate: threading.Event | None = None  # streams pause after their first chunk until it is set
+
+
+@dataclass
+class StubLLMServer:
+    behaviour: StubBehaviour = field(default_factory=StubBehaviour)
+    requests: list[RecordedRequest] = field(default_factory=list)
+    _released: threading.Event = field(default_factory=threading.Event)
+    _server: ThreadingHTTPServer | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/v1"
+
+    def start(self) -> None:
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                stub._handle(self)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
+
+    def stop(self) -> None:
+        self._released.set()  # ends hanging handlers
+        if self.behaviour.gate is not None:
+            self.behaviour.gate.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    # --- request handling (runs on the server's threads) ----------------------------------------
+
+    def _handle(self, http: BaseHTTPRequestHandler) -> None:
+        length = int(http.headers.get("Content-Length") or 0)
+        body = json.loads(http.rfile.read(length) or b"{}")
+        self.requests.append(
+            RecordedRequest(
+                path=http.path,
+                headers={name.lower(): value for name, value in http.headers.items()},
+                body=body,
+            )
+        )
+        behaviour = self.behaviour
+        if http.path != "/v1/chat/completions":
+            return self._send_json(http, 404, {"error": {"message": "not found"}})
+        if behaviour.hang:
+            self._released.wait(10)
+            return None
+        failing = behaviour.fail_times is None or len(self.requests) <= behaviour.fail_times
+        if behaviour.fail_status is not None and failing:
+            error = {"message": f"stub failure {behaviour.fail_status}", "type": "stub_error"}
+            return self._send_json(http, behaviour.fail_status, {"error": error})
+        if body.get("stream"):
+            return self._stream(http)
+        return self._send_json(
+            http,
+            200,
+            {
+                "id": "chatcmpl-stub",
+                "object": "chat.completion",
+                "created": 0,
+                "model": body.get("model", MODEL_ECHO),
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": behaviour.reply},
+                        "finish_reason": "stop",
+                    }
+                ],
+            },
+        )
+
+    def _send_json(self, http: BaseHTTPRequestHandler, status: int, payload: object) -> None:
+        data = json.dumps(payload).encode()
+        http.send_response(status)
+        http.send_header("Content-Type", "application/json")
+        http.send_header("Content-Length", str(len(data)))
+        http.send_header("retry-after-ms", "1")  # keeps the client's retries fast
+        http.end_headers()
+        http.wfile.write(data)
+
+    def _stream(self, http: BaseHTTPRequestHandler) -> None:
+        behaviour = self.behaviour
+        pieces = behaviour.chunks
+        if pieces is None:
+            words = behaviour.reply.split(" ")
+            pieces = [word + (" " if i < len(words) - 1 else "") for i, word in enumerate(words)]
+        http.send_response(200)
+        http.send_header("Content-Type", "text/event-stream")
+        http.send_header("Connection", "close")
+        http.end_headers()
+
+        def event(delta: dict[str, Any], finish: str | None = None) -> None:
+            chunk = {
+                "id": "chatcmpl-stub",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": MODEL_ECHO,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+            http.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            http.wfile.flush()
+
+        event({"role": "assistant", "content": ""})
+        for index, piece in enumerate(pieces):
+            event({"content": piece})
+            if index == 0 and behaviour.hang_after_first_chunk:
+                self._released.wait(10)
+                return
+            if index == 0 and behaviour.gate is not None:
+                behaviour.gate.wait(10)
+        event({}, finish="stop")
+        http.wfile.write(b"data: [DONE]\n\n")
+        http.wfile.flush()
