@@ -68,7 +68,12 @@ async def _reset_postgres(url: str) -> None:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(env="test", database_url=database_url, sip_domain="sip.test.local")
+    return Settings(
+        env="test",
+        database_url=database_url,
+        sip_domain="sip.test.local",
+        crawler_allow_private_networks=True,  # the tests crawl sites they serve on 127.0.0.1
+    )
 
 
 @pytest.fixture(scope="session")

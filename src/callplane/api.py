@@ -13,6 +13,7 @@ from callplane.ops.endpoints import router as ops_router
 from callplane.organizations.endpoints import router as admin_router
 from callplane.phone_numbers.endpoints import router as phone_numbers_router
 from callplane.publishing.endpoints import router as publishing_router
+from callplane.scaffolding.endpoints import router as scaffolding_router
 from callplane.sip.endpoints import router as sip_router
 from callplane.versions.comparison import router as comparison_router
 from callplane.versions.endpoints import router as versions_router
@@ -28,6 +29,7 @@ def mount_routers(app: FastAPI) -> None:
     app.include_router(public_widgets_router)
     for router in (
         admin_router,
+        scaffolding_router,  # before agents_router: `create-demo` is not an `{agent_id}`
         agents_router,
         comparison_router,  # before versions_router: `/versions/diff` is not a `{version}`
         versions_router,

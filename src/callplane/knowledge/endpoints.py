@@ -11,20 +11,16 @@ from callplane.auth.dependencies import Requires
 from callplane.auth.scopes import Scope
 from callplane.auth.subject import AuthSubject
 from callplane.db.session import ReadSession
-from callplane.errors import NotFound, merge_responses
+from callplane.errors import merge_responses
 from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
 from callplane.kit.schemas import Page, PaginationInfo
+from callplane.knowledge.errors import CollectionNotFound
 from callplane.knowledge.repository import CollectionRepository
 from callplane.knowledge.schemas import CollectionDetail, CollectionRead, DocumentRead
 
 router = APIRouter(prefix="/core/knowledge-collections", tags=["knowledge"])
 
 Reader = Annotated[AuthSubject, Requires(Scope.KNOWLEDGE_BASES_READ, Scope.KNOWLEDGE_BASES_MANAGE)]
-
-
-class CollectionNotFound(NotFound):
-    code = "knowledge_collection_not_found"
-    default_detail = "Knowledge collection not found."
 
 
 @router.get("", response_model=Page[CollectionRead], responses=merge_responses(InvalidCursor))

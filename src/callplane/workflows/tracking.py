@@ -10,7 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from dbos._error import DBOSMaxStepRetriesExceeded
+from dbos._error import DBOSMaxStepRetriesExceeded, DBOSWorkflowCancelledError
 from sqlalchemy import update
 
 from callplane.db.types import utcnow
@@ -81,6 +81,10 @@ async def execute(
         )
     try:
         result = await body(run)
+    except DBOSWorkflowCancelledError:
+        if cleanup is not None:
+            await cleanup(run)
+        raise
     except StepFailed as failure:
         await _fail(run, failure.code, failure.message, cleanup)
         return

@@ -1,0 +1,48 @@
+"""`POST /core/agents/create-from-website` and `POST /core/agents/create-demo` (202)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from callplane.agents.endpoints import AgentsManager
+from callplane.agents.errors import AgentNotFound
+from callplane.db.session import WriteSession
+from callplane.errors import merge_responses
+from callplane.knowledge.errors import CollectionNotFound
+from callplane.scaffolding import service
+from callplane.scaffolding.schemas import CreateDemo, CreateFromWebsite
+from callplane.workflows.schemas import WorkflowAccepted
+from callplane.workflows.service import WorkflowEngineUnavailable
+
+router = APIRouter(prefix="/core/agents", tags=["scaffolding"])
+
+
+@router.post(
+    "/create-from-website",
+    status_code=202,
+    response_model=WorkflowAccepted,
+    responses=merge_responses(AgentNotFound, CollectionNotFound, WorkflowEngineUnavailable),
+)
+async def create_from_website(
+    body: CreateFromWebsite, subject: AgentsManager, session: WriteSession, request: Request
+) -> WorkflowAccepted:
+    """Build an agent from a company website in the background: crawl it, store the pages as
+    knowledge, write the config, create the agent (or a draft on `existing_agent_id`) and,
+    unless `skip_deployment`, publish it, deploy it over SIP and create a web widget."""
+    run = await service.start_from_website(session, subject.organization_id, body, request)
+    return WorkflowAccepted(workflow_id=run.id)
+
+
+@router.post(
+    "/create-demo",
+    status_code=202,
+    response_model=WorkflowAccepted,
+    responses=merge_responses(WorkflowEngineUnavailable),
+)
+async def create_demo(
+    body: CreateDemo, subject: AgentsManager, session: WriteSession, request: Request
+) -> WorkflowAccepted:
+    """Build and deploy a demo agent from a website; `include_phone_number` assigns a free
+    number of the organization (inbound) when there is one."""
+    run = await service.start_demo(session, subject.organization_id, body, request)
+    return WorkflowAccepted(workflow_id=run.id)
