@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -21,6 +21,7 @@ from callplane.app import create_app
 from callplane.config import Settings
 from callplane.db import migrate
 from callplane.db.engine import Database, create_engine
+from tests.crawler.site import LocalSite, Route
 from tests.factories import Tenant, TenantFactory
 
 POSTGRES = bool(os.environ.get("CALLPLANE_TEST_DATABASE_URL"))
@@ -116,3 +117,18 @@ async def other_tenant(tenants: TenantFactory) -> Tenant:
 @pytest.fixture
 def is_postgres() -> bool:
     return POSTGRES
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[dict[str, Route]], LocalSite]]:
+    """Start local websites (127.0.0.1) for one test; all are shut down afterwards."""
+    sites: list[LocalSite] = []
+
+    def start(routes: dict[str, Route]) -> LocalSite:
+        site = LocalSite(routes)
+        sites.append(site)
+        return site
+
+    yield start
+    for site in sites:
+        site.close()

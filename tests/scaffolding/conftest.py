@@ -1,25 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-
-import pytest
-
-from tests.crawler.site import LocalSite, Route, html
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[dict[str, Route]], LocalSite]]:
-    sites: list[LocalSite] = []
-
-    def start(routes: dict[str, Route]) -> LocalSite:
-        site = LocalSite(routes)
-        sites.append(site)
-        return site
-
-    yield start
-    for site in sites:
-        site.close()
-
+from tests.crawler.site import Route, html
 
 BUSINESS_JSON_LD = """<script type="application/ld+json">{
   "@context": "https://schema.org", "@type": "Dentist", "name": "Acme Dental",

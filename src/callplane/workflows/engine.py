@@ -41,8 +41,8 @@ async def launch(settings: Settings, *, listen: bool) -> None:
     if settings.workflow_executor_id:
         config["executor_id"] = settings.workflow_executor_id
     DBOS(config=config)
-    if not listen:
-        DBOS.listen_queues([])
+    # Queues registered by any process are known to all; take work only from ours.
+    DBOS.listen_queues([settings.workflow_queue] if listen else [])
     DBOS.launch()
     _queue = await DBOS.register_queue_async(
         settings.workflow_queue,
