@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from callplane.agent_config.endpoints import router as agent_config_router
 from callplane.agents.endpoints import router as agents_router
@@ -42,4 +43,7 @@ def mount_routers(app: FastAPI) -> None:
         workflows_router,
         knowledge_router,
     ):
-        app.include_router(router, responses=AUTH_RESPONSES)
+        for route in router.routes:
+            if isinstance(route, APIRoute):
+                route.responses = {**AUTH_RESPONSES, **route.responses}
+            app.router.routes.append(route)

@@ -16,7 +16,7 @@ from callplane.agents.schemas import (
     AgentRead,
     AgentUpdate,
 )
-from callplane.agents.service import AgentService, agent_read
+from callplane.agents.service import AgentService, agent_detail, agent_read
 from callplane.auth.dependencies import Requires
 from callplane.auth.scopes import Scope
 from callplane.auth.subject import AuthSubject
@@ -104,12 +104,11 @@ async def create_agent(
 
 
 @router.get("/{agent_id}", response_model=AgentDetail, responses=merge_responses(AgentNotFound))
-async def get_agent(
-    agent_id: uuid.UUID, subject: AgentsReader, session: ReadSession, request: Request
-) -> Response:
+async def get_agent(agent_id: uuid.UUID, subject: AgentsReader, request: Request) -> Response:
     """One agent with its versions, phone numbers, widgets, SIP endpoint and conversation stats."""
-    document, etag = await AgentService(session, subject.organization_id).detail(
-        agent_id, request.app.state.settings.sip_domain
+    state = request.app.state
+    document, etag = await agent_detail(
+        state.database, subject.organization_id, agent_id, state.settings.sip_domain
     )
     return Response(document, media_type="application/json", headers={"ETag": etag})
 

@@ -9,6 +9,7 @@ from sqlalchemy import Select, and_, cast, func, literal, update
 from sqlalchemy.dialects.postgresql import JSONB
 
 from callplane.agents.detail_sql import AGENT_DETAIL_SQL
+from callplane.db.engine import Database
 from callplane.db.repository import OrgRepository
 from callplane.kit.filters import TimeFilters, like_pattern
 from callplane.kit.pagination import paginate
@@ -78,15 +79,6 @@ class AgentRepository(OrgRepository[Agent]):
             statement = statement.where(condition)
         return statement
 
-    async def detail_json(self, agent_id: uuid.UUID, sip_domain: str) -> tuple[str, int] | None:
-        """PostgreSQL only: the detail document and the agent's revision, in one statement sent
-        straight through the driver (one statement reads one consistent snapshot)."""
-        connection = await self.session.connection()
-        raw = await connection.get_raw_connection()
-        driver: Any = raw.driver_connection
-        row = await driver.fetchrow(AGENT_DETAIL_SQL, agent_id, self.organization_id, sip_domain)
-        return None if row is None else (row[0], row[1])
-
     async def clear_phone_slots(self, agent_id: uuid.UUID) -> None:
         """Empty every phone slot that points at one of this agent's versions."""
         slots = (
@@ -110,3 +102,18 @@ class AgentRepository(OrgRepository[Agent]):
                 .values({agent_column: None, version_id_column: None, version_column: None})
                 .execution_options(synchronize_session=False)
             )
+
+
+async def detail_json(
+    database: Database, organization_id: uuid.UUID, agent_id: uuid.UUID, sip_domain: str
+) -> tuple[str, int] | None:
+    """PostgreSQL only: the detail document and the agent's revision in one statement, sent
+    straight through the driver on a pooled connection with no transaction around it (one
+    statement reads one consistent snapshot). Scoped to the organization in the SQL itself."""
+    connection = await database.engine.raw_connection()
+    try:
+        driver: Any = connection.driver_connection
+        row = await driver.fetchrow(AGENT_DETAIL_SQL, agent_id, organization_id, sip_domain)
+    finally:
+        connection.close()  # back to the pool
+    return None if row is None else (row[0], row[1])

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callplane.agents import repository
 from callplane.agents.errors import AgentNotFound
 from callplane.agents.repository import AgentRepository
 from callplane.agents.schemas import (
@@ -18,6 +19,7 @@ from callplane.agents.schemas import (
     VersionSummary,
 )
 from callplane.conversations.repository import ConversationRepository
+from callplane.db.engine import Database
 from callplane.kit.etags import check_if_match, etag_for
 from callplane.kit.filters import TimeFilters
 from callplane.models import Agent
@@ -84,22 +86,7 @@ class AgentService:
             cursor=cursor,
         )
 
-    async def detail(self, agent_id: uuid.UUID, sip_domain: str) -> tuple[bytes, str]:
-        """The detail document as JSON bytes, and its ETag.
-
-        PostgreSQL builds it in one statement (see detail_sql.py); SQLite, the laptop default,
-        assembles it here from five small queries.
-        """
-        if self.session.get_bind().dialect.name == "postgresql":
-            found = await self.agents.detail_json(agent_id, sip_domain)
-            if found is None:
-                raise AgentNotFound()
-            document, revision = found
-            return document.encode(), etag_for(revision)
-        detail = await self._assemble_detail(agent_id, sip_domain)
-        return detail.model_dump_json().encode(), detail.etag
-
-    async def _assemble_detail(self, agent_id: uuid.UUID, sip_domain: str) -> AgentDetail:
+    async def assemble_detail(self, agent_id: uuid.UUID, sip_domain: str) -> AgentDetail:
         agent = await self.get(agent_id)
         org = self.organization_id
         versions = await VersionRepository(self.session, org).summaries(agent_id)
@@ -146,3 +133,22 @@ class AgentService:
         agent.live_version_id = None
         await self.session.flush()
         await self.agents.delete(agent)
+
+
+async def agent_detail(
+    database: Database, organization_id: uuid.UUID, agent_id: uuid.UUID, sip_domain: str
+) -> tuple[bytes, str]:
+    """The detail document as JSON bytes, and its ETag.
+
+    The hottest read: PostgreSQL builds it in one statement (see detail_sql.py) on a raw pooled
+    connection; SQLite, the laptop default, assembles it from five small queries.
+    """
+    if database.dialect == "postgresql":
+        found = await repository.detail_json(database, organization_id, agent_id, sip_domain)
+        if found is None:
+            raise AgentNotFound()
+        document, revision = found
+        return document.encode(), etag_for(revision)
+    async with database.session(write=False) as session, session.begin():
+        detail = await AgentService(session, organization_id).assemble_detail(agent_id, sip_domain)
+    return detail.model_dump_json().encode(), detail.etag

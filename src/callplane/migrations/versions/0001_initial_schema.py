@@ -20,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 CP_ISO_FUNCTION = """
 CREATE OR REPLACE FUNCTION cp_iso(ts timestamptz) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT CASE
     WHEN ts IS NULL THEN NULL
     WHEN extract(microseconds FROM ts)::bigint % 1000000 = 0
@@ -396,7 +396,8 @@ def upgrade() -> None:
         # Name substring and metadata containment searches stay fast at millions of rows.
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         # Timestamps rendered exactly as the API's Python serializer does (ISO-8601, UTC, "Z",
-        # microseconds only when non-zero), for documents built in SQL (agent detail).
+        # microseconds only when non-zero), for documents built in SQL (agent detail). STABLE,
+        # like to_char, so the planner can inline it (IMMUTABLE would not be inlined).
         op.execute(CP_ISO_FUNCTION)
         op.execute("CREATE INDEX ix_agents_name_trgm ON agents USING gin (name gin_trgm_ops)")
         op.execute(
