@@ -7,7 +7,8 @@ with pinned addresses (see `callplane.crawler.guard`). Failures to get the start
 `CrawlError` whose `code` and `transient` tell a workflow what happened and whether to retry.
 """
 
-from callplane.crawler.crawl import CrawlLimits, crawl
+from typing import TYPE_CHECKING, Any
+
 from callplane.crawler.errors import (
     BlockedAddress,
     CrawlError,
@@ -16,9 +17,31 @@ from callplane.crawler.errors import (
     NotHtml,
     SiteUnreachable,
 )
-from callplane.crawler.fetch import USER_AGENT
-from callplane.crawler.guard import Resolver, SystemResolver
 from callplane.crawler.profile import SitePage, SiteProfile
+
+if TYPE_CHECKING:
+    from callplane.crawler.fetch import USER_AGENT
+    from callplane.crawler.guard import Resolver, SystemResolver
+    from callplane.crawler.site_crawl import CrawlLimits, crawl
+
+# The crawling code pulls in trafilatura, lxml, extruct and selectolax (~15 MB); API processes
+# that never crawl should not pay for them, so these names load on first use.
+_LAZY = {
+    "CrawlLimits": "callplane.crawler.site_crawl",
+    "crawl": "callplane.crawler.site_crawl",
+    "USER_AGENT": "callplane.crawler.fetch",
+    "Resolver": "callplane.crawler.guard",
+    "SystemResolver": "callplane.crawler.guard",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'callplane.crawler' has no attribute {name!r}")
+
 
 __all__ = [
     "USER_AGENT",

@@ -12,10 +12,9 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, cast
 
-import openai
-
 if TYPE_CHECKING:
     import httpx
+    import openai
     from openai.types.chat import ChatCompletionMessageParam
 
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -80,7 +79,15 @@ class LLMEmptyResponse(LLMError):
     code = "llm_empty_response"
 
 
-def _translate(exc: openai.OpenAIError) -> LLMError:
+def _openai() -> Any:
+    """The `openai` package (~25 MB) loads when a provider is first built, not at start-up."""
+    import openai
+
+    return openai
+
+
+def _translate(exc: Exception) -> LLMError:
+    openai = _openai()
     """Map the client's exceptions onto ours (order matters: a timeout is a connection error)."""
     if isinstance(exc, openai.APITimeoutError):
         return LLMTimeout("The language model did not answer in time.")
@@ -112,7 +119,9 @@ class OpenAICompatibleProvider:
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         self.model = model
-        self._client = openai.AsyncOpenAI(
+        sdk = _openai()
+        self._errors: type[Exception] = sdk.OpenAIError
+        self._client: openai.AsyncOpenAI = sdk.AsyncOpenAI(
             base_url=base_url,
             api_key=api_key,
             timeout=timeout_seconds,
@@ -131,7 +140,7 @@ class OpenAICompatibleProvider:
                 max_tokens=max_tokens,
                 temperature=temperature,
             )
-        except openai.OpenAIError as exc:
+        except self._errors as exc:
             raise _translate(exc) from exc
         content = response.choices[0].message.content if response.choices else None
         if not content or not content.strip():
@@ -156,7 +165,7 @@ class OpenAICompatibleProvider:
                     if text:
                         produced = True
                         yield text
-        except openai.OpenAIError as exc:
+        except self._errors as exc:
             raise _translate(exc) from exc
         if not produced:
             raise LLMEmptyResponse("The language model returned an empty answer.")

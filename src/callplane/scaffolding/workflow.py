@@ -16,7 +16,7 @@ from sqlalchemy import delete
 
 from callplane.agent_config import AgentConfig
 from callplane.agents.service import AgentService
-from callplane.crawler import CrawlLimits, SitePage, SiteProfile, crawl
+from callplane.crawler.profile import SitePage, SiteProfile
 from callplane.db.types import utcnow
 from callplane.knowledge.repository import CollectionRepository
 from callplane.models import Agent, AgentVersion, KnowledgeCollection, WorkflowRun
@@ -49,6 +49,8 @@ def _profile_from(data: dict[str, Any]) -> SiteProfile:
     retries_allowed=True, max_attempts=3, interval_seconds=1.0, should_retry=tracking.is_transient
 )
 async def crawl_site(url: str) -> dict[str, Any]:
+    from callplane.crawler.site_crawl import CrawlLimits, crawl  # heavy: loaded on first crawl
+
     settings = runtime().settings
     profile = await crawl(
         url,
