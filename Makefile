@@ -40,7 +40,8 @@ test-postgres: $(STAMP)
 test: lint test-sqlite test-postgres
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run $(ARGS)
+	$(BIN)/python -m benchmarks.workflows
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Load and scaling benchmarks for callplane's hot paths (`make bench`; see RESULTS.md)."""
