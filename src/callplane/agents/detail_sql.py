@@ -28,11 +28,10 @@ _WIDGET = """json_build_object(
 
 _STATS = """(
     WITH g AS (
-        SELECT status, channel, count(*) AS n, sum(duration_seconds) AS d,
-               count(duration_seconds) AS dn, max(coalesce(started_at, created_at)) AS last
-        FROM conversations
+        SELECT status, channel, conversations AS n, duration_total AS d,
+               durations_counted AS dn, last_conversation_at AS last
+        FROM agent_conversation_stats
         WHERE organization_id = a.organization_id AND agent_id = a.id
-        GROUP BY status, channel
     )
     SELECT json_build_object(
         'total', coalesce(sum(n), 0),

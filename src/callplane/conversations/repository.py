@@ -1,15 +1,19 @@
 from __future__ import annotations
 
+import builtins
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import case, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as lite_insert
 
 from callplane.agents.schemas import ConversationStats
 from callplane.db.repository import OrgRepository
 from callplane.kit.filters import TimeFilters
 from callplane.kit.pagination import paginate
-from callplane.models import Conversation
+from callplane.models import AgentConversationStat, Conversation
 
 
 class ConversationRepository(OrgRepository[Conversation]):
@@ -45,54 +49,67 @@ class ConversationRepository(OrgRepository[Conversation]):
             cursor=cursor,
         )
 
+    async def count_in_stats(self, rows: Sequence[Conversation]) -> None:
+        """Add new conversations to their agents' running totals (one upsert per group)."""
+        groups: dict[tuple[uuid.UUID, str, str], builtins.list[Conversation]] = {}
+        for row in rows:
+            if row.agent_id is not None:
+                groups.setdefault((row.agent_id, row.status, row.channel), []).append(row)
+        table = AgentConversationStat
+        insert = pg_insert if self.session.get_bind().dialect.name == "postgresql" else lite_insert
+        for (agent_id, status, channel), members in groups.items():
+            durations = [m.duration_seconds for m in members if m.duration_seconds is not None]
+            statement = insert(table).values(
+                agent_id=agent_id,
+                status=status,
+                channel=channel,
+                organization_id=self.organization_id,
+                conversations=len(members),
+                duration_total=float(sum(durations)),
+                durations_counted=len(durations),
+                last_conversation_at=max(m.started_at or m.created_at for m in members),
+            )
+            new = statement.excluded
+            await self.session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[table.agent_id, table.status, table.channel],
+                    set_={
+                        "conversations": table.conversations + new.conversations,
+                        "duration_total": table.duration_total + new.duration_total,
+                        "durations_counted": table.durations_counted + new.durations_counted,
+                        "last_conversation_at": case(
+                            (
+                                or_(
+                                    table.last_conversation_at.is_(None),
+                                    new.last_conversation_at > table.last_conversation_at,
+                                ),
+                                new.last_conversation_at,
+                            ),
+                            else_=table.last_conversation_at,
+                        ),
+                    },
+                )
+            )
+
     async def stats(self, agent_id: uuid.UUID) -> ConversationStats:
-        """Counts by status and channel, durations and recency, in one grouped query."""
-        when = func.coalesce(Conversation.started_at, Conversation.created_at)
-        statement = (
-            select(
-                Conversation.status,
-                Conversation.channel,
-                func.count(),
-                func.sum(Conversation.duration_seconds),
-                func.count(Conversation.duration_seconds),
-                func.max(when),
-            )
-            .where(
-                Conversation.organization_id == self.organization_id,
-                Conversation.agent_id == agent_id,
-            )
-            .group_by(Conversation.status, Conversation.channel)
+        """Counts by status and channel, durations and recency, from the running totals."""
+        statement = select(AgentConversationStat).where(
+            AgentConversationStat.organization_id == self.organization_id,
+            AgentConversationStat.agent_id == agent_id,
         )
         stats = ConversationStats()
         timed = 0
-        last: datetime | None = None
-        for (
-            status,
-            channel,
-            count,
-            duration_sum,
-            duration_count,
-            latest,
-        ) in await self.session.execute(statement):
-            stats.total += count
-            stats.by_status[status] = stats.by_status.get(status, 0) + count
-            stats.by_channel[channel] = stats.by_channel.get(channel, 0) + count
-            stats.total_duration_seconds += float(duration_sum or 0)
-            timed += duration_count
-            when_latest = _as_datetime(latest)
-            if when_latest is not None and (last is None or when_latest > last):
-                last = when_latest
+        for row in (await self.session.scalars(statement)).all():
+            stats.total += row.conversations
+            stats.by_status[row.status] = stats.by_status.get(row.status, 0) + row.conversations
+            stats.by_channel[row.channel] = stats.by_channel.get(row.channel, 0) + row.conversations
+            stats.total_duration_seconds += row.duration_total
+            timed += row.durations_counted
+            last = row.last_conversation_at
+            if last is not None and (
+                stats.last_conversation_at is None or last > stats.last_conversation_at
+            ):
+                stats.last_conversation_at = last
         if timed:
             stats.average_duration_seconds = stats.total_duration_seconds / timed
-        stats.last_conversation_at = last
         return stats
-
-
-def _as_datetime(value: object) -> datetime | None:
-    """max() over a SQLite text column comes back as a string; PostgreSQL gives a datetime."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    assert isinstance(value, datetime)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -90,4 +90,5 @@ async def import_conversations(
         for record in records
     ]
     await session.flush()
+    await repo.count_in_stats(rows)
     return rows

@@ -1,6 +1,7 @@
 """All ORM models; importing this package registers every table on `Base.metadata`."""
 
 from callplane.models.agent import Agent
+from callplane.models.agent_conversation_stat import AgentConversationStat
 from callplane.models.agent_version import AgentVersion
 from callplane.models.api_key import ApiKey
 from callplane.models.base import Base
@@ -17,6 +18,7 @@ from callplane.models.workflow_run import WorkflowRun
 
 __all__ = [
     "Agent",
+    "AgentConversationStat",
     "AgentVersion",
     "ApiKey",
     "Base",

@@ -1,0 +1,91 @@
+"""The migration tree: it matches the models, goes down and up again, and backfills data."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from callplane.db import migrate
+from callplane.db.engine import create_engine
+
+
+@pytest.fixture
+def scratch_url(tmp_path: Path) -> Iterator[str]:
+    """An empty database of the suite's kind, used by this test alone."""
+    base = os.environ.get("CALLPLANE_TEST_DATABASE_URL")
+    if not base:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'migrations.db'}"
+        return
+    name = f"callplane_migrations_{uuid.uuid4().hex[:8]}"
+    admin = make_url(base).set(database="postgres").render_as_string(hide_password=False)
+
+    async def run(sql: str) -> None:
+        engine = create_engine(admin, pool_size=0)
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text(sql))
+        await engine.dispose()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def execute(url: str, *statements: str) -> list[tuple[object, ...]]:
+    async def run() -> list[tuple[object, ...]]:
+        engine = create_engine(url, pool_size=0)
+        rows: list[tuple[object, ...]] = []
+        async with engine.begin() as connection:
+            for statement in statements:
+                result = await connection.execute(text(statement))
+                if result.returns_rows:
+                    rows = [tuple(row) for row in result]
+        await engine.dispose()
+        return rows
+
+    return asyncio.run(run())
+
+
+def test_models_match_and_the_tree_goes_down_and_up(scratch_url: str) -> None:
+    config = migrate.alembic_config(scratch_url)
+    command.upgrade(config, "head")
+    command.check(config)  # raises if the models and the migrations disagree
+    command.downgrade(config, "base")
+    command.upgrade(config, "head")
+    assert execute(scratch_url, "SELECT count(*) FROM agents") == [(0,)]
+
+
+def test_conversation_stats_are_backfilled(scratch_url: str) -> None:
+    config = migrate.alembic_config(scratch_url)
+    command.upgrade(config, "0002")
+    org, agent = uuid.uuid4(), uuid.uuid4()
+    hex_or_uuid = (lambda u: u.hex) if scratch_url.startswith("sqlite") else str
+    rows = [("completed", "telephone", 60), ("completed", "telephone", None), ("failed", "sms", 5)]
+    execute(
+        scratch_url,
+        f"INSERT INTO organizations (id, name, created_at, updated_at) "
+        f"VALUES ('{hex_or_uuid(org)}', 'o', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+        *(
+            "INSERT INTO conversations (id, organization_id, agent_id, channel, status, "
+            "duration_seconds, metadata, created_at, updated_at) VALUES "
+            f"('{hex_or_uuid(uuid.uuid4())}', '{hex_or_uuid(org)}', '{hex_or_uuid(agent)}', "
+            f"'{channel}', '{status}', {duration if duration is not None else 'NULL'}, '{{}}', "
+            f"'2026-01-0{i + 1} 00:00:00', '2026-01-01 00:00:00')"
+            for i, (status, channel, duration) in enumerate(rows)
+        ),
+    )
+    command.upgrade(config, "head")
+    stats = execute(
+        scratch_url,
+        "SELECT status, channel, conversations, duration_total, durations_counted "
+        "FROM agent_conversation_stats ORDER BY status",
+    )
+    assert stats == [("completed", "telephone", 2, 60.0, 1), ("failed", "sms", 1, 5.0, 1)]
