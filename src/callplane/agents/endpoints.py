@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 
 from callplane.agents.errors import AgentNotFound
+from callplane.agents.repository import AgentRepository
 from callplane.agents.schemas import (
     AgentCreate,
     AgentDetail,
@@ -25,7 +26,7 @@ from callplane.errors import PreconditionFailed, merge_responses
 from callplane.kit.etags import etag_for
 from callplane.kit.filters import TimeFilters, time_filters
 from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
-from callplane.kit.schemas import Page, PaginationInfo
+from callplane.kit.schemas import Page
 
 router = APIRouter(prefix="/core/agents", tags=["agents"])
 
@@ -78,7 +79,7 @@ async def list_agents(
     cursor: CursorParam = None,
 ) -> Page[AgentRead]:
     """List agents, newest first."""
-    rows, next_cursor = await AgentService(session, subject.organization_id).list(
+    rows, next_cursor = await AgentRepository(session, subject.organization_id).list(
         name=name,
         active=active,
         is_demo=is_demo,
@@ -87,10 +88,7 @@ async def list_agents(
         limit=limit,
         cursor=cursor,
     )
-    return Page(
-        data=[agent_read(row) for row in rows],
-        pagination=PaginationInfo(limit=limit, next_cursor=next_cursor),
-    )
+    return Page.of([agent_read(row) for row in rows], limit, next_cursor)
 
 
 @router.post("", status_code=201, response_model=AgentRead)

@@ -6,7 +6,7 @@ from typing import Any
 import orjson
 from pydantic import Field, field_validator
 
-from callplane.kit.schemas import RequestModel, ResponseModel, UTCDateTime
+from callplane.kit.schemas import RequestModel, ResponseModel, UTCDateTime, not_null
 from callplane.phone_numbers.schemas import PhoneNumberRead
 from callplane.widgets.schemas import WidgetRead
 
@@ -51,12 +51,7 @@ class AgentUpdate(RequestModel):
     _name = field_validator("name")(_check_name)
     _metadata = field_validator("metadata")(_check_metadata)
 
-    @field_validator("name", "active", "is_demo", "metadata", mode="before")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError("may be omitted but not null")
-        return value
+    _not_null = field_validator("name", "active", "is_demo", "metadata", mode="before")(not_null)
 
 
 class AgentRead(ResponseModel):

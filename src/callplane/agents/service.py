@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +20,6 @@ from callplane.agents.schemas import (
 from callplane.conversations.repository import ConversationRepository
 from callplane.db.engine import Database
 from callplane.kit.etags import check_if_match, etag_for
-from callplane.kit.filters import TimeFilters
 from callplane.models import Agent
 from callplane.phone_numbers.repository import PhoneNumberRepository
 from callplane.phone_numbers.schemas import PhoneNumberRead
@@ -64,27 +62,6 @@ class AgentService:
         if agent is None:
             raise AgentNotFound()
         return agent
-
-    async def list(
-        self,
-        *,
-        name: str | None,
-        active: bool | None,
-        is_demo: bool | None,
-        metadata: dict[str, Any] | None,
-        times: TimeFilters,
-        limit: int,
-        cursor: str | None,
-    ) -> tuple[list[Agent], str | None]:
-        return await self.agents.list(
-            name=name,
-            active=active,
-            is_demo=is_demo,
-            metadata=metadata,
-            times=times,
-            limit=limit,
-            cursor=cursor,
-        )
 
     async def assemble_detail(self, agent_id: uuid.UUID, sip_domain: str) -> AgentDetail:
         agent = await self.get(agent_id)

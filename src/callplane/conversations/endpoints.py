@@ -25,7 +25,7 @@ from callplane.db.session import ReadSession, WriteSession
 from callplane.errors import UnprocessableRequest, merge_responses
 from callplane.kit.filters import TimeFilters, time_filters
 from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
-from callplane.kit.schemas import Page, PaginationInfo
+from callplane.kit.schemas import Page
 
 router = APIRouter(prefix="/core/conversations", tags=["conversations"])
 
@@ -56,10 +56,7 @@ async def list_conversations(
         limit=limit,
         cursor=cursor,
     )
-    return Page(
-        data=[service.to_read(row, subject) for row in rows],
-        pagination=PaginationInfo(limit=limit, next_cursor=next_cursor),
-    )
+    return Page.of([service.to_read(row, subject) for row in rows], limit, next_cursor)
 
 
 @router.post(

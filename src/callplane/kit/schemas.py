@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer
 
@@ -43,3 +43,14 @@ class PaginationInfo(BaseModel):
 class Page(BaseModel, Generic[T]):
     data: list[T]
     pagination: PaginationInfo
+
+    @classmethod
+    def of(cls, data: list[T], limit: int, next_cursor: str | None) -> Page[T]:
+        return cls(data=data, pagination=PaginationInfo(limit=limit, next_cursor=next_cursor))
+
+
+def not_null(value: Any) -> Any:
+    """For optional update fields: omitting one leaves it alone, but null is not a value."""
+    if value is None:
+        raise ValueError("may be omitted but not null")
+    return value

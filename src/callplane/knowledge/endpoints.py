@@ -13,7 +13,7 @@ from callplane.auth.subject import AuthSubject
 from callplane.db.session import ReadSession
 from callplane.errors import merge_responses
 from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
-from callplane.kit.schemas import Page, PaginationInfo
+from callplane.kit.schemas import Page
 from callplane.knowledge.errors import CollectionNotFound
 from callplane.knowledge.repository import CollectionRepository
 from callplane.knowledge.schemas import CollectionDetail, CollectionRead, DocumentRead
@@ -30,10 +30,7 @@ async def list_collections(
     rows, next_cursor = await CollectionRepository(session, subject.organization_id).list(
         limit=limit, cursor=cursor
     )
-    return Page(
-        data=[CollectionRead.model_validate(row) for row in rows],
-        pagination=PaginationInfo(limit=limit, next_cursor=next_cursor),
-    )
+    return Page.of([CollectionRead.model_validate(row) for row in rows], limit, next_cursor)
 
 
 @router.get(

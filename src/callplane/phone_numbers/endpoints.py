@@ -13,7 +13,7 @@ from callplane.auth.subject import AuthSubject
 from callplane.db.session import ReadSession, WriteSession
 from callplane.errors import merge_responses
 from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
-from callplane.kit.schemas import Page, PaginationInfo
+from callplane.kit.schemas import Page
 from callplane.phone_numbers import service
 from callplane.phone_numbers.repository import PhoneNumberRepository
 from callplane.phone_numbers.schemas import PhoneNumberCreate, PhoneNumberRead, PhoneNumberUpdate
@@ -38,10 +38,7 @@ async def list_phone_numbers(
     rows, next_cursor = await PhoneNumberRepository(session, subject.organization_id).list(
         phone_number=phone_number, agent_id=agent_id, assigned=assigned, limit=limit, cursor=cursor
     )
-    return Page(
-        data=[PhoneNumberRead.model_validate(row) for row in rows],
-        pagination=PaginationInfo(limit=limit, next_cursor=next_cursor),
-    )
+    return Page.of([PhoneNumberRead.model_validate(row) for row in rows], limit, next_cursor)
 
 
 @router.post(

@@ -4,7 +4,7 @@ import uuid
 
 from pydantic import Field, field_validator
 
-from callplane.kit.schemas import RequestModel, ResponseModel, UTCDateTime
+from callplane.kit.schemas import RequestModel, ResponseModel, UTCDateTime, not_null
 from callplane.phone_numbers.normalize import InvalidPhoneNumber, to_e164
 
 
@@ -26,12 +26,7 @@ class PhoneNumberUpdate(RequestModel):
     label: str | None = Field(default=None, max_length=200)
     outbound_shareable: bool | None = None
 
-    @field_validator("outbound_shareable", mode="before")
-    @classmethod
-    def _not_null(cls, value: object) -> object:
-        if value is None:
-            raise ValueError("may be omitted but not null")
-        return value
+    _not_null = field_validator("outbound_shareable", mode="before")(not_null)
 
 
 class PhoneNumberRead(ResponseModel):

@@ -16,7 +16,7 @@ from callplane.errors import PreconditionFailed, merge_responses
 from callplane.kit.etags import etag_for
 from callplane.kit.filters import TimeFilters, time_filters
 from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
-from callplane.kit.schemas import Page, PaginationInfo
+from callplane.kit.schemas import Page
 from callplane.models import AgentVersion
 from callplane.versions import errors, generation
 from callplane.versions.schemas import MAX_VERSION, VersionCreate, VersionRead, VersionUpdate
@@ -74,10 +74,7 @@ async def list_versions(
     rows, next_cursor = await VersionService(session, subject.organization_id).list(
         agent_id, version=version, published=published, times=times, limit=limit, cursor=cursor
     )
-    return Page(
-        data=[version_read(row) for row in rows],
-        pagination=PaginationInfo(limit=limit, next_cursor=next_cursor),
-    )
+    return Page.of([version_read(row) for row in rows], limit, next_cursor)
 
 
 @router.post(

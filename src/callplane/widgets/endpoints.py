@@ -14,7 +14,7 @@ from callplane.auth.subject import AuthSubject
 from callplane.db.session import ReadSession, WriteSession
 from callplane.errors import merge_responses
 from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
-from callplane.kit.schemas import Page, PaginationInfo
+from callplane.kit.schemas import Page
 from callplane.widgets.repository import get_published
 from callplane.widgets.schemas import PublicWidget, WidgetCreate, WidgetRead, WidgetUpdate
 from callplane.widgets.service import (
@@ -45,10 +45,7 @@ async def list_widgets(
     rows, next_cursor = await service.widgets.list(
         agent_id=agent_id, published=published, limit=limit, cursor=cursor
     )
-    return Page(
-        data=[WidgetRead.model_validate(row) for row in rows],
-        pagination=PaginationInfo(limit=limit, next_cursor=next_cursor),
-    )
+    return Page.of([WidgetRead.model_validate(row) for row in rows], limit, next_cursor)
 
 
 @router.post(

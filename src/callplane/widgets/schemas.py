@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from pydantic import Field, field_validator
 
-from callplane.kit.schemas import RequestModel, ResponseModel, UTCDateTime
+from callplane.kit.schemas import RequestModel, ResponseModel, UTCDateTime, not_null
 
 # A hostname (optionally `*.` for every subdomain, optionally `:port`), lowercase ASCII.
 _DOMAIN = re.compile(
@@ -62,12 +62,9 @@ class WidgetUpdate(RequestModel):
     _domains = field_validator("domains")(_check_domains)
     _config = field_validator("config")(_check_config)
 
-    @field_validator("agent_version_id", "domains", "published", "config", mode="before")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError("may be omitted but not null")
-        return value
+    _not_null = field_validator(
+        "agent_version_id", "domains", "published", "config", mode="before"
+    )(not_null)
 
 
 class WidgetRead(ResponseModel):

@@ -8,7 +8,7 @@ from callplane.agents.endpoints import AgentsManager, AgentsReader
 from callplane.db.session import ReadSession, WriteSession
 from callplane.errors import merge_responses
 from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
-from callplane.kit.schemas import Page, PaginationInfo
+from callplane.kit.schemas import Page
 from callplane.workflows import service
 from callplane.workflows.repository import WorkflowRunRepository
 from callplane.workflows.schemas import WorkflowRead, WorkflowStatus, WorkflowType
@@ -29,10 +29,7 @@ async def list_workflows(
     rows, next_cursor = await WorkflowRunRepository(session, subject.organization_id).list(
         type_=type, status=status, limit=limit, cursor=cursor
     )
-    return Page(
-        data=[service.to_read(row) for row in rows],
-        pagination=PaginationInfo(limit=limit, next_cursor=next_cursor),
-    )
+    return Page.of([service.to_read(row) for row in rows], limit, next_cursor)
 
 
 @router.get(
