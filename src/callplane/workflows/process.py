@@ -34,7 +34,7 @@ def writer_for(settings: Settings) -> Writer:
 
 
 async def start(settings: Settings, database: Database, *, listen: bool) -> None:
-    set_runtime(Runtime(settings=settings, database=database, writer=writer_for(settings)))
+    set_runtime(Runtime(settings, database, lambda: writer_for(settings)))
     await engine.launch(settings, listen=listen)
 
 
