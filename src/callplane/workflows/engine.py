@@ -35,7 +35,8 @@ async def launch(settings: Settings, *, listen: bool) -> None:
     config: DBOSConfig = {
         "name": "callplane",
         "system_database_url": system_database_url(settings),
-        "log_level": settings.log_level.upper(),
+        # DBOS narrates every migration and queue at INFO; keep it to warnings unless debugging.
+        "log_level": "DEBUG" if settings.log_level.upper() == "DEBUG" else "WARNING",
         "notification_listener_polling_interval_sec": 0.1,
     }
     if settings.workflow_executor_id:
