@@ -75,7 +75,12 @@ async def test_builds_publishes_and_deploys_an_agent(tenant: Tenant, serve: Serv
 async def test_skip_deployment_leaves_a_draft(tenant: Tenant, serve: Serve) -> None:
     site = serve(dental_site())
     workflow_id = await start(
-        tenant, company_name="Acme", company_website=site.url, skip_deployment=True, is_demo=True
+        tenant,
+        company_name="Acme",
+        company_website=site.url,
+        skip_deployment=True,
+        is_demo=True,
+        demo_type="receptionist",
     )
     run = await wait_for_workflow(tenant, workflow_id)
     assert run["status"] == "succeeded", run
@@ -83,6 +88,7 @@ async def test_skip_deployment_leaves_a_draft(tenant: Tenant, serve: Serve) -> N
     assert "sip_uri" not in run["result"] and "widget_id" not in run["result"]
     detail = (await tenant.get(f"/core/agents/{run['result']['agent_id']}")).json()
     assert detail["is_demo"] is True and detail["live_version"] is None
+    assert detail["metadata"]["demo_type"] == "receptionist"
     assert detail["widgets"] == [] and detail["sip_endpoint"]["enabled"] is False
     assert [v["published"] for v in detail["versions"]] == [False]
 

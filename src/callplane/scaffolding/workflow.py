@@ -115,6 +115,7 @@ async def create_agent(
     website: str,
     demo: bool,
     config: dict[str, Any],
+    demo_type: str | None = None,
 ) -> dict[str, Any]:
     """A new agent (or a new draft on an existing one) holding the generated config."""
     org = uuid.UUID(organization_id)
@@ -135,7 +136,12 @@ async def create_agent(
                 name=name,
                 description=f"Built from {website}",
                 is_demo=demo,
-                metadata_={"source": "website", "website": website, "workflow_id": run_id},
+                metadata_={
+                    "source": "website",
+                    "website": website,
+                    "workflow_id": run_id,
+                    **({"demo_type": demo_type} if demo_type else {}),
+                },
                 revision=1,
             )
             session.add(agent)
@@ -273,6 +279,7 @@ async def _build(run: WorkflowRun) -> dict[str, Any]:
         profile["url"],
         bool(spec.get("is_demo")),
         config,
+        spec.get("demo_type"),
     )
     result: dict[str, Any] = {**created, "collection_id": collection_id, "warnings": []}
     if deploying:
