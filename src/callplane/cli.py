@@ -14,6 +14,8 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.auth.scopes import ALL_SCOPES
+from callplane.cli_ascode import register as register_ascode
+from callplane.cli_remote import register as register_remote_commands
 from callplane.config import get_settings
 from callplane.db import migrate as migrations
 from callplane.db.engine import Database, create_engine
@@ -28,6 +30,8 @@ keys_app = typer.Typer(help="Organization API keys (ak_…).", no_args_is_help=T
 tokens_app = typer.Typer(help="Personal access tokens (pat_…).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(tokens_app, name="tokens")
+register_remote_commands(app)  # agents, versions, numbers, workflows: through the SDK
+register_ascode(app)  # plan, apply, export: agents as code
 
 T = TypeVar("T")
 

@@ -1,0 +1,299 @@
+"""What each SDK method sends and how its answer is read; shared by the sync and async clients."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, TypeAdapter
+
+from callplane.agents.schemas import AgentDetail, AgentRead, SipEndpoint
+from callplane.client._http import Call, PageCall, clean_params
+from callplane.conversations.schemas import ConversationRead
+from callplane.phone_numbers.schemas import PhoneNumberRead
+from callplane.versions.schemas import VersionRead
+from callplane.widgets.schemas import WidgetRead
+from callplane.workflows.schemas import WorkflowRead
+
+M = TypeVar("M", bound=BaseModel)
+Id = str | uuid.UUID
+VersionRef = int | Literal["latest"]
+MAX_PAGE = 100  # the API's largest page
+
+
+def _model(cls: type[M]) -> Callable[[httpx.Response], M]:
+    return lambda response: cls.model_validate(response.json())
+
+
+def _nothing(_: httpx.Response) -> None:
+    return None
+
+
+def _json(response: httpx.Response) -> Any:
+    return response.json()
+
+
+def _workflow_id(response: httpx.Response) -> str:
+    return str(response.json()["workflow_id"])
+
+
+_numbers = TypeAdapter(list[PhoneNumberRead])
+
+
+def _phone_numbers(response: httpx.Response) -> list[PhoneNumberRead]:
+    return _numbers.validate_python(response.json())
+
+
+def _if_match(etag: str | None) -> dict[str, str]:
+    if etag is None:
+        return {}
+    quoted = etag.startswith(('"', "W/")) or etag == "*"
+    return {"If-Match": etag if quoted else f'"{etag}"'}
+
+
+def _page(limit: int) -> int:
+    return max(1, min(limit, MAX_PAGE))
+
+
+# Agents
+
+
+def agent_path(agent_id: Id) -> str:
+    return f"/core/agents/{agent_id}"
+
+
+def agents_list(
+    name: str | None,
+    active: bool | None,
+    is_demo: bool | None,
+    metadata: dict[str, Any] | None,
+    limit: int,
+) -> PageCall[AgentRead]:
+    params = clean_params(
+        name=name,
+        active=active,
+        is_demo=is_demo,
+        metadata=json.dumps(metadata) if metadata is not None else None,
+        limit=_page(limit),
+    )
+    return PageCall("/core/agents", AgentRead, params)
+
+
+def agents_get(agent_id: Id) -> Call[AgentDetail]:
+    return Call("GET", agent_path(agent_id), _model(AgentDetail))
+
+
+def agents_create(body: dict[str, Any], key: str | None) -> Call[AgentRead]:
+    return Call("POST", "/core/agents", _model(AgentRead), json=body, idempotency_key=key)
+
+
+def agents_update(
+    agent_id: Id, fields: dict[str, Any], if_match: str | None, key: str | None
+) -> Call[AgentRead]:
+    return Call(
+        "PUT",
+        agent_path(agent_id),
+        _model(AgentRead),
+        json=_jsonable(fields),
+        headers=_if_match(if_match),
+        idempotency_key=key,
+    )
+
+
+def agents_delete(agent_id: Id, key: str | None) -> Call[None]:
+    return Call("DELETE", agent_path(agent_id), _nothing, idempotency_key=key)
+
+
+def sip_deploy(agent_id: Id, key: str | None) -> Call[SipEndpoint]:
+    path = f"{agent_path(agent_id)}/deploy-as-sip"
+    return Call("POST", path, _model(SipEndpoint), idempotency_key=key)
+
+
+def sip_remove(agent_id: Id, key: str | None) -> Call[None]:
+    return Call("DELETE", f"{agent_path(agent_id)}/deploy-as-sip", _nothing, idempotency_key=key)
+
+
+def scaffold(kind: str, body: dict[str, Any], key: str | None) -> Call[str]:
+    return Call("POST", f"/core/agents/{kind}", _workflow_id, json=body, idempotency_key=key)
+
+
+# Versions
+
+
+def versions_path(agent_id: Id) -> str:
+    return f"{agent_path(agent_id)}/versions"
+
+
+def versions_list(agent_id: Id, published: bool | None, limit: int) -> PageCall[VersionRead]:
+    params = clean_params(published=published, limit=_page(limit))
+    return PageCall(versions_path(agent_id), VersionRead, params)
+
+
+def versions_get(agent_id: Id, version: VersionRef) -> Call[VersionRead]:
+    return Call("GET", f"{versions_path(agent_id)}/{version}", _model(VersionRead))
+
+
+def versions_create(agent_id: Id, body: dict[str, Any], key: str | None) -> Call[VersionRead]:
+    path = versions_path(agent_id)
+    return Call("POST", path, _model(VersionRead), json=body, idempotency_key=key)
+
+
+def versions_update(
+    agent_id: Id, version: int, body: dict[str, Any], if_match: str | None, key: str | None
+) -> Call[VersionRead]:
+    return Call(
+        "PUT",
+        f"{versions_path(agent_id)}/{version}",
+        _model(VersionRead),
+        json=body,
+        headers=_if_match(if_match),
+        idempotency_key=key,
+    )
+
+
+def versions_delete(agent_id: Id, version: int, key: str | None) -> Call[None]:
+    path = f"{versions_path(agent_id)}/{version}"
+    return Call("DELETE", path, _nothing, idempotency_key=key)
+
+
+def versions_publish(
+    agent_id: Id, version: int, body: dict[str, Any], key: str | None
+) -> Call[list[PhoneNumberRead]]:
+    path = f"{versions_path(agent_id)}/{version}/publish"
+    return Call("POST", path, _phone_numbers, json=body, idempotency_key=key)
+
+
+def versions_diff(agent_id: Id, from_version: VersionRef, to_version: VersionRef) -> Call[Any]:
+    params = {"from": str(from_version), "to": str(to_version)}
+    return Call("GET", f"{versions_path(agent_id)}/diff", _json, params=params)
+
+
+def versions_compare(agent_id: Id, from_version: VersionRef, to_version: VersionRef) -> Call[None]:
+    """A read sent as POST: no Idempotency-Key (the server would store the whole summary)."""
+    body = {"from_version": from_version, "to_version": to_version}
+    path = f"{versions_path(agent_id)}/compare"
+    return Call("POST", path, _nothing, json=body, idempotent_write=False)
+
+
+def versions_generate(agent_id: Id, version: int, key: str | None) -> Call[str]:
+    path = f"{versions_path(agent_id)}/{version}/generate-instructions"
+    return Call("POST", path, _workflow_id, idempotency_key=key)
+
+
+# Phone numbers
+
+
+def number_path(number: str) -> str:
+    return f"/core/phone-numbers/{quote(number, safe='+')}"
+
+
+def numbers_list(
+    phone_number: str | None, agent_id: Id | None, assigned: bool | None, limit: int
+) -> PageCall[PhoneNumberRead]:
+    params = clean_params(
+        phone_number=phone_number,
+        agent_id=str(agent_id) if agent_id else None,
+        assigned=assigned,
+        limit=_page(limit),
+    )
+    return PageCall("/core/phone-numbers", PhoneNumberRead, params)
+
+
+def numbers_get(number: str) -> Call[PhoneNumberRead]:
+    return Call("GET", number_path(number), _model(PhoneNumberRead))
+
+
+def numbers_register(body: dict[str, Any], key: str | None) -> Call[PhoneNumberRead]:
+    path = "/core/phone-numbers"
+    return Call("POST", path, _model(PhoneNumberRead), json=body, idempotency_key=key)
+
+
+def numbers_update(number: str, fields: dict[str, Any], key: str | None) -> Call[PhoneNumberRead]:
+    path = number_path(number)
+    return Call("PATCH", path, _model(PhoneNumberRead), json=_jsonable(fields), idempotency_key=key)
+
+
+def numbers_delete(number: str, key: str | None) -> Call[None]:
+    return Call("DELETE", number_path(number), _nothing, idempotency_key=key)
+
+
+# Workflows
+
+
+def workflows_get(workflow_id: str) -> Call[WorkflowRead]:
+    return Call("GET", f"/core/workflows/{workflow_id}", _model(WorkflowRead))
+
+
+def workflows_list(type_: str | None, status: str | None, limit: int) -> PageCall[WorkflowRead]:
+    params = clean_params(type=type_, status=status, limit=_page(limit))
+    return PageCall("/core/workflows", WorkflowRead, params)
+
+
+def workflows_cancel(workflow_id: str, key: str | None) -> Call[WorkflowRead]:
+    path = f"/core/workflows/{workflow_id}/cancel"
+    return Call("POST", path, _model(WorkflowRead), idempotency_key=key)
+
+
+# Conversations and widgets
+
+
+def conversations_list(filters: dict[str, Any]) -> PageCall[ConversationRead]:
+    params = clean_params(**{**filters, "limit": _page(filters.get("limit", MAX_PAGE))})
+    return PageCall("/core/conversations", ConversationRead, params)
+
+
+def conversations_get(conversation_id: Id) -> Call[ConversationRead]:
+    return Call("GET", f"/core/conversations/{conversation_id}", _model(ConversationRead))
+
+
+def widgets_list(filters: dict[str, Any]) -> PageCall[WidgetRead]:
+    params = clean_params(**{**filters, "limit": _page(filters.get("limit", MAX_PAGE))})
+    return PageCall("/core/web-widgets", WidgetRead, params)
+
+
+def widgets_get(widget_id: Id) -> Call[WidgetRead]:
+    return Call("GET", f"/core/web-widgets/{widget_id}", _model(WidgetRead))
+
+
+def widgets_create(body: dict[str, Any], key: str | None) -> Call[WidgetRead]:
+    path = "/core/web-widgets"
+    return Call("POST", path, _model(WidgetRead), json=_jsonable(body), idempotency_key=key)
+
+
+def widgets_update(widget_id: Id, fields: dict[str, Any], key: str | None) -> Call[WidgetRead]:
+    path = f"/core/web-widgets/{widget_id}"
+    return Call("PATCH", path, _model(WidgetRead), json=_jsonable(fields), idempotency_key=key)
+
+
+def widgets_delete(widget_id: Id, key: str | None) -> Call[None]:
+    return Call("DELETE", f"/core/web-widgets/{widget_id}", _nothing, idempotency_key=key)
+
+
+# The config contract and the caller
+
+
+def config_schema() -> Call[Any]:
+    return Call("GET", "/core/agent-config-schema", _json)
+
+
+def validate_config(config: dict[str, Any]) -> Call[Any]:
+    path = "/core/agent-config/validate"
+    return Call("POST", path, _json, json=config, idempotent_write=False)
+
+
+def my_scopes() -> Call[list[str]]:
+    return Call("GET", "/admin/members/me/scopes", lambda r: [str(s) for s in r.json()])
+
+
+def _jsonable(body: dict[str, Any]) -> dict[str, Any]:
+    """UUIDs (e.g. ids taken from a read model) as strings."""
+    return {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in body.items()}
+
+
+def body_of(**fields: Any) -> dict[str, Any]:
+    """A request body with the unset (None) optional fields left out."""
+    return _jsonable({k: v for k, v in fields.items() if v is not None})

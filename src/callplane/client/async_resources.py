@@ -1,0 +1,327 @@
+"""The asynchronous client: the same API as `Client`, with `await` and `async for`."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import time
+from collections.abc import AsyncIterator
+from types import EllipsisType, TracebackType
+from typing import Any
+
+import httpx
+
+from callplane.agents.schemas import AgentDetail, AgentRead, SipEndpoint
+from callplane.client import _calls as calls
+from callplane.client._calls import Id, VersionRef, body_of
+from callplane.client._http import AsyncHTTP
+from callplane.conversations.schemas import ConversationRead
+from callplane.phone_numbers.schemas import PhoneNumberRead
+from callplane.versions.schemas import VersionRead
+from callplane.widgets.schemas import WidgetRead
+from callplane.workflows.schemas import FINISHED, WorkflowRead
+
+
+class AsyncVersions:
+    def __init__(self, http: AsyncHTTP) -> None:
+        self._http = http
+
+    def list(
+        self, agent_id: Id, *, published: bool | None = None, limit: int = 100
+    ) -> AsyncIterator[VersionRead]:
+        return self._http.paginate(calls.versions_list(agent_id, published, limit))
+
+    async def get(self, agent_id: Id, version: VersionRef) -> VersionRead:
+        return await self._http.run(calls.versions_get(agent_id, version))
+
+    async def create(
+        self,
+        agent_id: Id,
+        *,
+        config: dict[str, Any] | None = None,
+        base_version: int | None = None,
+        instruction_builder_inputs: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> VersionRead:
+        body = body_of(
+            config=config,
+            base_version=base_version,
+            instruction_builder_inputs=instruction_builder_inputs,
+        )
+        return await self._http.run(calls.versions_create(agent_id, body, idempotency_key))
+
+    async def update(
+        self,
+        agent_id: Id,
+        version: int,
+        *,
+        config: dict[str, Any] | None = None,
+        instruction_builder_inputs: dict[str, Any] | EllipsisType | None = ...,
+        if_match: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> VersionRead:
+        """`instruction_builder_inputs=None` clears them; leaving it out keeps them."""
+        body = body_of(config=config)
+        if instruction_builder_inputs is not ...:
+            body["instruction_builder_inputs"] = instruction_builder_inputs
+        call = calls.versions_update(agent_id, version, body, if_match, idempotency_key)
+        return await self._http.run(call)
+
+    async def delete(
+        self, agent_id: Id, version: int, *, idempotency_key: str | None = None
+    ) -> None:
+        await self._http.run(calls.versions_delete(agent_id, version, idempotency_key))
+
+    async def publish(
+        self,
+        agent_id: Id,
+        version: int,
+        *,
+        phone_numbers: builtins.list[str] | None = None,
+        unassign_phone_numbers: builtins.list[str] | None = None,
+        direction: str = "inbound",
+        idempotency_key: str | None = None,
+    ) -> builtins.list[PhoneNumberRead]:
+        body = body_of(
+            phone_numbers=phone_numbers,
+            unassign_phone_numbers=unassign_phone_numbers,
+            direction=direction,
+        )
+        return await self._http.run(
+            calls.versions_publish(agent_id, version, body, idempotency_key)
+        )
+
+    async def diff(self, agent_id: Id, from_version: VersionRef, to_version: VersionRef) -> Any:
+        return await self._http.run(calls.versions_diff(agent_id, from_version, to_version))
+
+    def compare(
+        self, agent_id: Id, from_version: VersionRef, to_version: VersionRef
+    ) -> AsyncIterator[str]:
+        return self._http.stream_text(calls.versions_compare(agent_id, from_version, to_version))
+
+    async def generate_instructions(
+        self, agent_id: Id, version: int, *, idempotency_key: str | None = None
+    ) -> str:
+        return await self._http.run(calls.versions_generate(agent_id, version, idempotency_key))
+
+
+class AsyncAgents:
+    def __init__(self, http: AsyncHTTP) -> None:
+        self._http = http
+        self.versions = AsyncVersions(http)
+
+    def list(
+        self,
+        *,
+        name: str | None = None,
+        active: bool | None = None,
+        is_demo: bool | None = None,
+        metadata: dict[str, Any] | None = None,
+        limit: int = 100,
+    ) -> AsyncIterator[AgentRead]:
+        return self._http.paginate(calls.agents_list(name, active, is_demo, metadata, limit))
+
+    async def get(self, agent_id: Id) -> AgentDetail:
+        return await self._http.run(calls.agents_get(agent_id))
+
+    async def create(
+        self,
+        *,
+        name: str,
+        description: str | None = None,
+        active: bool = True,
+        is_demo: bool = False,
+        metadata: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> AgentRead:
+        body = body_of(
+            name=name, description=description, active=active, is_demo=is_demo, metadata=metadata
+        )
+        return await self._http.run(calls.agents_create(body, idempotency_key))
+
+    async def update(
+        self,
+        agent_id: Id,
+        *,
+        if_match: str | None = None,
+        idempotency_key: str | None = None,
+        **fields: Any,
+    ) -> AgentRead:
+        return await self._http.run(
+            calls.agents_update(agent_id, fields, if_match, idempotency_key)
+        )
+
+    async def delete(self, agent_id: Id, *, idempotency_key: str | None = None) -> None:
+        await self._http.run(calls.agents_delete(agent_id, idempotency_key))
+
+    async def deploy_sip(self, agent_id: Id, *, idempotency_key: str | None = None) -> SipEndpoint:
+        return await self._http.run(calls.sip_deploy(agent_id, idempotency_key))
+
+    async def remove_sip(self, agent_id: Id, *, idempotency_key: str | None = None) -> None:
+        await self._http.run(calls.sip_remove(agent_id, idempotency_key))
+
+    async def create_from_website(self, *, idempotency_key: str | None = None, **body: Any) -> str:
+        return await self._http.run(calls.scaffold("create-from-website", body, idempotency_key))
+
+    async def create_demo(self, *, idempotency_key: str | None = None, **body: Any) -> str:
+        return await self._http.run(calls.scaffold("create-demo", body, idempotency_key))
+
+
+class AsyncPhoneNumbers:
+    def __init__(self, http: AsyncHTTP) -> None:
+        self._http = http
+
+    def list(
+        self,
+        *,
+        phone_number: str | None = None,
+        agent_id: Id | None = None,
+        assigned: bool | None = None,
+        limit: int = 100,
+    ) -> AsyncIterator[PhoneNumberRead]:
+        page = calls.numbers_list(phone_number, agent_id, assigned, limit)
+        return self._http.paginate(page)
+
+    async def get(self, number: str) -> PhoneNumberRead:
+        return await self._http.run(calls.numbers_get(number))
+
+    async def register(
+        self,
+        phone_number: str,
+        *,
+        label: str | None = None,
+        outbound_shareable: bool = False,
+        idempotency_key: str | None = None,
+    ) -> PhoneNumberRead:
+        body = body_of(
+            phone_number=phone_number, label=label, outbound_shareable=outbound_shareable
+        )
+        return await self._http.run(calls.numbers_register(body, idempotency_key))
+
+    async def update(
+        self, number: str, *, idempotency_key: str | None = None, **fields: Any
+    ) -> PhoneNumberRead:
+        return await self._http.run(calls.numbers_update(number, fields, idempotency_key))
+
+    async def delete(self, number: str, *, idempotency_key: str | None = None) -> None:
+        await self._http.run(calls.numbers_delete(number, idempotency_key))
+
+
+class AsyncWorkflows:
+    def __init__(self, http: AsyncHTTP) -> None:
+        self._http = http
+
+    async def get(self, workflow_id: str) -> WorkflowRead:
+        return await self._http.run(calls.workflows_get(workflow_id))
+
+    def list(
+        self, *, type: str | None = None, status: str | None = None, limit: int = 100
+    ) -> AsyncIterator[WorkflowRead]:
+        return self._http.paginate(calls.workflows_list(type, status, limit))
+
+    async def cancel(self, workflow_id: str, *, idempotency_key: str | None = None) -> WorkflowRead:
+        return await self._http.run(calls.workflows_cancel(workflow_id, idempotency_key))
+
+    async def wait(
+        self,
+        workflow_id: str,
+        timeout: float = 300.0,  # noqa: ASYNC109 (the fixed interface, same as Client's)
+        poll_interval: float = 0.5,
+    ) -> WorkflowRead:
+        """Poll until the run finished (succeeded, failed or cancelled); TimeoutError after."""
+        deadline = time.monotonic() + timeout
+        while True:
+            run = await self.get(workflow_id)
+            if run.status in FINISHED:
+                return run
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"workflow {workflow_id} still {run.status} after {timeout}s")
+            await asyncio.sleep(poll_interval)
+
+
+class AsyncConversations:
+    def __init__(self, http: AsyncHTTP) -> None:
+        self._http = http
+
+    def list(self, **filters: Any) -> AsyncIterator[ConversationRead]:
+        return self._http.paginate(calls.conversations_list(filters))
+
+    async def get(self, conversation_id: Id) -> ConversationRead:
+        return await self._http.run(calls.conversations_get(conversation_id))
+
+
+class AsyncWidgets:
+    def __init__(self, http: AsyncHTTP) -> None:
+        self._http = http
+
+    def list(self, **filters: Any) -> AsyncIterator[WidgetRead]:
+        return self._http.paginate(calls.widgets_list(filters))
+
+    async def get(self, widget_id: Id) -> WidgetRead:
+        return await self._http.run(calls.widgets_get(widget_id))
+
+    async def create(self, *, idempotency_key: str | None = None, **body: Any) -> WidgetRead:
+        return await self._http.run(calls.widgets_create(body, idempotency_key))
+
+    async def update(
+        self, widget_id: Id, *, idempotency_key: str | None = None, **fields: Any
+    ) -> WidgetRead:
+        return await self._http.run(calls.widgets_update(widget_id, fields, idempotency_key))
+
+    async def delete(self, widget_id: Id, *, idempotency_key: str | None = None) -> None:
+        await self._http.run(calls.widgets_delete(widget_id, idempotency_key))
+
+
+class AsyncClient:
+    """An asyncio callplane API client. Arguments fall back to CALLPLANE_URL, CALLPLANE_API_KEY and
+    CALLPLANE_ORG; `backoff` is the first retry's delay in seconds (doubling, capped at 5 s)."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        org: str | None = None,
+        *,
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        transport: httpx.AsyncBaseTransport | None = None,
+        backoff: float = 0.2,
+    ) -> None:
+        self._http = AsyncHTTP(
+            base_url,
+            api_key,
+            org,
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff=backoff,
+            transport=transport,
+        )
+        self.base_url = self._http.base_url
+        self.agents = AsyncAgents(self._http)
+        self.phone_numbers = AsyncPhoneNumbers(self._http)
+        self.workflows = AsyncWorkflows(self._http)
+        self.conversations = AsyncConversations(self._http)
+        self.widgets = AsyncWidgets(self._http)
+
+    async def config_schema(self) -> dict[str, Any]:
+        return dict(await self._http.run(calls.config_schema()))
+
+    async def validate_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        return dict(await self._http.run(calls.validate_config(config)))
+
+    async def my_scopes(self) -> list[str]:
+        return await self._http.run(calls.my_scopes())
+
+    async def close(self) -> None:
+        await self._http.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()

@@ -1,0 +1,317 @@
+"""The synchronous client. Each method states its request in `_calls`; `SyncHTTP` sends it."""
+
+from __future__ import annotations
+
+import builtins
+import time
+from collections.abc import Iterator
+from types import EllipsisType, TracebackType
+from typing import Any
+
+import httpx
+
+from callplane.agents.schemas import AgentDetail, AgentRead, SipEndpoint
+from callplane.client import _calls as calls
+from callplane.client._calls import Id, VersionRef, body_of
+from callplane.client._http import SyncHTTP
+from callplane.conversations.schemas import ConversationRead
+from callplane.phone_numbers.schemas import PhoneNumberRead
+from callplane.versions.schemas import VersionRead
+from callplane.widgets.schemas import WidgetRead
+from callplane.workflows.schemas import FINISHED, WorkflowRead
+
+
+class Versions:
+    def __init__(self, http: SyncHTTP) -> None:
+        self._http = http
+
+    def list(
+        self, agent_id: Id, *, published: bool | None = None, limit: int = 100
+    ) -> Iterator[VersionRead]:
+        return self._http.paginate(calls.versions_list(agent_id, published, limit))
+
+    def get(self, agent_id: Id, version: VersionRef) -> VersionRead:
+        return self._http.run(calls.versions_get(agent_id, version))
+
+    def create(
+        self,
+        agent_id: Id,
+        *,
+        config: dict[str, Any] | None = None,
+        base_version: int | None = None,
+        instruction_builder_inputs: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> VersionRead:
+        body = body_of(
+            config=config,
+            base_version=base_version,
+            instruction_builder_inputs=instruction_builder_inputs,
+        )
+        return self._http.run(calls.versions_create(agent_id, body, idempotency_key))
+
+    def update(
+        self,
+        agent_id: Id,
+        version: int,
+        *,
+        config: dict[str, Any] | None = None,
+        instruction_builder_inputs: dict[str, Any] | EllipsisType | None = ...,
+        if_match: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> VersionRead:
+        """`instruction_builder_inputs=None` clears them; leaving it out keeps them."""
+        body = body_of(config=config)
+        if instruction_builder_inputs is not ...:
+            body["instruction_builder_inputs"] = instruction_builder_inputs
+        call = calls.versions_update(agent_id, version, body, if_match, idempotency_key)
+        return self._http.run(call)
+
+    def delete(self, agent_id: Id, version: int, *, idempotency_key: str | None = None) -> None:
+        self._http.run(calls.versions_delete(agent_id, version, idempotency_key))
+
+    def publish(
+        self,
+        agent_id: Id,
+        version: int,
+        *,
+        phone_numbers: builtins.list[str] | None = None,
+        unassign_phone_numbers: builtins.list[str] | None = None,
+        direction: str = "inbound",
+        idempotency_key: str | None = None,
+    ) -> builtins.list[PhoneNumberRead]:
+        body = body_of(
+            phone_numbers=phone_numbers,
+            unassign_phone_numbers=unassign_phone_numbers,
+            direction=direction,
+        )
+        return self._http.run(calls.versions_publish(agent_id, version, body, idempotency_key))
+
+    def diff(self, agent_id: Id, from_version: VersionRef, to_version: VersionRef) -> Any:
+        return self._http.run(calls.versions_diff(agent_id, from_version, to_version))
+
+    def compare(
+        self, agent_id: Id, from_version: VersionRef, to_version: VersionRef
+    ) -> Iterator[str]:
+        return self._http.stream_text(calls.versions_compare(agent_id, from_version, to_version))
+
+    def generate_instructions(
+        self, agent_id: Id, version: int, *, idempotency_key: str | None = None
+    ) -> str:
+        return self._http.run(calls.versions_generate(agent_id, version, idempotency_key))
+
+
+class Agents:
+    def __init__(self, http: SyncHTTP) -> None:
+        self._http = http
+        self.versions = Versions(http)
+
+    def list(
+        self,
+        *,
+        name: str | None = None,
+        active: bool | None = None,
+        is_demo: bool | None = None,
+        metadata: dict[str, Any] | None = None,
+        limit: int = 100,
+    ) -> Iterator[AgentRead]:
+        return self._http.paginate(calls.agents_list(name, active, is_demo, metadata, limit))
+
+    def get(self, agent_id: Id) -> AgentDetail:
+        return self._http.run(calls.agents_get(agent_id))
+
+    def create(
+        self,
+        *,
+        name: str,
+        description: str | None = None,
+        active: bool = True,
+        is_demo: bool = False,
+        metadata: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> AgentRead:
+        body = body_of(
+            name=name, description=description, active=active, is_demo=is_demo, metadata=metadata
+        )
+        return self._http.run(calls.agents_create(body, idempotency_key))
+
+    def update(
+        self,
+        agent_id: Id,
+        *,
+        if_match: str | None = None,
+        idempotency_key: str | None = None,
+        **fields: Any,
+    ) -> AgentRead:
+        return self._http.run(calls.agents_update(agent_id, fields, if_match, idempotency_key))
+
+    def delete(self, agent_id: Id, *, idempotency_key: str | None = None) -> None:
+        self._http.run(calls.agents_delete(agent_id, idempotency_key))
+
+    def deploy_sip(self, agent_id: Id, *, idempotency_key: str | None = None) -> SipEndpoint:
+        return self._http.run(calls.sip_deploy(agent_id, idempotency_key))
+
+    def remove_sip(self, agent_id: Id, *, idempotency_key: str | None = None) -> None:
+        self._http.run(calls.sip_remove(agent_id, idempotency_key))
+
+    def create_from_website(self, *, idempotency_key: str | None = None, **body: Any) -> str:
+        return self._http.run(calls.scaffold("create-from-website", body, idempotency_key))
+
+    def create_demo(self, *, idempotency_key: str | None = None, **body: Any) -> str:
+        return self._http.run(calls.scaffold("create-demo", body, idempotency_key))
+
+
+class PhoneNumbers:
+    def __init__(self, http: SyncHTTP) -> None:
+        self._http = http
+
+    def list(
+        self,
+        *,
+        phone_number: str | None = None,
+        agent_id: Id | None = None,
+        assigned: bool | None = None,
+        limit: int = 100,
+    ) -> Iterator[PhoneNumberRead]:
+        page = calls.numbers_list(phone_number, agent_id, assigned, limit)
+        return self._http.paginate(page)
+
+    def get(self, number: str) -> PhoneNumberRead:
+        return self._http.run(calls.numbers_get(number))
+
+    def register(
+        self,
+        phone_number: str,
+        *,
+        label: str | None = None,
+        outbound_shareable: bool = False,
+        idempotency_key: str | None = None,
+    ) -> PhoneNumberRead:
+        body = body_of(
+            phone_number=phone_number, label=label, outbound_shareable=outbound_shareable
+        )
+        return self._http.run(calls.numbers_register(body, idempotency_key))
+
+    def update(
+        self, number: str, *, idempotency_key: str | None = None, **fields: Any
+    ) -> PhoneNumberRead:
+        return self._http.run(calls.numbers_update(number, fields, idempotency_key))
+
+    def delete(self, number: str, *, idempotency_key: str | None = None) -> None:
+        self._http.run(calls.numbers_delete(number, idempotency_key))
+
+
+class Workflows:
+    def __init__(self, http: SyncHTTP) -> None:
+        self._http = http
+
+    def get(self, workflow_id: str) -> WorkflowRead:
+        return self._http.run(calls.workflows_get(workflow_id))
+
+    def list(
+        self, *, type: str | None = None, status: str | None = None, limit: int = 100
+    ) -> Iterator[WorkflowRead]:
+        return self._http.paginate(calls.workflows_list(type, status, limit))
+
+    def cancel(self, workflow_id: str, *, idempotency_key: str | None = None) -> WorkflowRead:
+        return self._http.run(calls.workflows_cancel(workflow_id, idempotency_key))
+
+    def wait(
+        self, workflow_id: str, timeout: float = 300.0, poll_interval: float = 0.5
+    ) -> WorkflowRead:
+        """Poll until the run finished (succeeded, failed or cancelled); TimeoutError after."""
+        deadline = time.monotonic() + timeout
+        while True:
+            run = self.get(workflow_id)
+            if run.status in FINISHED:
+                return run
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"workflow {workflow_id} still {run.status} after {timeout}s")
+            time.sleep(poll_interval)
+
+
+class Conversations:
+    def __init__(self, http: SyncHTTP) -> None:
+        self._http = http
+
+    def list(self, **filters: Any) -> Iterator[ConversationRead]:
+        return self._http.paginate(calls.conversations_list(filters))
+
+    def get(self, conversation_id: Id) -> ConversationRead:
+        return self._http.run(calls.conversations_get(conversation_id))
+
+
+class Widgets:
+    def __init__(self, http: SyncHTTP) -> None:
+        self._http = http
+
+    def list(self, **filters: Any) -> Iterator[WidgetRead]:
+        return self._http.paginate(calls.widgets_list(filters))
+
+    def get(self, widget_id: Id) -> WidgetRead:
+        return self._http.run(calls.widgets_get(widget_id))
+
+    def create(self, *, idempotency_key: str | None = None, **body: Any) -> WidgetRead:
+        return self._http.run(calls.widgets_create(body, idempotency_key))
+
+    def update(
+        self, widget_id: Id, *, idempotency_key: str | None = None, **fields: Any
+    ) -> WidgetRead:
+        return self._http.run(calls.widgets_update(widget_id, fields, idempotency_key))
+
+    def delete(self, widget_id: Id, *, idempotency_key: str | None = None) -> None:
+        self._http.run(calls.widgets_delete(widget_id, idempotency_key))
+
+
+class Client:
+    """A callplane API client. Arguments fall back to CALLPLANE_URL, CALLPLANE_API_KEY and
+    CALLPLANE_ORG; `backoff` is the first retry's delay in seconds (doubling, capped at 5 s)."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        org: str | None = None,
+        *,
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        transport: httpx.BaseTransport | None = None,
+        backoff: float = 0.2,
+    ) -> None:
+        self._http = SyncHTTP(
+            base_url,
+            api_key,
+            org,
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff=backoff,
+            transport=transport,
+        )
+        self.base_url = self._http.base_url
+        self.agents = Agents(self._http)
+        self.phone_numbers = PhoneNumbers(self._http)
+        self.workflows = Workflows(self._http)
+        self.conversations = Conversations(self._http)
+        self.widgets = Widgets(self._http)
+
+    def config_schema(self) -> dict[str, Any]:
+        return dict(self._http.run(calls.config_schema()))
+
+    def validate_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._http.run(calls.validate_config(config)))
+
+    def my_scopes(self) -> list[str]:
+        return self._http.run(calls.my_scopes())
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
