@@ -26,7 +26,7 @@ from callplane.errors import PreconditionFailed, merge_responses
 from callplane.kit.etags import etag_for
 from callplane.kit.filters import TimeFilters, time_filters
 from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
-from callplane.kit.schemas import Page
+from callplane.kit.schemas import Page, contains_nul
 
 router = APIRouter(prefix="/core/agents", tags=["agents"])
 
@@ -51,12 +51,12 @@ def _metadata_filter(
         parsed = orjson.loads(metadata)
     except orjson.JSONDecodeError:
         parsed = None
-    if not isinstance(parsed, dict):
+    if not isinstance(parsed, dict) or contains_nul(parsed):
         raise RequestValidationError(
             [
                 {
                     "loc": ("query", "metadata"),
-                    "msg": "metadata must be a JSON object",
+                    "msg": "metadata must be a JSON object without NUL characters",
                     "type": "json_object",
                 }
             ]

@@ -67,6 +67,17 @@ class BufferedBodyMiddleware:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            b"%00" in scope.get("query_string", b"") or "\x00" in scope.get("path", "")
+        ):
+            # PostgreSQL cannot store or compare text holding NUL; refuse it at the door.
+            await _send_parts(
+                send,
+                error_response_parts(
+                    400, "The URL must not contain NUL (%00) characters.", "invalid_characters"
+                ),
+            )
+            return
         if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
             await self.app(scope, receive, send)
             return
@@ -107,11 +118,17 @@ class BufferedBodyMiddleware:
         await self.app(scope, replay, send)
 
     async def _too_large(self, send: Send) -> None:
-        start, body = error_response_parts(
-            413, f"Request body is larger than {self.max_bytes} bytes.", "payload_too_large"
+        await _send_parts(
+            send,
+            error_response_parts(
+                413, f"Request body is larger than {self.max_bytes} bytes.", "payload_too_large"
+            ),
         )
-        await send(start)
-        await send(body)
+
+
+async def _send_parts(send: Send, parts: tuple[Message, Message]) -> None:
+    for message in parts:
+        await send(message)
 
 
 def header(scope: Scope, name: bytes) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import BaseModel, ConfigDict, PlainSerializer, model_validator
 
 T = TypeVar("T")
 
@@ -20,10 +20,34 @@ def _iso_z(value: datetime) -> str:
 UTCDateTime = Annotated[datetime, PlainSerializer(_iso_z, return_type=str, when_used="json")]
 
 
+def contains_nul(data: Any) -> bool:
+    """Whether any string (key or value) in a JSON-like value holds a NUL character."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 class RequestModel(BaseModel):
-    """Request bodies reject unknown fields: a typo must not be silently dropped."""
+    """Request bodies reject unknown fields (a typo must not be silently dropped) and NUL
+    characters (PostgreSQL cannot store them in text; SQLite could, so both refuse them)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        if contains_nul(data):
+            raise ValueError("text must not contain NUL (\\u0000) characters")
+        return data
 
 
 class ResponseModel(BaseModel):
