@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.database = database
         app.state.authenticator = Authenticator(database, settings.auth_cache_ttl_seconds)
+        app.state.writer = workflow_process.writer_for(settings)
         sweeper: asyncio.Task[None] | None = None
         if settings.workflows != "off":
             await workflow_process.start(

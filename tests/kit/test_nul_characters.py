@@ -41,3 +41,49 @@ async def test_metadata_filter_with_nul_is_422(tenant: Tenant) -> None:
         "/core/agents", params={"metadata": orjson.dumps({"a\u0000": 1}).decode()}
     )
     assert response.status_code == 422
+
+
+async def test_values_the_databases_cannot_store_are_422(tenant: Tenant) -> None:
+    """NaN/Infinity (Python's JSON parser accepts them), integers beyond 64 bits, lone
+    surrogates: each a 422, and nothing written."""
+    raw_bodies = [
+        b'{"name": "x", "metadata": {"a": NaN}}',
+        b'{"name": "x", "metadata": {"a": Infinity}}',
+        b'{"name": "x", "metadata": {"a": 18446744073709551616}}',
+        b'{"name": "x", "metadata": {"\\udc00": 1}}',
+    ]
+    for raw in raw_bodies:
+        response = await tenant.post(
+            "/core/agents", content=raw, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 422, (raw, response.text)
+    assert (await tenant.get("/core/agents")).json()["data"] == []
+    big = await tenant.get("/core/agents", params={"metadata": '{"a": 9223372036854775813}'})
+    assert big.status_code == 422
+
+
+async def test_out_of_range_times_and_odd_cursors_are_4xx(tenant: Tenant) -> None:
+    for params in (
+        {"created_after": "0001-01-01T00:00:00+05:00"},
+        {"created_before": "9999-12-31T23:59:59-05:00"},
+    ):
+        assert (await tenant.get("/core/agents", params=params)).status_code == 422, params
+    for cursor in (
+        "W3sidCI6ICIyMDIwLTAxLTAxVDAwOjAwOjAwIn0sIHsidSI6IDV9XQ",  # {"u": 5}
+        "W3sidCI6ICIwMDAxLTAxLTAxVDAwOjAwOjAwKzA1OjAwIn0sIHsidSI6ICJhYiJ9XQ",  # year 1, +05:00
+    ):
+        response = await tenant.get("/core/agents", params={"cursor": cursor})
+        assert response.status_code == 400, cursor
+    imported = await tenant.post(
+        "/core/conversations/import",
+        json={
+            "conversations": [
+                {
+                    "channel": "telephone",
+                    "status": "completed",
+                    "started_at": "0001-01-01T00:00:00+05:00",
+                }
+            ]
+        },
+    )
+    assert imported.status_code == 422

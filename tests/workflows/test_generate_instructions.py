@@ -4,7 +4,7 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from callplane.db.engine import Database
 from callplane.llm import GeneratedInstructions, LLMRequestRejected
@@ -171,3 +171,44 @@ async def test_idempotent_retry_returns_the_same_workflow(tenant: Tenant) -> Non
     await wait_for_workflow(tenant, first.json()["workflow_id"])
     runs = (await tenant.get("/core/workflows")).json()["data"]
     assert [r["workflow_id"] for r in runs] == [first.json()["workflow_id"]]
+
+
+async def test_hand_edits_during_generation_are_kept(tenant: Tenant) -> None:
+    agent_id, number = await draft_with_inputs(tenant)
+    url = f"/core/agents/{agent_id}/versions/{number}"
+    version = (await tenant.get(url)).json()
+    started_with = version["config"]["instructions"]
+    await tenant.put(url, json={"config": {"instructions": "Written by a person."}})
+    generated = {"instructions": "Generated text", "starting_message": None}
+    outcome = await apply_instructions(
+        version["id"], version["instruction_builder_inputs"], generated, started_with
+    )
+    assert outcome["applied"] is False and "edited by hand" in outcome["reason"]
+    after = (await tenant.get(url)).json()
+    assert after["config"]["instructions"] == "Written by a person."
+    assert after["instructions_manually_edited"] is True
+
+
+async def test_a_reused_key_after_its_record_expired_starts_new_work(
+    tenant: Tenant, database: Database
+) -> None:
+    """The derived workflow id of a finished run is not reused for new work: the version must
+    not be left `generating` with nothing running."""
+    from callplane.models import IdempotencyKey
+
+    agent_id, number = await draft_with_inputs(tenant)
+    headers = {"Idempotency-Key": f"gen-{uuid.uuid4()}"}
+    first = (await generate(tenant, agent_id, number, headers=headers)).json()["workflow_id"]
+    await wait_for_workflow(tenant, first)
+    async with database.session(write=True) as session, session.begin():
+        await session.execute(
+            delete(IdempotencyKey).where(IdempotencyKey.organization_id == tenant.organization_id)
+        )
+    url = f"/core/agents/{agent_id}/versions/{number}"
+    await tenant.put(url, json={"instruction_builder_inputs": {**INPUTS, "company_name": "New"}})
+    second = await generate(tenant, agent_id, number, headers=headers)
+    assert second.status_code == 202
+    assert second.json()["workflow_id"] != first
+    run = await wait_for_workflow(tenant, second.json()["workflow_id"])
+    assert run["status"] == "succeeded" and run["result"]["applied"] is True
+    assert (await tenant.get(url)).json()["instructions_status"] == "idle"

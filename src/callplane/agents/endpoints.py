@@ -26,7 +26,7 @@ from callplane.errors import PreconditionFailed, merge_responses
 from callplane.kit.etags import etag_for
 from callplane.kit.filters import TimeFilters, time_filters
 from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
-from callplane.kit.schemas import Page, contains_nul
+from callplane.kit.schemas import Page, unstorable
 
 router = APIRouter(prefix="/core/agents", tags=["agents"])
 
@@ -51,12 +51,12 @@ def _metadata_filter(
         parsed = orjson.loads(metadata)
     except orjson.JSONDecodeError:
         parsed = None
-    if not isinstance(parsed, dict) or contains_nul(parsed):
+    if not isinstance(parsed, dict) or unstorable(parsed) is not None:
         raise RequestValidationError(
             [
                 {
                     "loc": ("query", "metadata"),
-                    "msg": "metadata must be a JSON object without NUL characters",
+                    "msg": "metadata must be a JSON object of storable values",
                     "type": "json_object",
                 }
             ]

@@ -13,10 +13,22 @@ Direction = Literal["inbound", "outbound"]
 Status = Literal["in_progress", "completed", "failed", "missed", "abandoned"]
 
 
+def _in_utc(value: datetime | None) -> datetime | None:
+    """Naive means UTC; a time that cannot be expressed in UTC is a validation error, not a 500."""
+    if value is None:
+        return None
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("timestamp out of range") from None
+
+
 class TranscriptTurn(RequestModel):
     role: Literal["agent", "user", "system", "tool"]
     content: str = Field(max_length=20_000)
     at: UTCDateTime | None = None
+
+    _at = field_validator("at")(_in_utc)
 
 
 class ConversationImport(RequestModel):
@@ -35,13 +47,7 @@ class ConversationImport(RequestModel):
     summary: str | None = Field(default=None, max_length=20_000)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
-    @field_validator("started_at", "ended_at")
-    @classmethod
-    def _naive_is_utc(cls, value: datetime | None) -> datetime | None:
-        """Naive timestamps mean UTC; making them aware lets them be compared with aware ones."""
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
+    _times = field_validator("started_at", "ended_at")(_in_utc)
 
     @model_validator(mode="after")
     def _consistent(self) -> ConversationImport:

@@ -7,14 +7,20 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Query
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute
 
 
-def _utc(value: datetime | None) -> datetime | None:
+def _utc(value: datetime | None, name: str) -> datetime | None:
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise RequestValidationError(
+            [{"loc": ("query", name), "msg": "timestamp out of range", "type": "datetime_range"}]
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,10 @@ def time_filters(
     updated_before: Annotated[datetime | None, Query()] = None,
 ) -> TimeFilters:
     return TimeFilters(
-        _utc(created_after), _utc(created_before), _utc(updated_after), _utc(updated_before)
+        _utc(created_after, "created_after"),
+        _utc(created_before, "created_before"),
+        _utc(updated_after, "updated_after"),
+        _utc(updated_before, "updated_before"),
     )
 
 

@@ -11,7 +11,7 @@ import base64
 import binascii
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -42,9 +42,10 @@ def _encode_value(value: Any) -> Any:
 
 
 def _decode_value(raw: Any, kind: type) -> Any:
-    if kind is datetime:
-        return datetime.fromisoformat(raw["t"])
-    if kind is uuid.UUID:
+    if kind is datetime and isinstance(raw, dict) and isinstance(raw.get("t"), str):
+        value = datetime.fromisoformat(raw["t"])
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    if kind is uuid.UUID and isinstance(raw, dict) and isinstance(raw.get("u"), str):
         return uuid.UUID(hex=raw["u"])
     if kind is int and isinstance(raw, int) and not isinstance(raw, bool):
         return raw
@@ -64,7 +65,7 @@ def decode_cursor(cursor: str, kinds: Sequence[type]) -> list[Any]:
         if not isinstance(raw, list) or len(raw) != len(kinds):
             raise ValueError("wrong cursor length")
         return [_decode_value(item, kind) for item, kind in zip(raw, kinds, strict=True)]
-    except (ValueError, TypeError, KeyError, binascii.Error, orjson.JSONDecodeError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, binascii.Error) as exc:
         raise InvalidCursor() from exc
 
 

@@ -20,33 +20,53 @@ def _iso_z(value: datetime) -> str:
 UTCDateTime = Annotated[datetime, PlainSerializer(_iso_z, return_type=str, when_used="json")]
 
 
-def contains_nul(data: Any) -> bool:
-    """Whether any string (key or value) in a JSON-like value holds a NUL character."""
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def unstorable(data: Any) -> str | None:
+    """Why a JSON-like value cannot be stored faithfully on both databases, or None.
+
+    PostgreSQL text cannot hold NUL; JSON has no NaN/Infinity (Python's parser accepts them);
+    integers beyond 64 bits and lone surrogates break JSON columns and encoders.
+    """
     stack = [data]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
             if "\x00" in item:
-                return True
+                return "text must not contain NUL (\\u0000) characters"
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "text must be valid Unicode (no lone surrogates)"
+        elif isinstance(item, bool):
+            continue
+        elif isinstance(item, int):
+            if not INT64_MIN <= item <= INT64_MAX:
+                return "integers must fit in 64 bits"
+        elif isinstance(item, float):
+            if item != item or item in (float("inf"), float("-inf")):
+                return "numbers must be finite (no NaN or Infinity)"
         elif isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
-    return False
+    return None
 
 
 class RequestModel(BaseModel):
-    """Request bodies reject unknown fields (a typo must not be silently dropped) and NUL
-    characters (PostgreSQL cannot store them in text; SQLite could, so both refuse them)."""
+    """Request bodies reject unknown fields (a typo must not be silently dropped) and values
+    that one of the databases could not store faithfully (see `unstorable`)."""
 
     model_config = ConfigDict(extra="forbid")
 
     @model_validator(mode="before")
     @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        if contains_nul(data):
-            raise ValueError("text must not contain NUL (\\u0000) characters")
+    def _storable(cls, data: Any) -> Any:
+        problem = unstorable(data)
+        if problem is not None:
+            raise ValueError(problem)
         return data
 
 

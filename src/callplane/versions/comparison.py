@@ -21,7 +21,6 @@ from callplane.versions.diff import diff_configs
 from callplane.versions.errors import VersionNotFound
 from callplane.versions.schemas import MAX_VERSION
 from callplane.versions.service import VersionService
-from callplane.workflows.runtime import runtime
 
 router = APIRouter(prefix="/core/agents/{agent_id}/versions", tags=["versions"])
 
@@ -112,7 +111,7 @@ async def compare_versions(
     before = await _resolve(service, agent_id, body.from_version)
     after = await _resolve(service, agent_id, body.to_version)
     changes = diff_configs(before.config, after.config)
-    chunks = runtime().writer.summarize_changes(
+    chunks = request.app.state.writer.summarize_changes(
         changes, from_version=before.version, to_version=after.version
     )
 

@@ -189,6 +189,7 @@ async def generate_instructions(
             "version_id": str(draft.id),
             "version": draft.version,
             "inputs": draft.instruction_builder_inputs,
+            "instructions_before": draft.config.get("instructions", ""),
         },
         workflow=generation.generate_instructions,
         total_steps=generation.TOTAL_STEPS,

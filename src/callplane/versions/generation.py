@@ -36,9 +36,13 @@ async def write_instructions(inputs: dict[str, Any]) -> dict[str, Any]:
 
 @DBOS.step()
 async def apply_instructions(
-    version_id: str, inputs: dict[str, Any], generated: dict[str, Any]
+    version_id: str,
+    inputs: dict[str, Any],
+    generated: dict[str, Any],
+    instructions_before: str | None = None,
 ) -> dict[str, Any]:
-    """Write the text into the draft unless it was published or its inputs changed meanwhile."""
+    """Write the text into the draft unless, meanwhile, it was published, its inputs changed,
+    or someone edited its instructions by hand (`instructions_before` is what they were)."""
     async with runtime().database.session(write=True) as session, session.begin():
         version = (
             await session.scalars(
@@ -54,6 +58,14 @@ async def apply_instructions(
             version.instructions_status = "idle"
         if version.published:
             reason = "The version was published during generation; nothing was overwritten."
+            return {**outcome, "applied": False, "reason": reason}
+        if instructions_before is not None and version.config.get("instructions") != (
+            instructions_before
+        ):
+            reason = (
+                "The instructions were edited by hand during generation; they were kept. "
+                "Generate again to replace them."
+            )
             return {**outcome, "applied": False, "reason": reason}
         if version.instruction_builder_inputs != inputs:
             reason = (
@@ -99,7 +111,8 @@ async def generate_instructions(run_id: str) -> None:
         await tracking.progress(run_id, "write", "Writing instructions", 0, TOTAL_STEPS)
         generated = await write_instructions(inputs)
         await tracking.progress(run_id, "apply", "Saving instructions", 1, TOTAL_STEPS)
-        outcome = await apply_instructions(version_id, inputs, generated)
+        before = run.input.get("instructions_before")
+        outcome = await apply_instructions(version_id, inputs, generated, before)
         await tracking.progress(run_id, "done", "Done", TOTAL_STEPS, TOTAL_STEPS)
         return outcome
 

@@ -74,7 +74,10 @@ async def start(
     repo = WorkflowRunRepository(session, organization_id)
     existing = await repo.get_run(workflow_id)
     if existing is not None:
-        return existing
+        if existing.status not in FINISHED:
+            return existing  # the same request again while its workflow runs
+        # The key's idempotency record expired and it is reused for new work: a new run.
+        workflow_id = str(new_id())
     run = repo.add(
         WorkflowRun(
             id=workflow_id,
