@@ -40,6 +40,7 @@ test-postgres: $(STAMP)
 test: lint test-sqlite test-postgres
 
 bench: $(STAMP)
+	@command -v wrk >/dev/null || apt-get install -y -q wrk || (apt-get update -q && apt-get install -y -q wrk)
 	$(BIN)/python -m benchmarks.run $(ARGS)
 	$(BIN)/python -m benchmarks.workflows
 
