@@ -195,14 +195,13 @@ class PlayMessageAction(ActionBase):
     )
 
 
-class ColdTransferAction(ActionBase):
-    """Hand the call to another party without introducing it (voice only)."""
+class _TransferAction(ActionBase):
+    """Shared by the transfer actions: where the call goes, a number or a SIP URI."""
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra=_exactly_one_of("phone_number", "sip_uri")
     )
 
-    type: Literal["cold_transfer"] = Field(description="Action type.")
     phone_number: str | None = Field(
         default=None,
         max_length=16,
@@ -217,31 +216,21 @@ class ColdTransferAction(ActionBase):
     )
 
     @model_validator(mode="after")
-    def _one_target(self) -> ColdTransferAction:
+    def _one_target(self) -> _TransferAction:
         _require_one(self, "phone_number", "sip_uri")
         return self
 
 
-class WarmTransferAction(ActionBase):
+class ColdTransferAction(_TransferAction):
+    """Hand the call to another party without introducing it (voice only)."""
+
+    type: Literal["cold_transfer"] = Field(description="Action type.")
+
+
+class WarmTransferAction(_TransferAction):
     """Brief a human first, then connect the caller (voice only)."""
 
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra=_exactly_one_of("phone_number", "sip_uri")
-    )
-
     type: Literal["warm_transfer"] = Field(description="Action type.")
-    phone_number: str | None = Field(
-        default=None,
-        max_length=16,
-        pattern=E164_PATTERN,
-        description="E.164 number to transfer to. Exactly one of `phone_number` or `sip_uri`.",
-    )
-    sip_uri: str | None = Field(
-        default=None,
-        max_length=2048,
-        pattern=SIP_URI_PATTERN,
-        description="SIP URI to transfer to. Exactly one of `phone_number` or `sip_uri`.",
-    )
     summary_prompt: str | None = Field(
         default=None,
         min_length=1,
@@ -257,11 +246,6 @@ class WarmTransferAction(ActionBase):
         le=120,
         description="How long to wait for the human to answer before giving up.",
     )
-
-    @model_validator(mode="after")
-    def _one_target(self) -> WarmTransferAction:
-        _require_one(self, "phone_number", "sip_uri")
-        return self
 
 
 class DtmfAction(ActionBase):
