@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from fastapi.utils import create_model_field
 
 from callplane.agent_config.endpoints import router as agent_config_router
 from callplane.agents.endpoints import router as agents_router
+from callplane.audit.endpoints import router as audit_router
 from callplane.conversations.endpoints import router as conversations_router
-from callplane.errors import Forbidden, Unauthorized, merge_responses
+from callplane.errors import BadRequest, Forbidden, PayloadTooLarge, Unauthorized, merge_responses
 from callplane.knowledge.endpoints import router as knowledge_router
 from callplane.ops.endpoints import router as ops_router
 from callplane.organizations.endpoints import router as admin_router
 from callplane.phone_numbers.endpoints import router as phone_numbers_router
 from callplane.publishing.endpoints import router as publishing_router
+from callplane.ratelimit.limiter import RateLimited
 from callplane.scaffolding.endpoints import router as scaffolding_router
 from callplane.sip.endpoints import router as sip_router
 from callplane.versions.comparison import router as comparison_router
 from callplane.versions.endpoints import router as versions_router
+from callplane.webhooks.endpoints import router as webhooks_router
 from callplane.widgets.endpoints import public_router as public_widgets_router
 from callplane.widgets.endpoints import router as widgets_router
 from callplane.workflows.endpoints import router as workflows_router
 
-AUTH_RESPONSES = merge_responses(Unauthorized, Forbidden)
+# Every authenticated route: credential and limit errors, and a NUL in the URL (refused by
+# BufferedBodyMiddleware before routing; a route's own 400 documentation takes precedence).
+AUTH_RESPONSES = merge_responses(BadRequest, Unauthorized, Forbidden, RateLimited)
+# Any route that takes a body can get a 413 from BufferedBodyMiddleware, before it runs.
+BODY_RESPONSES = merge_responses(PayloadTooLarge)
 
 
 def mount_routers(app: FastAPI) -> None:
@@ -42,8 +52,26 @@ def mount_routers(app: FastAPI) -> None:
         agent_config_router,
         workflows_router,
         knowledge_router,
+        audit_router,
+        webhooks_router,
     ):
         for route in router.routes:
             if isinstance(route, APIRoute):
-                route.responses = {**AUTH_RESPONSES, **route.responses}
+                body = BODY_RESPONSES if route.body_field is not None else {}
+                _document(route, {**AUTH_RESPONSES, **body})
             app.router.routes.append(route)
+
+
+def _document(route: APIRoute, responses: dict[int | str, dict[str, Any]]) -> None:
+    """Add responses to a built route, with their body models (as FastAPI does at build time,
+    so the OpenAPI shows, and schema checks verify, the error bodies)."""
+    route.responses = dict(route.responses)  # may be shared with other routes: copy
+    for status, response in responses.items():
+        if status in route.responses:
+            continue
+        route.responses[status] = response
+        route.response_fields[status] = create_model_field(
+            name=f"Response_{status}_{route.unique_id}",
+            type_=response["model"],
+            mode="serialization",
+        )

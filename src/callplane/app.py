@@ -24,6 +24,10 @@ from callplane.db.engine import Database, create_engine
 from callplane.errors import AppError
 from callplane.kit.idempotency import IdempotencyMiddleware
 from callplane.kit.middleware import BufferedBodyMiddleware, RequestIdMiddleware
+from callplane.observability.endpoints import router as metrics_router
+from callplane.observability.middleware import ObservabilityMiddleware
+from callplane.ratelimit import limiter as ratelimit
+from callplane.ratelimit.middleware import RateLimitHeadersMiddleware
 from callplane.workflows import process as workflow_process
 
 logger = logging.getLogger("callplane")
@@ -39,6 +43,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.database = database
         app.state.authenticator = Authenticator(database, settings.auth_cache_ttl_seconds)
+        app.state.rate_limiter = ratelimit.build(
+            database,
+            limit=settings.rate_limit_requests,
+            window_seconds=settings.rate_limit_window_seconds,
+            backend=settings.rate_limit_backend,
+        )
         app.state.writer = workflow_process.writer_for(settings)
         sweeper: asyncio.Task[None] | None = None
         if settings.workflows != "off":
@@ -68,10 +78,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_error_handlers(app)
     _install_docs(app)
     mount_routers(app)
-    # Outermost first: request id wraps everything so even a 413 carries it.
+    app.include_router(metrics_router)
+    # Each add_middleware wraps the ones before: the last added is outermost. Request id wraps
+    # everything below it, so even a 413 carries it.
     app.add_middleware(IdempotencyMiddleware, settings=settings)
+    app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(BufferedBodyMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
+    # Outermost of all: times and logs every request, 413s and unhandled errors included.
+    app.add_middleware(ObservabilityMiddleware, access_log=settings.access_log)
     return app
 
 
@@ -105,6 +120,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI's undocumented 400 for a body that is not UTF-8: it is malformed JSON,
+            # which FastAPI itself reports as a 422 `json_invalid`.
+            issue = {"loc": ["body"], "msg": "Body is not UTF-8 JSON", "type": "json_invalid"}
+            return JSONResponse({"detail": [issue]}, status_code=422)
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         headers = exc.headers
         if exc.status_code == 405:

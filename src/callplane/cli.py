@@ -6,9 +6,11 @@ import asyncio
 import json
 import logging.config
 import os
+import signal
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from types import FrameType
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -73,6 +75,9 @@ def serve(
     settings = get_settings()
     if workers > 1 and settings.is_sqlite:
         raise typer.BadParameter("--workers > 1 needs PostgreSQL (CALLPLANE_DATABASE_URL)")
+    # uvicorn shuts down gracefully on SIGTERM, then raises SIGTERM again to end the process;
+    # ending with status 0 then tells a supervisor the stop was clean.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         "callplane.app:create_app",
         factory=True,
@@ -81,20 +86,31 @@ def serve(
         workers=workers,
         log_level=settings.log_level.lower(),
         log_config=log_config(settings.log_level),
-        access_log=False,
+        access_log=False,  # ours: one JSON line per request on `callplane.access`
+        # On SIGTERM: stop accepting, let in-flight requests finish for up to this long.
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
+
+
+def _exit_cleanly(_signal: int, _frame: FrameType | None) -> NoReturn:
+    raise SystemExit(0)
 
 
 @app.command()
 def worker() -> None:
     """Run workflows from the shared queue (PostgreSQL deployments).
 
-    Give each worker a stable CALLPLANE_WORKFLOW_EXECUTOR_ID so a restarted one resumes its work.
+    Each worker gets a unique executor id (or CALLPLANE_WORKFLOW_EXECUTOR_ID); survivors take over
+    the unfinished workflows of a worker that died (docs/operations.md).
     """
     from callplane.workflows.process import run_worker
 
     settings = get_settings()
     logging.config.dictConfig(log_config(settings.log_level))
+    if settings.worker_metrics_port is not None:
+        from callplane.observability import worker_metrics
+
+        worker_metrics.serve(settings, settings.worker_metrics_port)
     asyncio.run(run_worker(settings))
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/callplane.db"
+PRODUCTION_RATE_LIMIT = 1200  # per credential per window (a minute by default)
 
 
 class Settings(BaseSettings):
@@ -38,6 +39,20 @@ class Settings(BaseSettings):
         default=60, ge=1, description="How long an in-flight idempotent request blocks a retry."
     )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+    # Rate limiting per credential (fixed windows). Off by default; production turns it on.
+    rate_limit_requests: int = Field(
+        default=0,
+        ge=0,
+        description="Requests a credential may make per window; 0 turns limiting off. "
+        f"With CALLPLANE_ENV=production and no value set: {PRODUCTION_RATE_LIMIT}.",
+    )
+    rate_limit_window_seconds: int = Field(default=60, ge=1, le=3600)
+    rate_limit_backend: Literal["database", "memory"] = Field(
+        default="database",
+        description="database: one limit shared by every process on the database; memory: per "
+        "process (single-process deployments).",
+    )
     log_level: str = "INFO"
 
     # Workflows (DBOS). embedded: this process enqueues and runs workflows; enqueue_only: it only
@@ -50,8 +65,17 @@ class Settings(BaseSettings):
     )
     workflow_executor_id: str | None = Field(
         default=None,
-        description="Stable id of this process for workflow recovery (DBOS executor id); a "
-        "restarted process with the same id resumes the workflows it was running.",
+        description="Id of this process for workflow recovery (DBOS executor id); a restarted "
+        "process with the same id resumes the workflows it was running at once. Unset: `local` "
+        "on SQLite; on PostgreSQL a unique id per process (survivors take over a dead one's work). "
+        "Two live processes must never share one.",
+    )
+    workflow_takeover_interval_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="PostgreSQL: how often a process that runs workflows looks for dead "
+        "processes' unfinished workflows and takes them over.",
     )
     workflow_concurrency: int = Field(default=4, ge=1, le=64)
     workflow_queue: str = "callplane"
@@ -69,12 +93,71 @@ class Settings(BaseSettings):
         "Refused with CALLPLANE_ENV=production.",
     )
 
+    # Webhooks (docs/webhooks.md): attempt n+1 waits base * rate**(n-1) seconds after attempt n.
+    # Webhook URLs go through the crawler's SSRF guard (crawler_allow_private_networks).
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, le=30, description="Attempts per delivery before it is `failed`."
+    )
+    webhook_retry_base_seconds: float = Field(
+        default=2.0, gt=0, le=3600, description="Wait before the second attempt."
+    )
+    webhook_retry_backoff_rate: float = Field(
+        default=2.0, ge=1, le=10, description="Each further wait is this many times longer."
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="Whole-request limit per attempt."
+    )
+
+    # Observability and shutdown (docs/operations.md)
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="When set, GET /metrics requires `Authorization: Bearer <token>`. Unset, "
+        "/metrics is public in development/test and refused (403) in production.",
+    )
+    worker_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="`callplane worker` serves GET /metrics on this port (all interfaces), "
+        "under the same token rule as the API's /metrics. Unset: no listener.",
+    )
+    access_log: bool = Field(
+        default=True, description="One JSON line per request on the `callplane.access` logger."
+    )
+    shutdown_grace_seconds: int = Field(
+        default=30,
+        ge=1,
+        le=3600,
+        description="On SIGTERM, how long `callplane serve` lets in-flight requests finish "
+        "before cancelling them; keep it below your orchestrator's kill timeout.",
+    )
+
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
-        if self.env == "production" and self.database_url.startswith("sqlite"):
-            raise ValueError(
-                "CALLPLANE_ENV=production requires a PostgreSQL CALLPLANE_DATABASE_URL"
+        """Outside development and tests, a setting that is only safe on a laptop is refused at
+        startup (all problems named at once) rather than silently accepted."""
+        if self.env != "production":
+            return self
+        problems = []
+        if self.database_url.startswith("sqlite"):
+            problems.append("CALLPLANE_DATABASE_URL must be PostgreSQL (SQLite is single-host)")
+        if self.crawler_allow_private_networks:
+            problems.append(
+                "CALLPLANE_CRAWLER_ALLOW_PRIVATE_NETWORKS must be false (it turns the SSRF "
+                "guard of the crawler and of webhook deliveries off)"
             )
+        if self.log_level.upper() == "DEBUG":
+            problems.append("CALLPLANE_LOG_LEVEL=DEBUG may log request data; use INFO or above")
+        if self.llm_base_url and not self.llm_api_key:
+            problems.append(
+                "CALLPLANE_LLM_BASE_URL is set without CALLPLANE_LLM_API_KEY (set any value "
+                "for an endpoint that needs none)"
+            )
+        if problems:
+            raise ValueError("CALLPLANE_ENV=production refuses: " + "; ".join(problems) + ".")
+        if "rate_limit_requests" not in self.model_fields_set:
+            self.rate_limit_requests = PRODUCTION_RATE_LIMIT
         return self
 
     @property

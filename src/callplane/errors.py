@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from pydantic import BaseModel
+
 from callplane.kit.schemas import ErrorBody
 
 
@@ -69,11 +71,33 @@ class PayloadTooLarge(AppError):
     default_detail = "Request body is larger than the limit."
 
 
+class ValidationIssue(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorBody(BaseModel):
+    """FastAPI's 422 shape for a request that fails validation (the SPEC keeps it)."""
+
+    detail: list[ValidationIssue]
+
+
 class UnprocessableRequest(AppError):
     """422 for rules a schema cannot express (e.g. a phone number in both lists)."""
 
     status = 422
     code = "unprocessable"
+
+    @classmethod
+    def openapi(cls) -> dict[int | str, dict[str, Any]]:
+        """Documenting this 422 replaces FastAPI's validation-error 422 on the route: keep both."""
+        return {
+            cls.status: {
+                "model": ErrorBody | ValidationErrorBody,
+                "description": "Validation error, or a rule the schema cannot express.",
+            }
+        }
 
 
 def merge_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:

@@ -37,5 +37,7 @@ def log_config(level: str) -> dict[str, Any]:
             "callplane": {"handlers": ["default"], "level": level.upper(), "propagate": False},
             "uvicorn": {"handlers": ["default"], "level": level.upper(), "propagate": False},
             "uvicorn.error": {"level": level.upper()},
+            # The workflow engine's own messages, in the same one-JSON-object-per-line stream.
+            "dbos": {"handlers": ["default"], "level": level.upper(), "propagate": False},
         },
     }

@@ -30,6 +30,7 @@ PUBLIC_ROUTES = frozenset(
     {
         "/health",
         "/ready",
+        "/metrics",  # public in development/test; CALLPLANE_METRICS_TOKEN guards it elsewhere
         "/docs",
         "/openapi.json",
         "/docs-assets",
@@ -58,6 +59,8 @@ SCOPE_FAMILIES = {
     "/core/conversations": "conversations",
     "/core/knowledge-collections": "knowledge_bases",
     "/admin/organization-pats": "api_keys",
+    "/core/audit-events": "audit",
+    "/core/webhooks": "webhooks",
 }
 
 # Valid bodies for the write routes that take an id, so the 404 (not a 422) is what we observe.
@@ -69,6 +72,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/core/agents/{agent_id}/versions/compare"): {"from_version": 1, "to_version": 1},
     ("PATCH", "/core/phone-numbers/{phone_number}"): {"label": "Hijacked"},
     ("PATCH", "/core/web-widgets/{widget_id}"): {"published": False},
+    ("PATCH", "/core/webhooks/{webhook_id}"): {"active": True},
 }
 
 # Required query parameters, so the 404 (not a 422) is what we observe.
@@ -155,6 +159,8 @@ def dummy_values() -> dict[str, str]:
         "key_id": uuid.uuid4().hex,
         "workflow_id": str(uuid.uuid4()),
         "collection_id": str(uuid.uuid4()),
+        "webhook_id": str(uuid.uuid4()),
+        "delivery_id": str(uuid.uuid4()),
     }
 
 
@@ -183,7 +189,14 @@ async def test_public_route_list_is_current(client: httpx.AsyncClient) -> None:
 
 
 async def test_public_routes_answer_without_credential(client: httpx.AsyncClient) -> None:
-    for path in ("/health", "/ready", "/docs", "/openapi.json", "/docs-assets/swagger-ui.css"):
+    for path in (
+        "/health",
+        "/ready",
+        "/metrics",
+        "/docs",
+        "/openapi.json",
+        "/docs-assets/swagger-ui.css",
+    ):
         response = await client.get(path)
         assert response.status_code == 200, path
     response = await client.get(f"/core/public/web-widgets/{uuid.uuid4()}")
@@ -230,8 +243,8 @@ async def test_every_protected_route_declares_its_scopes(client: httpx.AsyncClie
         )
         if family is None:
             pytest.fail(f"{endpoint}: no scope family known; add its prefix to SCOPE_FAMILIES")
-        if family == "api_keys":
-            expected_ok = accepted == {"api_keys:manage"}
+        if family in ("api_keys", "webhooks"):  # reads need manage too: they reveal secrets/targets
+            expected_ok = accepted == {f"{family}:manage"}
         elif endpoint.method == "GET" or (endpoint.method, endpoint.path) in READ_ONLY_POSTS:
             allowed = {f"{family}:read", f"{family}:manage", f"{family}:read_sensitive"}
             expected_ok = f"{family}:read" in accepted and accepted <= allowed
@@ -295,6 +308,11 @@ async def test_another_organizations_resources_are_404_everywhere(
     client: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant, database: Database
 ) -> None:
     """Tenant B, with every scope, probes tenant A's real ids on every route that takes one."""
+    # Nothing listens on port 9: its one delivery (of agent.created) fails; deactivated below.
+    webhook = await tenant.post(
+        "/core/webhooks", json={"url": "http://127.0.0.1:9/", "events": ["agent.created"]}
+    )
+    assert webhook.status_code == 201, webhook.text
     agent, version = await tenant.published_agent()
     draft = await tenant.create_version(
         agent["id"], config={}, instruction_builder_inputs={"company_name": "A"}
@@ -321,6 +339,10 @@ async def test_another_organizations_resources_are_404_everywhere(
     assert imported.status_code == 201, imported.text
     key = await tenant.post("/admin/organization-pats", json={"name": "A's key"})
     assert key.status_code == 201
+    webhook_id = webhook.json()["id"]
+    [delivery] = (await tenant.get(f"/core/webhooks/{webhook_id}/deliveries")).json()["data"]
+    stopped = await tenant.patch(f"/core/webhooks/{webhook_id}", json={"active": False})
+    assert stopped.status_code == 200
     values = {
         "agent_id": agent["id"],
         "version": str(version["version"]),
@@ -330,6 +352,8 @@ async def test_another_organizations_resources_are_404_everywhere(
         "key_id": key.json()["key_id"],
         "workflow_id": generation.json()["workflow_id"],
         "collection_id": str(collection.id),
+        "webhook_id": webhook_id,
+        "delivery_id": delivery["id"],
     }
 
     failures = []
@@ -366,6 +390,7 @@ async def test_another_organizations_resources_are_404_everywhere(
     listed = (await tenant.get("/admin/organization-pats")).json()
     mine = [k for k in listed if k["key_id"] == values["key_id"]]
     assert len(mine) == 1 and mine[0]["revoked_at"] is None
+    assert (await tenant.get(f"/core/webhooks/{webhook_id}")).json()["active"] is False
     # ...and tenant B gained nothing.
     assert (await other_tenant.get("/core/agents")).json()["data"] == []
     assert (await other_tenant.get("/core/web-widgets")).json()["data"] == []

@@ -151,9 +151,10 @@ async def test_longest_valid_key_works(tenant: Tenant) -> None:
 
 
 async def _mark_in_flight(
-    database: Database, tenant: Tenant, key: str, *, locked_for: timedelta
+    database: Database, tenant: Tenant, key: str, *, locked_for: timedelta, committed: bool = False
 ) -> None:
-    """Make a finished request look as if it were still running (or had died mid-way)."""
+    """Make a finished request look as if it were still running (or had died before its
+    transaction committed: no commit mark)."""
     async with database.session(write=True) as session, session.begin():
         result = await session.execute(
             update(IdempotencyKey)
@@ -165,6 +166,7 @@ async def _mark_in_flight(
                 response_status=None,
                 response_headers=None,
                 response_body=None,
+                committed_at=utcnow() if committed else None,
                 locked_until=utcnow() + locked_for,
             )
         )
@@ -289,3 +291,35 @@ async def test_unauthenticated_request_with_a_key_stores_nothing(
     # The key is still free for the real request.
     created = await tenant.post("/core/agents", json={"name": "x"}, headers=key_headers(key))
     assert created.status_code == 201 and "idempotent-replayed" not in created.headers
+
+
+async def test_work_that_committed_is_never_run_again(tenant: Tenant, database: Database) -> None:
+    headers = {"Idempotency-Key": "commit-then-crash"}
+    first = await tenant.post("/core/agents", json={"name": "Once"}, headers=headers)
+    assert first.status_code == 201
+    # A crash between the request's commit and the storing of its response:
+    await _mark_in_flight(
+        database, tenant, "commit-then-crash", locked_for=-timedelta(seconds=1), committed=True
+    )
+    retry = await tenant.post("/core/agents", json={"name": "Once"}, headers=headers)
+    assert retry.status_code == 409
+    assert retry.json()["code"] == "idempotency_key_response_lost"
+    names = [a["name"] for a in (await tenant.get("/core/agents")).json()["data"]]
+    assert names == ["Once"]
+
+
+async def test_work_that_never_committed_runs_on_retry(tenant: Tenant, database: Database) -> None:
+    """No commit mark on an expired reservation means the first attempt's transaction never
+    committed (the mark is written in it): the retry runs. Simulated by erasing the mark."""
+    headers = {"Idempotency-Key": "died-uncommitted"}
+    first = await tenant.post("/core/agents", json={"name": "Again"}, headers=headers)
+    assert first.status_code == 201
+    async with database.session(write=True) as session, session.begin():
+        row = await session.get(IdempotencyKey, (tenant.organization_id, "died-uncommitted"))
+        assert row is not None and row.committed_at is not None  # written with the agent
+        row.committed_at = None
+        row.response_status = None
+        row.locked_until = utcnow() - timedelta(seconds=1)
+    retry = await tenant.post("/core/agents", json={"name": "Again"}, headers=headers)
+    assert retry.status_code == 201
+    assert await agent_names(tenant) == ["Again", "Again"]

@@ -173,7 +173,7 @@ async def test_a_failure_after_creating_removes_what_was_made(
     """Deployment fails after the agent and collection exist (fault injected into the SIP
     step): the run fails and both are removed."""
 
-    def broken_deploy(agent: Any) -> None:
+    async def broken_deploy(session: Any, agent: Any) -> None:
         raise StepFailed("sip_unavailable", "The SIP deployment failed.")
 
     monkeypatch.setattr(workflow.sip, "deploy", broken_deploy)

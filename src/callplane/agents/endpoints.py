@@ -33,6 +33,7 @@ router = APIRouter(prefix="/core/agents", tags=["agents"])
 AgentsReader = Annotated[AuthSubject, Requires(Scope.AGENTS_READ, Scope.AGENTS_MANAGE)]
 AgentsManager = Annotated[AuthSubject, Requires(Scope.AGENTS_MANAGE)]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
+MAX_METADATA_FILTER_KEYS = 50
 
 
 def _metadata_filter(
@@ -40,7 +41,8 @@ def _metadata_filter(
         str | None,
         Query(
             max_length=16 * 1024,
-            description="A JSON object; matches agents whose metadata has every given key/value, "
+            description=f"A JSON object of at most {MAX_METADATA_FILTER_KEYS} keys; matches agents "
+            "whose metadata has every given key/value, "
             'e.g. {"team":"sales"}.',
         ),
     ] = None,
@@ -51,12 +53,15 @@ def _metadata_filter(
         parsed = orjson.loads(metadata)
     except orjson.JSONDecodeError:
         parsed = None
-    if not isinstance(parsed, dict) or unstorable(parsed) is not None:
+    # Each key is one more SQL condition: SQLite refuses a few hundred of them (500).
+    too_many = isinstance(parsed, dict) and len(parsed) > MAX_METADATA_FILTER_KEYS
+    if not isinstance(parsed, dict) or too_many or unstorable(parsed) is not None:
         raise RequestValidationError(
             [
                 {
                     "loc": ("query", "metadata"),
-                    "msg": "metadata must be a JSON object of storable values",
+                    "msg": f"metadata must be a JSON object of at most {MAX_METADATA_FILTER_KEYS} "
+                    "keys with storable values",
                     "type": "json_object",
                 }
             ]

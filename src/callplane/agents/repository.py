@@ -1,11 +1,11 @@
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from typing import Any
 
-import orjson
-from sqlalchemy import Select, and_, cast, func, literal, update
+from sqlalchemy import Select, and_, cast, exists, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 
 from callplane.agents.detail_sql import AGENT_DETAIL_SQL
@@ -59,10 +59,11 @@ class AgentRepository(OrgRepository[Agent]):
                 if isinstance(value, dict | list):
                     statement = statement.where(column[key] == cast(literal(value, JSONB), JSONB))
             return statement
+        # json_each, not a JSON path: SQLite matches a path's key against the stored (escaped)
+        # text, so keys holding `"` or non-ASCII characters would never match.
         for key, value in wanted.items():
-            path = '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
-            kind = func.json_type(column, path)
-            extracted = func.json_extract(column, path)
+            entry = func.json_each(column).table_valued("key", "value", "type")
+            kind, extracted = entry.c.type, entry.c.value
             if value is None:
                 condition = kind == "null"
             elif isinstance(value, bool):
@@ -74,13 +75,29 @@ class AgentRepository(OrgRepository[Agent]):
             else:
                 condition = and_(
                     kind.in_(("object", "array")),
-                    extracted == func.json(literal(orjson.dumps(value).decode())),
+                    # Serialized as the column stores it (json.dumps), so escapes compare equal.
+                    func.json(extracted) == func.json(literal(json.dumps(value))),
                 )
-            statement = statement.where(condition)
+            statement = statement.where(exists().where(entry.c.key == key, condition))
         return statement
 
     async def clear_phone_slots(self, agent_id: uuid.UUID) -> None:
-        """Empty every phone slot that points at one of this agent's versions."""
+        """Empty every phone slot that points at one of this agent's versions.
+
+        The rows are locked first in phone-number order, the order publishing locks them in: an
+        UPDATE alone locks in scan order and deadlocks with a concurrent publish."""
+        await self.session.execute(
+            select(PhoneNumber.id)
+            .where(
+                PhoneNumber.organization_id == self.organization_id,
+                or_(
+                    PhoneNumber.inbound_agent_id == agent_id,
+                    PhoneNumber.outbound_agent_id == agent_id,
+                ),
+            )
+            .order_by(PhoneNumber.phone_number)
+            .with_for_update()
+        )
         slots = (
             (
                 PhoneNumber.inbound_agent_id,

@@ -17,6 +17,7 @@ from callplane.agents.schemas import (
     SipEndpoint,
     VersionSummary,
 )
+from callplane.audit import recorder as audit
 from callplane.conversations.repository import ConversationRepository
 from callplane.db.engine import Database
 from callplane.kit.etags import check_if_match, etag_for
@@ -91,15 +92,33 @@ class AgentService:
             )
         )
         await self.session.flush()
+        await audit.record(
+            self.session,
+            self.organization_id,
+            "agent.created",
+            "agent",
+            agent.id,
+            {"name": agent.name, "active": agent.active, "is_demo": agent.is_demo},
+        )
         return agent
 
     async def update(self, agent_id: uuid.UUID, body: AgentUpdate, if_match: str | None) -> Agent:
         agent = await self.get(agent_id, lock=True)
         check_if_match(if_match, agent.revision)
+        before = {field: _field(agent, field) for field in body.model_fields_set}
         for field in body.model_fields_set:
             setattr(agent, "metadata_" if field == "metadata" else field, getattr(body, field))
         agent.revision += 1
         await self.session.flush()
+        after = {field: _field(agent, field) for field in body.model_fields_set}
+        await audit.record(
+            self.session,
+            self.organization_id,
+            "agent.updated",
+            "agent",
+            agent.id,
+            audit.changed(before, after),
+        )
         return agent
 
     async def delete(self, agent_id: uuid.UUID) -> None:
@@ -110,6 +129,18 @@ class AgentService:
         agent.live_version_id = None
         await self.session.flush()
         await self.agents.delete(agent)
+        await audit.record(
+            self.session,
+            self.organization_id,
+            "agent.deleted",
+            "agent",
+            agent.id,
+            {"name": agent.name},
+        )
+
+
+def _field(agent: Agent, name: str) -> object:
+    return getattr(agent, "metadata_" if name == "metadata" else name)
 
 
 async def agent_detail(

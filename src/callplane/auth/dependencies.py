@@ -10,6 +10,7 @@ from fastapi.security import HTTPBearer
 from callplane.auth.service import Authenticator
 from callplane.auth.subject import AuthSubject
 from callplane.errors import Forbidden
+from callplane.ratelimit.limiter import RateLimited, RateLimiter
 
 # Documents the bearer scheme in OpenAPI; the Authenticator does the real parsing.
 _bearer = HTTPBearer(auto_error=False, description="`ak_…` API key or `pat_…` token")
@@ -24,6 +25,15 @@ def Requires(*accepted: str) -> Any:
             request.headers.get("authorization"), request.headers.get("x-anyreach-org")
         )
         request.state.subject = subject
+        limiter: RateLimiter | None = request.app.state.rate_limiter
+        if limiter is not None:
+            verdict = await limiter.check(subject.credential_id)
+            headers = verdict.headers()
+            if not verdict.allowed:
+                headers["Retry-After"] = str(verdict.reset_seconds)
+            request.state.rate_limit_headers = headers  # sent by RateLimitHeadersMiddleware
+            if not verdict.allowed:
+                raise RateLimited()
         if accepted and not subject.has_any(*accepted):
             raise Forbidden(f"Missing scope: requires {' or '.join(accepted)}.")
         return subject

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.agents.errors import AgentNotFound
 from callplane.agents.repository import AgentRepository
+from callplane.audit import recorder as audit
 from callplane.auth.scopes import Scope
 from callplane.auth.subject import AuthSubject
 from callplane.conversations.repository import ConversationRepository
@@ -91,4 +92,12 @@ async def import_conversations(
     ]
     await session.flush()
     await repo.count_in_stats(rows)
+    await audit.record(
+        session,
+        organization_id,
+        "conversations.imported",
+        "organization",
+        organization_id,
+        {"count": len(rows), "agent_ids": sorted(str(agent) for agent in known_agents)},
+    )
     return rows

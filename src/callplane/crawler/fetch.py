@@ -22,6 +22,7 @@ from callplane.crawler.errors import (
 )
 from callplane.crawler.guard import AddressGuard
 from callplane.crawler.urls import host_and_port, normalize_url, origin, site_key
+from callplane.observability.counters import CRAWLER_FETCHES
 
 USER_AGENT = "callplane-crawler/0.1 (+https://github.com/callplane/callplane)"
 ROBOTS_AGENT = "callplane-crawler"
@@ -84,6 +85,18 @@ class Fetcher:
     async def fetch_page(self, url: str, *, known: Container[str] = ()) -> FetchedPage:
         """GET an HTML page at a canonical URL. Raises a CrawlError saying why it was refused,
         or AlreadyKnown when it redirects to one of the `known` URLs."""
+        try:
+            page = await self._fetch_page(url, known)
+        except CrawlError as error:
+            CRAWLER_FETCHES.labels(error.code).inc()
+            raise
+        except AlreadyKnown:
+            CRAWLER_FETCHES.labels("already_known").inc()
+            raise
+        CRAWLER_FETCHES.labels("ok").inc()
+        return page
+
+    async def _fetch_page(self, url: str, known: Container[str]) -> FetchedPage:
         seen = [url]
         current = url
         for _hop in range(self._max_redirects + 1):

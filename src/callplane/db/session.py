@@ -12,7 +12,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callplane.audit.recorder import bind_request
 from callplane.db.engine import Database
+from callplane.kit.idempotency import mark_committed
 
 AFTER_COMMIT = "after_commit"
 
@@ -31,8 +33,12 @@ async def run_in_transaction_hooks(session: AsyncSession) -> None:
 async def open_session(request: Request, *, write: bool) -> AsyncIterator[AsyncSession]:
     database: Database = request.app.state.database
     async with database.session(write=write) as session:
+        if write:
+            bind_request(session, request.state)
         async with session.begin():
             yield session
+            if write:
+                await mark_committed(session, request.state)
         await run_in_transaction_hooks(session)
 
 

@@ -67,3 +67,11 @@ def like_pattern(text: str) -> str:
     """A LIKE pattern matching `text` as a literal substring (escape char is backslash)."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def created_filters(
+    created_after: Annotated[datetime | None, Query()] = None,
+    created_before: Annotated[datetime | None, Query()] = None,
+) -> TimeFilters:
+    """Only the `created_*` pair, for append-only resources (nothing is ever updated)."""
+    return TimeFilters(_utc(created_after, "created_after"), _utc(created_before, "created_before"))

@@ -2,8 +2,13 @@
 
 The key is reserved (in its own short transaction) before the request runs, so a concurrent retry
 sees it in flight (409); the response is stored once the request finishes. 5xx responses are not
-stored, so a retry after a server error runs again. If a process dies mid-request, its reservation
-expires after `idempotency_lock_seconds` and a retry runs again.
+stored, so a retry after a server error runs again.
+
+The request's own transaction marks the key committed (`mark_committed`, called by the write
+session), so a crash can never make a write run twice: if the process dies before its work
+commits, the reservation expires after `idempotency_lock_seconds` and a retry runs again; if it
+dies after the commit but before storing the response, a retry gets 409
+`idempotency_key_response_lost` and is not run again.
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from callplane.auth.service import Authenticator
@@ -27,6 +33,7 @@ from callplane.models import IdempotencyKey
 
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _REPLAYED_HEADERS = {b"content-type", b"etag", b"location"}
+_STATE_KEY = "idempotency_reservation"
 
 
 class IdempotencyMiddleware:
@@ -66,6 +73,7 @@ class IdempotencyMiddleware:
         if outcome is not None:
             await _send_error(send, *outcome)
             return
+        state(scope)[_STATE_KEY] = (subject.organization_id, key)
         await self._run_and_store(scope, receive, send, database, subject.organization_id, key)
 
     async def _reserve(
@@ -111,7 +119,15 @@ class IdempotencyMiddleware:
                         "A request with this Idempotency-Key is still being processed.",
                         "idempotency_key_in_flight",
                     )
-                row.locked_until = now + self.lock  # the first attempt died; take over
+                if row.committed_at is not None:
+                    return (
+                        409,
+                        "The request with this Idempotency-Key was carried out, but the server "
+                        "stopped before storing its response; it was not run again. Read the "
+                        "resource to see the result.",
+                        "idempotency_key_response_lost",
+                    )
+                row.locked_until = now + self.lock  # the first attempt died uncommitted: rerun
                 return None
         except IntegrityError:
             return (
@@ -162,6 +178,19 @@ class IdempotencyMiddleware:
                 row.response_status = status
                 row.response_headers = headers
                 row.response_body = body
+
+
+async def mark_committed(session: AsyncSession, request_state: Any) -> None:
+    """In the request's write transaction: its work and this mark commit together."""
+    reserved = getattr(request_state, _STATE_KEY, None)
+    if reserved is None:
+        return
+    org_id, key = reserved
+    await session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.organization_id == org_id, IdempotencyKey.key == key)
+        .values(committed_at=utcnow())
+    )
 
 
 def _request_hash(scope: Scope) -> bytes:

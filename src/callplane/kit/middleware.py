@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# uvicorn's default parser (httptools) passes headers of any size and number; bound them here.
+MAX_HEADER_BYTES = 32 * 1024
+MAX_HEADERS = 100
 
 
 def error_response_parts(status: int, detail: str, code: str) -> tuple[Message, Message]:
-    body = orjson.dumps({"detail": detail, "code": code})
+    return _json_response_parts(status, {"detail": detail, "code": code})
+
+
+def _json_response_parts(status: int, payload: Any) -> tuple[Message, Message]:
+    body = orjson.dumps(payload)
     start: Message = {
         "type": "http.response.start",
         "status": status,
@@ -55,8 +64,44 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
+def _url_problem(scope: Scope) -> str | None:
+    """Why the URL's path or query, percent-decoded, is not text we can use, or None.
+
+    PostgreSQL cannot store or compare text holding NUL; invalid UTF-8 would otherwise be
+    replaced by U+FFFD silently, so a filter would search for something the client never sent.
+    """
+    raw_path = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "surrogatepass")
+    for part in (raw_path, scope.get("query_string", b"")):
+        decoded = unquote_to_bytes(part)
+        if b"\x00" in decoded:
+            return "The URL must not contain NUL (%00) characters."
+        try:
+            decoded.decode("utf-8")
+        except UnicodeDecodeError:
+            return "The URL must be valid UTF-8 once percent-decoded."
+    return None
+
+
+def _refused_at_the_door(scope: Scope) -> tuple[Message, Message] | None:
+    """The error for a request no handler should see, or None."""
+    problem = _url_problem(scope)
+    if problem is not None:
+        return error_response_parts(400, problem, "invalid_characters")
+    headers = scope["headers"]
+    if len(headers) > MAX_HEADERS or (
+        sum(len(name) + len(value) for name, value in headers) > MAX_HEADER_BYTES
+    ):
+        return error_response_parts(
+            431,
+            f"Request headers must be at most {MAX_HEADERS} fields and {MAX_HEADER_BYTES} bytes.",
+            "request_header_fields_too_large",
+        )
+    return None
+
+
 class BufferedBodyMiddleware:
-    """Reads request bodies up front (at most `max_bytes`, else 413) and replays them.
+    """Refuses malformed URLs and oversized headers at the door; reads request bodies up front
+    (at most `max_bytes`, else 413) and replays them.
 
     Buffering lets the idempotency layer hash the body and guarantees an oversized body is
     refused before any handler runs.
@@ -67,16 +112,9 @@ class BufferedBodyMiddleware:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and (
-            b"%00" in scope.get("query_string", b"") or "\x00" in scope.get("path", "")
-        ):
-            # PostgreSQL cannot store or compare text holding NUL; refuse it at the door.
-            await _send_parts(
-                send,
-                error_response_parts(
-                    400, "The URL must not contain NUL (%00) characters.", "invalid_characters"
-                ),
-            )
+        refusal = _refused_at_the_door(scope) if scope["type"] == "http" else None
+        if refusal is not None:
+            await _send_parts(send, refusal)
             return
         if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
             await self.app(scope, receive, send)
@@ -105,6 +143,10 @@ class BufferedBodyMiddleware:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
+        duplicate = _duplicate_key(body)
+        if duplicate is not None:
+            await _send_parts(send, _duplicate_key_error(duplicate))
+            return
         scope.setdefault("state", {})["body"] = body
         replayed = False
 
@@ -124,6 +166,46 @@ class BufferedBodyMiddleware:
                 413, f"Request body is larger than {self.max_bytes} bytes.", "payload_too_large"
             ),
         )
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str):
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return result
+
+
+def _duplicate_key(body: bytes) -> str | None:
+    """A key that appears twice in one object of a JSON body, or None (also for a body that is
+    not JSON: the route reports that). Parsers disagree on which duplicate wins, so a proxy
+    that checked the first value must not see the app act on the last one."""
+    try:
+        json.loads(body, object_pairs_hook=_unique_pairs)
+    except _DuplicateKey as exc:
+        return exc.key
+    except (ValueError, RecursionError):
+        return None
+    return None
+
+
+def _duplicate_key_error(key: str) -> tuple[Message, Message]:
+    """A 422 in the shape of every other validation error (`!a`: the key may be a lone
+    surrogate, which no encoder accepts)."""
+    error = {
+        "loc": ["body"],
+        "msg": f"JSON object has a duplicate key: {key[:100]!a}",
+        "type": "json_duplicate_key",
+    }
+    return _json_response_parts(422, {"detail": [error]})
 
 
 async def _send_parts(send: Send, parts: tuple[Message, Message]) -> None:

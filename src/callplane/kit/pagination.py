@@ -48,6 +48,9 @@ def _decode_value(raw: Any, kind: type) -> Any:
     if kind is uuid.UUID and isinstance(raw, dict) and isinstance(raw.get("u"), str):
         return uuid.UUID(hex=raw["u"])
     if kind is int and isinstance(raw, int) and not isinstance(raw, bool):
+        # Integer sort keys are INTEGER (32-bit) columns; beyond 64 bits both drivers fail (500).
+        if not -(2**31) <= raw < 2**31:
+            raise ValueError("cursor integer out of range")
         return raw
     if kind is str and isinstance(raw, str):
         return raw

@@ -4,6 +4,7 @@ from callplane.models.agent import Agent
 from callplane.models.agent_conversation_stat import AgentConversationStat
 from callplane.models.agent_version import AgentVersion
 from callplane.models.api_key import ApiKey
+from callplane.models.audit_event import AuditEvent
 from callplane.models.base import Base
 from callplane.models.conversation import Conversation
 from callplane.models.idempotency_key import IdempotencyKey
@@ -12,8 +13,11 @@ from callplane.models.membership import Membership
 from callplane.models.organization import Organization
 from callplane.models.personal_access_token import PersonalAccessToken
 from callplane.models.phone_number import PhoneNumber
+from callplane.models.rate_limit_window import RateLimitWindow
 from callplane.models.user import User
 from callplane.models.web_widget import WebWidget
+from callplane.models.webhook import Webhook
+from callplane.models.webhook_delivery import WebhookDelivery
 from callplane.models.workflow_run import WorkflowRun
 
 __all__ = [
@@ -21,6 +25,7 @@ __all__ = [
     "AgentConversationStat",
     "AgentVersion",
     "ApiKey",
+    "AuditEvent",
     "Base",
     "Conversation",
     "IdempotencyKey",
@@ -30,7 +35,10 @@ __all__ = [
     "Organization",
     "PersonalAccessToken",
     "PhoneNumber",
+    "RateLimitWindow",
     "User",
     "WebWidget",
+    "Webhook",
+    "WebhookDelivery",
     "WorkflowRun",
 ]

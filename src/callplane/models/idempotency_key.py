@@ -26,4 +26,6 @@ class IdempotencyKey(Base):
     response_headers: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     locked_until: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # Set in the request's own transaction: its work is durable even if the response is lost.
+    committed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)

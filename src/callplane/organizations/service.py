@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callplane.audit import recorder as audit
 from callplane.auth.credentials import format_credential, hash_secret, new_secret
 from callplane.auth.scopes import ALL_SCOPES
 from callplane.auth.subject import AuthSubject
@@ -81,6 +82,14 @@ async def create_api_key(
     )
     session.add(key)
     await session.flush()
+    await audit.record(
+        session,
+        organization_id,
+        "api_key.created",
+        "api_key",
+        key.id,
+        {"name": name, "scopes": key.scopes, "expires_at": expires_at},
+    )
     return key, Issued(key.id, format_credential("ak", key.id, secret))
 
 
@@ -121,4 +130,12 @@ async def revoke_api_key(repo: ApiKeyRepository, key_id: uuid.UUID, now: datetim
         raise NotFound("API key not found.")
     if key.revoked_at is None:
         key.revoked_at = now
+        await audit.record(
+            repo.session,
+            repo.organization_id,
+            "api_key.revoked",
+            "api_key",
+            key.id,
+            {"name": key.name},
+        )
     return key

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
 
+from callplane.audit import recorder as audit
 from callplane.errors import Conflict, NotFound
 from callplane.models import PhoneNumber
 from callplane.phone_numbers.normalize import InvalidPhoneNumber, to_e164
@@ -49,14 +50,18 @@ async def register(repo: PhoneNumberRepository, body: PhoneNumberCreate) -> Phon
             repo.add(record)
     except IntegrityError:
         raise PhoneNumberTaken() from None
+    await _record(repo, "phone_number.created", record, {"label": record.label})
     return record
 
 
 async def update(repo: PhoneNumberRepository, raw: str, body: PhoneNumberUpdate) -> PhoneNumber:
     record = await get(repo, raw, for_update=True)
+    before = {field: getattr(record, field) for field in body.model_fields_set}
     for field in body.model_fields_set:
         setattr(record, field, getattr(body, field))
     await repo.session.flush()
+    after = {field: getattr(record, field) for field in body.model_fields_set}
+    await _record(repo, "phone_number.updated", record, audit.changed(before, after))
     return record
 
 
@@ -65,3 +70,12 @@ async def delete(repo: PhoneNumberRepository, raw: str) -> None:
     if record.inbound_agent_version_id or record.outbound_agent_version_id:
         raise PhoneNumberInUse()
     await repo.delete(record)
+    await _record(repo, "phone_number.deleted", record, {})
+
+
+async def _record(
+    repo: PhoneNumberRepository, action: str, record: PhoneNumber, changes: dict[str, object]
+) -> None:
+    await audit.record(
+        repo.session, repo.organization_id, action, "phone_number", record.phone_number, changes
+    )

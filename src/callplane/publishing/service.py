@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callplane.audit import recorder as audit
 from callplane.db.types import utcnow
 from callplane.errors import NotFound, UnprocessableRequest
 from callplane.models import AgentVersion, PhoneNumber
@@ -72,6 +73,7 @@ async def publish(
         )
 
     now = utcnow()
+    first_publish = not version.published
     if not version.published:
         version.published = True
         version.published_at = now
@@ -79,22 +81,48 @@ async def publish(
     agent.live_version_id = version.id
     agent.live_version = version.version
     agent.revision += 1
+    changed: dict[str, list[str]] = {}
     for slot in _slots(body.direction):
         for phone in assign:
-            _fill(records[phone], slot, version, now)
+            if _fill(records[phone], slot, version, now):
+                changed.setdefault(phone, []).append(slot)
         for phone in unassign:
             if getattr(records[phone], f"{slot}_agent_id") == agent_id:
                 _clear(records[phone], slot, now)
+                changed.setdefault(phone, []).append(slot)
     await session.flush()
+    await audit.record(
+        session,
+        organization_id,
+        "agent.version.published",
+        "agent",
+        agent_id,
+        {"version": number, "first_publish": first_publish, "direction": body.direction},
+    )
+    for phone, slots in changed.items():
+        await audit.record(
+            session,
+            organization_id,
+            "phone_number.assignment_changed",
+            "phone_number",
+            phone,
+            {
+                slot: {
+                    "agent_id": getattr(records[phone], f"{slot}_agent_id"),
+                    "version": getattr(records[phone], f"{slot}_version"),
+                }
+                for slot in slots
+            },
+        )
     return [records[n] for n in [*assign, *unassign]]
 
 
-def _fill(record: PhoneNumber, slot: str, version: AgentVersion, now: datetime) -> None:
-    _write(record, slot, (version.agent_id, version.id, version.version), now)
+def _fill(record: PhoneNumber, slot: str, version: AgentVersion, now: datetime) -> bool:
+    return _write(record, slot, (version.agent_id, version.id, version.version), now)
 
 
-def _clear(record: PhoneNumber, slot: str, now: datetime) -> None:
-    _write(record, slot, (None, None, None), now)
+def _clear(record: PhoneNumber, slot: str, now: datetime) -> bool:
+    return _write(record, slot, (None, None, None), now)
 
 
 def _write(
@@ -102,8 +130,8 @@ def _write(
     slot: str,
     values: tuple[uuid.UUID | None, uuid.UUID | None, int | None],
     now: datetime,
-) -> None:
-    """Write a slot, stamping `updated_at` only when something changed.
+) -> bool:
+    """Write a slot, stamping `updated_at` only when something changed (and say whether it did).
 
     The stamp is explicit rather than the column's `onupdate`: the ORM batches these UPDATEs into
     one executemany, and SQLAlchemy (2.1.9) then copies the first row's generated timestamp onto
@@ -111,7 +139,8 @@ def _write(
     """
     names = (f"{slot}_agent_id", f"{slot}_agent_version_id", f"{slot}_version")
     if all(getattr(record, name) == value for name, value in zip(names, values, strict=True)):
-        return
+        return False
     for name, value in zip(names, values, strict=True):
         setattr(record, name, value)
     record.updated_at = now
+    return True

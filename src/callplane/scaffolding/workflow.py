@@ -16,6 +16,7 @@ from sqlalchemy import delete
 
 from callplane.agent_config import AgentConfig
 from callplane.agents.service import AgentService
+from callplane.audit import recorder as audit
 from callplane.crawler.profile import SitePage, SiteProfile
 from callplane.db.types import utcnow
 from callplane.knowledge.repository import CollectionRepository
@@ -122,6 +123,7 @@ async def create_agent(
     agent_id = uuid.UUID(existing_agent_id) if existing_agent_id else derived_id(run_id, "agent")
     version_id = derived_id(run_id, "version")
     async with runtime().database.session(write=True) as session, session.begin():
+        audit.act_as(session, audit.Actor("workflow", run_id))
         versions = VersionRepository(session, org)
         made = await versions.get(version_id)
         if made is not None:
@@ -146,6 +148,9 @@ async def create_agent(
             )
             session.add(agent)
             await session.flush()
+            await audit.record(
+                session, org, "agent.created", "agent", agent.id, {"name": name, "is_demo": demo}
+            )
         version = versions.add(
             AgentVersion(
                 id=version_id,
@@ -159,6 +164,9 @@ async def create_agent(
             )
         )
         await session.flush()
+        await audit.record(
+            session, org, "agent.version.created", "agent", agent.id, {"version": version.version}
+        )
         return {"agent_id": str(agent.id), "version": version.version}
 
 
@@ -177,6 +185,7 @@ async def deploy(
     agent_id = uuid.UUID(created["agent_id"])
     warnings: list[str] = []
     async with runtime().database.session(write=True) as session, session.begin():
+        audit.act_as(session, audit.Actor("workflow", run_id))
         numbers: list[str] = []
         if want_number:
             free = await PhoneNumberRepository(session, org).first_free()
@@ -191,7 +200,7 @@ async def deploy(
         )
         agent = await session.get(Agent, agent_id, with_for_update=True)
         assert agent is not None
-        sip.deploy(agent)
+        await sip.deploy(session, agent)
         widget_id = derived_id(run_id, "widget")
         widgets = WidgetService(session, org)
         if await widgets.widgets.get(widget_id) is None:
@@ -222,6 +231,7 @@ async def remove_what_the_run_made(run: WorkflowRun) -> None:
     """Nothing half-made is left behind: the agent and collection this run created go."""
     org = run.organization_id
     async with runtime().database.session(write=True) as session, session.begin():
+        audit.act_as(session, audit.Actor("workflow", run.id))
         if not run.input.get("existing_agent_id"):
             agents = AgentService(session, org)
             if await agents.agents.get(derived_id(run.id, "agent")) is not None:

@@ -25,7 +25,7 @@ async def deploy_as_sip(
 ) -> SipEndpoint:
     """Deploy (idempotent). Calls are answered by the agent's live version; 409 if none."""
     agent = await AgentService(session, subject.organization_id).get(agent_id, lock=True)
-    service.deploy(agent)
+    await service.deploy(session, agent)
     return sip_endpoint(agent, request.app.state.settings.sip_domain)
 
 
@@ -33,4 +33,4 @@ async def deploy_as_sip(
 async def remove_sip(agent_id: uuid.UUID, subject: AgentsManager, session: WriteSession) -> None:
     """Remove the SIP endpoint (idempotent)."""
     agent = await AgentService(session, subject.organization_id).get(agent_id, lock=True)
-    service.remove(agent)
+    await service.remove(session, agent)

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.agent_config import InstructionBuilderInputs
+from callplane.audit import recorder as audit
 from callplane.db.types import utcnow
 from callplane.models import AgentVersion, WorkflowRun
 from callplane.workflows import service as workflow_service
@@ -44,6 +45,7 @@ async def apply_instructions(
     """Write the text into the draft unless, meanwhile, it was published, its inputs changed,
     or someone edited its instructions by hand (`instructions_before` is what they were)."""
     async with runtime().database.session(write=True) as session, session.begin():
+        audit.act_as(session, audit.Actor("workflow", DBOS.workflow_id))
         version = (
             await session.scalars(
                 select(AgentVersion)
@@ -82,6 +84,14 @@ async def apply_instructions(
         version.instructions_manually_edited = False
         version.instructions_generated_at = utcnow()
         version.revision += 1
+        await audit.record(
+            session,
+            version.organization_id,
+            "agent.version.instructions_generated",
+            "agent",
+            version.agent_id,
+            {"version": version.version},
+        )
         return {**outcome, "applied": True}
 
 

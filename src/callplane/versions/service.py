@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callplane.agent_config import AgentConfig, default_config
 from callplane.agents.errors import AgentNotFound
 from callplane.agents.repository import AgentRepository
+from callplane.audit import recorder as audit
 from callplane.kit.etags import check_if_match
 from callplane.kit.filters import TimeFilters
 from callplane.models import Agent, AgentVersion
@@ -40,6 +41,7 @@ def check_publishable(version: AgentVersion) -> None:
 class VersionService:
     def __init__(self, session: AsyncSession, organization_id: uuid.UUID):
         self.session = session
+        self.organization_id = organization_id
         self.agents = AgentRepository(session, organization_id)
         self.versions = VersionRepository(session, organization_id)
 
@@ -113,15 +115,25 @@ class VersionService:
         check_if_match(if_match, version.revision)
         if version.published:
             raise VersionPublished()
+        changes: dict[str, Any] = {"version": number}
         if "instruction_builder_inputs" in body.model_fields_set:
+            changes["instruction_builder_inputs_changed"] = (
+                _inputs(body.instruction_builder_inputs) != version.instruction_builder_inputs
+            )
             _set_inputs(version, _inputs(body.instruction_builder_inputs))
         if body.config is not None:
             config = dump_config(body.config)
+            changes["config_fields_changed"] = sorted(
+                key
+                for key in config.keys() | version.config.keys()
+                if config.get(key) != version.config.get(key)
+            )
             if config.get("instructions") != version.config.get("instructions"):
                 version.instructions_manually_edited = True
             version.config = config
         version.revision += 1
         await self.session.flush()
+        await self._record("agent.version.updated", agent_id, changes)
         return version
 
     async def start_generation(self, agent_id: uuid.UUID, number: int) -> AgentVersion:
@@ -136,6 +148,7 @@ class VersionService:
         version.instructions_status = "generating"
         version.revision += 1
         await self.session.flush()
+        await self._record("agent.version.generation_started", agent_id, {"version": number})
         return version
 
     async def delete(self, agent_id: uuid.UUID, number: int) -> None:
@@ -143,6 +156,7 @@ class VersionService:
         if version.published:
             raise PublishedVersionUndeletable()
         await self.versions.delete(version)
+        await self._record("agent.version.deleted", agent_id, {"version": number})
 
     async def _copy(self, agent_id: uuid.UUID, base: AgentVersion) -> AgentVersion:
         return await self._insert(
@@ -176,7 +190,12 @@ class VersionService:
             )
         )
         await self.session.flush()
+        await self._record("agent.version.created", agent_id, {"version": version.version})
         return version
+
+    async def _record(self, action: str, agent_id: uuid.UUID, changes: dict[str, Any]) -> None:
+        """Version events name the agent as their resource, so one filter shows its history."""
+        await audit.record(self.session, self.organization_id, action, "agent", agent_id, changes)
 
 
 def _inputs(model: Any) -> dict[str, Any] | None:

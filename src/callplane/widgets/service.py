@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.agents.errors import AgentNotFound
 from callplane.agents.repository import AgentRepository
+from callplane.audit import recorder as audit
 from callplane.db.types import new_id
 from callplane.errors import NotFound, UnprocessableRequest
 from callplane.models import WebWidget
@@ -50,6 +51,11 @@ class WidgetService:
             raise VersionNotPublishedForWidget()
 
     async def create(self, body: WidgetCreate, *, widget_id: uuid.UUID | None = None) -> WebWidget:
+        # The agent's row lock orders this against a concurrent delete of the agent, so the
+        # widget is not inserted for an agent that is going away (a foreign-key error, a 500).
+        agents = AgentRepository(self.session, self.widgets.organization_id)
+        if await agents.get(body.agent_id, for_update=True) is None:
+            raise AgentNotFound()
         await self._check_version(body.agent_id, body.agent_version_id)
         widget = self.widgets.add(
             WebWidget(
@@ -62,19 +68,29 @@ class WidgetService:
             )
         )
         await self.session.flush()
+        await self._record("web_widget.created", widget, {"agent_id": widget.agent_id})
         return widget
 
     async def update(self, widget_id: uuid.UUID, body: WidgetUpdate) -> WebWidget:
         widget = await self.get(widget_id, lock=True)
         if body.agent_version_id is not None:
             await self._check_version(widget.agent_id, body.agent_version_id)
+        before = {field: getattr(widget, field) for field in body.model_fields_set}
         for field in body.model_fields_set:
             setattr(widget, field, getattr(body, field))
         await self.session.flush()
+        after = {field: getattr(widget, field) for field in body.model_fields_set}
+        await self._record("web_widget.updated", widget, audit.changed(before, after))
         return widget
 
     async def delete(self, widget_id: uuid.UUID) -> None:
-        await self.widgets.delete(await self.get(widget_id, lock=True))
+        widget = await self.get(widget_id, lock=True)
+        await self.widgets.delete(widget)
+        await self._record("web_widget.deleted", widget, {"agent_id": widget.agent_id})
+
+    async def _record(self, action: str, widget: WebWidget, changes: dict[str, object]) -> None:
+        organization_id = self.widgets.organization_id
+        await audit.record(self.session, organization_id, action, "web_widget", widget.id, changes)
 
 
 def origin_allowed(origin: str, domains: list[str]) -> bool:
@@ -83,6 +99,8 @@ def origin_allowed(origin: str, domains: list[str]) -> bool:
     A domain with a port (`localhost:3000`, `*.example.com:8443`) matches that port only; a
     domain without one matches any port.
     """
+    if not (origin.isascii() and origin.isprintable()):
+        return False  # no origin holds such bytes, and an allowed one is echoed in a header
     if not domains:
         return True
     try:  # the Origin header is client input: a bad port or bracket must not be a 500

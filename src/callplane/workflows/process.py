@@ -10,6 +10,7 @@ from callplane.config import Settings
 from callplane.db.engine import Database
 from callplane.db.types import utcnow
 from callplane.llm import LLMWriter, OpenAICompatibleProvider, TemplateWriter, Writer
+from callplane.webhooks import fanout as webhooks  # also registers its listener and workflow
 from callplane.workflows import engine, repository
 from callplane.workflows.catalog import WORKFLOWS
 from callplane.workflows.runtime import Runtime, set_runtime
@@ -52,7 +53,7 @@ async def sweep(database: Database) -> int:
         workflow = WORKFLOWS.get(run.type)
         if workflow is not None:
             await engine.enqueue(workflow, run.id, run.id)
-    return len(stale)
+    return len(stale) + await webhooks.sweep(database, SWEEP_AGE)
 
 
 async def sweep_forever(database: Database) -> None:
@@ -78,9 +79,13 @@ async def run_worker(settings: Settings) -> None:
         loop.add_signal_handler(sig, stopping.set)
     await start(settings, database, listen=True)
     sweeper = asyncio.create_task(sweep_forever(database))
-    logger.info("worker started", extra={"queue": settings.workflow_queue})
+    logger.info(
+        "worker started",
+        extra={"queue": settings.workflow_queue, "executor_id": engine.executor_id()},
+    )
     try:
         await stopping.wait()
+        logger.info("worker stopping: no new workflow steps; unfinished runs resume later")
     finally:
         sweeper.cancel()
         stop()

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callplane.audit import recorder as audit
 from callplane.db.session import after_commit
 from callplane.db.types import new_id, utcnow
 from callplane.errors import AppError, Conflict, NotFound
@@ -89,6 +90,9 @@ async def start(
         )
     )
     await session.flush()
+    await audit.record(
+        session, organization_id, "workflow.started", "workflow", workflow_id, {"type": type_}
+    )
 
     async def enqueue() -> None:
         await engine.enqueue(workflow, workflow_id, workflow_id)
@@ -109,6 +113,14 @@ async def cancel(repo: WorkflowRunRepository, workflow_id: str) -> WorkflowRun:
     hook = _cancel_hooks.get(run.type)
     if hook is not None:
         await hook(repo.session, run)
+    await audit.record(
+        repo.session,
+        repo.organization_id,
+        "workflow.cancelled",
+        "workflow",
+        run.id,
+        {"type": run.type},
+    )
 
     async def stop() -> None:
         await engine.cancel(workflow_id)

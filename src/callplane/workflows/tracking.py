@@ -13,6 +13,7 @@ from typing import Any
 from dbos._error import DBOSMaxStepRetriesExceeded, DBOSWorkflowCancelledError
 from sqlalchemy import update
 
+from callplane.audit import recorder as audit
 from callplane.db.types import utcnow
 from callplane.models import WorkflowRun
 from callplane.workflows import repository
@@ -48,6 +49,18 @@ async def _update(run_id: str, **values: Any) -> bool:
 
 
 async def progress(run_id: str, step: str, message: str, completed: int, total: int) -> None:
+    logger.info(
+        "workflow step %s (%d/%d)",
+        step,
+        completed,
+        total,
+        extra={
+            "workflow_id": run_id,
+            "step": step,
+            "completed_steps": completed,
+            "total_steps": total,
+        },
+    )
     await _update(
         run_id,
         progress={
@@ -79,9 +92,11 @@ async def execute(
                 updated_at=utcnow(),
             )
         )
+    logger.info("workflow started", extra={**_ids(run), "attempt": run.attempts + 1})
     try:
         result = await body(run)
     except DBOSWorkflowCancelledError:
+        logger.info("workflow cancelled", extra=_ids(run))
         if cleanup is not None:
             await cleanup(run)
         raise
@@ -97,11 +112,17 @@ async def execute(
     except Exception as error:
         if type(error).__name__.startswith("DBOS"):
             raise  # cancellation and engine signals belong to the engine
-        logger.exception("workflow failed", extra={"workflow_id": run_id})
+        logger.exception("workflow raised an unexpected error", extra=_ids(run))
         code = getattr(error, "code", "internal_error")
         await _fail(run, code, getattr(error, "message", None) or str(error), cleanup)
         return
-    await _update(run_id, status="succeeded", result=result, finished_at=utcnow())
+    logger.info("workflow succeeded", extra=_ids(run))
+    await _finish(run, "succeeded", result=result)
+
+
+def _ids(run: WorkflowRun) -> dict[str, str]:
+    """What every workflow log line carries, to find all of one run's lines."""
+    return {"workflow_id": run.id, "workflow_type": run.type}
 
 
 async def _fail(
@@ -110,11 +131,23 @@ async def _fail(
     message: str,
     cleanup: Callable[[WorkflowRun], Awaitable[None]] | None,
 ) -> None:
+    logger.warning("workflow failed: %s", code, extra={**_ids(run), "error_code": str(code)})
     if cleanup is not None:
         await cleanup(run)
-    await _update(
-        run.id,
-        status="failed",
-        error={"code": str(code), "message": message[:2000]},
-        finished_at=utcnow(),
-    )
+    await _finish(run, "failed", error={"code": str(code), "message": message[:2000]})
+
+
+async def _finish(run: WorkflowRun, status: str, **values: Any) -> None:
+    """The run's end and its audit event, together (a cancelled run is left as it is)."""
+    async with runtime().database.session(write=True) as session, session.begin():
+        audit.act_as(session, audit.Actor("workflow", run.id))
+        if await repository.update_unfinished(
+            session, run.id, status=status, finished_at=utcnow(), **values
+        ):
+            changes = {
+                "type": run.type,
+                **({"error": values["error"]} if "error" in values else {}),
+            }
+            await audit.record(
+                session, run.organization_id, f"workflow.{status}", "workflow", run.id, changes
+            )

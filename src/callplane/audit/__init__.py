@@ -1,0 +1,1 @@
+"""The audit log: every write, who made it, in the transaction that made it."""

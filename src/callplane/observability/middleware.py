@@ -1,0 +1,95 @@
+"""Per-request metrics and the access log, in one pure ASGI middleware (outermost)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from prometheus_client.metrics import Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from callplane.kit.middleware import state
+from callplane.observability.counters import HTTP_DURATION, HTTP_REQUESTS
+
+access_logger = logging.getLogger("callplane.access")
+
+UNMATCHED = "unmatched"
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+# (method, route, status) -> the labelled children; bounded by routes x methods x statuses.
+_children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+
+
+def route_template(scope: Scope, root_path: str) -> str:
+    """The matched route's path template, never the raw path (labels must stay few)."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if isinstance(path, str):
+        return path
+    mounted = scope.get("root_path", "")
+    if mounted != root_path:  # a Mount (e.g. /docs-assets) answered: its prefix
+        return str(mounted[len(root_path) :])
+    return UNMATCHED
+
+
+def _record(method: str, route: str, status: int, seconds: float) -> None:
+    key = (method, route, str(status))
+    children = _children.get(key)
+    if children is None:
+        children = (HTTP_REQUESTS.labels(*key), HTTP_DURATION.labels(*key))
+        _children[key] = children
+    children[0].inc()
+    children[1].observe(seconds)
+
+
+class ObservabilityMiddleware:
+    """Counts and times every request by route template, and logs it as one JSON line."""
+
+    def __init__(self, app: ASGIApp, *, access_log: bool):
+        self.app = app
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        root_path = scope.get("root_path", "")
+        request_state = state(scope)
+        status = 500  # what the client gets if the app raises before answering
+
+        async def send_and_watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_watch)
+        finally:
+            seconds = time.perf_counter() - started
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+            route = route_template(scope, root_path)
+            _record(method, route, status, seconds)
+            if self.access_log and access_logger.isEnabledFor(logging.INFO):
+                fields = _access_fields(scope, request_state, route, status, seconds)
+                access_logger.info("%s %s %d", scope["method"], scope["path"], status, extra=fields)
+
+
+def _access_fields(
+    scope: Scope, request_state: dict[str, Any], route: str, status: int, seconds: float
+) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "request_id": request_state.get("request_id"),
+        "method": scope["method"],
+        "route": route,
+        "path": scope["path"],
+        "status": status,
+        "duration_ms": round(seconds * 1000, 3),
+    }
+    subject = request_state.get("subject")
+    if subject is not None:  # set by the auth dependency once the credential checked out
+        fields["organization_id"] = str(subject.organization_id)
+        fields["credential_id"] = str(subject.credential_id)
+    return fields

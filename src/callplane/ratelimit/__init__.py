@@ -1,0 +1,1 @@
+"""Per-credential rate limiting (fixed windows), shared through the database across processes."""

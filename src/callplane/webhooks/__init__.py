@@ -1,0 +1,1 @@
+"""Event webhooks: the audit log's events, POSTed and signed to the organization's endpoints."""

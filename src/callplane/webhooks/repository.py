@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callplane.db.repository import OrgRepository
+from callplane.db.types import utcnow
+from callplane.kit.pagination import paginate
+from callplane.models import Webhook, WebhookDelivery
+
+
+class WebhookRepository(OrgRepository[Webhook]):
+    model = Webhook
+
+    async def list(self, *, limit: int, cursor: str | None) -> tuple[list[Webhook], str | None]:
+        return await paginate(
+            self.session,
+            self.scoped(),
+            (Webhook.created_at, Webhook.id),
+            (datetime, uuid.UUID),
+            limit=limit,
+            cursor=cursor,
+        )
+
+    async def active(self) -> Sequence[tuple[uuid.UUID, Sequence[str]]]:
+        """(id, events) of the subscriptions that receive events."""
+        statement = select(Webhook.id, Webhook.events).where(
+            Webhook.organization_id == self.organization_id, Webhook.active.is_(True)
+        )
+        return [(row.id, row.events) for row in await self.session.execute(statement)]
+
+
+class DeliveryRepository(OrgRepository[WebhookDelivery]):
+    model = WebhookDelivery
+
+    async def list(
+        self, webhook_id: uuid.UUID, *, status: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[WebhookDelivery], str | None]:
+        statement = self.scoped().where(WebhookDelivery.webhook_id == webhook_id)
+        if status is not None:
+            statement = statement.where(WebhookDelivery.status == status)
+        return await paginate(
+            self.session,
+            statement,
+            (WebhookDelivery.created_at, WebhookDelivery.id),
+            (datetime, uuid.UUID),
+            limit=limit,
+            cursor=cursor,
+        )
+
+    async def get_for(
+        self, webhook_id: uuid.UUID, delivery_id: uuid.UUID
+    ) -> WebhookDelivery | None:
+        statement = self.scoped().where(
+            WebhookDelivery.id == delivery_id, WebhookDelivery.webhook_id == webhook_id
+        )
+        return (await self.session.scalars(statement)).one_or_none()
+
+
+# The delivery side: a delivery id names its organization, so these are keyed by id alone.
+
+
+async def overdue(session: AsyncSession, older_than: datetime) -> list[tuple[uuid.UUID, int]]:
+    """(id, attempts) of pending deliveries whose next attempt should have started by now."""
+    statement = (
+        select(WebhookDelivery.id, WebhookDelivery.attempts)
+        .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at < older_than)
+        .limit(100)
+    )
+    return [(row.id, row.attempts) for row in await session.execute(statement)]
+
+
+async def record_attempt(
+    session: AsyncSession, delivery_id: uuid.UUID, attempt: int, **values: Any
+) -> bool:
+    """Write attempt number `attempt` unless another already did (or the delivery is gone)."""
+    result = await session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.id == delivery_id,
+            WebhookDelivery.status == "pending",
+            WebhookDelivery.attempts == attempt - 1,
+        )
+        .values(attempts=attempt, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))

@@ -1,0 +1,157 @@
+"""Subscriptions and their deliveries, as the API manages them.
+
+The signing secret is stored as issued (not hashed): every delivery is signed with it, so the
+server must be able to read it. The API returns it only from create and rotate-secret.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+import uuid
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callplane.audit import recorder as audit
+from callplane.crawler.guard import blocked_reason
+from callplane.crawler.urls import canonical_host
+from callplane.errors import Conflict, NotFound, UnprocessableRequest
+from callplane.models import Webhook, WebhookDelivery
+from callplane.webhooks import fanout
+from callplane.webhooks.repository import DeliveryRepository, WebhookRepository
+from callplane.webhooks.schemas import WebhookCreate, WebhookUpdate
+
+SECRET_PREFIX = "whsec_"
+
+
+class WebhookNotFound(NotFound):
+    code = "webhook_not_found"
+    default_detail = "Webhook not found."
+
+
+class DeliveryNotFound(NotFound):
+    code = "webhook_delivery_not_found"
+    default_detail = "Webhook delivery not found."
+
+
+class WebhookUrlRefused(UnprocessableRequest):
+    code = "webhook_url_refused"
+    default_detail = "The URL points at a private or loopback address."
+
+
+class WebhookInactive(Conflict):
+    code = "webhook_inactive"
+    default_detail = "The webhook is inactive; activate it before redelivering."
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+def check_destination(url: str, *, allow_private_networks: bool) -> None:
+    """Refuse at once what the delivery-time SSRF guard would refuse without looking up DNS:
+    IP literals that are not public, and `localhost` names. (Names that resolve to private
+    addresses are refused by the guard when a delivery is attempted.)"""
+    if allow_private_networks:
+        return
+    host = canonical_host(httpx.URL(url).raw_host.decode("ascii"))
+    if host == "localhost" or host.endswith(".localhost"):
+        raise WebhookUrlRefused(f"Refusing {host}: it is a loopback name.")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return
+    reason = blocked_reason(address)
+    if reason is not None:
+        raise WebhookUrlRefused(f"Refusing {host}: it is a {reason} address.")
+
+
+class WebhookService:
+    def __init__(self, session: AsyncSession, organization_id: uuid.UUID):
+        self.session = session
+        self.organization_id = organization_id
+        self.webhooks = WebhookRepository(session, organization_id)
+        self.deliveries = DeliveryRepository(session, organization_id)
+
+    async def get(self, webhook_id: uuid.UUID, *, lock: bool = False) -> Webhook:
+        webhook = await self.webhooks.get(webhook_id, for_update=lock)
+        if webhook is None:
+            raise WebhookNotFound()
+        return webhook
+
+    async def create(self, body: WebhookCreate, *, allow_private_networks: bool) -> Webhook:
+        check_destination(body.url, allow_private_networks=allow_private_networks)
+        webhook = self.webhooks.add(
+            Webhook(
+                url=body.url,
+                events=body.events,
+                description=body.description,
+                active=body.active,
+                secret=new_secret(),
+            )
+        )
+        await self.session.flush()
+        await self._record(
+            "webhook.created", webhook, {"url": webhook.url, "events": webhook.events}
+        )
+        return webhook
+
+    async def update(
+        self, webhook_id: uuid.UUID, body: WebhookUpdate, *, allow_private_networks: bool
+    ) -> Webhook:
+        webhook = await self.get(webhook_id, lock=True)
+        if body.url is not None:
+            check_destination(body.url, allow_private_networks=allow_private_networks)
+        fields = body.model_fields_set
+        before = {name: getattr(webhook, name) for name in fields}
+        for name in fields:
+            setattr(webhook, name, getattr(body, name))
+        await self.session.flush()
+        after = {name: getattr(webhook, name) for name in fields}
+        changes = audit.changed(before, after)
+        if changes:
+            await self._record("webhook.updated", webhook, changes)
+        return webhook
+
+    async def delete(self, webhook_id: uuid.UUID) -> None:
+        webhook = await self.get(webhook_id, lock=True)
+        await self.webhooks.delete(webhook)
+        await self.session.flush()
+        await self._record("webhook.deleted", webhook, {"url": webhook.url})
+
+    async def rotate_secret(self, webhook_id: uuid.UUID) -> Webhook:
+        """A new secret, effective for the next attempt of every delivery; the old one stops."""
+        webhook = await self.get(webhook_id, lock=True)
+        webhook.secret = new_secret()
+        await self.session.flush()
+        await self._record("webhook.secret_rotated", webhook, {})
+        return webhook
+
+    async def get_delivery(self, webhook_id: uuid.UUID, delivery_id: uuid.UUID) -> WebhookDelivery:
+        await self.get(webhook_id)
+        found = await self.deliveries.get_for(webhook_id, delivery_id)
+        if found is None:
+            raise DeliveryNotFound()
+        return found
+
+    async def redeliver(self, webhook_id: uuid.UUID, delivery_id: uuid.UUID) -> WebhookDelivery:
+        """Send the delivery's event again, as a new delivery with attempts of its own."""
+        webhook = await self.get(webhook_id)
+        original = await self.deliveries.get_for(webhook_id, delivery_id)
+        if original is None:
+            raise DeliveryNotFound()
+        if not webhook.active:
+            raise WebhookInactive()
+        again = fanout.add_delivery(
+            self.session, self.organization_id, webhook_id, original.event_id, original.event_type
+        )
+        await self.session.flush()
+        return again
+
+    async def _record(self, action: str, webhook: Webhook, changes: dict[str, Any]) -> None:
+        fanout.forget_subscriptions(self.session)
+        await audit.record(
+            self.session, self.organization_id, action, "webhook", webhook.id, changes
+        )

@@ -1,0 +1,137 @@
+"""Rate limiting per credential: headers, 429s that change nothing, one budget across processes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+from callplane.app import create_app
+from callplane.config import PRODUCTION_RATE_LIMIT, Settings
+from tests.factories import Tenant
+
+AppFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest.fixture
+def limited_app(settings: Settings) -> AppFactory:
+    """Another API process on the same database (its own engine, caches and counters)."""
+
+    @asynccontextmanager
+    async def start(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+        app = create_app(settings.model_copy(update={"workflows": "off", **overrides}))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                yield client
+
+    return start
+
+
+async def test_headers_count_down_then_429_with_retry_after(
+    limited_app: AppFactory, tenant: Tenant
+) -> None:
+    async with limited_app(rate_limit_requests=3) as client:
+        remaining = []
+        for _ in range(3):
+            response = await client.get("/core/agents", headers=tenant.headers)
+            assert response.status_code == 200
+            assert response.headers["ratelimit-limit"] == "3"
+            assert 1 <= int(response.headers["ratelimit-reset"]) <= 60
+            remaining.append(int(response.headers["ratelimit-remaining"]))
+        assert remaining == [2, 1, 0]
+        refused = await client.get("/core/agents", headers=tenant.headers)
+        assert refused.status_code == 429
+        assert refused.json()["code"] == "rate_limited"
+        assert refused.headers["ratelimit-remaining"] == "0"
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert refused.headers["retry-after"] == refused.headers["ratelimit-reset"]
+
+
+async def test_a_refused_write_changes_nothing(limited_app: AppFactory, tenant: Tenant) -> None:
+    async with limited_app(rate_limit_requests=1) as client:
+        first = await client.post("/core/agents", json={"name": "One"}, headers=tenant.headers)
+        assert first.status_code == 201
+        second = await client.post("/core/agents", json={"name": "Two"}, headers=tenant.headers)
+        assert second.status_code == 429
+    names = [a["name"] for a in (await tenant.get("/core/agents")).json()["data"]]
+    assert names == ["One"]
+
+
+async def test_each_credential_has_its_own_budget_and_public_routes_none(
+    limited_app: AppFactory, tenant: Tenant
+) -> None:
+    other_key = await tenant.key_with("agents:read")
+    async with limited_app(rate_limit_requests=1) as client:
+        assert (await client.get("/core/agents", headers=tenant.headers)).status_code == 200
+        assert (await client.get("/core/agents", headers=tenant.headers)).status_code == 429
+        assert (await client.get("/core/agents", headers=other_key)).status_code == 200
+        for _ in range(3):
+            health = await client.get("/health")
+            assert health.status_code == 200
+            assert "ratelimit-limit" not in health.headers
+
+
+async def test_processes_sharing_a_database_share_the_budget(
+    limited_app: AppFactory, tenant: Tenant
+) -> None:
+    async with (
+        limited_app(rate_limit_requests=4) as first,
+        limited_app(rate_limit_requests=4) as second,
+    ):
+        statuses = []
+        for client in (first, second, first, second, first, second):
+            statuses.append((await client.get("/core/agents", headers=tenant.headers)).status_code)
+        assert statuses == [200, 200, 200, 200, 429, 429]
+
+
+async def test_concurrent_requests_never_exceed_the_limit(
+    limited_app: AppFactory, tenant: Tenant
+) -> None:
+    async with (
+        limited_app(rate_limit_requests=10) as first,
+        limited_app(rate_limit_requests=10) as second,
+    ):
+        responses = await asyncio.gather(
+            *(client.get("/core/agents", headers=tenant.headers) for client in [first, second] * 15)
+        )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] * 10 + [429] * 20
+
+
+async def test_memory_backend_counts_per_process(limited_app: AppFactory, tenant: Tenant) -> None:
+    async with (
+        limited_app(rate_limit_requests=1, rate_limit_backend="memory") as first,
+        limited_app(rate_limit_requests=1, rate_limit_backend="memory") as second,
+    ):
+        assert (await first.get("/core/agents", headers=tenant.headers)).status_code == 200
+        assert (await second.get("/core/agents", headers=tenant.headers)).status_code == 200
+        assert (await first.get("/core/agents", headers=tenant.headers)).status_code == 429
+
+
+async def test_the_next_window_starts_afresh(limited_app: AppFactory, tenant: Tenant) -> None:
+    async with limited_app(rate_limit_requests=1, rate_limit_window_seconds=1) as client:
+        await client.get("/core/agents", headers=tenant.headers)
+        refused = await client.get("/core/agents", headers=tenant.headers)
+        if refused.status_code == 200:  # the first request was the last of its window
+            refused = await client.get("/core/agents", headers=tenant.headers)
+        assert refused.status_code == 429
+        await asyncio.sleep(float(refused.headers["retry-after"]) + 0.05)
+        assert (await client.get("/core/agents", headers=tenant.headers)).status_code == 200
+
+
+async def test_off_by_default_in_development(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    assert Settings(env="development").rate_limit_requests == 0
+    response = await tenant.get("/core/agents")
+    assert "ratelimit-limit" not in response.headers
+
+
+def test_production_turns_it_on_unless_told_otherwise() -> None:
+    pg = "postgresql+asyncpg://db.internal/callplane"
+    assert Settings(env="production", database_url=pg).rate_limit_requests == PRODUCTION_RATE_LIMIT
+    explicit = Settings(env="production", database_url=pg, rate_limit_requests=0)
+    assert explicit.rate_limit_requests == 0

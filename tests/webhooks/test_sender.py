@@ -1,0 +1,48 @@
+"""The HTTP side of an attempt: the crawler's SSRF guard applies, and signatures verify."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from collections.abc import Callable
+
+from callplane.config import Settings
+from callplane.webhooks import sender
+from tests.webhooks.receiver import Receiver
+
+BODY = b'{"id":"x","type":"agent.created"}'
+
+
+def headers() -> dict[str, str]:
+    return sender.headers(uuid.uuid4(), "whsec_test", 1_700_000_000, BODY)
+
+
+async def test_the_guard_refuses_private_addresses(receivers: Callable[..., Receiver]) -> None:
+    receiver = receivers()
+    guarded = Settings(crawler_allow_private_networks=False)
+    outcome = await sender.post(
+        receiver.url,
+        BODY,
+        headers(),
+        timeout=2,
+        allow_private_networks=guarded.crawler_allow_private_networks,
+    )
+    assert not outcome.delivered and outcome.permanent
+    assert outcome.status_code is None
+    assert "loopback" in (outcome.error or "")
+    assert receiver.requests == []  # refused before connecting
+
+    allowed = await sender.post(
+        receiver.url, BODY, headers(), timeout=2, allow_private_networks=True
+    )
+    assert allowed.delivered and allowed.status_code == 200
+    assert [r.body for r in receiver.requests] == [BODY]
+
+
+def test_the_signature_is_an_hmac_of_timestamp_and_body() -> None:
+    given = sender.signature("whsec_test", 1_700_000_000, BODY)
+    expected = hmac.new(b"whsec_test", b"1700000000." + BODY, hashlib.sha256).hexdigest()
+    assert given == f"v1={expected}"
+    assert sender.signature("whsec_test", 1_700_000_001, BODY) != given
+    assert sender.signature("whsec_other", 1_700_000_000, BODY) != given
