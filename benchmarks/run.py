@@ -540,8 +540,9 @@ def main(argv: list[str] | None = None) -> int:
         "Python": sys.version.split()[0],
         "wrk": wrk.wrk_version(),
         "Code": code_version(),
-        "Server": "one `callplane serve` process, CALLPLANE_ENV=production, other settings "
-        "at their defaults",
+        "Server": "one `callplane serve` process, CALLPLANE_ENV=production (rate limiting on, "
+        "database counter, with a limit the load never reaches), other settings at their "
+        "defaults",
         "Command": f"`{command_line()}`",
         "Load average at start": load_start,
     }

@@ -21,6 +21,9 @@ def free_port() -> int:
     return port
 
 
+BENCH_RATE_LIMIT = 1_000_000_000
+
+
 def _callplane_command() -> list[str]:
     """The `callplane` console script of this interpreter's environment (the one `make` built)."""
     script = Path(sys.executable).parent / "callplane"
@@ -53,6 +56,9 @@ class Server:
             "CALLPLANE_DATABASE_URL": self.database_url,
             "CALLPLANE_ENV": "production",
             "CALLPLANE_LOG_LEVEL": "warning",
+            # Production turns rate limiting on; a limit no run reaches keeps its cost (one
+            # counter upsert per request) in the figures without refusing the load.
+            "CALLPLANE_RATE_LIMIT_REQUESTS": str(BENCH_RATE_LIMIT),
             **self.extra_env,
         }
         command = [*_callplane_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
