@@ -203,3 +203,22 @@ async def test_events_are_written_with_their_change(
             )
         ).all()
     assert sorted(map(str, agents)) == sorted(ids) == sorted(logged)
+
+
+async def test_deleting_an_agent_records_the_numbers_it_released(tenant: Tenant) -> None:
+    agent = await tenant.create_agent()
+    version = await tenant.create_version(agent["id"])
+    number = await tenant.register_number()
+    published = await tenant.publish(
+        agent["id"], version["version"], phone_numbers=[number], direction="both"
+    )
+    assert published.status_code == 200, published.text
+    assert (await tenant.delete(f"/core/agents/{agent['id']}")).status_code == 204
+    [released, assigned] = await events(
+        tenant, f"&resource_id={number.replace('+', '%2B')}&action=phone_number.assignment_changed"
+    )
+    assert released["changes"] == {
+        "inbound": {"agent_id": None, "version": None},
+        "outbound": {"agent_id": None, "version": None},
+    }
+    assert assigned["changes"]["outbound"] == {"agent_id": agent["id"], "version": 1}

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
+from types import SimpleNamespace
 
 import httpx
 import pytest
 from sqlalchemy import select, update
 
+from callplane.config import Settings
 from callplane.db.engine import Database
 from callplane.db.types import utcnow
+from callplane.kit.idempotency import IdempotencyKeyInFlight, IdempotencyMiddleware, mark_committed
 from callplane.models import IdempotencyKey
 from tests.factories import Tenant
 
@@ -323,3 +326,25 @@ async def test_work_that_never_committed_runs_on_retry(tenant: Tenant, database:
     retry = await tenant.post("/core/agents", json={"name": "Again"}, headers=headers)
     assert retry.status_code == 201
     assert await agent_names(tenant) == ["Again", "Again"]
+
+
+async def test_a_5xx_after_the_commit_keeps_the_key(tenant: Tenant, database: Database) -> None:
+    """The work committed, then the response failed: the key must not be freed for a rerun."""
+    first = await tenant.post("/core/agents", json={"name": "Kept"}, headers=key_headers("k5"))
+    assert first.status_code == 201
+    await _mark_in_flight(database, tenant, "k5", locked_for=timedelta(seconds=60), committed=True)
+    middleware = IdempotencyMiddleware(app=None, settings=Settings())  # type: ignore[arg-type]
+    await middleware._finish(database, tenant.organization_id, "k5", 500, {}, b"")
+    async with database.session(write=False) as session:
+        assert await session.get(IdempotencyKey, (tenant.organization_id, "k5")) is not None
+
+
+async def test_a_second_commit_under_one_key_is_refused(tenant: Tenant, database: Database) -> None:
+    """A slow first attempt outlived its lock and a retry committed meanwhile: the first one's
+    transaction is refused (and rolls back) instead of committing the work twice."""
+    first = await tenant.post("/core/agents", json={"name": "Once"}, headers=key_headers("k6"))
+    assert first.status_code == 201
+    state = SimpleNamespace(idempotency_reservation=(tenant.organization_id, "k6"))
+    async with database.session(write=True) as session, session.begin():
+        with pytest.raises(IdempotencyKeyInFlight):
+            await mark_committed(session, state)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -135,3 +136,24 @@ def test_production_turns_it_on_unless_told_otherwise() -> None:
     assert Settings(env="production", database_url=pg).rate_limit_requests == PRODUCTION_RATE_LIMIT
     explicit = Settings(env="production", database_url=pg, rate_limit_requests=0)
     assert explicit.rate_limit_requests == 0
+
+
+async def test_a_refused_request_with_an_idempotency_key_runs_on_retry(
+    limited_app: AppFactory, tenant: Tenant
+) -> None:
+    """A 429 is not the request's answer: retried under the same key after Retry-After, it runs
+    (a stored 429 would be replayed until the key expired)."""
+    headers = {**tenant.headers, "Idempotency-Key": f"limited-{uuid.uuid4()}"}
+    async with limited_app(rate_limit_requests=1, rate_limit_window_seconds=1) as client:
+        refused = None
+        for _ in range(3):
+            response = await client.post("/core/agents", json={"name": "Later"}, headers=headers)
+            if response.status_code == 429:
+                refused = response
+                break
+            headers["Idempotency-Key"] = f"limited-{uuid.uuid4()}"
+        assert refused is not None
+        await asyncio.sleep(float(refused.headers["retry-after"]) + 0.05)
+        retried = await client.post("/core/agents", json={"name": "Later"}, headers=headers)
+        assert retried.status_code == 201, retried.text
+        assert "idempotent-replayed" not in retried.headers

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import builtins
 import json
 import uuid
 from datetime import datetime
@@ -81,13 +82,18 @@ class AgentRepository(OrgRepository[Agent]):
             statement = statement.where(exists().where(entry.c.key == key, condition))
         return statement
 
-    async def clear_phone_slots(self, agent_id: uuid.UUID) -> None:
-        """Empty every phone slot that points at one of this agent's versions.
+    async def clear_phone_slots(self, agent_id: uuid.UUID) -> dict[str, builtins.list[str]]:
+        """Empty every phone slot that points at one of this agent's versions; returns the slots
+        emptied per number.
 
         The rows are locked first in phone-number order, the order publishing locks them in: an
         UPDATE alone locks in scan order and deadlocks with a concurrent publish."""
-        await self.session.execute(
-            select(PhoneNumber.id)
+        locked = await self.session.execute(
+            select(
+                PhoneNumber.phone_number,
+                PhoneNumber.inbound_agent_id,
+                PhoneNumber.outbound_agent_id,
+            )
             .where(
                 PhoneNumber.organization_id == self.organization_id,
                 or_(
@@ -98,6 +104,14 @@ class AgentRepository(OrgRepository[Agent]):
             .order_by(PhoneNumber.phone_number)
             .with_for_update()
         )
+        emptied = {
+            number: [
+                slot
+                for slot, holder in (("inbound", inbound), ("outbound", outbound))
+                if holder == agent_id
+            ]
+            for number, inbound, outbound in locked
+        }
         slots = (
             (
                 PhoneNumber.inbound_agent_id,
@@ -119,6 +133,7 @@ class AgentRepository(OrgRepository[Agent]):
                 .values({agent_column: None, version_id_column: None, version_column: None})
                 .execution_options(synchronize_session=False)
             )
+        return emptied
 
 
 async def detail_json(

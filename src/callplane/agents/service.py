@@ -125,10 +125,19 @@ class AgentService:
         """Versions, widgets and the SIP endpoint go with the agent; phone slots are emptied;
         conversations keep their history (they hold the agent id without a foreign key)."""
         agent = await self.get(agent_id, lock=True)
-        await self.agents.clear_phone_slots(agent.id)
+        emptied = await self.agents.clear_phone_slots(agent.id)
         agent.live_version_id = None
         await self.session.flush()
         await self.agents.delete(agent)
+        for number, slots in emptied.items():
+            await audit.record(
+                self.session,
+                self.organization_id,
+                "phone_number.assignment_changed",
+                "phone_number",
+                number,
+                {slot: {"agent_id": None, "version": None} for slot in slots},
+            )
         await audit.record(
             self.session,
             self.organization_id,

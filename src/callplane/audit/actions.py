@@ -36,4 +36,5 @@ ACTIONS: dict[str, str] = {
     "webhook.updated": "A webhook subscription changed.",
     "webhook.deleted": "A webhook subscription was deleted.",
     "webhook.secret_rotated": "A webhook subscription's signing secret was replaced.",
+    "webhook.redelivered": "A delivery's event was queued to be sent again.",
 }

@@ -27,13 +27,21 @@ from callplane.auth.service import Authenticator
 from callplane.config import Settings
 from callplane.db.engine import Database
 from callplane.db.types import utcnow
-from callplane.errors import AppError
+from callplane.errors import AppError, Conflict
 from callplane.kit.middleware import BODY_METHODS, error_response_parts, header, state
 from callplane.models import IdempotencyKey
 
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _REPLAYED_HEADERS = {b"content-type", b"etag", b"location"}
 _STATE_KEY = "idempotency_reservation"
+
+
+class IdempotencyKeyInFlight(Conflict):
+    code = "idempotency_key_in_flight"
+    default_detail = "A request with this Idempotency-Key is still being processed."
+
+
+_IN_FLIGHT = (409, IdempotencyKeyInFlight.default_detail, IdempotencyKeyInFlight.code)
 
 
 class IdempotencyMiddleware:
@@ -114,11 +122,7 @@ class IdempotencyMiddleware:
                 if row.response_status is not None:
                     return row
                 if row.locked_until > now:
-                    return (
-                        409,
-                        "A request with this Idempotency-Key is still being processed.",
-                        "idempotency_key_in_flight",
-                    )
+                    return _IN_FLIGHT
                 if row.committed_at is not None:
                     return (
                         409,
@@ -130,11 +134,7 @@ class IdempotencyMiddleware:
                 row.locked_until = now + self.lock  # the first attempt died uncommitted: rerun
                 return None
         except IntegrityError:
-            return (
-                409,
-                "A request with this Idempotency-Key is still being processed.",
-                "idempotency_key_in_flight",
-            )
+            return _IN_FLIGHT
 
     async def _run_and_store(
         self, scope: Scope, receive: Receive, send: Send, database: Database, org_id: Any, key: str
@@ -170,8 +170,12 @@ class IdempotencyMiddleware:
     ) -> None:
         where = (IdempotencyKey.organization_id == org_id, IdempotencyKey.key == key)
         async with database.session(write=True) as session, session.begin():
-            if status >= 500:
-                await session.execute(delete(IdempotencyKey).where(*where))
+            if status >= 500 or status == 429:
+                # Not an answer to the request: a retry must run it, unless its work committed
+                # (then the row stays, and a retry learns the response was lost).
+                await session.execute(
+                    delete(IdempotencyKey).where(*where, IdempotencyKey.committed_at.is_(None))
+                )
                 return
             row = (await session.scalars(select(IdempotencyKey).where(*where))).one_or_none()
             if row is not None:
@@ -186,11 +190,19 @@ async def mark_committed(session: AsyncSession, request_state: Any) -> None:
     if reserved is None:
         return
     org_id, key = reserved
-    await session.execute(
+    marked = await session.execute(
         update(IdempotencyKey)
-        .where(IdempotencyKey.organization_id == org_id, IdempotencyKey.key == key)
+        .where(
+            IdempotencyKey.organization_id == org_id,
+            IdempotencyKey.key == key,
+            IdempotencyKey.committed_at.is_(None),
+        )
         .values(committed_at=utcnow())
     )
+    if not getattr(marked, "rowcount", 0):
+        # A slower first attempt outlived its lock, a retry took the key over, and one of them
+        # already committed: this one must not (its transaction rolls back).
+        raise IdempotencyKeyInFlight()
 
 
 def _request_hash(scope: Scope) -> bytes:

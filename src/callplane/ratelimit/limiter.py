@@ -7,6 +7,7 @@ process (a laptop on SQLite, or when an operator chooses it).
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 import uuid
@@ -15,10 +16,13 @@ from typing import Any, Protocol
 
 from sqlalchemy import delete
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 
 from callplane.db.engine import Database
 from callplane.errors import AppError
 from callplane.models import RateLimitWindow
+
+logger = logging.getLogger("callplane.ratelimit")
 
 _PG_HIT = """
 INSERT INTO rate_limit_windows (credential_id, window_start, hits) VALUES ($1, $2, 1)
@@ -116,7 +120,10 @@ class RateLimiter:
         if window_start > self._forgotten_before:
             # Once per window per process: drop windows that can no longer matter.
             self._forgotten_before = window_start
-            await self.counter.forget_before(window_start - self.window)
+            try:
+                await self.counter.forget_before(window_start - self.window)
+            except SQLAlchemyError:  # housekeeping: never the request's failure; next window
+                logger.warning("could not delete old rate-limit windows", exc_info=True)
         hits = await self.counter.hit(credential_id, window_start)
         reset = max(1, math.ceil(window_start + self.window - now))
         return Verdict(self.limit, self.limit - hits, reset)

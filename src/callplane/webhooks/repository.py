@@ -27,10 +27,19 @@ class WebhookRepository(OrgRepository[Webhook]):
             cursor=cursor,
         )
 
+    async def get_for_change(self, webhook_id: uuid.UUID) -> Webhook | None:
+        """Locked against deletion (FOR NO KEY UPDATE), still visible to writes fanning out."""
+        statement = self.scoped().where(Webhook.id == webhook_id).with_for_update(key_share=True)
+        return (await self.session.scalars(statement)).one_or_none()
+
     async def active(self) -> Sequence[tuple[uuid.UUID, Sequence[str]]]:
         """(id, events) of the subscriptions that receive events."""
-        statement = select(Webhook.id, Webhook.events).where(
-            Webhook.organization_id == self.organization_id, Webhook.active.is_(True)
+        # FOR KEY SHARE SKIP LOCKED (PostgreSQL): a subscription being deleted right now is
+        # skipped, instead of this transaction later failing on the delivery's foreign key.
+        statement = (
+            select(Webhook.id, Webhook.events)
+            .where(Webhook.organization_id == self.organization_id, Webhook.active.is_(True))
+            .with_for_update(read=True, key_share=True, skip_locked=True)
         )
         return [(row.id, row.events) for row in await self.session.execute(statement)]
 

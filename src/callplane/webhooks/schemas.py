@@ -38,7 +38,7 @@ def _check_url(value: str | None) -> str | None:
         raise ValueError("must not carry credentials: deliveries are authenticated by signature")
     if url.fragment:
         raise ValueError("must not have a #fragment")
-    return value
+    return str(url)  # normalized: an internationalized host is stored in its ASCII (punycode) form
 
 
 def _check_events(value: list[str] | None) -> list[str] | None:

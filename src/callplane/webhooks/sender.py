@@ -21,6 +21,7 @@ from callplane.crawler.urls import host_and_port
 
 USER_AGENT = "callplane-webhooks/0.1"
 EXCERPT_BYTES = 256
+REFUSED = "Refused by the SSRF guard: the URL does not lead to a public address."
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -73,7 +74,10 @@ async def post(
             async with client.stream("POST", url, content=body, headers=request_headers) as reply:
                 excerpt = await _excerpt(reply)
     except BlockedAddress as error:
-        return Outcome(None, f"Refused by the SSRF guard: {error.message}", None, permanent=True)
+        # Not the guard's own message: it names the address a host resolves to, which would let
+        # a tenant map internal DNS through its deliveries.
+        del error
+        return Outcome(None, REFUSED, None, permanent=True)
     except CrawlError as error:  # the host does not resolve
         return Outcome(None, error.message, None)
     except (TimeoutError, httpx.TimeoutException):
