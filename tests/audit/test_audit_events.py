@@ -37,9 +37,14 @@ async def test_each_write_records_who_did_what_newest_first(tenant: Tenant) -> N
     sip = await tenant.post(f"/core/agents/{agent['id']}/deploy-as-sip")
     assert sip.status_code == 200
 
-    *found, setup = await events(tenant)
-    assert setup["action"] == "api_key.created"  # the test's own key, made outside any request
-    assert setup["actor"] == {"type": "system", "id": None, "credential_id": None}
+    *found, key, member, organization = await events(tenant)
+    # The tenant's own setup, made outside any request (as `callplane bootstrap` does):
+    assert [organization["action"], member["action"], key["action"]] == [
+        "organization.created",
+        "member.added",
+        "api_key.created",
+    ]
+    assert key["actor"] == {"type": "system", "id": None, "credential_id": None}
     assert [e["action"] for e in found] == [
         "sip_endpoint.deployed",
         "phone_number.assignment_changed",
@@ -114,7 +119,7 @@ async def test_filters_and_pagination(tenant: Tenant) -> None:
     past = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
     assert await events(tenant, f"&created_after={future.replace('+', '%2B')}") == []
     recent = await events(tenant, f"&created_after={past.replace('+', '%2B')}")
-    assert len(recent) == 4  # with the test key's creation
+    assert len(recent) == 6  # with the tenant's setup: organization, member, key
     assert await events(tenant, f"&created_before={past.replace('+', '%2B')}") == []
 
     seen: list[str] = []

@@ -30,6 +30,14 @@ async def create_organization(session: AsyncSession, name: str) -> Organization:
     organization = Organization(name=name)
     session.add(organization)
     await session.flush()
+    await audit.record(
+        session,
+        organization.id,
+        "organization.created",
+        "organization",
+        organization.id,
+        {"name": name},
+    )
     return organization
 
 
@@ -47,6 +55,7 @@ async def add_member(
 ) -> None:
     session.add(Membership(organization_id=organization.id, user_id=user.id, role=role))
     await session.flush()
+    await audit.record(session, organization.id, "member.added", "user", user.id, {"role": role})
 
 
 def _check_scopes(requested: list[str] | None, allowed: frozenset[str]) -> list[str]:
