@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from callplane.db.engine import Database
+from callplane.models import KnowledgeCollection
 from callplane.organizations import service
 
 _numbers = itertools.count(random.randrange(1_000_000))
@@ -102,6 +103,56 @@ class Tenant:
         response = await self.publish(agent["id"], version["version"])
         assert response.status_code == 200, response.text
         return agent, version
+
+    async def one_of_everything(self) -> dict[str, str]:
+        """A real resource of every kind, keyed by the path parameter that names it (no API
+        key: a probe that deletes it would revoke nothing of the caller's)."""
+        # Nothing listens on port 9: its one delivery (of agent.created) fails; deactivated below.
+        webhook = await self.post(
+            "/core/webhooks", json={"url": "http://127.0.0.1:9/", "events": ["agent.created"]}
+        )
+        assert webhook.status_code == 201, webhook.text
+        webhook_id = webhook.json()["id"]
+        agent, version = await self.published_agent()
+        [delivery] = (await self.get(f"/core/webhooks/{webhook_id}/deliveries")).json()["data"]
+        stopped = await self.patch(f"/core/webhooks/{webhook_id}", json={"active": False})
+        assert stopped.status_code == 200
+        draft = await self.create_version(
+            agent["id"], config={}, instruction_builder_inputs={"company_name": "Acme"}
+        )
+        generation = await self.post(
+            f"/core/agents/{agent['id']}/versions/{draft['version']}/generate-instructions"
+        )
+        assert generation.status_code == 202, generation.text
+        async with self.database.session(write=True) as session, session.begin():
+            collection = KnowledgeCollection(organization_id=self.organization_id, name="Docs")
+            session.add(collection)
+        number = await self.register_number(label="Main line")
+        widget = await self.post(
+            "/core/web-widgets",
+            json={"agent_id": agent["id"], "agent_version_id": version["id"], "published": True},
+        )
+        assert widget.status_code == 201, widget.text
+        imported = await self.post(
+            "/core/conversations/import",
+            json={
+                "conversations": [
+                    {"agent_id": agent["id"], "channel": "text", "status": "completed"}
+                ]
+            },
+        )
+        assert imported.status_code == 201, imported.text
+        return {
+            "agent_id": agent["id"],
+            "version": str(version["version"]),
+            "phone_number": number,
+            "widget_id": widget.json()["id"],
+            "conversation_id": imported.json()["ids"][0],
+            "workflow_id": generation.json()["workflow_id"],
+            "collection_id": str(collection.id),
+            "webhook_id": webhook_id,
+            "delivery_id": delivery["id"],
+        }
 
 
 class TenantFactory:

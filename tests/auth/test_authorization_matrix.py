@@ -22,7 +22,6 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from callplane.auth.scopes import ALL_SCOPES
 from callplane.db.engine import Database
-from callplane.models import KnowledgeCollection
 from tests.factories import Tenant, unique_phone_number
 
 # Routes anyone may call. Anything else must answer 401 without a credential.
@@ -308,53 +307,9 @@ async def test_another_organizations_resources_are_404_everywhere(
     client: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant, database: Database
 ) -> None:
     """Tenant B, with every scope, probes tenant A's real ids on every route that takes one."""
-    # Nothing listens on port 9: its one delivery (of agent.created) fails; deactivated below.
-    webhook = await tenant.post(
-        "/core/webhooks", json={"url": "http://127.0.0.1:9/", "events": ["agent.created"]}
-    )
-    assert webhook.status_code == 201, webhook.text
-    agent, version = await tenant.published_agent()
-    draft = await tenant.create_version(
-        agent["id"], config={}, instruction_builder_inputs={"company_name": "A"}
-    )
-    generation = await tenant.post(
-        f"/core/agents/{agent['id']}/versions/{draft['version']}/generate-instructions"
-    )
-    assert generation.status_code == 202, generation.text
-    async with database.session(write=True) as session, session.begin():
-        collection = KnowledgeCollection(organization_id=tenant.organization_id, name="A's")
-        session.add(collection)
-    number = await tenant.register_number(label="A's line")
-    widget = await tenant.post(
-        "/core/web-widgets",
-        json={"agent_id": agent["id"], "agent_version_id": version["id"], "published": True},
-    )
-    assert widget.status_code == 201, widget.text
-    imported = await tenant.post(
-        "/core/conversations/import",
-        json={
-            "conversations": [{"agent_id": agent["id"], "channel": "text", "status": "completed"}]
-        },
-    )
-    assert imported.status_code == 201, imported.text
     key = await tenant.post("/admin/organization-pats", json={"name": "A's key"})
     assert key.status_code == 201
-    webhook_id = webhook.json()["id"]
-    [delivery] = (await tenant.get(f"/core/webhooks/{webhook_id}/deliveries")).json()["data"]
-    stopped = await tenant.patch(f"/core/webhooks/{webhook_id}", json={"active": False})
-    assert stopped.status_code == 200
-    values = {
-        "agent_id": agent["id"],
-        "version": str(version["version"]),
-        "phone_number": number,
-        "widget_id": widget.json()["id"],
-        "conversation_id": imported.json()["ids"][0],
-        "key_id": key.json()["key_id"],
-        "workflow_id": generation.json()["workflow_id"],
-        "collection_id": str(collection.id),
-        "webhook_id": webhook_id,
-        "delivery_id": delivery["id"],
-    }
+    values = {**await tenant.one_of_everything(), "key_id": key.json()["key_id"]}
 
     failures = []
     probed = 0
@@ -378,19 +333,19 @@ async def test_another_organizations_resources_are_404_everywhere(
     assert probed >= 15
 
     # Tenant A's resources are untouched.
-    detail = (await tenant.get(f"/core/agents/{agent['id']}")).json()
+    detail = (await tenant.get(f"/core/agents/{values['agent_id']}")).json()
     assert detail["name"] == "Agent" and detail["live_version"] == 1
     assert [v["version"] for v in detail["versions"]] == [2, 1]
     assert detail["sip_endpoint"]["enabled"] is False
-    phone = (await tenant.get(f"/core/phone-numbers/{number}")).json()
-    assert phone["label"] == "A's line"
+    phone = (await tenant.get(f"/core/phone-numbers/{values['phone_number']}")).json()
+    assert phone["label"] == "Main line"
     assert (await tenant.get(f"/core/web-widgets/{values['widget_id']}")).json()["published"]
     conversation = await tenant.get(f"/core/conversations/{values['conversation_id']}")
     assert conversation.status_code == 200
     listed = (await tenant.get("/admin/organization-pats")).json()
     mine = [k for k in listed if k["key_id"] == values["key_id"]]
     assert len(mine) == 1 and mine[0]["revoked_at"] is None
-    assert (await tenant.get(f"/core/webhooks/{webhook_id}")).json()["active"] is False
+    assert (await tenant.get(f"/core/webhooks/{values['webhook_id']}")).json()["active"] is False
     # ...and tenant B gained nothing.
     assert (await other_tenant.get("/core/agents")).json()["data"] == []
     assert (await other_tenant.get("/core/web-widgets")).json()["data"] == []

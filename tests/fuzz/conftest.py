@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 
-from callplane.db.engine import Database
-from callplane.models import KnowledgeCollection
 from tests.crawler.site import LocalSite, Route
 from tests.factories import Tenant, TenantFactory
 from tests.scaffolding.conftest import dental_site
@@ -60,59 +58,10 @@ class Seeded:
 
 
 @pytest.fixture
-async def seeded(tenants: TenantFactory, database: Database) -> Seeded:
+async def seeded(tenants: TenantFactory) -> Seeded:
     """A fresh organization holding one of everything a path parameter can name."""
     tenant = await tenants.create()
-    # Nothing listens on port 9: its one delivery (of agent.created) fails; deactivated below.
-    webhook = await tenant.post(
-        "/core/webhooks", json={"url": "http://127.0.0.1:9/", "events": ["agent.created"]}
-    )
-    assert webhook.status_code == 201, webhook.text
-    webhook_id = webhook.json()["id"]
-    agent, version = await tenant.published_agent()
-    listed = await tenant.get(f"/core/webhooks/{webhook_id}/deliveries")
-    [delivery] = listed.json()["data"]
-    assert (
-        await tenant.patch(f"/core/webhooks/{webhook_id}", json={"active": False})
-    ).status_code == 200
-    draft = await tenant.create_version(
-        agent["id"], config={}, instruction_builder_inputs={"company_name": "Acme"}
-    )
-    generation = await tenant.post(
-        f"/core/agents/{agent['id']}/versions/{draft['version']}/generate-instructions"
-    )
-    assert generation.status_code == 202, generation.text
-    async with database.session(write=True) as session, session.begin():
-        collection = KnowledgeCollection(organization_id=tenant.organization_id, name="Docs")
-        session.add(collection)
-    number = await tenant.register_number(label="Main line")
-    widget = await tenant.post(
-        "/core/web-widgets",
-        json={"agent_id": agent["id"], "agent_version_id": version["id"], "published": True},
-    )
-    assert widget.status_code == 201, widget.text
-    imported = await tenant.post(
-        "/core/conversations/import",
-        json={
-            "conversations": [{"agent_id": agent["id"], "channel": "text", "status": "completed"}]
-        },
-    )
-    assert imported.status_code == 201, imported.text
-    # No `key_id`: a fuzzed DELETE would revoke the key the fuzzer itself authenticates with.
-    return Seeded(
-        tenant,
-        {
-            "agent_id": agent["id"],
-            "version": version["version"],
-            "phone_number": number,
-            "widget_id": widget.json()["id"],
-            "conversation_id": imported.json()["ids"][0],
-            "workflow_id": generation.json()["workflow_id"],
-            "collection_id": str(collection.id),
-            "webhook_id": webhook_id,
-            "delivery_id": delivery["id"],
-        },
-    )
+    return Seeded(tenant, await tenant.one_of_everything())
 
 
 @pytest.fixture
