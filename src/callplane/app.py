@@ -27,7 +27,6 @@ from callplane.kit.middleware import BufferedBodyMiddleware, RequestIdMiddleware
 from callplane.observability.endpoints import router as metrics_router
 from callplane.observability.middleware import ObservabilityMiddleware
 from callplane.ratelimit import limiter as ratelimit
-from callplane.ratelimit.middleware import RateLimitHeadersMiddleware
 from callplane.workflows import process as workflow_process
 
 logger = logging.getLogger("callplane")
@@ -82,7 +81,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Each add_middleware wraps the ones before: the last added is outermost. Request id wraps
     # everything below it, so even a 413 carries it.
     app.add_middleware(IdempotencyMiddleware, settings=settings)
-    app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(BufferedBodyMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     # Outermost of all: times and logs every request, 413s and unhandled errors included.

@@ -10,6 +10,7 @@ from fastapi.security import HTTPBearer
 from callplane.auth.service import Authenticator
 from callplane.auth.subject import AuthSubject
 from callplane.errors import Forbidden
+from callplane.kit.middleware import RESPONSE_HEADERS
 from callplane.ratelimit.limiter import RateLimited, RateLimiter
 
 # Documents the bearer scheme in OpenAPI; the Authenticator does the real parsing.
@@ -31,7 +32,7 @@ def Requires(*accepted: str) -> Any:
             headers = verdict.headers()
             if not verdict.allowed:
                 headers["Retry-After"] = str(verdict.reset_seconds)
-            request.state.rate_limit_headers = headers  # sent by RateLimitHeadersMiddleware
+            setattr(request.state, RESPONSE_HEADERS, headers)  # sent even with the 429 below
             if not verdict.allowed:
                 raise RateLimited()
         if accepted and not subject.has_any(*accepted):

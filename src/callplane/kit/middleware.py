@@ -35,8 +35,15 @@ def _json_response_parts(status: int, payload: Any) -> tuple[Message, Message]:
     return start, {"type": "http.response.body", "body": body}
 
 
+# Request state key: headers the request decided its response carries (e.g. rate-limit headers
+# set by the auth dependency), added by RequestIdMiddleware to whatever response goes out, errors
+# included.
+RESPONSE_HEADERS = "response_headers"
+
+
 class RequestIdMiddleware:
-    """Every response carries X-Request-ID, echoing the client's when it is sane."""
+    """Every response carries X-Request-ID, echoing the client's when it is sane, and the
+    `RESPONSE_HEADERS` the request left in its state."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -53,12 +60,18 @@ class RequestIdMiddleware:
                     request_id = candidate
                 break
         request_id = request_id or uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+        request_state = scope.setdefault("state", {})
+        request_state["request_id"] = request_id
         header = (b"x-request-id", request_id.encode())
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), header]
+                extra = request_state.get(RESPONSE_HEADERS) or {}
+                message["headers"] = [
+                    *message.get("headers", []),
+                    header,
+                    *((name.lower().encode(), value.encode()) for name, value in extra.items()),
+                ]
             await send(message)
 
         await self.app(scope, receive, send_with_id)
