@@ -80,7 +80,7 @@ async def attempt_delivery(delivery_id: str, attempt: int) -> float | None:
         ).one_or_none()
     if row is None or row[0].status != "pending":
         return None  # deleted with its webhook, or finished
-    delivery, webhook, event = row.tuple()
+    delivery, webhook, event = row
     if delivery.attempts == attempt:  # recorded just before a crash: keep to its schedule
         return _seconds_until(delivery.next_attempt_at)
     if delivery.attempts != attempt - 1:
