@@ -10,9 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from callplane.app import create_app
 from callplane.config import PRODUCTION_RATE_LIMIT, Settings
+from callplane.db.engine import Database
+from callplane.models import RateLimitWindow
 from tests.factories import Tenant
 
 AppFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
@@ -157,3 +160,43 @@ async def test_a_refused_request_with_an_idempotency_key_runs_on_retry(
         retried = await client.post("/core/agents", json={"name": "Later"}, headers=headers)
         assert retried.status_code == 201, retried.text
         assert "idempotent-replayed" not in retried.headers
+
+
+async def test_large_budgets_are_charged_in_leases_and_never_overrun(
+    limited_app: AppFactory, tenant: Tenant, database: Database
+) -> None:
+    """With budget to spare, a process charges the shared counter for several requests at once
+    (one round trip for many); near the limit it charges one at a time, so two processes still
+    admit exactly the limit."""
+    key = await tenant.key_with("agents:read")
+    async with (
+        limited_app(rate_limit_requests=100) as first,
+        limited_app(rate_limit_requests=100) as second,
+    ):
+        statuses = [
+            (await client.get("/core/agents", headers=key)).status_code
+            for client in [first, second] * 150
+        ]
+    assert statuses.count(200) == 100
+    assert statuses[-20:] == [429] * 20
+    credential_id = uuid.UUID(hex=key["Authorization"].split("_")[1].split(".")[0])
+    async with database.session(write=False) as session:
+        charged = await session.scalar(
+            select(func.max(RateLimitWindow.hits)).where(
+                RateLimitWindow.credential_id == credential_id
+            )
+        )
+    # Every admission was charged first; what is charged beyond the limit was never admitted.
+    assert charged is not None and charged >= 100
+
+
+async def test_a_lease_covers_many_requests(limited_app: AppFactory, tenant: Tenant) -> None:
+    key = await tenant.key_with("agents:read")
+    async with limited_app(rate_limit_requests=10_000) as client:
+        for _ in range(20):
+            assert (await client.get("/core/agents", headers=key)).status_code == 200
+        remaining = int(
+            (await client.get("/core/agents", headers=key)).headers["ratelimit-remaining"]
+        )
+    # 21 admitted out of one lease of 50 (10,000 // 16 capped at 50): charged 50, 29 left in it.
+    assert remaining == 10_000 - 50 + 29

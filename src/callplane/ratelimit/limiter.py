@@ -7,6 +7,7 @@ process (a laptop on SQLite, or when an operator chooses it).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -25,10 +26,15 @@ from callplane.models import RateLimitWindow
 logger = logging.getLogger("callplane.ratelimit")
 
 _PG_HIT = """
-INSERT INTO rate_limit_windows (credential_id, window_start, hits) VALUES ($1, $2, 1)
-ON CONFLICT (credential_id, window_start) DO UPDATE SET hits = rate_limit_windows.hits + 1
+INSERT INTO rate_limit_windows (credential_id, window_start, hits) VALUES ($1, $2, $3)
+ON CONFLICT (credential_id, window_start) DO UPDATE SET hits = rate_limit_windows.hits + $3
 RETURNING hits
 """
+# A process charges the shared counter for up to this many requests at once (a lease), and for
+# at most 1/16 of what is left of the window's budget: one round trip per many requests while
+# the budget is large, exact (one at a time) near the limit.
+MAX_LEASE = 50
+LEASE_SHARE = 16
 
 
 class RateLimited(AppError):
@@ -56,8 +62,8 @@ class Verdict:
 
 
 class Counter(Protocol):
-    async def hit(self, credential_id: uuid.UUID, window_start: int) -> int:
-        """Count one request in the window and return the window's count so far."""
+    async def hit(self, credential_id: uuid.UUID, window_start: int, n: int) -> int:
+        """Count `n` requests in the window and return the window's count so far."""
 
     async def forget_before(self, window_start: int) -> None: ...
 
@@ -66,9 +72,9 @@ class MemoryCounter:
     def __init__(self) -> None:
         self._hits: dict[tuple[uuid.UUID, int], int] = {}
 
-    async def hit(self, credential_id: uuid.UUID, window_start: int) -> int:
+    async def hit(self, credential_id: uuid.UUID, window_start: int, n: int) -> int:
         key = (credential_id, window_start)
-        self._hits[key] = self._hits.get(key, 0) + 1
+        self._hits[key] = self._hits.get(key, 0) + n
         return self._hits[key]
 
     async def forget_before(self, window_start: int) -> None:
@@ -80,22 +86,22 @@ class DatabaseCounter:
     def __init__(self, database: Database):
         self._database = database
 
-    async def hit(self, credential_id: uuid.UUID, window_start: int) -> int:
+    async def hit(self, credential_id: uuid.UUID, window_start: int, n: int) -> int:
         if self._database.dialect == "postgresql":
             # The hot path: one statement straight through the driver, autocommitted.
             connection = await self._database.engine.raw_connection()
             try:
                 driver: Any = connection.driver_connection
-                hits: int = await driver.fetchval(_PG_HIT, credential_id, window_start)
+                hits: int = await driver.fetchval(_PG_HIT, credential_id, window_start, n)
             finally:
                 connection.close()
             return hits
         insert = sqlite_insert(RateLimitWindow).values(
-            credential_id=credential_id, window_start=window_start, hits=1
+            credential_id=credential_id, window_start=window_start, hits=n
         )
         statement = insert.on_conflict_do_update(
             index_elements=["credential_id", "window_start"],
-            set_={"hits": RateLimitWindow.hits + 1},
+            set_={"hits": RateLimitWindow.hits + n},
         ).returning(RateLimitWindow.hits)
         async with self._database.session(write=True) as session, session.begin():
             return int((await session.execute(statement)).scalar_one())
@@ -107,12 +113,27 @@ class DatabaseCounter:
             )
 
 
+@dataclass
+class _Lease:
+    """Requests this process has charged to the shared counter and may still admit."""
+
+    window_start: int
+    left: int
+    charged_total: int  # the window's count (all processes) after this process's last charge
+
+
 class RateLimiter:
+    """Never admits more than `limit` requests per window across processes: admissions come out
+    of leases already charged to the counter. A lease a process does not use up is lost when the
+    window ends (the cost: a little under-admission, at most 1/16 of the budget that was left)."""
+
     def __init__(self, counter: Counter, limit: int, window_seconds: int):
         self.counter = counter
         self.limit = limit
         self.window = window_seconds
         self._forgotten_before = 0
+        self._leases: dict[uuid.UUID, _Lease] = {}
+        self._locks: dict[uuid.UUID, asyncio.Lock] = {}
 
     async def check(self, credential_id: uuid.UUID) -> Verdict:
         now = time.time()
@@ -120,13 +141,44 @@ class RateLimiter:
         if window_start > self._forgotten_before:
             # Once per window per process: drop windows that can no longer matter.
             self._forgotten_before = window_start
+            self._leases.clear()
+            self._locks.clear()
             try:
                 await self.counter.forget_before(window_start - self.window)
             except SQLAlchemyError:  # housekeeping: never the request's failure; next window
                 logger.warning("could not delete old rate-limit windows", exc_info=True)
-        hits = await self.counter.hit(credential_id, window_start)
+        lease = self._leases.get(credential_id)
+        if not self._usable(lease, window_start):
+            lock = self._locks.setdefault(credential_id, asyncio.Lock())
+            async with lock:  # one charge at a time per credential in this process
+                lease = self._leases.get(credential_id)
+                if not self._usable(lease, window_start):
+                    lease = await self._charge(credential_id, window_start, lease)
+        assert lease is not None
         reset = max(1, math.ceil(window_start + self.window - now))
-        return Verdict(self.limit, self.limit - hits, reset)
+        if lease.left <= 0:
+            return Verdict(self.limit, -1, reset)
+        lease.left -= 1
+        return Verdict(self.limit, max(0, self.limit - lease.charged_total) + lease.left, reset)
+
+    def _usable(self, lease: _Lease | None, window_start: int) -> bool:
+        """Admissions left in this window's lease, or the window is spent (refuse, no charge)."""
+        return (
+            lease is not None
+            and lease.window_start == window_start
+            and (lease.left > 0 or lease.charged_total >= self.limit)
+        )
+
+    async def _charge(
+        self, credential_id: uuid.UUID, window_start: int, previous: _Lease | None
+    ) -> _Lease:
+        known = previous.charged_total if previous and previous.window_start == window_start else 0
+        size = max(1, min(MAX_LEASE, (self.limit - known) // LEASE_SHARE))
+        total = await self.counter.hit(credential_id, window_start, size)
+        granted = max(0, min(size, self.limit - (total - size)))
+        lease = _Lease(window_start, granted, total)
+        self._leases[credential_id] = lease
+        return lease
 
 
 def build(
