@@ -19,7 +19,8 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/callplane migrate
-	$(BIN)/callplane bootstrap --if-empty --org-name "My organization" --email admin@localhost
+	$(BIN)/callplane bootstrap --if-empty --org-name "My organization" --email admin@localhost \
+		--url http://$(HOST):$(PORT)
 	$(BIN)/callplane serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)

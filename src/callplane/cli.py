@@ -130,6 +130,9 @@ def bootstrap(
     if_empty: Annotated[
         bool, typer.Option("--if-empty", help="Do nothing when an organization already exists.")
     ] = False,
+    url: Annotated[
+        str, typer.Option("--url", help="Where the API will be served (for the example).")
+    ] = "http://127.0.0.1:8000",
 ) -> None:
     """Create an organization, its admin user, an all-scope API key and a token for the user."""
 
@@ -166,7 +169,7 @@ def bootstrap(
         f"  API key:               {result['api_key']}\n"
         f"  personal access token: {result['personal_access_token']}\n\n"
         "Try it:\n"
-        f"  curl -H 'Authorization: Bearer {result['api_key']}' http://127.0.0.1:8000/core/agents",
+        f"  curl -H 'Authorization: Bearer {result['api_key']}' {url.rstrip('/')}/core/agents",
     )
 
 

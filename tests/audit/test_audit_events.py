@@ -218,7 +218,14 @@ async def test_deleting_an_agent_records_the_numbers_it_released(tenant: Tenant)
         agent["id"], version["version"], phone_numbers=[number], direction="both"
     )
     assert published.status_code == 200, published.text
+    widget = await tenant.post(
+        "/core/web-widgets", json={"agent_id": agent["id"], "agent_version_id": version["id"]}
+    )
+    assert widget.status_code == 201, widget.text
     assert (await tenant.delete(f"/core/agents/{agent['id']}")).status_code == 204
+    [removed, _] = await events(tenant, f"&resource_id={widget.json()['id']}")
+    assert removed["action"] == "web_widget.deleted"
+    assert removed["changes"] == {"agent_id": agent["id"]}
     [released, assigned] = await events(
         tenant, f"&resource_id={number.replace('+', '%2B')}&action=phone_number.assignment_changed"
     )

@@ -126,9 +126,19 @@ class AgentService:
         conversations keep their history (they hold the agent id without a foreign key)."""
         agent = await self.get(agent_id, lock=True)
         emptied = await self.agents.clear_phone_slots(agent.id)
+        widgets = await WidgetRepository(self.session, self.organization_id).for_agent(agent.id)
         agent.live_version_id = None
         await self.session.flush()
         await self.agents.delete(agent)
+        for widget in widgets:  # removed by the cascade: each still leaves its event
+            await audit.record(
+                self.session,
+                self.organization_id,
+                "web_widget.deleted",
+                "web_widget",
+                widget.id,
+                {"agent_id": agent.id},
+            )
         for number, slots in emptied.items():
             await audit.record(
                 self.session,
