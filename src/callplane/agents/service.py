@@ -105,19 +105,11 @@ class AgentService:
     async def update(self, agent_id: uuid.UUID, body: AgentUpdate, if_match: str | None) -> Agent:
         agent = await self.get(agent_id, lock=True)
         check_if_match(if_match, agent.revision)
-        before = {field: _field(agent, field) for field in body.model_fields_set}
-        for field in body.model_fields_set:
-            setattr(agent, "metadata_" if field == "metadata" else field, getattr(body, field))
+        changes = audit.update_from(agent, body, attributes={"metadata": "metadata_"})
         agent.revision += 1
         await self.session.flush()
-        after = {field: _field(agent, field) for field in body.model_fields_set}
         await audit.record(
-            self.session,
-            self.organization_id,
-            "agent.updated",
-            "agent",
-            agent.id,
-            audit.changed(before, after),
+            self.session, self.organization_id, "agent.updated", "agent", agent.id, changes
         )
         return agent
 
@@ -156,10 +148,6 @@ class AgentService:
             agent.id,
             {"name": agent.name},
         )
-
-
-def _field(agent: Agent, name: str) -> object:
-    return getattr(agent, "metadata_" if name == "metadata" else name)
 
 
 async def agent_detail(

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.auth.subject import AuthSubject
@@ -91,13 +92,20 @@ async def record(
     return event
 
 
-def changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
-    """`{field: {"from": old, "to": new}}` for the fields whose value differs."""
-    return {
-        name: {"from": before.get(name), "to": value}
-        for name, value in after.items()
-        if before.get(name) != value
-    }
+def update_from(
+    target: object, body: BaseModel, *, attributes: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Set the fields a partial update sent (`body.model_fields_set`) on `target`, and return
+    what changed as an audit event's `{field: {"from": old, "to": new}}`. `attributes` maps a
+    field to the attribute that stores it when the names differ."""
+    changes: dict[str, Any] = {}
+    for name in body.model_fields_set:
+        attribute = (attributes or {}).get(name, name)
+        old, new = getattr(target, attribute), getattr(body, name)
+        setattr(target, attribute, new)
+        if old != new:
+            changes[name] = {"from": old, "to": new}
+    return changes
 
 
 def _jsonable(value: Any) -> Any:

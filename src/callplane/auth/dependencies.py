@@ -29,10 +29,7 @@ def Requires(*accepted: str) -> Any:
         limiter: RateLimiter | None = request.app.state.rate_limiter
         if limiter is not None:
             verdict = await limiter.check(subject.credential_id)
-            headers = verdict.headers()
-            if not verdict.allowed:
-                headers["Retry-After"] = str(verdict.reset_seconds)
-            setattr(request.state, RESPONSE_HEADERS, headers)  # sent even with the 429 below
+            setattr(request.state, RESPONSE_HEADERS, verdict.headers())  # even with the 429
             if not verdict.allowed:
                 raise RateLimited()
         if accepted and not subject.has_any(*accepted):

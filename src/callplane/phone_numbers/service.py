@@ -56,12 +56,9 @@ async def register(repo: PhoneNumberRepository, body: PhoneNumberCreate) -> Phon
 
 async def update(repo: PhoneNumberRepository, raw: str, body: PhoneNumberUpdate) -> PhoneNumber:
     record = await get(repo, raw, for_update=True)
-    before = {field: getattr(record, field) for field in body.model_fields_set}
-    for field in body.model_fields_set:
-        setattr(record, field, getattr(body, field))
+    changes = audit.update_from(record, body)
     await repo.session.flush()
-    after = {field: getattr(record, field) for field in body.model_fields_set}
-    await _record(repo, "phone_number.updated", record, audit.changed(before, after))
+    await _record(repo, "phone_number.updated", record, changes)
     return record
 
 

@@ -54,11 +54,14 @@ class Verdict:
         return self.remaining >= 0
 
     def headers(self) -> dict[str, str]:
-        return {
+        headers = {
             "RateLimit-Limit": str(self.limit),
             "RateLimit-Remaining": str(max(self.remaining, 0)),
             "RateLimit-Reset": str(self.reset_seconds),
         }
+        if not self.allowed:
+            headers["Retry-After"] = headers["RateLimit-Reset"]
+        return headers
 
 
 class Counter(Protocol):

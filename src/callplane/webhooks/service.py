@@ -104,13 +104,8 @@ class WebhookService:
         webhook = await self._for_change(webhook_id)
         if body.url is not None:
             check_destination(body.url, allow_private_networks=allow_private_networks)
-        fields = body.model_fields_set
-        before = {name: getattr(webhook, name) for name in fields}
-        for name in fields:
-            setattr(webhook, name, getattr(body, name))
+        changes = audit.update_from(webhook, body)
         await self.session.flush()
-        after = {name: getattr(webhook, name) for name in fields}
-        changes = audit.changed(before, after)
         if "url" in changes:  # a URL can carry a token (chat hooks): the audit log keeps its host
             url = changes.pop("url")
             changes["host"] = {"from": _host(url["from"]), "to": _host(url["to"])}

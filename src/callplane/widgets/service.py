@@ -39,13 +39,9 @@ class WidgetService:
         return widget
 
     async def _check_version(self, agent_id: uuid.UUID, version_id: uuid.UUID) -> None:
+        """The agent is known to exist here (locked by `create`; held by the widget on update)."""
         version = await self.versions.get(version_id)
         if version is None or version.agent_id != agent_id:
-            if (
-                await AgentRepository(self.session, self.widgets.organization_id).get(agent_id)
-                is None
-            ):
-                raise AgentNotFound()
             raise VersionNotPublishedForWidget("agent_version_id is not a version of this agent.")
         if not version.published:
             raise VersionNotPublishedForWidget()
@@ -75,12 +71,9 @@ class WidgetService:
         widget = await self.get(widget_id, lock=True)
         if body.agent_version_id is not None:
             await self._check_version(widget.agent_id, body.agent_version_id)
-        before = {field: getattr(widget, field) for field in body.model_fields_set}
-        for field in body.model_fields_set:
-            setattr(widget, field, getattr(body, field))
+        changes = audit.update_from(widget, body)
         await self.session.flush()
-        after = {field: getattr(widget, field) for field in body.model_fields_set}
-        await self._record("web_widget.updated", widget, audit.changed(before, after))
+        await self._record("web_widget.updated", widget, changes)
         return widget
 
     async def delete(self, widget_id: uuid.UUID) -> None:
