@@ -23,6 +23,7 @@ from callplane.db import migrate
 from callplane.db.engine import Database, create_engine
 from tests.crawler.site import LocalSite, Route
 from tests.factories import Tenant, TenantFactory
+from tests.ops.processes import Processes
 
 POSTGRES = bool(os.environ.get("CALLPLANE_TEST_DATABASE_URL"))
 
@@ -132,3 +133,11 @@ def serve() -> Iterator[Callable[[dict[str, Route]], LocalSite]]:
     yield start
     for site in sites:
         site.close()
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[Processes]:
+    """Real callplane processes (serve, worker) for one test; all killed afterwards."""
+    started = Processes(tmp_path)
+    yield started
+    started.stop_all()

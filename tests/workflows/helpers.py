@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from typing import Any
 
+from dbos import DBOSClient
+
+from callplane.config import Settings
+from callplane.db.engine import Database
+from callplane.models import WorkflowRun
+from callplane.workflows.engine import system_database_url
 from tests.factories import Tenant
 
 FINISHED = {"succeeded", "failed", "cancelled"}
@@ -24,3 +31,35 @@ async def wait_for_workflow(
         if time.monotonic() > deadline:
             raise AssertionError(f"workflow {workflow_id} still {run['status']}: {run}")
         await asyncio.sleep(0.05)
+
+
+async def enqueue_private_run(
+    database: Database, settings: Settings, tenant: Tenant, *, queue: str, website: str
+) -> str:
+    """A create-from-website run enqueued on `queue`, which only the test's own worker process
+    listens to (never the in-process engine). Recorded as already running, so no sweep
+    re-enqueues it on the default queue. Returns its id."""
+    run_id = str(uuid.uuid4())
+    async with database.session(write=True) as session, session.begin():
+        session.add(
+            WorkflowRun(
+                id=run_id,
+                organization_id=tenant.organization_id,
+                type="create_from_website",
+                status="running",
+                input={"company_name": "Acme Dental", "website": website},
+                progress={"completed_steps": 0, "total_steps": 5},
+                attempts=0,
+            )
+        )
+    client = DBOSClient(
+        system_database_url=system_database_url(settings), application_name="callplane"
+    )
+    try:
+        await client.enqueue_async(
+            {"queue_name": queue, "workflow_name": "create_from_website", "workflow_id": run_id},
+            run_id,
+        )
+    finally:
+        client.destroy()
+    return run_id
