@@ -23,6 +23,7 @@ from callplane.db import migrate
 from callplane.db.engine import Database, create_engine
 from tests.crawler.site import LocalSite, Route
 from tests.factories import Tenant, TenantFactory
+from tests.llm.stub_server import StubBehaviour, StubLLMServer
 from tests.ops.processes import Processes
 
 POSTGRES = bool(os.environ.get("CALLPLANE_TEST_DATABASE_URL"))
@@ -141,3 +142,15 @@ def processes(tmp_path: Path) -> Iterator[Processes]:
     started = Processes(tmp_path)
     yield started
     started.stop_all()
+
+
+@pytest.fixture
+def hanging_llm() -> Iterator[StubLLMServer]:
+    """A local OpenAI-compatible model that holds its first answer until released (set
+    `behaviour.hang = False`): a workflow's `write` step stays in flight for a kill or a signal."""
+    server = StubLLMServer(
+        behaviour=StubBehaviour(reply="Answer callers of Acme Dental.", hang=True)
+    )
+    server.start()
+    yield server
+    server.stop()

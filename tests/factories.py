@@ -104,6 +104,26 @@ class Tenant:
         assert response.status_code == 200, response.text
         return agent, version
 
+    async def create_widget(self, agent_id: str, version_id: str) -> dict[str, Any]:
+        """A published widget of the agent's version."""
+        response = await self.post(
+            "/core/web-widgets",
+            json={"agent_id": agent_id, "agent_version_id": version_id, "published": True},
+        )
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    async def import_conversation(self, agent_id: str, channel: str = "text") -> str:
+        """One completed conversation of the agent; returns its id."""
+        response = await self.post(
+            "/core/conversations/import",
+            json={
+                "conversations": [{"agent_id": agent_id, "channel": channel, "status": "completed"}]
+            },
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["ids"][0])
+
     async def one_of_everything(self) -> dict[str, str]:
         """A real resource of every kind, keyed by the path parameter that names it (no API
         key: a probe that deletes it would revoke nothing of the caller's)."""
@@ -128,26 +148,14 @@ class Tenant:
             collection = KnowledgeCollection(organization_id=self.organization_id, name="Docs")
             session.add(collection)
         number = await self.register_number(label="Main line")
-        widget = await self.post(
-            "/core/web-widgets",
-            json={"agent_id": agent["id"], "agent_version_id": version["id"], "published": True},
-        )
-        assert widget.status_code == 201, widget.text
-        imported = await self.post(
-            "/core/conversations/import",
-            json={
-                "conversations": [
-                    {"agent_id": agent["id"], "channel": "text", "status": "completed"}
-                ]
-            },
-        )
-        assert imported.status_code == 201, imported.text
+        widget = await self.create_widget(agent["id"], version["id"])
+        conversation_id = await self.import_conversation(agent["id"])
         return {
             "agent_id": agent["id"],
             "version": str(version["version"]),
             "phone_number": number,
-            "widget_id": widget.json()["id"],
-            "conversation_id": imported.json()["ids"][0],
+            "widget_id": widget["id"],
+            "conversation_id": conversation_id,
             "workflow_id": generation.json()["workflow_id"],
             "collection_id": str(collection.id),
             "webhook_id": webhook_id,

@@ -111,18 +111,6 @@ async def build_world(tenant: Tenant) -> World:
     assert assigned.status_code == 200, assigned.text
     sip = await tenant.post(f"/core/agents/{agent['id']}/deploy-as-sip")
     assert sip.status_code == 200, sip.text
-    widget = await tenant.post(
-        "/core/web-widgets",
-        json={"agent_id": agent["id"], "agent_version_id": version["id"], "published": True},
-    )
-    assert widget.status_code == 201, widget.text
-    imported = await tenant.post(
-        "/core/conversations/import",
-        json={
-            "conversations": [
-                {"agent_id": agent["id"], "channel": "telephone", "status": "completed"}
-            ]
-        },
-    )
-    assert imported.status_code == 201, imported.text
-    return World(tenant, agent, version, number, widget.json(), imported.json()["ids"][0])
+    widget = await tenant.create_widget(agent["id"], version["id"])
+    conversation_id = await tenant.import_conversation(agent["id"], channel="telephone")
+    return World(tenant, agent, version, number, widget, conversation_id)

@@ -12,15 +12,13 @@ import asyncio
 import signal
 import time
 import uuid
-from collections.abc import Iterator
 
 import httpx
-import pytest
 
 from callplane.config import Settings
 from callplane.db.engine import Database
 from tests.factories import Tenant
-from tests.llm.stub_server import StubBehaviour, StubLLMServer
+from tests.llm.stub_server import StubLLMServer
 from tests.observability.helpers import scrape, value
 from tests.ops.processes import Processes, Serve, free_port, process_env
 from tests.scaffolding.conftest import dental_site
@@ -29,20 +27,12 @@ from tests.workflows.helpers import enqueue_private_run, wait_for_workflow
 TOKEN = "worker-metrics-token-0123"
 
 
-@pytest.fixture
-def stub() -> Iterator[StubLLMServer]:
-    server = StubLLMServer(behaviour=StubBehaviour(reply="Answer callers of Acme.", hang=True))
-    server.start()
-    yield server
-    server.stop()
-
-
 async def test_sigterm_stops_the_worker_between_steps_and_a_new_one_finishes(
     tenant: Tenant,
     settings: Settings,
     database: Database,
     serve: Serve,
-    stub: StubLLMServer,
+    hanging_llm: StubLLMServer,
     processes: Processes,
 ) -> None:
     site = serve(dental_site())
@@ -53,7 +43,7 @@ async def test_sigterm_stops_the_worker_between_steps_and_a_new_one_finishes(
         settings,
         CALLPLANE_WORKFLOW_QUEUE=queue,
         CALLPLANE_WORKFLOW_EXECUTOR_ID=f"sigterm-worker-{suffix}",
-        CALLPLANE_LLM_BASE_URL=stub.base_url,
+        CALLPLANE_LLM_BASE_URL=hanging_llm.base_url,
         CALLPLANE_LLM_TIMEOUT_SECONDS="60",
         CALLPLANE_CRAWLER_ALLOW_PRIVATE_NETWORKS="true",
         CALLPLANE_WORKER_METRICS_PORT=str(metrics_port),
@@ -61,7 +51,9 @@ async def test_sigterm_stops_the_worker_between_steps_and_a_new_one_finishes(
     )
     worker = processes.worker(env, "worker")
     run_id = await enqueue_private_run(database, settings, tenant, queue=queue, website=site.url)
-    await worker.wait_for(lambda: len(stub.requests) == 1, "the write step to reach the model")
+    await worker.wait_for(
+        lambda: len(hanging_llm.requests) == 1, "the write step to reach the model"
+    )
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{metrics_port}") as metrics:
         assert (await metrics.get("/metrics")).status_code == 401
         samples = await scrape(metrics, {"Authorization": f"Bearer {TOKEN}"})
@@ -72,8 +64,8 @@ async def test_sigterm_stops_the_worker_between_steps_and_a_new_one_finishes(
     worker.popen.send_signal(signal.SIGTERM)
     await worker.wait_for(lambda: "worker stopping" in worker.tail(100_000), "the worker to stop")
     # Let the model answer now: a worker that went on would finish the run.
-    stub.behaviour.hang = False
-    stub._released.set()
+    hanging_llm.behaviour.hang = False
+    hanging_llm._released.set()
     assert await asyncio.to_thread(worker.popen.wait, 30) == 0, worker.tail()
     stopped_after = time.monotonic() - signalled
 
@@ -86,7 +78,7 @@ async def test_sigterm_stops_the_worker_between_steps_and_a_new_one_finishes(
     assert run["status"] == "succeeded", (run, worker.tail())
     assert stopped_after < 15
     assert site.page_hits()["/"] == 1  # the finished crawl step did not run again
-    assert len(stub.requests) == 2  # the interrupted write step did
+    assert len(hanging_llm.requests) == 2  # the interrupted write step did
     assert [a["id"] for a in (await tenant.get("/core/agents")).json()["data"]] == [
         run["result"]["agent_id"]
     ]

@@ -31,7 +31,7 @@ from callplane.workflows.engine import system_database_url
 from callplane.workflows.takeover import ExecutorGuard, ExecutorIdInUse
 from tests.conftest import POSTGRES
 from tests.factories import Tenant, unique_phone_number
-from tests.llm.stub_server import StubBehaviour, StubLLMServer
+from tests.llm.stub_server import StubLLMServer
 from tests.ops import invariants
 from tests.ops.processes import Process, Processes, Serve, executor_of, finished_run, process_env
 from tests.scaffolding.conftest import dental_site
@@ -348,16 +348,6 @@ async def _pending_rows(database: Database, version: str, rows: dict[str, str]) 
                 ),
                 {"id": workflow_id, "executor": executor_id, "v": version, "now": now},
             )
-
-
-@pytest.fixture
-def hanging_llm() -> Any:
-    server = StubLLMServer(
-        behaviour=StubBehaviour(reply="Answer callers of Acme Dental.", hang=True)
-    )
-    server.start()
-    yield server
-    server.stop()
 
 
 @postgres_only

@@ -2,34 +2,21 @@
 without repeating finished steps and without creating anything twice — on both databases.
 
 The worker is the real `callplane worker` command in a subprocess, on its own queue so the test
-process's in-process engine never touches this run. The LLM stub hangs on the first request, so
+process's in-process engine never touches this run. The stub model hangs on the first request, so
 the kill lands while the `write` step is in flight, after `crawl` and `knowledge` finished.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-
-import pytest
 
 from callplane.config import Settings
 from callplane.db.engine import Database
 from tests.factories import Tenant
-from tests.llm.stub_server import StubBehaviour, StubLLMServer
+from tests.llm.stub_server import StubLLMServer
 from tests.ops.processes import Processes, Serve, process_env
 from tests.scaffolding.conftest import dental_site
 from tests.workflows.helpers import enqueue_private_run, wait_for_workflow
-
-
-@pytest.fixture
-def stub() -> Iterator[StubLLMServer]:
-    server = StubLLMServer(
-        behaviour=StubBehaviour(reply="Answer callers of Acme Dental.", hang=True)
-    )
-    server.start()
-    yield server
-    server.stop()
 
 
 async def test_killed_worker_resumes_without_repeating_steps(
@@ -37,7 +24,7 @@ async def test_killed_worker_resumes_without_repeating_steps(
     settings: Settings,
     database: Database,
     serve: Serve,
-    stub: StubLLMServer,
+    hanging_llm: StubLLMServer,
     processes: Processes,
 ) -> None:
     site = serve(dental_site())
@@ -47,17 +34,19 @@ async def test_killed_worker_resumes_without_repeating_steps(
         settings,
         CALLPLANE_WORKFLOW_QUEUE=queue,
         CALLPLANE_WORKFLOW_EXECUTOR_ID=f"crash-worker-{suffix}",
-        CALLPLANE_LLM_BASE_URL=stub.base_url,
+        CALLPLANE_LLM_BASE_URL=hanging_llm.base_url,
         CALLPLANE_LLM_TIMEOUT_SECONDS="60",
         CALLPLANE_CRAWLER_ALLOW_PRIVATE_NETWORKS="true",
     )
     worker = processes.worker(env, "worker")
     run_id = await enqueue_private_run(database, settings, tenant, queue=queue, website=site.url)
-    await worker.wait_for(lambda: len(stub.requests) == 1, "the write step to reach the model")
+    await worker.wait_for(
+        lambda: len(hanging_llm.requests) == 1, "the write step to reach the model"
+    )
     assert site.page_hits()["/"] == 1
 
     worker.kill()
-    stub.behaviour.hang = False
+    hanging_llm.behaviour.hang = False
     worker.restart()  # same executor id: it recovers the workflow
 
     run = await wait_for_workflow(tenant, run_id, within=60)
@@ -65,7 +54,7 @@ async def test_killed_worker_resumes_without_repeating_steps(
     assert run["attempts"] == 2
 
     assert site.page_hits()["/"] == 1  # the finished crawl step was not run again
-    assert len(stub.requests) == 2  # the unfinished write step was
+    assert len(hanging_llm.requests) == 2  # the unfinished write step was
     agents = (await tenant.get("/core/agents")).json()["data"]
     assert [a["id"] for a in agents] == [run["result"]["agent_id"]]
     collections = (await tenant.get("/core/knowledge-collections")).json()["data"]
