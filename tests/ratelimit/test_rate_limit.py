@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -21,12 +22,29 @@ from tests.factories import Tenant
 AppFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
 
+# Tests that count within one window use an hour-long one and start well inside it: a fixed
+# window admits a fresh budget at its boundary, so a burst that straddled one (a 60 s window's
+# edge fell inside a CI run) would see up to twice the limit.
+ONE_WINDOW_SECONDS = 3600
+EDGE_MARGIN_SECONDS = 10
+
+
+async def _clear_of_window_edge(window_seconds: int) -> None:
+    left = window_seconds - time.time() % window_seconds
+    if left < EDGE_MARGIN_SECONDS:
+        await asyncio.sleep(left + 0.05)
+
+
 @pytest.fixture
 def limited_app(settings: Settings) -> AppFactory:
-    """Another API process on the same database (its own engine, caches and counters)."""
+    """Another API process on the same database (its own engine, caches and counters). Unless a
+    test chooses its window (to cross a boundary on purpose), requests fall in one window."""
 
     @asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+        if "rate_limit_window_seconds" not in overrides:
+            overrides["rate_limit_window_seconds"] = ONE_WINDOW_SECONDS
+            await _clear_of_window_edge(ONE_WINDOW_SECONDS)
         app = create_app(settings.model_copy(update={"workflows": "off", **overrides}))
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
@@ -45,14 +63,14 @@ async def test_headers_count_down_then_429_with_retry_after(
             response = await client.get("/core/agents", headers=tenant.headers)
             assert response.status_code == 200
             assert response.headers["ratelimit-limit"] == "3"
-            assert 1 <= int(response.headers["ratelimit-reset"]) <= 60
+            assert 1 <= int(response.headers["ratelimit-reset"]) <= ONE_WINDOW_SECONDS
             remaining.append(int(response.headers["ratelimit-remaining"]))
         assert remaining == [2, 1, 0]
         refused = await client.get("/core/agents", headers=tenant.headers)
         assert refused.status_code == 429
         assert refused.json()["code"] == "rate_limited"
         assert refused.headers["ratelimit-remaining"] == "0"
-        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert 1 <= int(refused.headers["retry-after"]) <= ONE_WINDOW_SECONDS
         assert refused.headers["retry-after"] == refused.headers["ratelimit-reset"]
 
 
