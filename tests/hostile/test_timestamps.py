@@ -90,3 +90,12 @@ async def test_in_range_extreme_import_is_readable(world: World) -> None:
     assert conversation_id in [c["id"] for c in listed.json()["data"]]
     detail = await timed(world.tenant.get(f"/core/agents/{world.agent['id']}"))
     assert detail.json()["conversation_stats"]["total"] == 2
+
+
+@pytest.mark.parametrize("value", ["2026", "1700000000", "-1", "0", "+12", "1.5", " 2026 "])
+async def test_bare_numbers_are_not_timestamps(world: World, value: str) -> None:
+    """`created_after=2026` means a year to a person and 2026 s after the epoch to a parser:
+    refused rather than silently filtering from 1970."""
+    for name in TIME_FILTERS:
+        response = await refused(world.tenant.get("/core/agents", params={name: value}), 422)
+        assert "ISO-8601" in response.text, response.text

@@ -8,8 +8,20 @@ from typing import Annotated, Any
 
 from fastapi import Query
 from fastapi.exceptions import RequestValidationError
+from pydantic import BeforeValidator
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute
+
+
+def _not_a_bare_number(value: Any) -> Any:
+    """ISO-8601 only: Pydantic would read `2026` as 2026 seconds after the epoch (1970), which a
+    client meaning the year would never notice."""
+    if isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit():
+        raise ValueError("expected an ISO-8601 timestamp such as 2026-01-31T09:00:00Z")
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_not_a_bare_number)]
 
 
 def _utc(value: datetime | None, name: str) -> datetime | None:
@@ -50,10 +62,10 @@ class TimeFilters:
 
 
 def time_filters(
-    created_after: Annotated[datetime | None, Query()] = None,
-    created_before: Annotated[datetime | None, Query()] = None,
-    updated_after: Annotated[datetime | None, Query()] = None,
-    updated_before: Annotated[datetime | None, Query()] = None,
+    created_after: Annotated[Timestamp | None, Query()] = None,
+    created_before: Annotated[Timestamp | None, Query()] = None,
+    updated_after: Annotated[Timestamp | None, Query()] = None,
+    updated_before: Annotated[Timestamp | None, Query()] = None,
 ) -> TimeFilters:
     return TimeFilters(
         _utc(created_after, "created_after"),
@@ -70,8 +82,8 @@ def like_pattern(text: str) -> str:
 
 
 def created_filters(
-    created_after: Annotated[datetime | None, Query()] = None,
-    created_before: Annotated[datetime | None, Query()] = None,
+    created_after: Annotated[Timestamp | None, Query()] = None,
+    created_before: Annotated[Timestamp | None, Query()] = None,
 ) -> TimeFilters:
     """Only the `created_*` pair, for append-only resources (nothing is ever updated)."""
     return TimeFilters(_utc(created_after, "created_after"), _utc(created_before, "created_before"))
