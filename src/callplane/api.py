@@ -12,7 +12,16 @@ from callplane.agent_config.endpoints import router as agent_config_router
 from callplane.agents.endpoints import router as agents_router
 from callplane.audit.endpoints import router as audit_router
 from callplane.conversations.endpoints import router as conversations_router
-from callplane.errors import BadRequest, Forbidden, PayloadTooLarge, Unauthorized, merge_responses
+from callplane.errors import (
+    BadRequest,
+    Forbidden,
+    PayloadTooLarge,
+    Unauthorized,
+    UnprocessableRequest,
+    merge_responses,
+)
+from callplane.kit.idempotency import KEY_PATTERN, IdempotencyKeyInFlight
+from callplane.kit.middleware import BODY_METHODS
 from callplane.knowledge.endpoints import router as knowledge_router
 from callplane.ops.endpoints import router as ops_router
 from callplane.organizations.endpoints import router as admin_router
@@ -33,6 +42,22 @@ from callplane.workflows.endpoints import router as workflows_router
 AUTH_RESPONSES = merge_responses(BadRequest, Unauthorized, Forbidden, RateLimited)
 # Any route that takes a body can get a 413 from BufferedBodyMiddleware, before it runs.
 BODY_RESPONSES = merge_responses(PayloadTooLarge)
+# Every write takes an Idempotency-Key (IdempotencyMiddleware, outside the routes): a retry in
+# flight or whose response was lost → 409, the key reused for another request → 422.
+IDEMPOTENCY_RESPONSES = merge_responses(IdempotencyKeyInFlight, UnprocessableRequest)
+IDEMPOTENCY_HEADER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Makes a retry safe: within 24 h the same method, path and body under this key get the "
+        "first response back (with `Idempotent-Replayed: true`) and nothing runs again; another "
+        "request under it → 422 `idempotency_key_reused`; while the first is running → 409 "
+        "`idempotency_key_in_flight`; if it committed but its response was lost → 409 "
+        "`idempotency_key_response_lost`; a malformed key → 400."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": KEY_PATTERN},
+}
 
 
 def mount_routers(app: FastAPI) -> None:
@@ -59,6 +84,12 @@ def mount_routers(app: FastAPI) -> None:
             if isinstance(route, APIRoute):
                 body = BODY_RESPONSES if route.body_field is not None else {}
                 _document(route, {**AUTH_RESPONSES, **body})
+                if (route.methods or set()) & BODY_METHODS:
+                    _document(route, IDEMPOTENCY_RESPONSES)
+                    route.openapi_extra = {
+                        **(route.openapi_extra or {}),
+                        "parameters": [IDEMPOTENCY_HEADER],
+                    }
             app.router.routes.append(route)
 
 

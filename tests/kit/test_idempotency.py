@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import uuid
 from datetime import timedelta
 from types import SimpleNamespace
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute
 from sqlalchemy import select, update
 
 from callplane.config import Settings
 from callplane.db.engine import Database
 from callplane.db.types import utcnow
 from callplane.kit.idempotency import IdempotencyKeyInFlight, IdempotencyMiddleware, mark_committed
+from callplane.kit.middleware import BODY_METHODS
 from callplane.models import IdempotencyKey
 from tests.factories import Tenant
 
@@ -348,3 +352,26 @@ async def test_a_second_commit_under_one_key_is_refused(tenant: Tenant, database
     async with database.session(write=True) as session, session.begin():
         with pytest.raises(IdempotencyKeyInFlight):
             await mark_committed(session, state)
+
+
+def test_every_write_documents_the_key_and_its_answers(app_client: httpx.AsyncClient) -> None:
+    """The header lives in a middleware, outside the routes: the OpenAPI still shows it (and the
+    fuzzer sends it) on every write, and nowhere else."""
+    document = app_client.app.openapi()  # type: ignore[attr-defined]
+    writes = 0
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            headers = [p for p in operation.get("parameters", []) if p["in"] == "header"]
+            documented = [p for p in headers if p["name"] == "Idempotency-Key"]
+            if method.upper() not in BODY_METHODS:
+                assert documented == [], (method, path)
+                continue
+            writes += 1
+            assert len(documented) == 1, (method, path)
+            assert re.fullmatch(documented[0]["schema"]["pattern"], "k" * 255), (method, path)
+            assert not re.fullmatch(documented[0]["schema"]["pattern"], "k y"), (method, path)
+            for status in ("400", "409", "422"):
+                schema = json.dumps(operation["responses"][status])
+                assert "ErrorBody" in schema, (method, path, status)
+    routes = [r for r in app_client.app.routes if isinstance(r, APIRoute) and r.include_in_schema]  # type: ignore[attr-defined]
+    assert writes == sum(len(r.methods & BODY_METHODS) for r in routes) > 0

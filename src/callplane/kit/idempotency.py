@@ -31,7 +31,8 @@ from callplane.errors import AppError, Conflict
 from callplane.kit.middleware import BODY_METHODS, error_response_parts, header, state
 from callplane.models import IdempotencyKey
 
-_VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # printable ASCII, no spaces (also in the OpenAPI)
+_VALID_KEY = re.compile(KEY_PATTERN)
 _REPLAYED_HEADERS = {b"content-type", b"etag", b"location"}
 _STATE_KEY = "idempotency_reservation"
 
