@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings, database, listen=settings.workflows == "embedded"
             )
             if settings.workflows == "embedded":
-                sweeper = asyncio.create_task(workflow_process.sweep_forever(database))
+                sweeper = asyncio.create_task(workflow_process.sweep_forever(database, settings))
         try:
             yield
         finally:

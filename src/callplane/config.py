@@ -108,6 +108,16 @@ class Settings(BaseSettings):
         default=10.0, gt=0, le=60, description="Whole-request limit per attempt."
     )
 
+    # Housekeeping: processes that run workflows also prune, about once a minute, expired
+    # Idempotency-Keys (after idempotency_ttl_hours) and audit events past their retention.
+    audit_retention_days: int = Field(
+        default=0,
+        ge=0,
+        le=36500,
+        description="Delete audit events (and their webhook deliveries) older than this many "
+        "days; 0 keeps them forever.",
+    )
+
     # Observability and shutdown (docs/operations.md)
     metrics_token: SecretStr | None = Field(
         default=None,

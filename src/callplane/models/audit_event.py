@@ -18,6 +18,7 @@ class AuditEvent(IdMixin, Base):
     __tablename__ = "audit_events"
     __table_args__ = (
         Index("ix_audit_events_org_created", "organization_id", "created_at", "id"),
+        Index("ix_audit_events_created", "created_at"),  # retention, across organizations
         Index("ix_audit_events_org_action", "organization_id", "action", "created_at", "id"),
         Index("ix_audit_events_org_resource", "organization_id", "resource_id", "created_at", "id"),
         Index("ix_audit_events_org_actor", "organization_id", "actor_id", "created_at", "id"),

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from datetime import timedelta
 
 from callplane.config import Settings
 from callplane.db.engine import Database
 from callplane.db.types import utcnow
 from callplane.llm import LLMWriter, OpenAICompatibleProvider, TemplateWriter, Writer
+from callplane.ops import housekeeping
 from callplane.webhooks import fanout as webhooks  # also registers its listener and workflow
 from callplane.workflows import engine, repository
 from callplane.workflows.catalog import WORKFLOWS
@@ -56,12 +59,20 @@ async def sweep(database: Database) -> int:
     return len(stale) + await webhooks.sweep(database, SWEEP_AGE)
 
 
-async def sweep_forever(database: Database) -> None:
+async def sweep_forever(database: Database, settings: Settings) -> None:
+    """The sweep every SWEEP_INTERVAL_SECONDS, and housekeeping every INTERVAL_SECONDS of its."""
+    housekept_at = -math.inf
     while True:
         try:
             await sweep(database)
         except Exception:  # keep sweeping; the next round may succeed
             logger.exception("workflow sweep failed")
+        if time.monotonic() - housekept_at >= housekeeping.INTERVAL_SECONDS:
+            housekept_at = time.monotonic()
+            try:
+                await housekeeping.prune(database, settings)
+            except Exception:  # the next round tries again
+                logger.exception("housekeeping failed")
         await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
 
 
@@ -78,7 +89,7 @@ async def run_worker(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
     await start(settings, database, listen=True)
-    sweeper = asyncio.create_task(sweep_forever(database))
+    sweeper = asyncio.create_task(sweep_forever(database, settings))
     logger.info(
         "worker started",
         extra={"queue": settings.workflow_queue, "executor_id": engine.executor_id()},

@@ -1,0 +1,172 @@
+"""Housekeeping: expired Idempotency-Keys and audit events past retention are deleted, in
+batches, across organizations; everything else stays."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from callplane.config import Settings
+from callplane.db.engine import Database
+from callplane.db.types import utcnow
+from callplane.models import AuditEvent, IdempotencyKey, WebhookDelivery
+from callplane.ops import housekeeping
+from callplane.workflows import process
+from tests.factories import Tenant
+from tests.webhooks.helpers import all_finished, create_webhook, wait_for_deliveries
+from tests.webhooks.receiver import Receiver
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    started = Receiver()
+    yield started
+    started.close()
+
+
+async def _write_with_key(tenant: Tenant, name: str) -> str:
+    key = f"housekeeping-{uuid.uuid4()}"
+    response = await tenant.post(
+        "/core/agents", json={"name": name}, headers={"Idempotency-Key": key}
+    )
+    assert response.status_code == 201, response.text
+    return key
+
+
+async def _age_keys(database: Database, keys: list[str], hours: float) -> None:
+    async with database.session(write=True) as session, session.begin():
+        await session.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.key.in_(keys))
+            .values(created_at=utcnow() - timedelta(hours=hours))
+        )
+
+
+async def _keys_left(database: Database, keys: list[str]) -> set[str]:
+    async with database.session(write=False) as session:
+        found = await session.scalars(
+            select(IdempotencyKey.key).where(IdempotencyKey.key.in_(keys))
+        )
+        return set(found)
+
+
+async def _age_events(database: Database, tenant: Tenant, days: float) -> None:
+    async with database.session(write=True) as session, session.begin():
+        await session.execute(
+            update(AuditEvent)
+            .where(AuditEvent.organization_id == tenant.organization_id)
+            .values(created_at=utcnow() - timedelta(days=days))
+        )
+
+
+async def _count(database: Database, tenant: Tenant, model: type[AuditEvent]) -> int:
+    async with database.session(write=False) as session:
+        return int(
+            await session.scalar(
+                select(func.count())
+                .select_from(model)
+                .where(model.organization_id == tenant.organization_id)
+            )
+            or 0
+        )
+
+
+async def test_keys_past_their_ttl_are_deleted_and_fresh_ones_kept(
+    tenant: Tenant, other_tenant: Tenant, database: Database, settings: Settings
+) -> None:
+    expired = [await _write_with_key(tenant, "old"), await _write_with_key(other_tenant, "old")]
+    fresh = [await _write_with_key(tenant, "new")]
+    await _age_keys(database, expired, settings.idempotency_ttl_hours + 0.1)
+    await _age_keys(database, fresh, settings.idempotency_ttl_hours - 0.1)
+
+    removed = await housekeeping.prune(database, settings)
+
+    assert removed["idempotency_keys"] >= 0  # another process's round may have got there first
+    assert await _keys_left(database, expired + fresh) == set(fresh)
+    # A fresh key still replays.
+    replay = await tenant.post(
+        "/core/agents", json={"name": "new"}, headers={"Idempotency-Key": fresh[0]}
+    )
+    assert replay.headers.get("idempotent-replayed") == "true"
+
+
+async def test_a_backlog_drains_in_batches_over_rounds(
+    tenant: Tenant, database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(housekeeping, "BATCH_SIZE", 2)
+    monkeypatch.setattr(housekeeping, "MAX_BATCHES", 2)
+    keys = [await _write_with_key(tenant, f"n{i}") for i in range(7)]
+    await _age_keys(database, keys, settings.idempotency_ttl_hours + 1)
+
+    await housekeeping.prune(database, settings)
+    assert len(await _keys_left(database, keys)) <= 3  # at most 2 batches of 2 per round
+    await housekeeping.prune(database, settings)
+    assert await _keys_left(database, keys) == set()
+
+
+async def test_audit_events_are_kept_forever_by_default(
+    tenant: Tenant, database: Database, settings: Settings
+) -> None:
+    assert settings.audit_retention_days == 0
+    await tenant.create_agent()
+    await _age_events(database, tenant, days=3650)
+    before = await _count(database, tenant, AuditEvent)
+    removed = await housekeeping.prune(database, settings)
+    assert "audit_events" not in removed
+    assert await _count(database, tenant, AuditEvent) == before > 0
+
+
+async def test_events_past_retention_go_with_their_deliveries(
+    tenant: Tenant,
+    other_tenant: Tenant,
+    database: Database,
+    settings: Settings,
+    receiver: Receiver,
+) -> None:
+    webhook = await create_webhook(tenant, receiver.url, ["agent.*"])
+    await tenant.create_agent(name="Old news")
+    await wait_for_deliveries(tenant, webhook["id"], all_finished)
+    await other_tenant.create_agent(name="Old too")
+    await _age_events(database, tenant, days=31)
+    await _age_events(database, other_tenant, days=31)
+    await tenant.create_agent(name="Recent")  # its event and delivery stay
+    events_before = await _count(database, tenant, AuditEvent)
+
+    retained = settings.model_copy(update={"audit_retention_days": 30})
+    removed = await housekeeping.prune(database, retained)
+
+    # The tenant's old events and at least the other tenant's one.
+    assert removed["audit_events"] >= (events_before - 1) + 1
+    assert await _count(database, tenant, AuditEvent) == 1
+    assert await _count(database, other_tenant, AuditEvent) == 0
+    listed = (await tenant.get("/core/audit-events")).json()["data"]
+    assert [e["action"] for e in listed] == ["agent.created"]
+    async with database.session(write=False) as session:
+        left = await session.scalars(
+            select(WebhookDelivery.event_id).where(
+                WebhookDelivery.webhook_id == uuid.UUID(webhook["id"])
+            )
+        )
+        assert list(left) == [uuid.UUID(listed[0]["id"])]
+
+
+async def test_the_sweep_loop_runs_housekeeping_at_once(
+    tenant: Tenant, database: Database, settings: Settings
+) -> None:
+    """A process that runs workflows prunes as its sweep starts, then every minute."""
+    key = await _write_with_key(tenant, "swept")
+    await _age_keys(database, [key], settings.idempotency_ttl_hours + 1)
+    loop = asyncio.create_task(process.sweep_forever(database, settings))
+    try:
+        for _ in range(100):
+            if not await _keys_left(database, [key]):
+                break
+            await asyncio.sleep(0.05)
+        assert await _keys_left(database, [key]) == set()
+    finally:
+        loop.cancel()
