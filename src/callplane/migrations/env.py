@@ -13,7 +13,7 @@ from callplane.models import Base
 config = context.config
 
 # Indexes only PostgreSQL has (trigram and GIN), created by raw SQL in the migrations.
-POSTGRES_ONLY_INDEXES = {"ix_agents_name_trgm", "ix_agents_metadata_gin"}
+POSTGRES_ONLY_INDEXES = {"ix_agents_name_trgm", "ix_agents_org_name_trgm", "ix_agents_metadata_gin"}
 
 
 def _include_object(obj: object, name: str | None, type_: str, reflected: bool, _: object) -> bool:
