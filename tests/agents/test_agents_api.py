@@ -120,6 +120,25 @@ async def test_list_filters(tenant: Tenant) -> None:
     assert await names(updated_after=c["updated_at"]) == []
 
 
+async def test_nested_metadata_filters_compare_values_not_spellings(tenant: Tenant) -> None:
+    """Both databases compare nested values as JSON: key order and 1.0 vs 1 do not matter,
+    extra or missing nested keys do (nested values are exact, not subsets)."""
+    stored = {"team": "sales", "routing": {"queue": "eu", "weights": [1, {"b": 2, "a": 1}]}}
+    agent = await tenant.create_agent(metadata=stored)
+    await tenant.create_agent(metadata={"routing": "eu"})  # a scalar where an object is asked
+
+    async def found(wanted: dict[str, object]) -> bool:
+        response = await tenant.get("/core/agents", params={"metadata": orjson.dumps(wanted).decode()})
+        assert response.status_code == 200, response.text
+        return [item["id"] for item in response.json()["data"]] == [agent["id"]]
+
+    assert await found({"routing": {"weights": [1.0, {"a": 1, "b": 2.0}], "queue": "eu"}})
+    assert await found({"team": "sales", "routing": stored["routing"]})
+    assert not await found({"routing": {"queue": "eu"}})
+    assert not await found({"routing": {"queue": "eu", "weights": [{"a": 1, "b": 2}, 1]}})
+    assert not await found({"routing": {"queue": "eu", "weights": [1, {"a": 1, "b": 2}], "x": 0}})
+
+
 @pytest.mark.parametrize(
     "params",
     [

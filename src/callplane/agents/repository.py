@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import builtins
-import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -10,7 +9,7 @@ from sqlalchemy import Select, and_, cast, exists, func, literal, or_, select, u
 from sqlalchemy.dialects.postgresql import JSONB
 
 from callplane.agents.detail_sql import AGENT_DETAIL_SQL
-from callplane.db.engine import Database
+from callplane.db.engine import Database, canonical_json
 from callplane.db.repository import OrgRepository
 from callplane.kit.filters import TimeFilters, like_pattern
 from callplane.kit.pagination import paginate
@@ -76,8 +75,8 @@ class AgentRepository(OrgRepository[Agent]):
             else:
                 condition = and_(
                     kind.in_(("object", "array")),
-                    # Serialized as the column stores it (json.dumps), so escapes compare equal.
-                    func.json(extracted) == func.json(literal(json.dumps(value))),
+                    # Both sides in one spelling: key order and 1.0 vs 1 do not matter (jsonb).
+                    func.cp_json_canonical(extracted) == literal(canonical_json(value)),
                 )
             statement = statement.where(exists().where(entry.c.key == key, condition))
         return statement

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,31 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
     return create_async_engine(url, pool_pre_ping=False, **kwargs)
 
 
+def canonical_json(value: Any) -> str:
+    """One spelling per JSON value, so SQLite can compare nested values as PostgreSQL's jsonb
+    does: keys sorted, and a float with an integral value written as the integer (1.0 == 1)."""
+
+    def normal(item: Any) -> Any:
+        if isinstance(item, dict):
+            return {key: normal(inner) for key, inner in item.items()}
+        if isinstance(item, list):
+            return [normal(inner) for inner in item]
+        if isinstance(item, float) and item.is_integer():
+            return int(item)
+        return item
+
+    return json.dumps(normal(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_json_text(text: str | None) -> str | None:
+    """`canonical_json` of a JSON text: SQLite's `cp_json_canonical(...)`. None for text that is
+    not JSON (SQLite may call it on a scalar before the condition that rules the row out)."""
+    try:
+        return None if text is None else canonical_json(json.loads(text))
+    except (TypeError, ValueError):
+        return None
+
+
 def _install_sqlite_quirks(engine: AsyncEngine) -> None:
     """Take transaction control from pysqlite, to BEGIN IMMEDIATE where a read decides a write.
 
@@ -53,6 +79,9 @@ def _install_sqlite_quirks(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        dbapi_connection.create_function(
+            "cp_json_canonical", 1, canonical_json_text, deterministic=True
+        )
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
