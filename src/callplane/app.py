@@ -11,6 +11,7 @@ from http import HTTPStatus
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.telemetry import TelemetryConfig
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        telemetry=None if settings.opentelemetry else NO_TELEMETRY,
     )
     app.state.settings = settings
     _install_error_handlers(app)
@@ -109,6 +111,15 @@ def _allowed_methods(app: FastAPI, path: str) -> str:
         if route.methods and regex is not None and regex.match(path):
             methods |= route.methods
     return ", ".join(sorted(methods))
+
+
+# FastAPI looks the OpenTelemetry providers up on every request unless all of it is off.
+NO_TELEMETRY: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+}
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -135,6 +135,12 @@ class Settings(BaseSettings):
     access_log: bool = Field(
         default=True, description="One JSON line per request on the `callplane.access` logger."
     )
+    opentelemetry: bool = Field(
+        default=False,
+        description="FastAPI's native OpenTelemetry spans, metrics and logs, sent to the "
+        "providers you configure (e.g. with `opentelemetry-instrument`). Off, no request pays "
+        "for looking the providers up.",
+    )
     shutdown_grace_seconds: int = Field(
         default=30,
         ge=1,

@@ -6,9 +6,11 @@ from __future__ import annotations
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
 import pytest
+from opentelemetry import trace
 from pydantic import SecretStr, ValidationError
 
 from callplane.app import create_app
@@ -248,3 +250,29 @@ def test_a_short_metrics_token_is_refused() -> None:
 async def test_metrics_stay_out_of_the_openapi_schema(client: httpx.AsyncClient) -> None:
     schema = (await client.get("/openapi.json")).json()
     assert "/metrics" not in schema["paths"]
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+async def test_opentelemetry_providers_are_looked_up_only_when_turned_on(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, enabled: bool
+) -> None:
+    """FastAPI's native OpenTelemetry asks for the global providers on every request: off by
+    default (CALLPLANE_OPENTELEMETRY), no request pays for it."""
+    lookups = 0
+    real = trace.get_tracer_provider
+
+    def counted() -> Any:
+        nonlocal lookups
+        lookups += 1
+        return real()
+
+    monkeypatch.setattr(trace, "get_tracer_provider", counted)
+    app = create_app(settings.model_copy(update={"workflows": "off", "opentelemetry": enabled}))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        lookups = 0
+        for _ in range(3):
+            assert (await client.get("/health")).status_code == 200
+    assert (lookups >= 3) if enabled else (lookups == 0)
