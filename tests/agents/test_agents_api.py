@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
 import orjson
 import pytest
 
@@ -128,7 +129,9 @@ async def test_nested_metadata_filters_compare_values_not_spellings(tenant: Tena
     await tenant.create_agent(metadata={"routing": "eu"})  # a scalar where an object is asked
 
     async def found(wanted: dict[str, object]) -> bool:
-        response = await tenant.get("/core/agents", params={"metadata": orjson.dumps(wanted).decode()})
+        response = await tenant.get(
+            "/core/agents", params={"metadata": orjson.dumps(wanted).decode()}
+        )
         assert response.status_code == 200, response.text
         return [item["id"] for item in response.json()["data"]] == [agent["id"]]
 
@@ -175,3 +178,30 @@ async def test_pagination_walks_every_agent_once(tenant: Tenant) -> None:
         if cursor is None:
             break
     assert seen == list(reversed(ids))
+
+
+@pytest.mark.parametrize(
+    "raw", ["not-a-uuid", "1234", "01a2244b-4217-7412-bad1-f538ab1badc", "%F0%9F%98%80"]
+)
+async def test_detail_answers_bad_input_as_dependency_solved_routes_do(
+    tenant: Tenant, client: httpx.AsyncClient, raw: str
+) -> None:
+    """The detail route skips FastAPI's dependency solving (kit.lean); it must still answer
+    exactly as its neighbour `GET …/{agent_id}/versions` does: auth first, then 422."""
+    viewer = await tenant.key_with("phone_numbers:read")
+    for headers in (tenant.headers, {}, viewer, {"Authorization": "Bearer ak_nope.nope"}):
+        lean = await client.get(f"/core/agents/{raw}", headers=headers)
+        solved = await client.get(f"/core/agents/{raw}/versions", headers=headers)
+        assert lean.status_code == solved.status_code, (headers, lean.text, solved.text)
+        assert lean.status_code in (401, 403, 422)
+        assert lean.json() == solved.json()
+        assert lean.headers.get("www-authenticate") == solved.headers.get("www-authenticate")
+
+
+async def test_detail_with_a_plain_uuid_spelling(tenant: Tenant) -> None:
+    """Pydantic's UUID parsing, as on every other route: 32 hex digits or upper case work."""
+    agent = await tenant.create_agent()
+    for spelling in (agent["id"].replace("-", ""), agent["id"].upper()):
+        response = await tenant.get(f"/core/agents/{spelling}")
+        assert response.status_code == 200, response.text
+        assert response.json()["id"] == agent["id"]

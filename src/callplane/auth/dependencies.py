@@ -21,20 +21,26 @@ def Requires(*accepted: str) -> Any:
     """A dependency that authenticates the caller and checks it holds one of `accepted`."""
 
     async def dependency(request: Request, _: Any = Depends(_bearer)) -> AuthSubject:
-        authenticator: Authenticator = request.app.state.authenticator
-        subject = await authenticator.authenticate(
-            request.headers.get("authorization"), request.headers.get("x-anyreach-org")
-        )
-        request.state.subject = subject
-        limiter: RateLimiter | None = request.app.state.rate_limiter
-        if limiter is not None:
-            verdict = await limiter.check(subject.credential_id)
-            setattr(request.state, RESPONSE_HEADERS, verdict.headers())  # even with the 429
-            if not verdict.allowed:
-                raise RateLimited()
-        if accepted and not subject.has_any(*accepted):
-            raise Forbidden(f"Missing scope: requires {' or '.join(accepted)}.")
-        return subject
+        return await authorize(request, accepted)
 
     dependency.__name__ = "requires_" + "_or_".join(s.replace(":", "_") for s in accepted)
     return Depends(dependency)
+
+
+async def authorize(request: Request, accepted: tuple[str, ...]) -> AuthSubject:
+    """The caller, once its credential, its rate limit and its scopes (any of `accepted`) pass:
+    what `Requires` does, callable by a route that solves no dependencies (kit.lean)."""
+    authenticator: Authenticator = request.app.state.authenticator
+    subject = await authenticator.authenticate(
+        request.headers.get("authorization"), request.headers.get("x-anyreach-org")
+    )
+    request.state.subject = subject
+    limiter: RateLimiter | None = request.app.state.rate_limiter
+    if limiter is not None:
+        verdict = await limiter.check(subject.credential_id)
+        setattr(request.state, RESPONSE_HEADERS, verdict.headers())  # even with the 429
+        if not verdict.allowed:
+            raise RateLimited()
+    if accepted and not subject.has_any(*accepted):
+        raise Forbidden(f"Missing scope: requires {' or '.join(accepted)}.")
+    return subject
