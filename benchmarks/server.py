@@ -56,8 +56,8 @@ class Server:
             "CALLPLANE_DATABASE_URL": self.database_url,
             "CALLPLANE_ENV": "production",
             "CALLPLANE_LOG_LEVEL": "warning",
-            # Production turns rate limiting on; a limit no run reaches keeps its cost (one
-            # counter upsert per request) in the figures without refusing the load.
+            # Production turns rate limiting on; a limit no run reaches keeps its cost (the
+            # shared counter charged in leases, ADR 0007) in the figures without refusing load.
             "CALLPLANE_RATE_LIMIT_REQUESTS": str(BENCH_RATE_LIMIT),
             **self.extra_env,
         }
