@@ -3,9 +3,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from callplane.db.repository import OrgRepository
 from callplane.kit.pagination import paginate
 from callplane.models import AuditEvent
@@ -47,18 +44,3 @@ class AuditEventRepository(OrgRepository[AuditEvent]):
             limit=limit,
             cursor=cursor,
         )
-
-
-async def delete_created_before(session: AsyncSession, cutoff: datetime, limit: int) -> int:
-    """Retention, across organizations: deletes up to `limit` of the oldest events created before
-    `cutoff` (their webhook deliveries go with them) and returns how many. Rows another process
-    is deleting are skipped, not waited for."""
-    oldest = (
-        select(AuditEvent.id)
-        .where(AuditEvent.created_at < cutoff)
-        .order_by(AuditEvent.created_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    result = await session.execute(delete(AuditEvent).where(AuditEvent.id.in_(oldest)))
-    return int(getattr(result, "rowcount", 0))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 M = TypeVar("M")
@@ -38,3 +39,21 @@ class OrgRepository(Generic[M]):
 
     async def delete(self, obj: M) -> None:
         await self.session.delete(obj)
+
+
+async def delete_oldest(
+    session: AsyncSession, model: Any, created_before: datetime, limit: int
+) -> int:
+    """Housekeeping, across organizations: deletes up to `limit` of `model`'s rows created before
+    `created_before`, oldest first, and returns how many. Rows another process is deleting are
+    skipped (PostgreSQL), not waited for."""
+    key = model.__table__.primary_key.columns
+    oldest = (
+        select(*key)
+        .where(model.created_at < created_before)
+        .order_by(model.created_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    result = await session.execute(delete(model).where(tuple_(*key).in_(oldest)))
+    return int(getattr(result, "rowcount", 0))

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -204,22 +204,6 @@ async def mark_committed(session: AsyncSession, request_state: Any) -> None:
         # A slower first attempt outlived its lock, a retry took the key over, and one of them
         # already committed: this one must not (its transaction rolls back).
         raise IdempotencyKeyInFlight()
-
-
-async def delete_expired(session: AsyncSession, created_before: datetime, limit: int) -> int:
-    """Housekeeping, across organizations: deletes up to `limit` keys created before
-    `created_before` (past their TTL: `_reserve` would replace them anyway) and returns how
-    many. Rows another process is deleting are skipped, not waited for."""
-    key = tuple_(IdempotencyKey.organization_id, IdempotencyKey.key)
-    oldest = (
-        select(IdempotencyKey.organization_id, IdempotencyKey.key)
-        .where(IdempotencyKey.created_at < created_before)
-        .order_by(IdempotencyKey.created_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    result = await session.execute(delete(IdempotencyKey).where(key.in_(oldest)))
-    return int(getattr(result, "rowcount", 0))
 
 
 def _request_hash(scope: Scope) -> bytes:

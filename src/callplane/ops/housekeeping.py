@@ -9,16 +9,14 @@ turning retention on) drains over a few rounds without holding long locks.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from callplane.audit import repository as audit_events
 from callplane.config import Settings
 from callplane.db.engine import Database
+from callplane.db.repository import delete_oldest
 from callplane.db.types import utcnow
-from callplane.kit import idempotency
+from callplane.models import AuditEvent, IdempotencyKey
 
 logger = logging.getLogger("callplane.housekeeping")
 
@@ -26,34 +24,30 @@ INTERVAL_SECONDS = 60.0
 BATCH_SIZE = 1000
 MAX_BATCHES = 20
 
-Prune = Callable[[AsyncSession, datetime, int], Awaitable[int]]
-
 
 async def prune(database: Database, settings: Settings) -> dict[str, int]:
     """One round: how many rows of each kind were deleted."""
     now = utcnow()
-    jobs: dict[str, tuple[Prune, datetime]] = {
-        "idempotency_keys": (
-            idempotency.delete_expired,
-            now - timedelta(hours=settings.idempotency_ttl_hours),
-        )
+    # Past its TTL a key would only be replaced on reuse (`IdempotencyMiddleware._reserve`).
+    cutoffs: dict[Any, datetime] = {
+        IdempotencyKey: now - timedelta(hours=settings.idempotency_ttl_hours)
     }
-    if settings.audit_retention_days:
-        jobs["audit_events"] = (
-            audit_events.delete_created_before,
-            now - timedelta(days=settings.audit_retention_days),
-        )
-    removed = {name: await _drain(database, job, cutoff) for name, (job, cutoff) in jobs.items()}
+    if settings.audit_retention_days:  # their webhook deliveries go with them (ON DELETE CASCADE)
+        cutoffs[AuditEvent] = now - timedelta(days=settings.audit_retention_days)
+    removed = {
+        model.__tablename__: await _drain(database, model, cutoff)
+        for model, cutoff in cutoffs.items()
+    }
     if any(removed.values()):
         logger.info("housekeeping deleted old rows", extra={"deleted": removed})
     return removed
 
 
-async def _drain(database: Database, job: Prune, cutoff: datetime) -> int:
+async def _drain(database: Database, model: Any, cutoff: datetime) -> int:
     removed = 0
     for _ in range(MAX_BATCHES):
         async with database.session(write=True) as session, session.begin():
-            deleted = await job(session, cutoff, BATCH_SIZE)
+            deleted = await delete_oldest(session, model, cutoff, BATCH_SIZE)
         removed += deleted
         if deleted < BATCH_SIZE:
             break
