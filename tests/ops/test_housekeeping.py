@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 
+import httpx
 import pytest
 from sqlalchemy import func, select, update
 
@@ -18,6 +19,7 @@ from callplane.models import AuditEvent, IdempotencyKey, WebhookDelivery
 from callplane.ops import housekeeping
 from callplane.workflows import process
 from tests.factories import Tenant
+from tests.observability.helpers import scrape, value
 from tests.webhooks.helpers import all_finished, create_webhook, wait_for_deliveries
 from tests.webhooks.receiver import Receiver
 
@@ -170,3 +172,17 @@ async def test_the_sweep_loop_runs_housekeeping_at_once(
         assert await _keys_left(database, [key]) == set()
     finally:
         loop.cancel()
+
+
+async def test_deleted_rows_are_counted_in_metrics(
+    client: httpx.AsyncClient, tenant: Tenant, database: Database, settings: Settings
+) -> None:
+    name = "callplane_housekeeping_deleted_rows_total"
+    keys = [await _write_with_key(tenant, "counted") for _ in range(2)]
+    before = value(await scrape(client), name, table="idempotency_keys")
+    await _age_keys(database, keys, settings.idempotency_ttl_hours + 1)
+    await housekeeping.prune(database, settings)
+    after = value(await scrape(client), name, table="idempotency_keys")
+    # Whoever deleted them (this call, or this process's own sweeper) counted them.
+    assert await _keys_left(database, keys) == set()
+    assert after - before >= 2

@@ -27,3 +27,8 @@ CRAWLER_FETCHES = Counter(
     "has) or the refusal's code (site_unreachable, not_html, nothing_to_crawl, blocked_address).",
     ("outcome",),
 )
+HOUSEKEEPING_DELETED = Counter(
+    "callplane_housekeeping_deleted_rows",
+    "Rows housekeeping deleted, by table: expired idempotency_keys, audit_events past retention.",
+    ("table",),
+)

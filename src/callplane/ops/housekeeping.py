@@ -17,6 +17,7 @@ from callplane.db.engine import Database
 from callplane.db.repository import delete_oldest
 from callplane.db.types import utcnow
 from callplane.models import AuditEvent, IdempotencyKey
+from callplane.observability.counters import HOUSEKEEPING_DELETED
 
 logger = logging.getLogger("callplane.housekeeping")
 
@@ -38,6 +39,8 @@ async def prune(database: Database, settings: Settings) -> dict[str, int]:
         model.__tablename__: await _drain(database, model, cutoff)
         for model, cutoff in cutoffs.items()
     }
+    for table, count in removed.items():
+        HOUSEKEEPING_DELETED.labels(table).inc(count)
     if any(removed.values()):
         logger.info("housekeeping deleted old rows", extra={"deleted": removed})
     return removed
