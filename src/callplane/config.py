@@ -107,6 +107,14 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(
         default=10.0, gt=0, le=60, description="Whole-request limit per attempt."
     )
+    webhook_concurrency: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="Delivery attempts one process makes at once. Deliveries have a queue of "
+        "their own (`<CALLPLANE_WORKFLOW_QUEUE>-webhooks`), so slow receivers never hold up "
+        "website builds or instruction generation.",
+    )
 
     # Housekeeping: processes that run workflows also prune, about once a minute, expired
     # Idempotency-Keys (after idempotency_ttl_hours) and audit events past their retention.

@@ -166,6 +166,43 @@ async def test_a_slow_receiver_times_out(
     assert delivery["last_error"] == "No response within 0.2 s."
 
 
+async def test_slow_receivers_do_not_hold_up_other_workflows(
+    tenant: Tenant,
+    receivers: Callable[..., Receiver],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Deliveries have a queue of their own: while slow receivers hold as many deliveries as the
+    process runs workflows at once, instruction generation still starts at once (on one shared
+    queue it waited for them)."""
+    slow = 4.0
+    receiver = receivers(delay=slow)
+    monkeypatch.setattr(settings, "webhook_max_attempts", 1)
+    monkeypatch.setattr(settings, "webhook_timeout_seconds", slow + 2)  # they wait it out
+    webhook = await create_webhook(tenant, receiver.url, ["agent.created"])
+    for _ in range(settings.workflow_concurrency):
+        await tenant.create_agent()
+    agent = await tenant.create_agent()
+    version = await tenant.create_version(
+        agent["id"], config={}, instruction_builder_inputs={"company_name": "Acme"}
+    )
+    deadline = time.monotonic() + slow
+    while len(receiver.requests) < settings.workflow_concurrency:
+        assert time.monotonic() < deadline, "the deliveries never reached the receiver"
+        await asyncio.sleep(0.02)  # they are held there, each in a slot of its queue
+
+    started = time.monotonic()
+    response = await tenant.post(
+        f"/core/agents/{agent['id']}/versions/{version['version']}/generate-instructions"
+    )
+    assert response.status_code == 202, response.text
+    run = await wait_for_workflow(tenant, response.json()["workflow_id"])
+    assert run["status"] == "succeeded", run
+    assert time.monotonic() - started < slow * 0.75
+    pending = await deliveries(tenant, webhook["id"])
+    assert len(pending) == settings.workflow_concurrency + 1
+
+
 async def test_subscriptions_get_the_events_they_ask_for(
     tenant: Tenant, receivers: Callable[..., Receiver]
 ) -> None:

@@ -33,10 +33,10 @@ async def enqueue(delivery_id: uuid.UUID | str, attempt: int, delay: float = 0.0
     """Enqueue attempt `attempt` (idempotent: its workflow id is fixed), after `delay` seconds."""
     args = (workflow_id(delivery_id, attempt), str(delivery_id), attempt)
     if delay <= 0:
-        await engine.enqueue(deliver, *args)
+        await engine.enqueue(deliver, *args, queue=engine.WEBHOOKS)
         return
     with SetEnqueueOptions(delay_seconds=delay):
-        await engine.enqueue(deliver, *args)
+        await engine.enqueue(deliver, *args, queue=engine.WEBHOOKS)
 
 
 def payload(event: AuditEvent) -> bytes:

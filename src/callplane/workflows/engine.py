@@ -26,8 +26,15 @@ SYSTEM_SCHEMA = "dbos"
 # How long a starting process waits for its own executor lock before refusing to start.
 EXECUTOR_LOCK_WAIT_SECONDS = 60.0
 
-_queue: Any = None
+# The queue of the builds and instruction generation, and the webhook deliveries' own: a flood
+# of deliveries to slow receivers must not take every slot the other work needs.
+WORK, WEBHOOKS = "work", "webhooks"
+_queues: dict[str, Any] = {}
 _guard: ExecutorGuard | None = None
+
+
+def queue_names(settings: Settings) -> dict[str, str]:
+    return {WORK: settings.workflow_queue, WEBHOOKS: f"{settings.workflow_queue}-webhooks"}
 
 
 def system_database_url(settings: Settings) -> str:
@@ -53,7 +60,7 @@ async def launch(settings: Settings, *, listen: bool) -> None:
     """Start the engine in this process: recover its own unfinished workflows and, if `listen`,
     take work from the shared queue (and, on PostgreSQL, dead processes' unfinished work).
     Workflow modules must be imported before this."""
-    global _queue, _guard
+    global _guard
     url = system_database_url(settings)
     config: DBOSConfig = {
         "name": APP_NAME,
@@ -68,7 +75,8 @@ async def launch(settings: Settings, *, listen: bool) -> None:
         config["executor_id"] = identity
     DBOS(config=config)
     # Queues registered by any process are known to all; take work only from ours.
-    DBOS.listen_queues([settings.workflow_queue] if listen else [])
+    names = queue_names(settings)
+    DBOS.listen_queues(list(names.values()) if listen else [])
     if listen and not _is_sqlite(url):
         # Hold our lock before any workflow can run under our id, and for as long as we live.
         guard = ExecutorGuard(
@@ -82,11 +90,11 @@ async def launch(settings: Settings, *, listen: bool) -> None:
         await asyncio.to_thread(guard.acquire, EXECUTOR_LOCK_WAIT_SECONDS)
         _guard = guard
     DBOS.launch()
-    _queue = await DBOS.register_queue_async(
-        settings.workflow_queue,
-        worker_concurrency=settings.workflow_concurrency,
-        polling_interval_sec=0.2,
-    )
+    concurrency = {WORK: settings.workflow_concurrency, WEBHOOKS: settings.webhook_concurrency}
+    for kind, name in names.items():
+        _queues[kind] = await DBOS.register_queue_async(
+            name, worker_concurrency=concurrency[kind], polling_interval_sec=0.2
+        )
     if _guard is not None:
         _guard.start(DBOS.application_version)
 
@@ -94,8 +102,8 @@ async def launch(settings: Settings, *, listen: bool) -> None:
 def shutdown(timeout_seconds: int = 5) -> None:
     """Stop taking work, give running workflows a moment, then release our executor lock: what
     is still unfinished is taken over by a live process."""
-    global _queue, _guard
-    _queue = None
+    global _guard
+    _queues.clear()
     DBOS.destroy(workflow_completion_timeout_sec=timeout_seconds)
     if _guard is not None:
         _guard.stop()
@@ -103,7 +111,7 @@ def shutdown(timeout_seconds: int = 5) -> None:
 
 
 def is_running() -> bool:
-    return _queue is not None
+    return bool(_queues)
 
 
 def executor_id() -> str:
@@ -111,12 +119,13 @@ def executor_id() -> str:
     return str(DBOS.executor_id)
 
 
-async def enqueue(workflow: Any, workflow_id: str, *args: Any) -> None:
-    """Enqueue `workflow(*args)` under `workflow_id`; enqueuing an existing id is a no-op."""
-    if _queue is None:
+async def enqueue(workflow: Any, workflow_id: str, *args: Any, queue: str = WORK) -> None:
+    """Enqueue `workflow(*args)` under `workflow_id` on `queue` (WORK or WEBHOOKS); enqueuing
+    an existing id is a no-op."""
+    if not _queues:
         raise RuntimeError("the workflow engine is not running in this process")
     with SetWorkflowID(workflow_id):
-        await _queue.enqueue_async(workflow, *args)
+        await _queues[queue].enqueue_async(workflow, *args)
 
 
 async def cancel(workflow_id: str) -> None:

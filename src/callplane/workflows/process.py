@@ -92,7 +92,10 @@ async def run_worker(settings: Settings) -> None:
     sweeper = asyncio.create_task(sweep_forever(database, settings))
     logger.info(
         "worker started",
-        extra={"queue": settings.workflow_queue, "executor_id": engine.executor_id()},
+        extra={
+            "queues": list(engine.queue_names(settings).values()),
+            "executor_id": engine.executor_id(),
+        },
     )
     try:
         await stopping.wait()
