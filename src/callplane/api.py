@@ -14,6 +14,7 @@ from callplane.audit.endpoints import router as audit_router
 from callplane.conversations.endpoints import router as conversations_router
 from callplane.errors import (
     BadRequest,
+    DatabaseUnavailable,
     Forbidden,
     PayloadTooLarge,
     Unauthorized,
@@ -37,9 +38,12 @@ from callplane.widgets.endpoints import public_router as public_widgets_router
 from callplane.widgets.endpoints import router as widgets_router
 from callplane.workflows.endpoints import router as workflows_router
 
-# Every authenticated route: credential and limit errors, and a NUL in the URL (refused by
-# BufferedBodyMiddleware before routing; a route's own 400 documentation takes precedence).
-AUTH_RESPONSES = merge_responses(BadRequest, Unauthorized, Forbidden, RateLimited)
+# Every authenticated route: credential and limit errors, a NUL in the URL (refused by
+# BufferedBodyMiddleware before routing; a route's own 400 documentation takes precedence), and
+# the database busy or unreachable (503, retry).
+AUTH_RESPONSES = merge_responses(
+    BadRequest, Unauthorized, Forbidden, RateLimited, DatabaseUnavailable
+)
 # Any route that takes a body can get a 413 from BufferedBodyMiddleware, before it runs.
 BODY_RESPONSES = merge_responses(PayloadTooLarge)
 # Every write takes an Idempotency-Key (IdempotencyMiddleware, outside the routes): a retry in

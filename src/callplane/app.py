@@ -21,8 +21,8 @@ from swagger_ui_bundle import swagger_ui_path
 from callplane.api import mount_routers
 from callplane.auth.service import Authenticator
 from callplane.config import Settings, get_settings
-from callplane.db.engine import Database, create_engine
-from callplane.errors import AppError
+from callplane.db.engine import Database, create_engine, is_transient
+from callplane.errors import AppError, DatabaseUnavailable
 from callplane.kit.idempotency import IdempotencyMiddleware
 from callplane.kit.middleware import BufferedBodyMiddleware, RequestIdMiddleware
 from callplane.observability.endpoints import router as metrics_router
@@ -155,6 +155,17 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         request_id = getattr(request.state, "request_id", "unknown")
+        if is_transient(exc):  # not a bug: tell the client to come back (the SDK retries)
+            logger.warning(
+                "database busy or unreachable", extra={"request_id": request_id}, exc_info=exc
+            )
+            error = DatabaseUnavailable()
+            return _error(
+                error.status,
+                error.detail,
+                error.code,
+                {"Retry-After": "1", "X-Request-ID": request_id},
+            )
         logger.exception("unhandled error", extra={"request_id": request_id})
         return _error(
             500,

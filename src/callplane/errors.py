@@ -71,6 +71,14 @@ class PayloadTooLarge(AppError):
     default_detail = "Request body is larger than the limit."
 
 
+class DatabaseUnavailable(AppError):
+    """The database was busy or unreachable (db.engine.is_transient): retry, it is not a bug."""
+
+    status = 503
+    code = "database_unavailable"
+    default_detail = "The database is busy or unreachable; retry after the Retry-After delay."
+
+
 class ValidationIssue(BaseModel):
     loc: list[str | int]
     msg: str

@@ -108,8 +108,9 @@ def test_reads_carry_no_idempotency_key_and_are_retried() -> None:
     assert all("Idempotency-Key" not in r.headers for r in script.requests)
 
 
-def test_429_waits_for_retry_after() -> None:
-    script = Script(error(429, "rate_limited", **{"Retry-After": "0.3"}), created())
+@pytest.mark.parametrize(("status", "code"), [(429, "rate_limited"), (503, "database_unavailable")])
+def test_429_and_503_wait_for_retry_after(status: int, code: str) -> None:
+    script = Script(error(status, code, **{"Retry-After": "0.3"}), created())
     with script.client(backoff=0.0) as sdk:
         started = time.monotonic()
         sdk.agents.create(name="x")

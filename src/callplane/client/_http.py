@@ -194,7 +194,7 @@ class _Base:
         return args
 
     def _delay(self, attempt: int, response: httpx.Response | None) -> float:
-        if response is not None and response.status_code == 429:
+        if response is not None and response.status_code in (429, 503):
             retry_after = response.headers.get("retry-after")
             try:
                 return min(max(float(retry_after or ""), 0.0), RETRY_AFTER_CAP_SECONDS)

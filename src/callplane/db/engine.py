@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -17,6 +20,13 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 WRITE_OPTION = "callplane_write"
+# How long a SQLite writer waits for the write lock before giving up (then: 503, see below).
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# PostgreSQL states a retry can cure: serialization failure, deadlock, lock not available,
+# shutdown or restart, connection failures, too many connections.
+_TRANSIENT_SQLSTATES = frozenset(
+    {"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300"}
+) | {f"08{n}" for n in ("000", "001", "003", "004", "006")}
 
 
 def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
@@ -35,6 +45,23 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
     if pool_size == 0:
         kwargs = {"poolclass": NullPool, "echo": echo}
     return create_async_engine(url, pool_pre_ping=False, **kwargs)
+
+
+def is_transient(error: BaseException) -> bool:
+    """The database was busy or unreachable (a retry may well succeed), as opposed to a bug:
+    SQLite's write lock not granted within its busy timeout, or one of PostgreSQL's retryable
+    states, or a lost connection, whether the error came through SQLAlchemy or straight from
+    asyncpg (the raw-connection hot paths)."""
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig or error
+    if isinstance(error, ConnectionError | socket.gaierror | asyncpg.exceptions.InterfaceError):
+        return True  # refused, reset, closed under us, or the host name did not resolve
+    if getattr(error, "sqlstate", None) in _TRANSIENT_SQLSTATES:
+        return True
+    message = str(error).lower()
+    return "database is locked" in message or "database table is locked" in message
 
 
 def canonical_json(value: Any) -> str:
@@ -76,7 +103,7 @@ def _install_sqlite_quirks(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
         dbapi_connection.create_function(
