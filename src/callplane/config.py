@@ -125,6 +125,14 @@ class Settings(BaseSettings):
         description="Delete audit events (and their webhook deliveries) older than this many "
         "days; 0 keeps them forever.",
     )
+    workflow_history_days: int = Field(
+        default=7,
+        ge=0,
+        le=36500,
+        description="Delete the workflow engine's records of workflows that finished more than "
+        "this many days ago (every webhook attempt is one); 0 keeps them forever. The API's "
+        "own workflow runs (GET /core/workflows/{id}) are kept regardless.",
+    )
 
     # Observability and shutdown (docs/operations.md)
     metrics_token: SecretStr | None = Field(

@@ -10,7 +10,8 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import func, select, update
+from dbos import DBOS
+from sqlalchemy import create_engine, func, select, text, update
 
 from callplane.config import Settings
 from callplane.db.engine import Database
@@ -18,10 +19,12 @@ from callplane.db.types import utcnow
 from callplane.models import AuditEvent, IdempotencyKey, WebhookDelivery
 from callplane.ops import housekeeping
 from callplane.workflows import process
+from callplane.workflows.engine import system_database_url
 from tests.factories import Tenant
 from tests.observability.helpers import scrape, value
 from tests.webhooks.helpers import all_finished, create_webhook, wait_for_deliveries
 from tests.webhooks.receiver import Receiver
+from tests.workflows.helpers import wait_for_workflow
 
 
 @pytest.fixture
@@ -186,3 +189,62 @@ async def test_deleted_rows_are_counted_in_metrics(
     # Whoever deleted them (this call, or this process's own sweeper) counted them.
     assert await _keys_left(database, keys) == set()
     assert after - before >= 2
+
+
+def _age_workflow(settings: Settings, workflow_id: str, days: float) -> None:
+    """Moves a finished workflow's completion back in the engine's own records."""
+    url = system_database_url(settings)
+    table = "workflow_status" if url.startswith("sqlite") else "dbos.workflow_status"
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            moved = connection.execute(
+                text(
+                    f"UPDATE {table} SET completed_at = completed_at - :ms"
+                    " WHERE workflow_uuid = :id"
+                ),
+                {"ms": int(days * 86_400_000), "id": workflow_id},
+            )
+            assert moved.rowcount == 1
+    finally:
+        engine.dispose()
+
+
+async def _generate(tenant: Tenant) -> str:
+    agent = await tenant.create_agent()
+    version = await tenant.create_version(
+        agent["id"], config={}, instruction_builder_inputs={"company_name": "Acme"}
+    )
+    response = await tenant.post(
+        f"/core/agents/{agent['id']}/versions/{version['version']}/generate-instructions"
+    )
+    assert response.status_code == 202, response.text
+    run = await wait_for_workflow(tenant, response.json()["workflow_id"])
+    assert run["status"] == "succeeded", run
+    return str(response.json()["workflow_id"])
+
+
+async def test_long_finished_workflow_history_is_deleted_and_runs_stay_readable(
+    tenant: Tenant, database: Database, settings: Settings
+) -> None:
+    old, recent = await _generate(tenant), await _generate(tenant)
+    _age_workflow(settings, old, days=settings.workflow_history_days + 1)
+
+    removed = await housekeeping.prune(database, settings)
+
+    assert removed["workflow_history"] >= 1
+    assert await DBOS.get_workflow_status_async(old) is None
+    assert await DBOS.get_workflow_status_async(recent) is not None
+    for run_id in (old, recent):  # the API's own record of the run stays
+        run = await tenant.get(f"/core/workflows/{run_id}")
+        assert run.status_code == 200 and run.json()["status"] == "succeeded"
+
+
+async def test_workflow_history_kept_when_turned_off(
+    tenant: Tenant, database: Database, settings: Settings
+) -> None:
+    run_id = await _generate(tenant)
+    _age_workflow(settings, run_id, days=3650)
+    kept = settings.model_copy(update={"workflow_history_days": 0})
+    assert "workflow_history" not in await housekeeping.prune(database, kept)
+    assert await DBOS.get_workflow_status_async(run_id) is not None

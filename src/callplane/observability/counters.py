@@ -29,6 +29,7 @@ CRAWLER_FETCHES = Counter(
 )
 HOUSEKEEPING_DELETED = Counter(
     "callplane_housekeeping_deleted_rows",
-    "Rows housekeeping deleted, by table: expired idempotency_keys, audit_events past retention.",
+    "Rows housekeeping deleted: expired idempotency_keys, audit_events past retention, "
+    "workflow_history (the engine's records of long-finished workflows).",
     ("table",),
 )

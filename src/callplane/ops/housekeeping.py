@@ -1,5 +1,6 @@
 """Deleting what has outlived its use, so tables do not grow forever: Idempotency-Keys past their
-TTL (every write with a key stores its response) and audit events past their retention.
+TTL (every write with a key stores its response), audit events past their retention, and the
+workflow engine's records of long-finished workflows (every webhook attempt is one).
 
 Runs in every process that runs workflows, beside the workflow sweep. Each batch is its own short
 transaction, and a round deletes at most MAX_BATCHES batches per table, so a backlog (e.g. after
@@ -9,7 +10,9 @@ turning retention on) drains over a few rounds without holding long locks.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from callplane.config import Settings
@@ -18,12 +21,15 @@ from callplane.db.repository import delete_oldest
 from callplane.db.types import utcnow
 from callplane.models import AuditEvent, IdempotencyKey
 from callplane.observability.counters import HOUSEKEEPING_DELETED
+from callplane.workflows import engine
 
 logger = logging.getLogger("callplane.housekeeping")
 
 INTERVAL_SECONDS = 60.0
 BATCH_SIZE = 1000
 MAX_BATCHES = 20
+
+Batch = Callable[[int], Awaitable[int]]  # deletes up to n rows, returns how many
 
 
 async def prune(database: Database, settings: Settings) -> dict[str, int]:
@@ -35,22 +41,30 @@ async def prune(database: Database, settings: Settings) -> dict[str, int]:
     }
     if settings.audit_retention_days:  # their webhook deliveries go with them (ON DELETE CASCADE)
         cutoffs[AuditEvent] = now - timedelta(days=settings.audit_retention_days)
-    removed = {
-        model.__tablename__: await _drain(database, model, cutoff)
+    jobs: dict[str, Batch] = {
+        model.__tablename__: partial(_delete_rows, database, model, cutoff)
         for model, cutoff in cutoffs.items()
     }
-    for table, count in removed.items():
-        HOUSEKEEPING_DELETED.labels(table).inc(count)
+    if settings.workflow_history_days and engine.is_running():
+        history = now - timedelta(days=settings.workflow_history_days)
+        jobs["workflow_history"] = partial(engine.delete_finished_before, history)
+    removed = {name: await _drain(batch) for name, batch in jobs.items()}
+    for name, count in removed.items():
+        HOUSEKEEPING_DELETED.labels(name).inc(count)
     if any(removed.values()):
         logger.info("housekeeping deleted old rows", extra={"deleted": removed})
     return removed
 
 
-async def _drain(database: Database, model: Any, cutoff: datetime) -> int:
+async def _delete_rows(database: Database, model: Any, cutoff: datetime, limit: int) -> int:
+    async with database.session(write=True) as session, session.begin():
+        return await delete_oldest(session, model, cutoff, limit)
+
+
+async def _drain(batch: Batch) -> int:
     removed = 0
     for _ in range(MAX_BATCHES):
-        async with database.session(write=True) as session, session.begin():
-            deleted = await delete_oldest(session, model, cutoff, BATCH_SIZE)
+        deleted = await batch(BATCH_SIZE)
         removed += deleted
         if deleted < BATCH_SIZE:
             break

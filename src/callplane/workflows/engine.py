@@ -12,6 +12,7 @@ import asyncio
 import os
 import socket
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,25 @@ async def enqueue(workflow: Any, workflow_id: str, *args: Any, queue: str = WORK
         raise RuntimeError("the workflow engine is not running in this process")
     with SetWorkflowID(workflow_id):
         await _queues[queue].enqueue_async(workflow, *args)
+
+
+FINISHED = ["SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"]
+
+
+async def delete_finished_before(cutoff: datetime, limit: int) -> int:
+    """Deletes up to `limit` of the engine's records (status, inputs, step outputs) of workflows
+    that finished before `cutoff`, and returns how many. Our own `workflow_runs` rows, which the
+    API serves, are not touched."""
+    finished = await DBOS.list_workflows_async(
+        status=FINISHED,
+        completed_before=cutoff.isoformat(),
+        limit=limit,
+        load_input=False,
+        load_output=False,
+    )
+    if finished:
+        await DBOS.delete_workflows_async([workflow.workflow_id for workflow in finished])
+    return len(finished)
 
 
 async def cancel(workflow_id: str) -> None:
