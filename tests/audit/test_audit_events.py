@@ -12,7 +12,7 @@ from sqlalchemy import select
 from callplane.db.engine import Database
 from callplane.models import Agent, AuditEvent
 from tests.factories import Tenant
-from tests.workflows.helpers import wait_for_workflow
+from tests.workflows.helpers import generate_instructions
 
 
 def key_id(tenant: Tenant) -> str:
@@ -167,17 +167,8 @@ async def test_key_lifecycle_is_audited(tenant: Tenant) -> None:
 
 
 async def test_workflows_act_under_their_own_name(tenant: Tenant) -> None:
-    agent = await tenant.create_agent()
-    draft = await tenant.create_version(
-        agent["id"], config={}, instruction_builder_inputs={"company_name": "Acme"}
-    )
-    started = await tenant.post(
-        f"/core/agents/{agent['id']}/versions/{draft['version']}/generate-instructions"
-    )
-    assert started.status_code == 202, started.text
-    workflow_id = started.json()["workflow_id"]
-    run = await wait_for_workflow(tenant, workflow_id)
-    assert run["status"] == "succeeded"
+    run = await generate_instructions(tenant)
+    workflow_id = run["workflow_id"]
     history = await events(tenant, f"&resource_id={workflow_id}")
     assert [e["action"] for e in history] == ["workflow.succeeded", "workflow.started"]
     assert history[0]["actor"]["type"] == "workflow"

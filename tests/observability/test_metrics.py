@@ -21,7 +21,7 @@ from callplane.models import WorkflowRun
 from tests.crawler.site import LocalSite, Reply, Route, html
 from tests.factories import Tenant
 from tests.observability.helpers import parse, scrape, value
-from tests.workflows.helpers import wait_for_workflow
+from tests.workflows.helpers import generate_instructions
 
 Serve = Callable[[dict[str, Route]], LocalSite]
 REQUESTS = "callplane_http_requests_total"
@@ -131,16 +131,7 @@ async def test_a_real_run_shows_in_the_workflow_counts(
 ) -> None:
     labels = {"type": "generate_instructions", "status": "succeeded"}
     before = value(await scrape(client), "callplane_workflow_runs", **labels)
-    agent = await tenant.create_agent()
-    draft = await tenant.create_version(
-        agent["id"], config={}, instruction_builder_inputs={"company_name": "Acme"}
-    )
-    started = await tenant.post(
-        f"/core/agents/{agent['id']}/versions/{draft['version']}/generate-instructions"
-    )
-    assert started.status_code == 202, started.text
-    run = await wait_for_workflow(tenant, started.json()["workflow_id"])
-    assert run["status"] == "succeeded", run
+    await generate_instructions(tenant)
     after = value(await scrape(client), "callplane_workflow_runs", **labels)
     assert after >= before + 1  # other tests' runs may finish meanwhile; this one surely did
 

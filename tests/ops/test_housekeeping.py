@@ -24,7 +24,7 @@ from tests.factories import Tenant
 from tests.observability.helpers import scrape, value
 from tests.webhooks.helpers import all_finished, create_webhook, wait_for_deliveries
 from tests.webhooks.receiver import Receiver
-from tests.workflows.helpers import wait_for_workflow
+from tests.workflows.helpers import generate_instructions
 
 
 @pytest.fixture
@@ -211,17 +211,7 @@ def _age_workflow(settings: Settings, workflow_id: str, days: float) -> None:
 
 
 async def _generate(tenant: Tenant) -> str:
-    agent = await tenant.create_agent()
-    version = await tenant.create_version(
-        agent["id"], config={}, instruction_builder_inputs={"company_name": "Acme"}
-    )
-    response = await tenant.post(
-        f"/core/agents/{agent['id']}/versions/{version['version']}/generate-instructions"
-    )
-    assert response.status_code == 202, response.text
-    run = await wait_for_workflow(tenant, response.json()["workflow_id"])
-    assert run["status"] == "succeeded", run
-    return str(response.json()["workflow_id"])
+    return str((await generate_instructions(tenant))["workflow_id"])
 
 
 async def test_long_finished_workflow_history_is_deleted_and_runs_stay_readable(

@@ -29,7 +29,7 @@ from callplane.webhooks.delivery import enqueue
 from tests.factories import Tenant
 from tests.webhooks.helpers import all_finished, create_webhook, deliveries, wait_for_deliveries
 from tests.webhooks.receiver import Receiver
-from tests.workflows.helpers import wait_for_workflow
+from tests.workflows.helpers import generate_instructions
 
 
 def documented_verify() -> Callable[[str, httpx.Headers, bytes], bool]:
@@ -182,22 +182,13 @@ async def test_slow_receivers_do_not_hold_up_other_workflows(
     webhook = await create_webhook(tenant, receiver.url, ["agent.created"])
     for _ in range(settings.workflow_concurrency):
         await tenant.create_agent()
-    agent = await tenant.create_agent()
-    version = await tenant.create_version(
-        agent["id"], config={}, instruction_builder_inputs={"company_name": "Acme"}
-    )
     deadline = time.monotonic() + slow
     while len(receiver.requests) < settings.workflow_concurrency:
         assert time.monotonic() < deadline, "the deliveries never reached the receiver"
         await asyncio.sleep(0.02)  # they are held there, each in a slot of its queue
 
     started = time.monotonic()
-    response = await tenant.post(
-        f"/core/agents/{agent['id']}/versions/{version['version']}/generate-instructions"
-    )
-    assert response.status_code == 202, response.text
-    run = await wait_for_workflow(tenant, response.json()["workflow_id"])
-    assert run["status"] == "succeeded", run
+    await generate_instructions(tenant)  # its new agent is one more slow delivery
     assert time.monotonic() - started < slow * 0.75
     pending = await deliveries(tenant, webhook["id"])
     assert len(pending) == settings.workflow_concurrency + 1
@@ -273,15 +264,7 @@ async def test_events_recorded_by_workflows_are_delivered(
     webhook = await create_webhook(
         tenant, receiver.url, ["workflow.*", "agent.version.instructions_generated"]
     )
-    agent = await tenant.create_agent()
-    draft = await tenant.create_version(
-        agent["id"], config={}, instruction_builder_inputs={"company_name": "Acme"}
-    )
-    started = await tenant.post(
-        f"/core/agents/{agent['id']}/versions/{draft['version']}/generate-instructions"
-    )
-    assert started.status_code == 202, started.text
-    assert (await wait_for_workflow(tenant, started.json()["workflow_id"]))["status"] == "succeeded"
+    await generate_instructions(tenant)
 
     found = await wait_for_deliveries(tenant, webhook["id"], lambda f: len(f) == 3)
     found = await wait_for_deliveries(tenant, webhook["id"], all_finished)

@@ -33,6 +33,26 @@ async def wait_for_workflow(
         await asyncio.sleep(0.05)
 
 
+async def start_generation(tenant: Tenant) -> str:
+    """Starts instruction generation for a new agent's draft; returns the workflow id."""
+    agent = await tenant.create_agent()
+    draft = await tenant.create_version(
+        agent["id"], config={}, instruction_builder_inputs={"company_name": "Acme"}
+    )
+    started = await tenant.post(
+        f"/core/agents/{agent['id']}/versions/{draft['version']}/generate-instructions"
+    )
+    assert started.status_code == 202, started.text
+    return str(started.json()["workflow_id"])
+
+
+async def generate_instructions(tenant: Tenant) -> dict[str, Any]:
+    """`start_generation`, then the finished (succeeded) run."""
+    run = await wait_for_workflow(tenant, await start_generation(tenant))
+    assert run["status"] == "succeeded", run
+    return run
+
+
 async def enqueue_private_run(
     database: Database, settings: Settings, tenant: Tenant, *, queue: str, website: str
 ) -> str:
