@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
-from callplane.app import create_app
 from callplane.auth.scopes import ALL_SCOPES
 from callplane.config import Settings
+from tests.apps import another_app
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -76,11 +76,8 @@ def bootstrapped(run: Runner) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 async def app_client(db_url: str, bootstrapped: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
     """The server the operator would start on the same database."""
-    app = create_app(Settings(env="test", database_url=db_url, workflows="off"))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://cli") as client:
-            yield client
+    async with another_app(Settings(env="test", database_url=db_url)) as client:
+        yield client
 
 
 def organization_count(db_path: Path) -> int:

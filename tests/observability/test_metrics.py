@@ -13,11 +13,11 @@ import pytest
 from opentelemetry import trace
 from pydantic import SecretStr, ValidationError
 
-from callplane.app import create_app
 from callplane.config import Settings
 from callplane.crawler.site_crawl import crawl
 from callplane.db.engine import Database
 from callplane.models import WorkflowRun
+from tests.apps import another_app
 from tests.crawler.site import LocalSite, Reply, Route, html
 from tests.factories import Tenant
 from tests.observability.helpers import parse, scrape, value
@@ -164,13 +164,8 @@ async def test_crawler_fetches_are_counted_by_outcome(
 @pytest.fixture
 async def guarded(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The app with a metrics token (and no workflow engine: the session's app runs it)."""
-    app = create_app(
-        settings.model_copy(update={"metrics_token": SecretStr(TOKEN), "workflows": "off"})
-    )
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://guarded") as client:
-            yield client
+    async with another_app(settings, metrics_token=SecretStr(TOKEN)) as client:
+        yield client
 
 
 @pytest.mark.parametrize(
@@ -194,13 +189,9 @@ async def test_the_right_metrics_token_is_let_in(guarded: httpx.AsyncClient) -> 
 
 
 async def test_production_without_a_token_refuses_metrics(settings: Settings) -> None:
-    # model_copy skips validation: production on SQLite is refused at startup otherwise.
-    production = settings.model_copy(update={"env": "production", "workflows": "off"})
-    app = create_app(production)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://prod") as client:
-            response = await client.get("/metrics")
+    # Overrides skip validation: production on SQLite is refused at startup otherwise.
+    async with another_app(settings, env="production") as client:
+        response = await client.get("/metrics")
     assert response.status_code == 403
     assert "CALLPLANE_METRICS_TOKEN" in response.json()["detail"]
 
@@ -222,12 +213,9 @@ async def test_an_unreachable_database_still_gives_this_processs_metrics(
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
     nowhere = f"postgresql+asyncpg://postgres@127.0.0.1:{closed}/nowhere"
-    app = create_app(settings.model_copy(update={"database_url": nowhere, "workflows": "off"}))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://down") as down:
-            assert (await down.get("/health")).status_code == 200
-            samples = await scrape(down)
+    async with another_app(settings, database_url=nowhere) as down:
+        assert (await down.get("/health")).status_code == 200
+        samples = await scrape(down)
     assert value(samples, "callplane_database_up") == 0
     assert not any(name == "callplane_workflow_runs" for name, _ in samples)
     assert value(samples, REQUESTS, method="GET", route="/health", status="200") >= 1
@@ -258,11 +246,7 @@ async def test_opentelemetry_providers_are_looked_up_only_when_turned_on(
         return real()
 
     monkeypatch.setattr(trace, "get_tracer_provider", counted)
-    app = create_app(settings.model_copy(update={"workflows": "off", "opentelemetry": enabled}))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
-    ):
+    async with another_app(settings, opentelemetry=enabled) as client:
         lookups = 0
         for _ in range(3):
             assert (await client.get("/health")).status_code == 200

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -16,27 +14,14 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from callplane.app import create_app
 from callplane.config import Settings
 from callplane.db import engine as db_engine
 from callplane.db.engine import Database, is_transient
+from tests.apps import another_app
 from tests.conftest import POSTGRES
 from tests.factories import Tenant
 
 UNREACHABLE = "postgresql+asyncpg://postgres@127.0.0.1:1/callplane"
-
-
-@asynccontextmanager
-async def _app(settings: Settings, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings.model_copy(update={"workflows": "off", **overrides}))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-            base_url="http://t",
-        ) as client,
-    ):
-        yield client
 
 
 def _assert_retry_later(response: httpx.Response) -> None:
@@ -50,7 +35,9 @@ async def test_unreachable_postgres_is_503_on_every_path(settings: Settings) -> 
     """Through the session (auth), the raw-connection hot path, and a middleware that reads the
     database before any route runs (Idempotency-Key)."""
     headers = {"Authorization": "Bearer ak_0123456789abcdef0123456789abcdef.secret"}
-    async with _app(settings, database_url=UNREACHABLE) as client:
+    async with another_app(
+        settings, database_url=UNREACHABLE, raise_app_exceptions=False
+    ) as client:
         _assert_retry_later(await client.get("/core/agents", headers=headers))
         _assert_retry_later(
             await client.get("/core/agents/01a2244b-4217-7412-bad1-f538ab1badcc", headers=headers)
@@ -71,7 +58,7 @@ async def test_sqlite_write_lock_not_granted_is_503_and_changes_nothing(
     settings: Settings, tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(db_engine, "SQLITE_BUSY_TIMEOUT_MS", 200)  # the new app's connections
-    async with _app(settings) as client:
+    async with another_app(settings, raise_app_exceptions=False) as client:
         # Another writer holds the write lock (BEGIN IMMEDIATE on its first statement).
         async with database.session(write=True) as holder, holder.begin():
             await holder.execute(text("SELECT 1"))

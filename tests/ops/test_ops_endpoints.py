@@ -12,9 +12,9 @@ import pytest
 from jsonschema import Draft202012Validator
 from sqlalchemy.engine import make_url
 
-from callplane.app import create_app
 from callplane.config import Settings
 from callplane.db import migrate
+from tests.apps import another_app
 
 
 async def test_health_is_ok(client: httpx.AsyncClient) -> None:
@@ -26,16 +26,13 @@ async def test_health_is_ok(client: httpx.AsyncClient) -> None:
 async def test_health_needs_no_database() -> None:
     """An app whose database is down is still alive, and not ready."""
     unreachable = "postgresql+asyncpg://nobody@127.0.0.1:1/nowhere"  # port 1: refused at once
-    app = create_app(Settings(env="test", database_url=unreachable, workflows="off"))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            health = await client.get("/health")
-            assert health.status_code == 200 and health.json() == {"status": "ok"}
-            ready = await client.get("/ready")
-            assert ready.status_code == 503
-            assert ready.json()["status"] == "unavailable"
-            assert "x-request-id" in ready.headers
+    async with another_app(Settings(env="test", database_url=unreachable)) as client:
+        health = await client.get("/health")
+        assert health.status_code == 200 and health.json() == {"status": "ok"}
+        ready = await client.get("/ready")
+        assert ready.status_code == 503
+        assert ready.json()["status"] == "unavailable"
+        assert "x-request-id" in ready.headers
 
 
 async def test_ready_at_migration_head(client: httpx.AsyncClient) -> None:
@@ -53,11 +50,8 @@ async def test_not_ready_before_migrations(tmp_path: Path, is_postgres: bool) ->
         pytest.skip("an empty PostgreSQL database would need creating; SQLite shows the same")
     url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
     assert make_url(url).get_backend_name() == "sqlite"
-    app = create_app(Settings(env="test", database_url=url, workflows="off"))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            response = await client.get("/ready")
+    async with another_app(Settings(env="test", database_url=url)) as client:
+        response = await client.get("/ready")
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "migrations_pending" and body["migration"] is None

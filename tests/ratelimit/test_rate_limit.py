@@ -13,10 +13,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from callplane.app import create_app
 from callplane.config import PRODUCTION_RATE_LIMIT, Settings
 from callplane.db.engine import Database
 from callplane.models import RateLimitWindow
+from tests.apps import another_app
 from tests.factories import Tenant
 
 AppFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
@@ -45,11 +45,8 @@ def limited_app(settings: Settings) -> AppFactory:
         if "rate_limit_window_seconds" not in overrides:
             overrides["rate_limit_window_seconds"] = ONE_WINDOW_SECONDS
             await _clear_of_window_edge(ONE_WINDOW_SECONDS)
-        app = create_app(settings.model_copy(update={"workflows": "off", **overrides}))
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                yield client
+        async with another_app(settings, **overrides) as client:
+            yield client
 
     return start
 
