@@ -25,6 +25,7 @@ from tests.crawler.site import LocalSite, Route
 from tests.factories import Tenant, TenantFactory
 from tests.llm.stub_server import StubBehaviour, StubLLMServer
 from tests.ops.processes import Processes
+from tests.webhooks.receiver import Receiver
 
 POSTGRES = bool(os.environ.get("CALLPLANE_TEST_DATABASE_URL"))
 
@@ -154,3 +155,18 @@ def hanging_llm() -> Iterator[StubLLMServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def receivers() -> Iterator[Callable[..., Receiver]]:
+    """Start receivers (127.0.0.1) for one test; all are shut down afterwards."""
+    started: list[Receiver] = []
+
+    def start(*args: object, **kwargs: object) -> Receiver:
+        receiver = Receiver(*args, **kwargs)  # type: ignore[arg-type]
+        started.append(receiver)
+        return receiver
+
+    yield start
+    for receiver in started:
+        receiver.close()

@@ -1,26 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-
 import pytest
 
 from callplane.config import Settings
-from tests.webhooks.receiver import Receiver
-
-
-@pytest.fixture
-def receivers() -> Iterator[Callable[..., Receiver]]:
-    """Start receivers (127.0.0.1) for one test; all are shut down afterwards."""
-    started: list[Receiver] = []
-
-    def start(*args: object, **kwargs: object) -> Receiver:
-        receiver = Receiver(*args, **kwargs)  # type: ignore[arg-type]
-        started.append(receiver)
-        return receiver
-
-    yield start
-    for receiver in started:
-        receiver.close()
 
 
 @pytest.fixture(autouse=True)
