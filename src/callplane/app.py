@@ -96,6 +96,10 @@ def _error(
     return JSONResponse({"detail": detail, "code": code}, status_code=status, headers=headers)
 
 
+def _app_error(exc: AppError) -> JSONResponse:
+    return _error(exc.status, exc.detail, exc.code, exc.headers)
+
+
 def _code_for(status: int) -> str:
     try:
         return HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
@@ -125,7 +129,7 @@ NO_TELEMETRY: TelemetryConfig = {
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(_: Request, exc: AppError) -> JSONResponse:
-        return _error(exc.status, exc.detail, exc.code, exc.headers)
+        return _app_error(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -159,12 +163,8 @@ def _install_error_handlers(app: FastAPI) -> None:
             logger.warning(
                 "database busy or unreachable", extra={"request_id": request_id}, exc_info=exc
             )
-            error = DatabaseUnavailable()
-            return _error(
-                error.status,
-                error.detail,
-                error.code,
-                {"Retry-After": "1", "X-Request-ID": request_id},
+            return _app_error(
+                DatabaseUnavailable(headers={"Retry-After": "1", "X-Request-ID": request_id})
             )
         logger.exception("unhandled error", extra={"request_id": request_id})
         return _error(

@@ -117,7 +117,8 @@ class Settings(BaseSettings):
     )
 
     # Housekeeping: processes that run workflows also prune, about once a minute, expired
-    # Idempotency-Keys (after idempotency_ttl_hours) and audit events past their retention.
+    # Idempotency-Keys (after idempotency_ttl_hours), audit events past their retention and the
+    # workflow engine's records of long-finished workflows.
     audit_retention_days: int = Field(
         default=0,
         ge=0,
