@@ -108,7 +108,9 @@ async def refusing_connections(url: str) -> None:
         try:
             async with httpx.AsyncClient(base_url=url) as fresh:  # a new connection each time
                 await fresh.get("/health")
-        except (httpx.ConnectError, httpx.RemoteProtocolError):  # refused, or closed unanswered
+        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError):
+            # refused; closed unanswered; or reset: a connection the kernel queued before the
+            # listening socket closed is reset when it closes
             return
         await asyncio.sleep(0.05)
     raise AssertionError("the server still accepts connections after SIGTERM")
@@ -176,7 +178,7 @@ async def test_a_request_still_running_after_the_grace_period_is_cut_off(
         await anext(chunks)
         signalled = time.monotonic()
         served.process.send_signal(signal.SIGTERM)
-        with pytest.raises(httpx.RemoteProtocolError):  # the stream ends unfinished
+        with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):  # ends unfinished
             async for _ in chunks:
                 pass
     assert await exit_code(served.process, 15) == 0
