@@ -199,3 +199,17 @@ def test_bad_arguments_are_usage_errors_and_create_nothing(
             "SELECT (SELECT count(*) FROM api_keys), (SELECT count(*) FROM personal_access_tokens)"
         ).fetchone()
     assert after == before
+
+
+def test_the_command_loads_no_server_stack() -> None:
+    """Remote commands (agents, plan, apply…) run step after step in CI/CD: starting the command
+    must not import the database, migrations, web or workflow stacks (they cost ~1 s per start)."""
+    server_side = ["sqlalchemy", "alembic", "fastapi", "uvicorn", "dbos", "asyncpg", "aiosqlite"]
+    probe = (
+        "import sys, callplane.cli\n"
+        f"print(','.join(m for m in {server_side!r} if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == ""
