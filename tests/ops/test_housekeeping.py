@@ -4,6 +4,7 @@ batches, across organizations; everything else stays."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -11,7 +12,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from dbos import DBOS
-from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy import create_engine, event, func, make_url, select, text, update
 
 from callplane.config import Settings
 from callplane.db.engine import Database
@@ -105,6 +106,44 @@ async def test_a_backlog_drains_in_batches_over_rounds(
     await housekeeping.prune(database, settings)
     assert len(await _keys_left(database, keys)) <= 3  # at most 2 batches of 2 per round
     await housekeeping.prune(database, settings)
+    assert await _keys_left(database, keys) == set()
+
+
+async def test_a_stalled_event_loop_does_not_keep_sqlite_locked(
+    tenant: Tenant, database: Database, settings: Settings, is_postgres: bool
+) -> None:
+    """Other processes can write while this process's event loop is blocked in the middle of a
+    round: each batch commits within its own statement. (With a transaction per batch the write
+    lock stayed taken until the loop came back to commit; a test blocking its loop on a server
+    subprocess made that server wait 30 s for the lock.)"""
+    if is_postgres:
+        pytest.skip("SQLite's single write lock")
+    keys = [await _write_with_key(tenant, "stalled")]
+    await _age_keys(database, keys, settings.idempotency_ttl_hours + 1)
+    path = make_url(settings.database_url).database
+    assert path
+    outsider_wrote: list[bool] = []
+
+    def stall_the_loop(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if not statement.startswith("DELETE FROM idempotency_keys"):
+            return
+        outsider = sqlite3.connect(path, timeout=5, isolation_level=None)  # another process
+        try:
+            outsider.execute("BEGIN IMMEDIATE")
+            outsider.execute("ROLLBACK")
+            outsider_wrote.append(True)
+        except sqlite3.OperationalError:  # database is locked
+            outsider_wrote.append(False)
+        finally:
+            outsider.close()
+
+    sync_engine = database.engine.sync_engine
+    event.listen(sync_engine, "after_cursor_execute", stall_the_loop)
+    try:
+        await housekeeping.prune(database, settings)
+    finally:
+        event.remove(sync_engine, "after_cursor_execute", stall_the_loop)
+    assert outsider_wrote and all(outsider_wrote), outsider_wrote
     assert await _keys_left(database, keys) == set()
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import Select, delete, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 M = TypeVar("M")
 
@@ -42,7 +42,7 @@ class OrgRepository(Generic[M]):
 
 
 async def delete_oldest(
-    session: AsyncSession, model: Any, created_before: datetime, limit: int
+    connection: AsyncConnection, model: Any, created_before: datetime, limit: int
 ) -> int:
     """Housekeeping, across organizations: deletes up to `limit` of `model`'s rows created before
     `created_before`, oldest first, and returns how many. Rows another process is deleting are
@@ -55,5 +55,5 @@ async def delete_oldest(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    result = await session.execute(delete(model).where(tuple_(*key).in_(oldest)))
+    result = await connection.execute(delete(model).where(tuple_(*key).in_(oldest)))
     return int(getattr(result, "rowcount", 0))

@@ -2,9 +2,10 @@
 TTL (every write with a key stores its response), audit events past their retention, and the
 workflow engine's records of long-finished workflows (every webhook attempt is one).
 
-Runs in every process that runs workflows, beside the workflow sweep. Each batch is its own short
-transaction, and a round deletes at most MAX_BATCHES batches per table, so a backlog (e.g. after
-turning retention on) drains over a few rounds without holding long locks.
+Runs in every process that runs workflows, beside the workflow sweep. Each batch is one statement
+that commits on its own (`Database.autocommit`), and a round deletes at most MAX_BATCHES batches
+per table, so a backlog (e.g. after turning retention on) drains over a few rounds without
+holding long locks.
 """
 
 from __future__ import annotations
@@ -57,8 +58,8 @@ async def prune(database: Database, settings: Settings) -> dict[str, int]:
 
 
 async def _delete_rows(database: Database, model: Any, cutoff: datetime, limit: int) -> int:
-    async with database.session(write=True) as session, session.begin():
-        return await delete_oldest(session, model, cutoff, limit)
+    async with database.autocommit() as connection:  # one statement, one transaction
+        return await delete_oldest(connection, model, cutoff, limit)
 
 
 async def _drain(batch: Batch) -> int:
