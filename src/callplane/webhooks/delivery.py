@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 
 from dbos import DBOS, SetEnqueueOptions
@@ -32,10 +33,7 @@ def workflow_id(delivery_id: uuid.UUID | str, attempt: int) -> str:
 async def enqueue(delivery_id: uuid.UUID | str, attempt: int, delay: float = 0.0) -> None:
     """Enqueue attempt `attempt` (idempotent: its workflow id is fixed), after `delay` seconds."""
     args = (workflow_id(delivery_id, attempt), str(delivery_id), attempt)
-    if delay <= 0:
-        await engine.enqueue(deliver, *args, queue=engine.WEBHOOKS)
-        return
-    with SetEnqueueOptions(delay_seconds=delay):
+    with SetEnqueueOptions(delay_seconds=delay) if delay > 0 else nullcontext():
         await engine.enqueue(deliver, *args, queue=engine.WEBHOOKS)
 
 
