@@ -20,7 +20,7 @@ from callplane.audit import recorder as audit
 from callplane.db.types import utcnow
 from callplane.models import AgentVersion, WorkflowRun
 from callplane.workflows import service as workflow_service
-from callplane.workflows import tracking
+from callplane.workflows import steps, tracking
 from callplane.workflows.runtime import runtime
 
 TYPE = "generate_instructions"
@@ -44,8 +44,7 @@ async def apply_instructions(
 ) -> dict[str, Any]:
     """Write the text into the draft unless, meanwhile, it was published, its inputs changed,
     or someone edited its instructions by hand (`instructions_before` is what they were)."""
-    async with runtime().database.session(write=True) as session, session.begin():
-        audit.act_as(session, audit.Actor("workflow", DBOS.workflow_id))
+    async with steps.transaction("apply") as session:
         version = (
             await session.scalars(
                 select(AgentVersion)
