@@ -29,6 +29,24 @@ async def _deploy_twice(organization_id: str, created: dict[str, Any]) -> None:
 
 
 @DBOS.step()
+async def _deploy_twice_with_number(
+    organization_id: str, created: dict[str, Any]
+) -> list[dict[str, Any]]:
+    run_id = str(DBOS.workflow_id)
+    return [
+        await build.deploy(run_id, organization_id, created, "acme.test", None, "Acme", True)
+        for _ in range(2)
+    ]
+
+
+@DBOS.workflow()
+async def _deploy_rerun_with_number(
+    organization_id: str, created: dict[str, Any]
+) -> list[dict[str, Any]]:
+    return await _deploy_twice_with_number(organization_id, created)
+
+
+@DBOS.step()
 async def _apply_twice(version_id: str, inputs: dict[str, Any]) -> None:
     for _ in range(2):
         await generation.apply_instructions(version_id, inputs, {"instructions": "Greet."})
@@ -72,6 +90,21 @@ async def test_a_rerun_deploy_step_records_and_sends_its_events_once(
     assert [d["event_type"] for d in await deliveries(tenant, webhook["id"])] == [
         "agent.version.published"
     ]
+
+
+async def test_a_rerun_deploy_step_keeps_the_number_it_took(tenant: Tenant) -> None:
+    """The re-run finds the number the first run published to (no longer free) and reports it,
+    rather than warning that the organization has none free."""
+    number = await tenant.register_number()
+    agent = await tenant.create_agent()
+    draft = await tenant.create_version(agent["id"])
+    created = {"agent_id": agent["id"], "version": draft["version"]}
+
+    with SetWorkflowID(f"rerun-{uuid.uuid4()}"):
+        first, again = await _deploy_rerun_with_number(str(tenant.organization_id), created)
+
+    assert first["phone_number"] == again["phone_number"] == number
+    assert first["warnings"] == again["warnings"] == []
 
 
 async def test_a_rerun_apply_step_records_its_event_once(tenant: Tenant) -> None:

@@ -184,9 +184,11 @@ async def deploy(
     agent_id = uuid.UUID(created["agent_id"])
     warnings: list[str] = []
     async with steps.transaction("deploy") as session:
+        version = await VersionRepository(session, org).get_number(agent_id, created["version"])
+        assert version is not None
         numbers: list[str] = []
         if want_number:
-            free = await PhoneNumberRepository(session, org).first_free()
+            free = await PhoneNumberRepository(session, org).first_free(or_held_by=version.id)
             if free is None:
                 warnings.append(
                     "No free phone number in the organization; register one and publish to it."
@@ -202,8 +204,6 @@ async def deploy(
         widget_id = derived_id(run_id, "widget")
         widgets = WidgetService(session, org)
         if await widgets.widgets.get(widget_id) is None:
-            version = await VersionRepository(session, org).get_number(agent_id, created["version"])
-            assert version is not None
             config: dict[str, Any] = {"title": company_name}
             if avatar_url:
                 config["avatar_url"] = avatar_url
