@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from dbos import DBOS, SetWorkflowID
 
 from callplane.scaffolding import workflow as build
@@ -47,9 +48,13 @@ async def _deploy_rerun_with_number(
 
 
 @DBOS.step()
-async def _apply_twice(version_id: str, inputs: dict[str, Any]) -> None:
-    for _ in range(2):
-        await generation.apply_instructions(version_id, inputs, {"instructions": "Greet."})
+async def _apply_twice(
+    version_id: str, inputs: dict[str, Any], before: str | None
+) -> list[dict[str, Any]]:
+    generated = {"instructions": "Greet."}
+    return [
+        await generation.apply_instructions(version_id, inputs, generated, before) for _ in range(2)
+    ]
 
 
 @DBOS.workflow()
@@ -58,8 +63,10 @@ async def _deploy_rerun(organization_id: str, created: dict[str, Any]) -> None:
 
 
 @DBOS.workflow()
-async def _apply_rerun(version_id: str, inputs: dict[str, Any]) -> None:
-    await _apply_twice(version_id, inputs)
+async def _apply_rerun(
+    version_id: str, inputs: dict[str, Any], before: str | None
+) -> list[dict[str, Any]]:
+    return await _apply_twice(version_id, inputs, before)
 
 
 async def _events(tenant: Tenant, workflow_id: str) -> Counter[str]:
@@ -107,16 +114,24 @@ async def test_a_rerun_deploy_step_keeps_the_number_it_took(tenant: Tenant) -> N
     assert first["warnings"] == again["warnings"] == []
 
 
-async def test_a_rerun_apply_step_records_its_event_once(tenant: Tenant) -> None:
+@pytest.mark.parametrize("before", [None, "Help callers."])
+async def test_a_rerun_apply_step_records_its_event_once(
+    tenant: Tenant, before: str | None
+) -> None:
+    """Also, the re-run reports the text as applied: it does not take its own first run's
+    write for a hand edit (`before` is what the instructions were when generation started)."""
     agent = await tenant.create_agent()
     draft = await tenant.create_version(
-        agent["id"], config={}, instruction_builder_inputs={"company_name": "Acme"}
+        agent["id"],
+        config={"instructions": "Help callers."},
+        instruction_builder_inputs={"company_name": "Acme"},
     )
     workflow_id = f"rerun-{uuid.uuid4()}"
 
     with SetWorkflowID(workflow_id):
-        await _apply_rerun(draft["id"], draft["instruction_builder_inputs"])
+        outcomes = await _apply_rerun(draft["id"], draft["instruction_builder_inputs"], before)
 
+    assert [outcome["applied"] for outcome in outcomes] == [True, True], outcomes
     assert await _events(tenant, workflow_id) == {"agent.version.instructions_generated": 1}
 
 

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from dbos import DBOS
 from pydantic import BaseModel
-from sqlalchemy import inspect
+from sqlalchemy import exists, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -116,13 +116,36 @@ def _step_key(
     """The event's key when recorded inside a workflow step, else None. The step id is DBOS's
     (the step's position in its workflow, the same when the step is re-run); the occurrence
     tells apart events a step records more than once on the same resource."""
+    identity = _step_identity(action, resource_type, resource_id)
+    if identity is None:
+        return None
+    seen: Counter[tuple[str, ...]] = session.info.setdefault(_STEP_EVENTS, Counter())
+    seen[identity] += 1
+    return _digest(identity, seen[identity])
+
+
+def _step_identity(action: str, resource_type: str, resource_id: str) -> tuple[str, ...] | None:
     workflow_id, step_id = DBOS.workflow_id, DBOS.step_id
     if workflow_id is None or step_id is None:
         return None
-    identity = (workflow_id, str(step_id), action, resource_type, resource_id)
-    seen: Counter[tuple[str, ...]] = session.info.setdefault(_STEP_EVENTS, Counter())
-    seen[identity] += 1
-    return hashlib.sha256("\x1f".join([*identity, str(seen[identity])]).encode()).hexdigest()
+    return (workflow_id, str(step_id), action, resource_type, resource_id)
+
+
+def _digest(identity: tuple[str, ...], occurrence: int) -> str:
+    return hashlib.sha256("\x1f".join([*identity, str(occurrence)]).encode()).hexdigest()
+
+
+async def recorded_by_this_step(
+    session: AsyncSession, action: str, resource_type: str, resource_id: object
+) -> bool:
+    """Whether an earlier run of the current workflow step already recorded this event (its
+    transaction committed, then its process died before the step was checkpointed): for a step
+    whose outcome depends on the state its first run changed. False outside a step."""
+    identity = _step_identity(action, resource_type, str(resource_id))
+    if identity is None:
+        return False
+    key = _digest(identity, 1)
+    return bool(await session.scalar(select(exists().where(AuditEvent.dedupe_key == key))))
 
 
 async def _insert_once(session: AsyncSession, event: AuditEvent) -> bool:

@@ -25,6 +25,7 @@ from callplane.workflows.runtime import runtime
 
 TYPE = "generate_instructions"
 TOTAL_STEPS = 2
+GENERATED = "agent.version.instructions_generated"  # the event of an applied text
 
 
 @DBOS.step(
@@ -57,6 +58,8 @@ async def apply_instructions(
         outcome: dict[str, Any] = {"agent_id": str(version.agent_id), "version": version.version}
         if version.instructions_status == "generating":
             version.instructions_status = "idle"
+        if await audit.recorded_by_this_step(session, GENERATED, "agent", version.agent_id):
+            return {**outcome, "applied": True}  # by this step's first run, before a crash
         if version.published:
             reason = "The version was published during generation; nothing was overwritten."
             return {**outcome, "applied": False, "reason": reason}
@@ -86,7 +89,7 @@ async def apply_instructions(
         await audit.record(
             session,
             version.organization_id,
-            "agent.version.instructions_generated",
+            GENERATED,
             "agent",
             version.agent_id,
             {"version": version.version},
