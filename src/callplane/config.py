@@ -158,6 +158,12 @@ class Settings(BaseSettings):
         "providers you configure (e.g. with `opentelemetry-instrument`). Off, no request pays "
         "for looking the providers up.",
     )
+    test_pause_after_step: str | None = Field(
+        default=None,
+        description="Tests only (refused in production): the workflow step (e.g. `deploy`) that "
+        "holds forever once its transaction has committed, before the engine checkpoints it, "
+        "so a test can kill the process in that window.",
+    )
     shutdown_grace_seconds: int = Field(
         default=30,
         ge=1,
@@ -179,6 +185,10 @@ class Settings(BaseSettings):
             problems.append(
                 "CALLPLANE_CRAWLER_ALLOW_PRIVATE_NETWORKS must be false (it turns the SSRF "
                 "guard of the crawler and of webhook deliveries off)"
+            )
+        if self.test_pause_after_step:
+            problems.append(
+                "CALLPLANE_TEST_PAUSE_AFTER_STEP is for tests only (it stalls workflows)"
             )
         if self.log_level.upper() == "DEBUG":
             problems.append("CALLPLANE_LOG_LEVEL=DEBUG may log request data; use INFO or above")

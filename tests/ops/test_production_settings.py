@@ -17,6 +17,7 @@ PG = "postgresql+asyncpg://callplane@db.internal/callplane"
         ({"crawler_allow_private_networks": True}, "CALLPLANE_CRAWLER_ALLOW_PRIVATE_NETWORKS"),
         ({"log_level": "debug"}, "CALLPLANE_LOG_LEVEL"),
         ({"llm_base_url": "https://llm.internal/v1"}, "CALLPLANE_LLM_API_KEY"),
+        ({"test_pause_after_step": "deploy"}, "CALLPLANE_TEST_PAUSE_AFTER_STEP"),
     ],
 )
 def test_production_refuses(overrides: dict[str, object], named: str) -> None:

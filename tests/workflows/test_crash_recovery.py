@@ -2,13 +2,18 @@
 without repeating finished steps and without creating anything twice — on both databases.
 
 The worker is the real `callplane worker` command in a subprocess, on its own queue so the test
-process's in-process engine never touches this run. The stub model hangs on the first request, so
-the kill lands while the `write` step is in flight, after `crawl` and `knowledge` finished.
+process's in-process engine never touches this run. In the first test the stub model hangs on the
+first request, so the kill lands while the `write` step is in flight, after `crawl` and
+`knowledge` finished. In the second the test pause point (CALLPLANE_TEST_PAUSE_AFTER_STEP) holds
+`deploy` after its transaction committed, before the engine checkpointed it: the re-run of that
+step must not record its events (nor send their webhooks) a second time.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections import Counter
+from collections.abc import Callable
 
 from callplane.config import Settings
 from callplane.db.engine import Database
@@ -16,6 +21,8 @@ from tests.factories import Tenant
 from tests.llm.stub_server import StubLLMServer
 from tests.ops.processes import Processes, Serve, process_env
 from tests.scaffolding.conftest import dental_site
+from tests.webhooks.helpers import create_webhook, deliveries
+from tests.webhooks.receiver import Receiver
 from tests.workflows.helpers import enqueue_private_run, wait_for_workflow
 
 
@@ -67,3 +74,55 @@ async def test_killed_worker_resumes_without_repeating_steps(
             "instructions"
         ]
     )
+
+
+async def test_a_step_killed_after_its_commit_records_its_events_once(
+    tenant: Tenant,
+    settings: Settings,
+    database: Database,
+    serve: Serve,
+    processes: Processes,
+    receivers: Callable[..., Receiver],
+) -> None:
+    site = serve(dental_site())
+    webhook = await create_webhook(tenant, receivers().url, ["*"])
+    suffix = uuid.uuid4().hex[:8]
+    queue = f"pause-{suffix}"
+    env = process_env(
+        settings,
+        CALLPLANE_WORKFLOW_QUEUE=queue,
+        CALLPLANE_WORKFLOW_EXECUTOR_ID=f"pause-worker-{suffix}",
+        CALLPLANE_CRAWLER_ALLOW_PRIVATE_NETWORKS="true",
+    )
+    worker = processes.worker(env | {"CALLPLANE_TEST_PAUSE_AFTER_STEP": "deploy"}, "worker")
+    run_id = await enqueue_private_run(database, settings, tenant, queue=queue, website=site.url)
+    await worker.wait_for(
+        lambda: "test pause point" in worker.tail(100_000), "deploy to commit", within=60
+    )
+    assert (await _events(tenant, run_id))["agent.version.published"] == 1  # committed
+
+    worker.kill()
+    worker.env = env  # without the pause point: the restarted worker runs `deploy` again
+    worker.restart()
+
+    run = await wait_for_workflow(tenant, run_id, within=60)
+    assert run["status"] == "succeeded", (run, worker.tail())
+    assert run["attempts"] == 2
+    once = {
+        "agent.created": 1,
+        "agent.version.created": 1,
+        "agent.version.published": 1,
+        "sip_endpoint.deployed": 1,
+        "web_widget.created": 1,
+        "workflow.succeeded": 1,
+    }
+    assert await _events(tenant, run_id) == once
+    found = await deliveries(tenant, webhook["id"])
+    assert Counter(d["event_type"] for d in found if d["event_type"] in once) == once  # one send
+
+
+async def _events(tenant: Tenant, run_id: str) -> Counter[str]:
+    """How many times each action was recorded by the workflow run."""
+    response = await tenant.get("/core/audit-events", params={"actor_id": run_id, "limit": 100})
+    assert response.status_code == 200, response.text
+    return Counter(event["action"] for event in response.json()["data"])

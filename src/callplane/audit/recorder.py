@@ -3,24 +3,37 @@
 Who acted is not passed around: the request's session carries the request state (where the auth
 dependency leaves the subject and the middleware the request id); sessions opened by workflows
 name the workflow with `act_as`.
+
+Inside a workflow step an event is recorded at most once: a step whose transaction committed
+just before its process died is run again after recovery, and the events of that re-run are
+keyed by (workflow id, step id, action, resource, occurrence in the transaction) so that the
+database skips what the first run already wrote — and the listeners (webhook fan-out) see only
+the events that were really inserted. See docs/workflows.md, "Exactly-once events".
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from dbos import DBOS
 from pydantic import BaseModel
+from sqlalchemy import exists, inspect, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.auth.subject import AuthSubject
+from callplane.db.types import new_id, utcnow
 from callplane.models import AuditEvent
 
 ActorType = Literal["api_key", "user", "workflow", "system"]
 _REQUEST_STATE = "audit_request_state"
 _ACTOR = "audit_actor"
+_STEP_EVENTS = "audit_step_events"  # session.info: occurrences of each keyed event so far
 
 # Called with every recorded event inside its transaction (webhooks fan out from here).
 EventListener = Callable[[AsyncSession, AuditEvent], Awaitable[None]]
@@ -75,6 +88,7 @@ async def record(
     changes: Mapping[str, Any] | None = None,
 ) -> AuditEvent:
     actor, request_id = _who(session)
+    dedupe_key = _step_key(session, action, resource_type, str(resource_id))
     event = AuditEvent(
         organization_id=organization_id,
         action=action,
@@ -85,11 +99,69 @@ async def record(
         credential_id=actor.credential_id,
         request_id=request_id,
         changes=_jsonable(dict(changes or {})),
+        dedupe_key=dedupe_key,
     )
-    session.add(event)
+    if dedupe_key is None:
+        session.add(event)
+    elif not await _insert_once(session, event):
+        return event  # an earlier run of this step recorded it (and fanned it out)
     for listener in _listeners:
         await listener(session, event)
     return event
+
+
+def _step_key(
+    session: AsyncSession, action: str, resource_type: str, resource_id: str
+) -> str | None:
+    """The event's key when recorded inside a workflow step, else None. The step id is DBOS's
+    (the step's position in its workflow, the same when the step is re-run); the occurrence
+    tells apart events a step records more than once on the same resource."""
+    identity = _step_identity(action, resource_type, resource_id)
+    if identity is None:
+        return None
+    seen: Counter[tuple[str, ...]] = session.info.setdefault(_STEP_EVENTS, Counter())
+    seen[identity] += 1
+    return _digest(identity, seen[identity])
+
+
+def _step_identity(action: str, resource_type: str, resource_id: str) -> tuple[str, ...] | None:
+    workflow_id, step_id = DBOS.workflow_id, DBOS.step_id
+    if workflow_id is None or step_id is None:
+        return None
+    return (workflow_id, str(step_id), action, resource_type, resource_id)
+
+
+def _digest(identity: tuple[str, ...], occurrence: int) -> str:
+    return hashlib.sha256("\x1f".join([*identity, str(occurrence)]).encode()).hexdigest()
+
+
+async def recorded_by_this_step(
+    session: AsyncSession, action: str, resource_type: str, resource_id: object
+) -> bool:
+    """Whether an earlier run of the current workflow step already recorded this event (its
+    transaction committed, then its process died before the step was checkpointed): for a step
+    whose outcome depends on the state its first run changed. False outside a step."""
+    identity = _step_identity(action, resource_type, str(resource_id))
+    if identity is None:
+        return False
+    key = _digest(identity, 1)
+    return bool(await session.scalar(select(exists().where(AuditEvent.dedupe_key == key))))
+
+
+async def _insert_once(session: AsyncSession, event: AuditEvent) -> bool:
+    """Insert the event unless one with its key exists (then nothing is written). A concurrent
+    insert of the same key waits for the other transaction and is skipped if it committed."""
+    event.id = event.id or new_id()
+    event.created_at = event.created_at or utcnow()
+    values = {column.key: getattr(event, column.key) for column in inspect(AuditEvent).column_attrs}
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(AuditEvent)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=[AuditEvent.dedupe_key])
+        .returning(AuditEvent.id)
+    )
+    return (await session.execute(statement)).scalar_one_or_none() is not None
 
 
 def update_from(

@@ -22,6 +22,7 @@ class AuditEvent(IdMixin, Base):
         Index("ix_audit_events_org_action", "organization_id", "action", "created_at", "id"),
         Index("ix_audit_events_org_resource", "organization_id", "resource_id", "created_at", "id"),
         Index("ix_audit_events_org_actor", "organization_id", "actor_id", "created_at", "id"),
+        Index("ux_audit_events_dedupe_key", "dedupe_key", unique=True),
     )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(
@@ -36,3 +37,7 @@ class AuditEvent(IdMixin, Base):
     credential_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     request_id: Mapped[str | None] = mapped_column(String(128))
     changes: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False, default=dict)
+    # Set on events recorded inside a workflow step (a digest of workflow id, step, action,
+    # resource and occurrence): a step re-run after a crash cannot record its event twice.
+    # NULL elsewhere (request-path events); NULLs never collide in the unique index.
+    dedupe_key: Mapped[str | None] = mapped_column(String(64))

@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import ColumnElement, exists, or_, select
 
 from callplane.db.repository import OrgRepository
 from callplane.kit.filters import like_pattern
@@ -89,13 +89,28 @@ class PhoneNumberRepository(OrgRepository[PhoneNumber]):
         statement = select(exists().where(PhoneNumber.phone_number == number))
         return bool(await self.session.scalar(statement))
 
-    async def first_free(self) -> PhoneNumber | None:
+    async def first_free(self, *, or_held_by: uuid.UUID | None = None) -> PhoneNumber | None:
+        """The oldest number no version holds. With `or_held_by` (a version id), a number that
+        version already holds comes first: a step re-run after a crash finds the number its
+        first run took (and published to) rather than reporting none free."""
+        free = PhoneNumber.inbound_agent_version_id.is_(
+            None
+        ) & PhoneNumber.outbound_agent_version_id.is_(None)
+        if or_held_by is not None:
+            held = await self._first(
+                or_(
+                    PhoneNumber.inbound_agent_version_id == or_held_by,
+                    PhoneNumber.outbound_agent_version_id == or_held_by,
+                )
+            )
+            if held is not None:
+                return held
+        return await self._first(free)
+
+    async def _first(self, condition: ColumnElement[bool]) -> PhoneNumber | None:
         statement = (
             self.scoped()
-            .where(
-                PhoneNumber.inbound_agent_version_id.is_(None),
-                PhoneNumber.outbound_agent_version_id.is_(None),
-            )
+            .where(condition)
             .order_by(PhoneNumber.created_at)
             .limit(1)
             .with_for_update()

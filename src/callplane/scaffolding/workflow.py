@@ -28,7 +28,7 @@ from callplane.sip import service as sip
 from callplane.versions.repository import VersionRepository
 from callplane.widgets.schemas import WidgetCreate
 from callplane.widgets.service import WidgetService
-from callplane.workflows import tracking
+from callplane.workflows import steps, tracking
 from callplane.workflows.runtime import runtime
 
 FROM_WEBSITE = "create_from_website"
@@ -67,7 +67,7 @@ async def store_knowledge(
 ) -> str:
     """Put the pages into the given collection, or into one this run creates (once)."""
     org = uuid.UUID(organization_id)
-    async with runtime().database.session(write=True) as session, session.begin():
+    async with steps.transaction("knowledge") as session:
         repo = CollectionRepository(session, org)
         collection_id = uuid.UUID(existing) if existing else derived_id(run_id, "collection")
         if await repo.get(collection_id) is None:
@@ -122,8 +122,7 @@ async def create_agent(
     org = uuid.UUID(organization_id)
     agent_id = uuid.UUID(existing_agent_id) if existing_agent_id else derived_id(run_id, "agent")
     version_id = derived_id(run_id, "version")
-    async with runtime().database.session(write=True) as session, session.begin():
-        audit.act_as(session, audit.Actor("workflow", run_id))
+    async with steps.transaction("create") as session:
         versions = VersionRepository(session, org)
         made = await versions.get(version_id)
         if made is not None:
@@ -184,11 +183,12 @@ async def deploy(
     org = uuid.UUID(organization_id)
     agent_id = uuid.UUID(created["agent_id"])
     warnings: list[str] = []
-    async with runtime().database.session(write=True) as session, session.begin():
-        audit.act_as(session, audit.Actor("workflow", run_id))
+    async with steps.transaction("deploy") as session:
+        version = await VersionRepository(session, org).get_number(agent_id, created["version"])
+        assert version is not None
         numbers: list[str] = []
         if want_number:
-            free = await PhoneNumberRepository(session, org).first_free()
+            free = await PhoneNumberRepository(session, org).first_free(or_held_by=version.id)
             if free is None:
                 warnings.append(
                     "No free phone number in the organization; register one and publish to it."
@@ -204,8 +204,6 @@ async def deploy(
         widget_id = derived_id(run_id, "widget")
         widgets = WidgetService(session, org)
         if await widgets.widgets.get(widget_id) is None:
-            version = await VersionRepository(session, org).get_number(agent_id, created["version"])
-            assert version is not None
             config: dict[str, Any] = {"title": company_name}
             if avatar_url:
                 config["avatar_url"] = avatar_url

@@ -20,11 +20,12 @@ from callplane.audit import recorder as audit
 from callplane.db.types import utcnow
 from callplane.models import AgentVersion, WorkflowRun
 from callplane.workflows import service as workflow_service
-from callplane.workflows import tracking
+from callplane.workflows import steps, tracking
 from callplane.workflows.runtime import runtime
 
 TYPE = "generate_instructions"
 TOTAL_STEPS = 2
+GENERATED = "agent.version.instructions_generated"  # the event of an applied text
 
 
 @DBOS.step(
@@ -44,8 +45,7 @@ async def apply_instructions(
 ) -> dict[str, Any]:
     """Write the text into the draft unless, meanwhile, it was published, its inputs changed,
     or someone edited its instructions by hand (`instructions_before` is what they were)."""
-    async with runtime().database.session(write=True) as session, session.begin():
-        audit.act_as(session, audit.Actor("workflow", DBOS.workflow_id))
+    async with steps.transaction("apply") as session:
         version = (
             await session.scalars(
                 select(AgentVersion)
@@ -58,6 +58,8 @@ async def apply_instructions(
         outcome: dict[str, Any] = {"agent_id": str(version.agent_id), "version": version.version}
         if version.instructions_status == "generating":
             version.instructions_status = "idle"
+        if await audit.recorded_by_this_step(session, GENERATED, "agent", version.agent_id):
+            return {**outcome, "applied": True}  # by this step's first run, before a crash
         if version.published:
             reason = "The version was published during generation; nothing was overwritten."
             return {**outcome, "applied": False, "reason": reason}
@@ -87,7 +89,7 @@ async def apply_instructions(
         await audit.record(
             session,
             version.organization_id,
-            "agent.version.instructions_generated",
+            GENERATED,
             "agent",
             version.agent_id,
             {"version": version.version},
