@@ -69,7 +69,7 @@ async def rollback(
     """Make an earlier published version live again, and move the agent's phone lines with it.
 
     Every inbound and outbound slot that holds any version of this agent is moved to
-    `to_version`, in the same transaction as the live version: calls never reach a version the
+    `to_version`, in the same transaction as the live version: no line is left on a version the
     agent rolled away from. Slots held by other agents are untouched. `to_version` must have been
     published before (a draft → 400 `version_not_published`: publish it instead). Answers the
     version now live, the one live before, and each slot moved (`from_version` → `to_version`).
