@@ -194,6 +194,8 @@ async def test_rollback_to_an_unknown_version_or_agent_is_404(tenant: Tenant) ->
         {"to_version": None},
         {"to_version": "latest"},
         {"to_version": 1.5},
+        {"to_version": True},  # not version 1: a rollback moves every line, so no coercion
+        {"to_version": "1"},
         {"to_version": 2_000_000_001},
         {"to_version": 1, "phone_numbers": []},
     ],

@@ -45,7 +45,10 @@ class PublishedPhoneNumber(PhoneNumberRead):
 
 class RollbackRequest(RequestModel):
     to_version: int = Field(
-        ge=1, le=MAX_VERSION, description="A published version of this agent to make live again."
+        ge=1,
+        le=MAX_VERSION,
+        strict=True,  # `true` or "1" is more likely a mistake than version 1: every line moves
+        description="A published version of this agent to make live again (an integer).",
     )
 
 
