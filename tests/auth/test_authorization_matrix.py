@@ -68,6 +68,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/core/agents/{agent_id}/versions"): {"config": {"instructions": "Hijacked"}},
     ("PUT", "/core/agents/{agent_id}/versions/{version}"): {"config": {"instructions": "Hijacked"}},
     ("POST", "/core/agents/{agent_id}/versions/{version}/publish"): {},
+    ("POST", "/core/agents/{agent_id}/rollback"): {"to_version": 1},
     ("POST", "/core/agents/{agent_id}/versions/compare"): {"from_version": 1, "to_version": 1},
     ("PATCH", "/core/phone-numbers/{phone_number}"): {"label": "Hijacked"},
     ("PATCH", "/core/web-widgets/{widget_id}"): {"published": False},

@@ -51,9 +51,18 @@ async def live_version(tenant: Tenant, agent_id: str) -> int | None:
 
 
 async def publish_ok(tenant: Tenant, agent_id: str, number: int, **body: Any) -> list[Any]:
+    """The records touched, as stored: each answer record also says what the slots the call
+    addressed held before it (`previous`, checked here for its shape, then set aside)."""
     response = await tenant.publish(agent_id, number, **body)
     assert response.status_code == 200, response.text
-    return list(response.json())
+    direction = body.get("direction", "inbound")
+    addressed = {"inbound", "outbound"} if direction == "both" else {direction}
+    records = []
+    for answered in response.json():
+        previous = answered.pop("previous")
+        assert set(previous) == addressed, previous
+        records.append(answered)
+    return records
 
 
 # --- the version and the live version -----------------------------------------------------------
@@ -437,6 +446,61 @@ async def test_agent_detail_lists_numbers_whose_slots_hold_it(tenant: Tenant) ->
 
     listing = await tenant.get("/core/phone-numbers", params={"agent_id": agent["id"]})
     assert [r["phone_number"] for r in listing.json()["data"]] == [outbound]
+
+
+def held(version: dict[str, Any]) -> dict[str, Any]:
+    """How an answer's `previous` names the version a slot held."""
+    return {"agent_id": version["agent_id"], "agent_version_id": version["id"], "version": 1}
+
+
+async def test_publish_answer_names_what_each_slot_held_before(tenant: Tenant) -> None:
+    """Taking a number away from another agent is visible in the answer, per slot."""
+    agent = await tenant.create_agent()
+    mine = await tenant.create_version(agent["id"])
+    await tenant.create_version(agent["id"])
+    other_agent, other_version = await tenant.published_agent()
+    taken, empty, own, half = [await tenant.register_number() for _ in range(4)]
+    await publish_ok(tenant, other_agent["id"], 1, phone_numbers=[taken], direction="both")
+    await publish_ok(tenant, other_agent["id"], 1, phone_numbers=[half], direction="outbound")
+    await publish_ok(tenant, agent["id"], 1, phone_numbers=[own], direction="both")
+
+    response = await tenant.publish(
+        agent["id"], 2, phone_numbers=[taken, empty, own, half], direction="both"
+    )
+
+    assert response.status_code == 200, response.text
+    previous = {r["phone_number"]: r["previous"] for r in response.json()}
+    assert previous == {
+        taken: {"inbound": held(other_version), "outbound": held(other_version)},
+        empty: {"inbound": None, "outbound": None},
+        own: {"inbound": held(mine), "outbound": held(mine)},
+        half: {"inbound": None, "outbound": held(other_version)},
+    }
+    for answered in response.json():
+        del answered["previous"]
+        assert answered == await record(tenant, answered["phone_number"])
+
+
+async def test_publish_answer_previous_covers_only_the_addressed_slots(tenant: Tenant) -> None:
+    agent = await tenant.create_agent()
+    version = await tenant.create_version(agent["id"])
+    other_agent, other_version = await tenant.published_agent()
+    number, foreign = await tenant.register_number(), await tenant.register_number()
+    await publish_ok(tenant, agent["id"], 1, phone_numbers=[number], direction="both")
+    await publish_ok(tenant, other_agent["id"], 1, phone_numbers=[foreign], direction="both")
+
+    response = await tenant.publish(
+        agent["id"], 1, unassign_phone_numbers=[number, foreign], direction="outbound"
+    )
+
+    assert response.status_code == 200, response.text
+    previous = {r["phone_number"]: r["previous"] for r in response.json()}
+    # The foreign slot was not this agent's, so it still holds what `previous` names.
+    assert previous == {
+        number: {"outbound": held(version)},
+        foreign: {"outbound": held(other_version)},
+    }
+    assert slot(await record(tenant, foreign), "outbound") == holds(other_version)
 
 
 async def test_deleting_agent_empties_its_slots(tenant: Tenant) -> None:

@@ -13,7 +13,7 @@ ACTIONS: dict[str, str] = {
     "agent.version.created": "A version (draft) was created.",
     "agent.version.updated": "A draft version was edited.",
     "agent.version.deleted": "A draft version was deleted.",
-    "agent.version.published": "A version was published (made live).",
+    "agent.version.published": "A version was published (made live), or rolled back to.",
     "agent.version.generation_started": "Instruction generation started for a draft.",
     "agent.version.instructions_generated": "Generated instructions were written into a draft.",
     "phone_number.created": "A phone number was registered.",

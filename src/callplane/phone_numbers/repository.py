@@ -35,7 +35,9 @@ class PhoneNumberRepository(OrgRepository[PhoneNumber]):
         )
         return {row.phone_number: row for row in (await self.session.scalars(statement)).all()}
 
-    async def for_agent(self, agent_id: uuid.UUID) -> Sequence[PhoneNumber]:
+    async def for_agent(self, agent_id: uuid.UUID, *, lock: bool = False) -> Sequence[PhoneNumber]:
+        """The numbers with a slot holding the agent, by number: locked in that order (like
+        `lock_many`) when `lock`, so a rollback queues behind overlapping publishes."""
         statement = (
             self.scoped()
             .where(
@@ -46,6 +48,8 @@ class PhoneNumberRepository(OrgRepository[PhoneNumber]):
             )
             .order_by(PhoneNumber.phone_number)
         )
+        if lock:
+            statement = statement.with_for_update()
         return (await self.session.scalars(statement)).all()
 
     async def list(

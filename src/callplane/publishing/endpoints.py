@@ -1,4 +1,4 @@
-"""`POST /core/agents/{id}/versions/{version}/publish`."""
+"""`POST /core/agents/{id}/versions/{version}/publish` and `POST /core/agents/{id}/rollback`."""
 
 from __future__ import annotations
 
@@ -12,16 +12,23 @@ from callplane.db.session import WriteSession
 from callplane.errors import merge_responses
 from callplane.phone_numbers.schemas import PhoneNumberRead
 from callplane.publishing import service
-from callplane.publishing.schemas import PublishRequest
+from callplane.publishing.schemas import (
+    PublishedPhoneNumber,
+    PublishRequest,
+    RollbackRead,
+    RollbackRequest,
+    SlotChange,
+    SlotHolder,
+)
 from callplane.versions import errors
 from callplane.versions.endpoints import VersionNumber
 
-router = APIRouter(prefix="/core/agents/{agent_id}/versions", tags=["versions"])
+router = APIRouter(prefix="/core/agents/{agent_id}", tags=["versions"])
 
 
 @router.post(
-    "/{version}/publish",
-    response_model=list[PhoneNumberRead],
+    "/versions/{version}/publish",
+    response_model=list[PublishedPhoneNumber],
     responses=merge_responses(
         AgentNotFound,
         errors.VersionNotFound,
@@ -36,13 +43,62 @@ async def publish_version(
     subject: AgentsManager,
     session: WriteSession,
     body: PublishRequest | None = Body(default=None),
-) -> list[PhoneNumberRead]:
+) -> list[PublishedPhoneNumber]:
     """Publish the version, make it the agent's live version, and assign or unassign numbers.
 
-    All or nothing. Re-publishing an older published version makes it live again (rollback).
-    Blocked (409) while instructions are generating or stale. Returns the numbers touched.
+    All or nothing. Re-publishing an older published version makes it live again, but moves only
+    the numbers listed: `POST /core/agents/{id}/rollback` moves all of the agent's numbers.
+    Blocked (409) while instructions are generating or stale. Returns the numbers addressed, each
+    with `previous`: what its addressed slots held before, so a number taken from another agent
+    shows.
     """
     touched = await service.publish(
         session, subject.organization_id, agent_id, version, body or PublishRequest()
     )
-    return [PhoneNumberRead.model_validate(record) for record in touched]
+    return [_published(number) for number in touched]
+
+
+@router.post(
+    "/rollback",
+    response_model=RollbackRead,
+    responses=merge_responses(AgentNotFound, errors.VersionNotFound, service.VersionNotPublished),
+)
+async def rollback(
+    agent_id: uuid.UUID, body: RollbackRequest, subject: AgentsManager, session: WriteSession
+) -> RollbackRead:
+    """Make an earlier published version live again, and move the agent's phone lines with it.
+
+    Every inbound and outbound slot that holds any version of this agent is moved to
+    `to_version`, in the same transaction as the live version: no line is left on a version the
+    agent rolled away from. Slots held by other agents are untouched. `to_version` must have been
+    published before (a draft → 400 `version_not_published`: publish it instead). Answers the
+    version now live, the one live before, and each slot moved (`from_version` → `to_version`).
+    """
+    result = await service.rollback(session, subject.organization_id, agent_id, body.to_version)
+    return RollbackRead(
+        agent_id=agent_id,
+        version=result.version.version,
+        agent_version_id=result.version.id,
+        previous_live_version=result.previous_live_version,
+        changed=[
+            SlotChange(
+                phone_number=move.phone_number,
+                direction=move.slot,
+                from_version=move.from_version,
+                to_version=move.to_version,
+            )
+            for move in result.moves
+        ],
+    )
+
+
+def _published(touched: service.Touched) -> PublishedPhoneNumber:
+    previous = {
+        slot: None
+        if holder is None
+        else SlotHolder(agent_id=holder[0], agent_version_id=holder[1], version=holder[2])
+        for slot, holder in touched.previous.items()
+    }
+    return PublishedPhoneNumber(
+        **PhoneNumberRead.model_validate(touched.record).model_dump(), previous=previous
+    )
