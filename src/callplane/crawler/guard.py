@@ -3,6 +3,8 @@ never be steered into the operator's own network (cloud metadata, databases, adm
 
 How it works:
 
+* Refusals never name what a host resolves to (see `_refusal`): crawl warnings, workflow
+  errors and webhook delivery attempts are shown to tenants.
 * Every host is resolved once per crawl through a `Resolver`, and refused when ANY answer is not
   a globally routable address (loopback, private, link-local, multicast, reserved, unspecified,
   shared/CGNAT, ...; IPv4-mapped, 6to4 and NAT64 IPv6 addresses are judged by the IPv4
@@ -37,7 +39,7 @@ from typing import Protocol
 import httpcore
 import httpx
 
-from callplane.crawler.errors import BlockedAddress, SiteUnreachable
+from callplane.crawler.errors import BlockedAddress, PrivateAddress, SiteUnreachable
 from callplane.crawler.urls import canonical_host
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -118,9 +120,10 @@ class AddressGuard:
             raise SiteUnreachable(f"{host} does not resolve to any address.")
         try:
             return [ipaddress.ip_address(answer) for answer in answers]
-        except ValueError as error:
+        except ValueError:
             raise BlockedAddress(
-                f"Refusing to crawl {host}: the resolver answered an invalid address ({error})."
+                f"Refusing to connect to {host}: the resolver answered something that is not an "
+                "IP address."
             ) from None
 
     def _check(self, host: str, addresses: Iterable[IPAddress]) -> list[str]:
@@ -128,14 +131,20 @@ class AddressGuard:
         if not self._allow_private:
             for address in addresses:
                 reason = blocked_reason(address)
-                if reason is None:
-                    continue
-                what = "it is" if host == str(address) else f"it resolves to {address},"
-                raise BlockedAddress(
-                    f"Refusing to crawl {host}: {what} a {reason} address "
-                    "(private networks are not allowed)."
-                )
+                if reason is not None:
+                    raise PrivateAddress(_refusal(host, address, reason))
         return [str(address) for address in addresses]
+
+
+def _refusal(host: str, address: IPAddress, reason: str) -> str:
+    """The one wording of a refusal, for the crawler and for webhooks alike. An IP literal the
+    user wrote may be named, with why; what a name resolves to never is, nor the kind of
+    address: a refusal must not let a user map the operator's internal DNS."""
+    if host == str(address):
+        what = f"it is a {reason} address"
+    else:
+        what = "it resolves to an address that is not public"
+    return f"Refusing to connect to {host}: {what} (private networks are not allowed)."
 
 
 class PinnedNetworkBackend(httpcore.AsyncNetworkBackend):
