@@ -31,6 +31,7 @@ breaks that.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 from collections.abc import Iterable
@@ -40,11 +41,12 @@ import httpcore
 import httpx
 
 from callplane.crawler.errors import BlockedAddress, PrivateAddress, SiteUnreachable
-from callplane.crawler.urls import canonical_host
+from callplane.crawler.urls import canonical_host, host_and_port, parse_start_url
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+LOOKUP_TIMEOUT_SECONDS = 2.0  # for checks made while a client waits (check_start)
 
 
 class Resolver(Protocol):
@@ -145,6 +147,25 @@ def _refusal(host: str, address: IPAddress, reason: str) -> str:
     else:
         what = "it resolves to an address that is not public"
     return f"Refusing to connect to {host}: {what} (private networks are not allowed)."
+
+
+async def check_start(
+    website: str,
+    *,
+    allow_private_networks: bool,
+    resolver: Resolver | None = None,
+    timeout: float = LOOKUP_TIMEOUT_SECONDS,  # noqa: ASYNC109 (a bound on the lookup, as data)
+) -> None:
+    """Refuse now what the first connection of a crawl of `website` would refuse, so a request
+    that cannot succeed fails before any work is queued. Raises `InvalidStartUrl`,
+    `BlockedAddress` (`PrivateAddress` when allowing private networks would lift it) or
+    `SiteUnreachable` (the name does not resolve). A lookup slower than `timeout` proves
+    nothing: it returns, and the crawl, which re-checks every hop, decides."""
+    start = parse_start_url(website)
+    guard = AddressGuard(resolver, allow_private_networks=allow_private_networks)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            await guard.vet(*host_and_port(start))
 
 
 class PinnedNetworkBackend(httpcore.AsyncNetworkBackend):
