@@ -123,3 +123,30 @@ async def test_a_slow_lookup_is_left_to_the_workflow() -> None:
         await check_start(
             "slow.example", allow_private_networks=False, resolver=Slow(), timeout=0.05
         )
+
+
+async def test_the_lookup_holds_no_database_lock(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The website is checked before the request touches the database: a write transaction
+    (on SQLite, the database's write lock) must not wait on DNS."""
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(self: SystemResolver, host: str, port: int) -> list[str]:
+        entered.set()
+        await release.wait()
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(SystemResolver, "resolve", slow)
+    existing = await tenant.create_agent()
+    body = {"company_name": "Acme", "company_website": "https://slow.example"}
+    pending = asyncio.create_task(
+        tenant.post(
+            "/core/agents/create-from-website", json={**body, "existing_agent_id": existing["id"]}
+        )
+    )
+    await asyncio.wait_for(entered.wait(), timeout=5)
+    during = await asyncio.wait_for(tenant.post("/core/agents", json={"name": "During"}), 1.5)
+    assert during.status_code == 201
+    release.set()
+    assert (await pending).json()["code"] == "website_unresolvable"
