@@ -56,7 +56,8 @@ async def test_loopback_site_is_refused_unless_private_networks_are_allowed(serv
         await crawl(site.url)
     assert refused.value.code == "blocked_address" and refused.value.transient is False
     assert refused.value.message == (
-        "Refusing to crawl 127.0.0.1: it is a loopback address (private networks are not allowed)."
+        "Refusing to connect to 127.0.0.1: it is a loopback address "
+        "(private networks are not allowed)."
     )
     assert refused.value.url == f"{site.url}/"
 
@@ -64,7 +65,7 @@ async def test_loopback_site_is_refused_unless_private_networks_are_allowed(serv
     with pytest.raises(BlockedAddress) as refused:
         await crawl(f"http://acme.test:{site.port}/", resolver=resolver)
     assert refused.value.message == (
-        "Refusing to crawl acme.test: it resolves to 127.0.0.1, a loopback address "
+        "Refusing to connect to acme.test: it resolves to an address that is not public "
         "(private networks are not allowed)."
     )
     assert site.hits == {}  # not even robots.txt
@@ -75,8 +76,12 @@ async def test_loopback_site_is_refused_unless_private_networks_are_allowed(serv
 
 async def test_the_system_resolver_is_guarded_and_pinned_too(serve: Serve) -> None:
     site = serve({"/": html("<p>hi</p>")})
-    with pytest.raises(BlockedAddress, match=r"^Refusing to crawl localhost: it resolves to "):
+    with pytest.raises(BlockedAddress) as refused:
         await crawl(f"http://localhost:{site.port}/")
+    assert refused.value.message == (
+        "Refusing to connect to localhost: it resolves to an address that is not public "
+        "(private networks are not allowed)."
+    )
     assert site.hits == {}
 
     # localhost may answer ::1 first; the server only listens on 127.0.0.1: the next is tried.
@@ -119,7 +124,8 @@ async def test_ip_literals_are_refused(url: str, address: str, reason: str) -> N
     with pytest.raises(BlockedAddress) as refused:
         await crawl(url, resolver=resolver, transport=site.transport)
     assert refused.value.message == (
-        f"Refusing to crawl {address}: it is a {reason} address (private networks are not allowed)."
+        f"Refusing to connect to {address}: it is a {reason} address "
+        "(private networks are not allowed)."
     )
     assert site.requests == [] and resolver.calls == []
 
@@ -145,7 +151,11 @@ async def test_names_resolving_to_private_addresses_are_refused(answers: list[st
     resolver = FakeResolver({"evil.example": answers})
     with pytest.raises(BlockedAddress) as refused:
         await crawl("https://evil.example/", resolver=resolver, transport=site.transport)
-    assert refused.value.message.startswith("Refusing to crawl evil.example: ")
+    assert refused.value.message.startswith("Refusing to connect to evil.example: ")
+    # Never what the name resolves to: a refusal must not let a user map internal DNS.
+    for answer in answers:
+        assert answer.split("%")[0] not in refused.value.message
+    assert "embedded" not in refused.value.message
     assert site.requests == []
 
 
@@ -196,7 +206,7 @@ async def test_a_redirect_to_a_private_address_is_refused() -> None:
     with pytest.raises(BlockedAddress) as refused:
         await crawl("https://shop.example/", resolver=resolver, transport=site.transport)
     assert refused.value.message == (
-        "Refusing to crawl internal.example: it resolves to 10.0.0.5, a private address "
+        "Refusing to connect to internal.example: it resolves to an address that is not public "
         "(private networks are not allowed)."
     )
     assert refused.value.url == "http://internal.example/admin"
@@ -212,8 +222,8 @@ async def test_a_redirect_to_a_private_address_is_refused() -> None:
         "https://shop.example/ok",
     ]
     assert profile.warnings == [
-        "Skipped: Refusing to crawl www.shop.example: it resolves to 192.168.0.2, a private "
-        "address (private networks are not allowed)."
+        "Skipped: Refusing to connect to www.shop.example: it resolves to an address that is "
+        "not public (private networks are not allowed)."
     ]
     assert site.hosts == {"shop.example"}
 

@@ -114,6 +114,8 @@ async def test_unknown_scope_is_422_and_creates_nothing(tenant: Tenant) -> None:
         {"name": "ok", "expires_at": "tomorrow"},
         {"name": "ok", "expires_at": "2030-01-01T00:00:00Z"},
         {"name": "ok", "expires_at": 253402300800000},
+        {"name": "ok", "expires_at": 1},  # in the past: the key would be dead on arrival
+        {"name": "ok", "expires_at": int(time.time() * 1000) - 1000},
         {"name": "ok", "pat_key": "ak_mine.secret"},
         {"name": "ok", "organization_id": str(uuid.uuid4())},
     ],
@@ -148,8 +150,7 @@ async def test_scopes_beyond_the_creators_are_403(
 @pytest.mark.parametrize(
     "expires_at",
     [
-        1,
-        1_079_919_129_416,  # values whose float seconds do not round-trip to the same millisecond
+        2_176_344_005_463,  # values whose float seconds do not round-trip to the same millisecond
         2_193_528_273_693,
         4_102_444_800_000,
         253_402_300_799_999,
@@ -258,3 +259,93 @@ async def test_my_scopes_is_a_flat_sorted_list(client: httpx.AsyncClient, tenant
 async def test_my_scopes_needs_a_credential(client: httpx.AsyncClient) -> None:
     response = await client.get("/admin/members/me/scopes")
     assert response.status_code == 401
+
+
+async def test_a_past_expiry_says_why(tenant: Tenant) -> None:
+    response = await tenant.post("/admin/organization-pats", json={"name": "late", "expires_at": 1})
+    assert response.status_code == 422
+    [issue] = response.json()["detail"]
+    assert issue["loc"] == ["body", "expires_at"]
+    assert "expires_at must be in the future" in issue["msg"]
+
+
+async def expiring_key(tenant: Tenant, expires_at: int) -> dict[str, str]:
+    created = await create_key(tenant, name="expiring creator", expires_at=expires_at)
+    return {"Authorization": f"Bearer {created['pat_key']}"}
+
+
+async def test_a_key_never_outlives_the_key_that_creates_it(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    creator_expiry = int(time.time() * 1000) + 3_600_000
+    creator = await expiring_key(tenant, creator_expiry)
+
+    inherited = await client.post("/admin/organization-pats", json={"name": "ci"}, headers=creator)
+    assert inherited.status_code == 201, inherited.text
+    assert inherited.json()["expires_at"] == creator_expiry
+    null = await client.post(
+        "/admin/organization-pats", json={"name": "ci", "expires_at": None}, headers=creator
+    )
+    assert null.json()["expires_at"] == creator_expiry
+    sooner = await client.post(
+        "/admin/organization-pats",
+        json={"name": "ci", "expires_at": creator_expiry - 1},
+        headers=creator,
+    )
+    assert sooner.json()["expires_at"] == creator_expiry - 1
+    same = await client.post(
+        "/admin/organization-pats",
+        json={"name": "ci", "expires_at": creator_expiry},
+        headers=creator,
+    )
+    assert same.json()["expires_at"] == creator_expiry
+
+    before = await list_keys(tenant)
+    later = await client.post(
+        "/admin/organization-pats",
+        json={"name": "ci", "expires_at": creator_expiry + 1},
+        headers=creator,
+    )
+    assert later.status_code == 422
+    assert later.json() == {
+        "detail": (
+            "expires_at cannot be later than the expiry of the credential creating the key "
+            f"({creator_expiry}): a key never outlives its creator. "
+            "Omit expires_at to give the key that expiry."
+        ),
+        "code": "unprocessable",
+    }
+    assert await list_keys(tenant) == before
+
+
+async def test_a_key_never_outlives_the_user_token_that_creates_it(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    from callplane.kit.time import from_epoch_ms
+    from callplane.models import User
+    from callplane.organizations import service
+
+    token_expiry = int(time.time() * 1000) + 600_000
+    async with tenant.database.session(write=True) as session, session.begin():
+        user = await session.get(User, tenant.user_id)
+        assert user is not None
+        token = await service.create_token(
+            session, user, "short", expires_at=from_epoch_ms(token_expiry)
+        )
+    headers = {
+        "Authorization": f"Bearer {token.credential}",
+        "X-Anyreach-Org": str(tenant.organization_id),
+    }
+    created = await client.post("/admin/organization-pats", json={"name": "ci"}, headers=headers)
+    assert created.status_code == 201, created.text
+    assert created.json()["expires_at"] == token_expiry
+    later = await client.post(
+        "/admin/organization-pats",
+        json={"name": "ci", "expires_at": token_expiry + 60_000},
+        headers=headers,
+    )
+    assert later.status_code == 422 and later.json()["code"] == "unprocessable"
+
+
+async def test_a_creator_without_expiry_makes_keys_without_one(tenant: Tenant) -> None:
+    assert (await create_key(tenant))["expires_at"] is None

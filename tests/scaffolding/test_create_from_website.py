@@ -131,7 +131,7 @@ async def test_unknown_existing_ids_are_404_at_request_time(
     ):
         response = await tenant.post(
             "/core/agents/create-from-website",
-            json={"company_name": "A", "company_website": "https://a.test", **body},
+            json={"company_name": "A", "company_website": "http://127.0.0.1:9/", **body},
         )
         assert response.status_code == 404, body
     assert (await tenant.get("/core/workflows")).json()["data"] == []

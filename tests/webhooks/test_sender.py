@@ -30,7 +30,10 @@ async def test_the_guard_refuses_private_addresses(receivers: Callable[..., Rece
     )
     assert not outcome.delivered and outcome.permanent
     assert outcome.status_code is None
-    assert outcome.error == sender.REFUSED  # not the address: no mapping of internal DNS
+    assert outcome.error == (  # the guard's own words, as for the crawler
+        "Refusing to connect to 127.0.0.1: it is a loopback address "
+        "(private networks are not allowed)."
+    )
     assert receiver.requests == []  # refused before connecting
 
     allowed = await sender.post(
@@ -46,3 +49,16 @@ def test_the_signature_is_an_hmac_of_timestamp_and_body() -> None:
     assert given == f"v1={expected}"
     assert sender.signature("whsec_test", 1_700_000_001, BODY) != given
     assert sender.signature("whsec_other", 1_700_000_000, BODY) != given
+
+
+async def test_a_refused_name_does_not_say_what_it_resolves_to() -> None:
+    """A tenant must not map internal DNS through its deliveries: the refusal names the host
+    the tenant wrote, never the address it resolves to."""
+    outcome = await sender.post(
+        "http://localhost:9/hook", BODY, headers(), timeout=2, allow_private_networks=False
+    )
+    assert outcome.permanent and not outcome.delivered
+    assert outcome.error == (
+        "Refusing to connect to localhost: it resolves to an address that is not public "
+        "(private networks are not allowed)."
+    )

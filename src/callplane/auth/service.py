@@ -74,7 +74,12 @@ class Authenticator:
             if requested_org is not None and requested_org != record.organization_id:
                 raise Forbidden("This API key belongs to a different organization.")
             return AuthSubject(
-                record.organization_id, record.scopes, "api_key", parsed.credential_id, None
+                record.organization_id,
+                record.scopes,
+                "api_key",
+                parsed.credential_id,
+                None,
+                record.expires_at,
             )
         if requested_org is None:
             raise Unauthorized(MISSING_ORG)
@@ -83,7 +88,12 @@ class Authenticator:
         if role is None:
             raise Forbidden("You are not a member of this organization.")
         return AuthSubject(
-            requested_org, ROLE_SCOPES[role], "user", parsed.credential_id, record.user_id
+            requested_org,
+            ROLE_SCOPES[role],
+            "user",
+            parsed.credential_id,
+            record.user_id,
+            record.expires_at,
         )
 
     async def _credential(self, parsed: ParsedCredential) -> _Credential | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 
@@ -14,6 +15,8 @@ class AuthSubject:
     kind: Literal["api_key", "user"]
     credential_id: uuid.UUID
     user_id: uuid.UUID | None
+    # The credential's own expiry: what it creates may not outlive it (organizations.service).
+    expires_at: datetime | None
 
     def has_any(self, *scopes: str) -> bool:
         return any(scope in self.scopes for scope in scopes)

@@ -15,6 +15,7 @@ from callplane.crawler.errors import (
     InvalidStartUrl,
     NothingToCrawl,
     NotHtml,
+    PrivateAddress,
     SiteUnreachable,
 )
 from callplane.crawler.profile import SitePage, SiteProfile
@@ -51,6 +52,7 @@ __all__ = [
     "InvalidStartUrl",
     "NotHtml",
     "NothingToCrawl",
+    "PrivateAddress",
     "Resolver",
     "SitePage",
     "SiteProfile",

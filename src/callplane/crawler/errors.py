@@ -30,6 +30,11 @@ class BlockedAddress(CrawlError):
     code = "blocked_address"
 
 
+class PrivateAddress(BlockedAddress):
+    """Refused only because private networks are not allowed: an operator setting
+    (`CALLPLANE_CRAWLER_ALLOW_PRIVATE_NETWORKS`) would let it through."""
+
+
 class InvalidStartUrl(CrawlError):
     code = "invalid_start_url"
 

@@ -3,6 +3,8 @@ never be steered into the operator's own network (cloud metadata, databases, adm
 
 How it works:
 
+* Refusals never name what a host resolves to (see `_refusal`): crawl warnings, workflow
+  errors and webhook delivery attempts are shown to tenants.
 * Every host is resolved once per crawl through a `Resolver`, and refused when ANY answer is not
   a globally routable address (loopback, private, link-local, multicast, reserved, unspecified,
   shared/CGNAT, ...; IPv4-mapped, 6to4 and NAT64 IPv6 addresses are judged by the IPv4
@@ -29,6 +31,7 @@ breaks that.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 from collections.abc import Iterable
@@ -37,12 +40,13 @@ from typing import Protocol
 import httpcore
 import httpx
 
-from callplane.crawler.errors import BlockedAddress, SiteUnreachable
-from callplane.crawler.urls import canonical_host
+from callplane.crawler.errors import BlockedAddress, PrivateAddress, SiteUnreachable
+from callplane.crawler.urls import canonical_host, host_and_port, parse_start_url
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+LOOKUP_TIMEOUT_SECONDS = 2.0  # for checks made while a client waits (check_start)
 
 
 class Resolver(Protocol):
@@ -118,9 +122,10 @@ class AddressGuard:
             raise SiteUnreachable(f"{host} does not resolve to any address.")
         try:
             return [ipaddress.ip_address(answer) for answer in answers]
-        except ValueError as error:
+        except ValueError:
             raise BlockedAddress(
-                f"Refusing to crawl {host}: the resolver answered an invalid address ({error})."
+                f"Refusing to connect to {host}: the resolver answered something that is not an "
+                "IP address."
             ) from None
 
     def _check(self, host: str, addresses: Iterable[IPAddress]) -> list[str]:
@@ -128,14 +133,39 @@ class AddressGuard:
         if not self._allow_private:
             for address in addresses:
                 reason = blocked_reason(address)
-                if reason is None:
-                    continue
-                what = "it is" if host == str(address) else f"it resolves to {address},"
-                raise BlockedAddress(
-                    f"Refusing to crawl {host}: {what} a {reason} address "
-                    "(private networks are not allowed)."
-                )
+                if reason is not None:
+                    raise PrivateAddress(_refusal(host, address, reason))
         return [str(address) for address in addresses]
+
+
+def _refusal(host: str, address: IPAddress, reason: str) -> str:
+    """The one wording of a refusal, for the crawler and for webhooks alike. An IP literal the
+    user wrote may be named, with why; what a name resolves to never is, nor the kind of
+    address: a refusal must not let a user map the operator's internal DNS."""
+    if host == str(address):
+        what = f"it is a {reason} address"
+    else:
+        what = "it resolves to an address that is not public"
+    return f"Refusing to connect to {host}: {what} (private networks are not allowed)."
+
+
+async def check_start(
+    website: str,
+    *,
+    allow_private_networks: bool,
+    resolver: Resolver | None = None,
+    timeout: float = LOOKUP_TIMEOUT_SECONDS,  # noqa: ASYNC109 (a bound on the lookup, as data)
+) -> None:
+    """Refuse now what the first connection of a crawl of `website` would refuse, so a request
+    that cannot succeed fails before any work is queued. Raises `InvalidStartUrl`,
+    `BlockedAddress` (`PrivateAddress` when allowing private networks would lift it) or
+    `SiteUnreachable` (the name does not resolve). A lookup slower than `timeout` proves
+    nothing: it returns, and the crawl, which re-checks every hop, decides."""
+    start = parse_start_url(website)
+    guard = AddressGuard(resolver, allow_private_networks=allow_private_networks)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            await guard.vet(*host_and_port(start))
 
 
 class PinnedNetworkBackend(httpcore.AsyncNetworkBackend):

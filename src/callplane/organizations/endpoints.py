@@ -44,7 +44,11 @@ def _read(key: ApiKey) -> ApiKeyRead:
 async def create_api_key(
     body: ApiKeyCreate, subject: ManageKeys, session: WriteSession
 ) -> ApiKeyCreated:
-    """Create an organization API key (`ak_…`). The full key is in `pat_key`, shown once."""
+    """Create an organization API key (`ak_…`). The full key is in `pat_key`, shown once.
+
+    A key never outscopes or outlives the credential creating it: scopes beyond the caller's
+    are 403; when the caller's credential expires, an omitted `expires_at` becomes that expiry
+    (see the response) and a later one is 422. A past `expires_at` is 422."""
     key, issued = await service.create_key_for(
         session, subject, body.name, body.scopes, from_epoch_ms(body.expires_at)
     )

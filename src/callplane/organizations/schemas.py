@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 from pydantic import Field, field_validator
 
 from callplane.kit.schemas import RequestModel, ResponseModel, UTCDateTime
@@ -14,8 +16,21 @@ class ApiKeyCreate(RequestModel):
         default=None,
         gt=0,
         lt=253402300800000,
-        description="Expiry, epoch milliseconds; null = never.",
+        description=(
+            "Expiry, epoch milliseconds, in the future. Null or omitted: never, or, when the "
+            "creating credential itself expires, that credential's expiry (a key never outlives "
+            "its creator; a later value is refused with 422). The response carries the "
+            "expiry the key got."
+        ),
     )
+
+    @field_validator("expires_at")
+    @classmethod
+    def _future(cls, value: int | None) -> int | None:
+        """A key that is dead on arrival is a mistake (a clock or unit error), never a wish."""
+        if value is not None and value <= time.time_ns() // 1_000_000:
+            raise ValueError("expires_at must be in the future (epoch milliseconds)")
+        return value
 
     @field_validator("name")
     @classmethod

@@ -13,6 +13,7 @@ from callplane.auth.credentials import format_credential, hash_secret, new_secre
 from callplane.auth.scopes import ALL_SCOPES
 from callplane.auth.subject import AuthSubject
 from callplane.errors import Forbidden, NotFound, UnprocessableRequest
+from callplane.kit.time import to_epoch_ms
 from callplane.models import ApiKey, Membership, Organization, PersonalAccessToken, User
 from callplane.organizations import repository
 from callplane.organizations.repository import ApiKeyRepository
@@ -121,16 +122,33 @@ async def create_key_for(
     scopes: list[str] | None,
     expires_at: datetime | None,
 ) -> tuple[ApiKey, Issued]:
-    """An API key made through the API carries at most the scopes of whoever made it."""
+    """An API key made through the API carries at most the scopes of whoever made it, and
+    lives at most as long: otherwise a short-lived credential could mint a permanent one."""
     return await create_api_key(
         session,
         subject.organization_id,
         name,
         scopes=scopes,
         allowed=subject.scopes,
-        expires_at=expires_at,
+        expires_at=_check_expiry(expires_at, subject.expires_at),
         created_by=subject.user_id,
     )
+
+
+def _check_expiry(requested: datetime | None, creator: datetime | None) -> datetime | None:
+    """No expiry asked for means the creator's (a CI job's key dies with the job's credential);
+    a later one is refused rather than silently shortened, so the caller knows what it got."""
+    if creator is None:
+        return requested
+    if requested is None:
+        return creator
+    if requested > creator:
+        raise UnprocessableRequest(
+            "expires_at cannot be later than the expiry of the credential creating the key "
+            f"({to_epoch_ms(creator)}): a key never outlives its creator. "
+            "Omit expires_at to give the key that expiry."
+        )
+    return requested
 
 
 async def revoke_api_key(repo: ApiKeyRepository, key_id: uuid.UUID, now: datetime) -> ApiKey:

@@ -10,19 +10,51 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.agents.errors import AgentNotFound
 from callplane.agents.repository import AgentRepository
+from callplane.crawler.errors import (
+    BlockedAddress,
+    InvalidStartUrl,
+    PrivateAddress,
+    SiteUnreachable,
+)
+from callplane.crawler.guard import check_start
 from callplane.knowledge.errors import CollectionNotFound
 from callplane.knowledge.repository import CollectionRepository
 from callplane.models import WorkflowRun
 from callplane.scaffolding import workflow
+from callplane.scaffolding.errors import WebsiteBlocked, WebsiteInvalid, WebsiteUnresolvable
 from callplane.scaffolding.schemas import CreateDemo, CreateFromWebsite
 from callplane.workflows import service as workflows
 from callplane.workflows.service import derive_workflow_id
+
+ALLOW_PRIVATE_HINT = (
+    "Set CALLPLANE_CRAWLER_ALLOW_PRIVATE_NETWORKS=true on the server to allow private networks "
+    "(never in production)."
+)
+
+
+async def check_website(website: str, request: Request) -> None:
+    """What the crawl would refuse at its first connection is a 422 now, not a workflow that
+    fails later. Called before the request touches the database: on SQLite a write transaction
+    holds the write lock, which must not wait on DNS."""
+    allow_private = bool(request.app.state.settings.crawler_allow_private_networks)
+    try:
+        await check_start(website, allow_private_networks=allow_private)
+    except InvalidStartUrl as error:
+        raise WebsiteInvalid(f"company_website: {error.message}") from None
+    except PrivateAddress as error:
+        raise WebsiteBlocked(f"company_website: {error.message} {ALLOW_PRIVATE_HINT}") from None
+    except BlockedAddress as error:
+        raise WebsiteBlocked(f"company_website: {error.message}") from None
+    except SiteUnreachable as error:
+        raise WebsiteUnresolvable(f"company_website: {error.message}") from None
 
 
 async def start_from_website(
     session: AsyncSession, organization_id: uuid.UUID, body: CreateFromWebsite, request: Request
 ) -> WorkflowRun:
-    """Unknown `existing_*` ids are 404 now, not a failed workflow later."""
+    """A website the crawl would refuse is 422 and unknown `existing_*` ids are 404 now, not a
+    failed workflow later."""
+    await check_website(body.company_website, request)
     if body.existing_agent_id and not await AgentRepository(session, organization_id).get(
         body.existing_agent_id
     ):
@@ -49,6 +81,7 @@ async def start_from_website(
 async def start_demo(
     session: AsyncSession, organization_id: uuid.UUID, body: CreateDemo, request: Request
 ) -> WorkflowRun:
+    await check_website(body.company_website, request)
     spec: dict[str, Any] = {
         "website": body.company_website,
         "instructions": body.instructions,

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 
 import httpx
 
-from callplane.crawler.errors import BlockedAddress, CrawlError
+from callplane.crawler.errors import CrawlError
 from callplane.crawler.guard import AddressGuard, PinnedTransport
 from callplane.crawler.urls import host_and_port
 
 USER_AGENT = "callplane-webhooks/0.1"
 EXCERPT_BYTES = 256
-REFUSED = "Refused by the SSRF guard: the URL does not lead to a public address."
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -73,13 +72,8 @@ async def post(
             await guard.vet(*host_and_port(url))
             async with client.stream("POST", url, content=body, headers=request_headers) as reply:
                 excerpt = await _excerpt(reply)
-    except BlockedAddress as error:
-        # Not the guard's own message: it names the address a host resolves to, which would let
-        # a tenant map internal DNS through its deliveries.
-        del error
-        return Outcome(None, REFUSED, None, permanent=True)
-    except CrawlError as error:  # the host does not resolve
-        return Outcome(None, error.message, None)
+    except CrawlError as error:  # refused by the guard (permanent), or the host does not resolve
+        return Outcome(None, error.message, None, permanent=not error.transient)
     except (TimeoutError, httpx.TimeoutException):
         return Outcome(None, f"No response within {timeout:g} s.", None)
     except (httpx.HTTPError, httpx.StreamError) as error:
