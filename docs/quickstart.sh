@@ -7,9 +7,9 @@
 set -euo pipefail
 : "${CALLPLANE_URL:=http://127.0.0.1:8000}"
 : "${CALLPLANE_API_KEY:?export the ak_ key that make run (or callplane bootstrap) printed}"
-export CALLPLANE_URL CALLPLANE_API_KEY                   # the callplane command reads them too
-WEBSITE=${EXAMPLE_WEBSITE:-https://example.com}       # the site create-from-website crawls
-RUN=$(date +%s)                                          # this run's suffix
+export CALLPLANE_URL CALLPLANE_API_KEY                           # the callplane CLI reads them
+WEBSITE=${EXAMPLE_WEBSITE:-https://example.com}                  # what step 6 crawls
+RUN=$(date +%s)                                                  # this run's suffix
 
 # api METHOD PATH [BODY [CURL_ARGS...]]: one call; prints the answer, or the error and fails
 api() {
@@ -61,7 +61,7 @@ echo "agent $AGENT"
 # list, with filters: name (substring, case-insensitive), active, is_demo, metadata (a JSON object)
 api GET "/core/agents?name=desk%20$RUN&active=true&metadata=%7B%22team%22%3A%22support%22%7D&limit=20" | field data.0.name
 # one agent in full: versions, phone_numbers, widgets, sip_endpoint, conversation_stats, live_version
-api GET "/core/agents/$AGENT" | field live_version                 # null: nothing published yet
+api GET "/core/agents/$AGENT" | field live_version               # null: nothing published yet
 # partial update; If-Match (the etag you read) makes a concurrent change a 412, not a lost write
 api PUT "/core/agents/$AGENT" '{"description": "Answers the Acme Dental main line"}' \
   -H "If-Match: $(field etag <<<"$AGENT_JSON")" | field etag
@@ -78,12 +78,12 @@ api PUT "/core/agents/$AGENT/versions/$V1" \
 V2=$(api POST "/core/agents/$AGENT/versions" \
   '{"config": {}, "instruction_builder_inputs": {"company_name": "Acme Dental", "purpose": "Book appointments", "opening_line": "Acme Dental, good morning!"}}' \
   | field version)
-api GET "/core/agents/$AGENT/versions/$V2" | field instructions_dirty   # true
+api GET "/core/agents/$AGENT/versions/$V2" | field instructions_dirty  # true
 # so publishing it is refused (409 instructions_stale) until they are generated (step 5)
 api POST "/core/agents/$AGENT/versions/$V2/publish" || echo "refused, as expected"
 
 ## 3. Publish, with phone numbers
-NUMBER_BODY=$((2000000 + RUN % 8000000))                          # 7 digits from the run
+NUMBER_BODY=$((2000000 + RUN % 8000000))                         # 7 digits from the run
 MAIN=+1415$NUMBER_BODY SALES=+1628$NUMBER_BODY
 for number in "$MAIN" "$SALES"; do                               # numbers the organization owns
   api POST /core/phone-numbers "{\"phone_number\": \"$number\", \"label\": \"Line $RUN\"}" >/dev/null
@@ -120,7 +120,7 @@ api POST "/core/agents/$AGENT/versions/compare" "{\"from_version\": $V1, \"to_ve
 api POST "/core/agents/$AGENT/versions/$V2/publish" "{\"phone_numbers\": [\"$MAIN\"]}" >/dev/null
 api POST "/core/agents/$AGENT/versions/$V2/publish" \
   "{\"phone_numbers\": [\"$SALES\"], \"direction\": \"both\"}" >/dev/null
-api GET "/core/agents/$AGENT" | field live_version              # $V2
+api GET "/core/agents/$AGENT" | field live_version               # $V2
 # a draft you no longer need (deleting a published version is refused: 409)
 SCRATCH=$(api POST "/core/agents/$AGENT/versions" "{\"base_version\": $V2}" | field version)
 api DELETE "/core/agents/$AGENT/versions/$SCRATCH"
@@ -168,7 +168,7 @@ agents:
       inbound: ["$BILLING"]
     sip: true
 YAML
-"$CALLPLANE" plan -f "$WORKDIR/agents.yaml" || [ $? -eq 10 ]    # exit 10: changes pending
+"$CALLPLANE" plan -f "$WORKDIR/agents.yaml" || [ $? -eq 10 ]     # exit 10: changes pending
 "$CALLPLANE" apply -f "$WORKDIR/agents.yaml"
 "$CALLPLANE" plan -f "$WORKDIR/agents.yaml"                      # exit 0: nothing to change
 "$CALLPLANE" export "$AGENT" -o "$WORKDIR/front-desk.yaml"       # an existing agent, as a file
@@ -185,8 +185,8 @@ KEY_ID=$(api POST /admin/organization-pats \
 api DELETE "/admin/organization-pats/$KEY_ID"
 WEBHOOK=$(api POST /core/webhooks \
   '{"url": "https://ci.example.com/hooks", "events": ["agent.version.published"]}' | field id)
-api DELETE "/core/webhooks/$WEBHOOK"                            # (nothing listens there)
-api DELETE "/core/agents/$DEMO_AGENT"                           # its number's slot is emptied
+api DELETE "/core/webhooks/$WEBHOOK"                             # (nothing listens there)
+api DELETE "/core/agents/$DEMO_AGENT"                            # its number's slot is emptied
 
 ## 10. Roll back: version 2 misbehaves, so version 1 goes live again on every number it held
 api POST "/core/agents/$AGENT/rollback" "{\"to_version\": $V1}"

@@ -5,7 +5,9 @@ Conventions (stated in the docs themselves):
   order, as one program (one namespace: a block uses what the blocks before it made). A fragment
   that is not meant to run is fenced ```` ```python no-run ```` (it still renders as Python).
 - `README.md` quotes `docs/quickstart.sh` whole, split into ```` ```sh ```` blocks that each follow
-  a `<!-- docs/quickstart.sh -->` line; those blocks, joined, are the script, byte for byte.
+  a `<!-- docs/quickstart.sh -->` line; those blocks, joined by blank lines, are the script, byte
+  for byte. After editing the script, `.venv/bin/python -m tests.docs.examples` rewrites those
+  blocks: the script's sections (each starts with a `## ` comment after a blank line) in order.
 """
 
 from __future__ import annotations
@@ -40,8 +42,22 @@ def code_blocks(path: Path) -> list[Block]:
 
 
 def quoted_quickstart(readme: Path) -> str:
-    """The README's quoted pieces of the quickstart script, joined."""
-    return "".join(b.source for b in code_blocks(readme) if b.preceded_by == QUICKSTART_MARKER)
+    """The README's quoted pieces of the quickstart script, joined by blank lines."""
+    return "\n".join(b.source for b in code_blocks(readme) if b.preceded_by == QUICKSTART_MARKER)
+
+
+def sync_readme(readme: Path) -> None:
+    """Rewrites the README's quoted blocks with the script's sections (as many as there are)."""
+    sections = [s + "\n" for s in QUICKSTART.read_text().rstrip("\n").split("\n\n## ")]
+    sections[1:] = [f"## {section}" for section in sections[1:]]
+    opening = f"{QUICKSTART_MARKER}\n```sh\n"
+    before, *quoted = readme.read_text().split(opening)
+    if len(quoted) != len(sections):
+        raise SystemExit(f"README quotes {len(quoted)} blocks; the script has {len(sections)}")
+    rest = [block[block.index("```\n") :] for block in quoted]
+    readme.write_text(
+        before + "".join(opening + s + r for s, r in zip(sections, rest, strict=True))
+    )
 
 
 def run_python_examples(path: Path) -> dict[str, Any]:
@@ -55,3 +71,7 @@ def run_python_examples(path: Path) -> dict[str, Any]:
             padded = "\n" * (block.line - 1) + block.source
             exec(compile(padded, str(path), "exec"), namespace)  # our own docs
     return namespace
+
+
+if __name__ == "__main__":
+    sync_readme(REPO / "README.md")

@@ -13,7 +13,8 @@ def test_the_readme_quotes_the_quickstart_exactly() -> None:
     quoted = quoted_quickstart(README)
     assert quoted == QUICKSTART.read_text(), (
         f"README.md must quote docs/quickstart.sh whole: its ```sh blocks that follow a "
-        f"`{QUICKSTART_MARKER}` line, joined, are the script byte for byte. Edit both together."
+        f"`{QUICKSTART_MARKER}` line, joined by blank lines, are the script byte for byte. "
+        "After editing the script, run: .venv/bin/python -m tests.docs.examples"
     )
 
 
