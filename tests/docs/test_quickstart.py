@@ -55,7 +55,7 @@ def test_the_quickstart_runs_top_to_bottom(docs_server: DocsServer) -> None:
     assert billing["live_version"] == 1
     (website,) = _agents(docs_server, f"Website {run}")
     assert website["metadata"]["website"] == f"{docs_server.website}/"
-    assert not _agents(docs_server, "Demo"), "the walkthrough deletes its demo agent"
+    assert not _get(docs_server, "/core/agents?is_demo=true")["data"], "step 9 deletes the demo"
 
     if ROLLBACK in _get(docs_server, "/openapi.json")["paths"]:
         assert done.returncode == 0, output
