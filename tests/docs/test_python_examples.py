@@ -25,13 +25,13 @@ def reader(docs_server: DocsServer, monkeypatch: pytest.MonkeyPatch) -> Client:
 def test_the_sdk_page_runs_top_to_bottom(reader: Client) -> None:
     made = run_python_examples(SDK_PAGE)
 
+    # (later sections may publish or roll back more: check what these examples did, not the end)
     agent = reader.agents.get(made["agent"].id)
     assert agent.description == "Answers the main line"
-    assert agent.live_version == made["fresh"].version  # the last example published it
-    assert [n.phone_number for n in agent.phone_numbers] == ["+14155551234"]
-    assert (
-        reader.agents.get(made["site_agent_id"]).metadata["website"].startswith("http://127.0.0.1")
-    )
+    assert reader.agents.versions.get(agent.id, made["fresh"].version).published
+    assert "+14155551234" in [n.phone_number for n in agent.phone_numbers]
+    site_agent = reader.agents.get(made["site_agent_id"])
+    assert site_agent.metadata["website"].startswith("http://127.0.0.1")
 
 
 def test_the_readme_python_example_runs(reader: Client) -> None:
