@@ -11,8 +11,6 @@ import httpx
 from tests.docs.conftest import DocsServer
 from tests.docs.examples import QUICKSTART, REPO
 
-ROLLBACK = "/core/agents/{agent_id}/rollback"
-
 
 def _get(server: DocsServer, path: str) -> Any:
     answer = httpx.get(
@@ -41,7 +39,7 @@ def test_the_quickstart_runs_top_to_bottom(docs_server: DocsServer) -> None:
     assert agent_id, output
     agent = _get(docs_server, f"/core/agents/{agent_id[1]}")
     run = agent["name"].removeprefix("Front desk ")
-    assert done.returncode == 0 or "/rollback → 404" in done.stderr, output
+    assert done.returncode == 0, output
 
     # what the walkthrough built, seen through the API
     assert agent["description"] == "Answers the Acme Dental main line"
@@ -57,22 +55,13 @@ def test_the_quickstart_runs_top_to_bottom(docs_server: DocsServer) -> None:
     assert website["metadata"]["website"] == f"{docs_server.website}/"
     assert not _get(docs_server, "/core/agents?is_demo=true")["data"], "step 9 deletes the demo"
 
-    if ROLLBACK in _get(docs_server, "/openapi.json")["paths"]:
-        assert done.returncode == 0, output
-        assert done.stdout.endswith(f"done: agent {agent['id']}\n"), output
-        assert agent["live_version"] == 1
-        assert {(n["inbound_version"], n["outbound_version"]) for n in numbers.values()} == {
-            (1, None),
-            (1, 1),
-        }
-    else:
-        # Until POST /core/agents/{id}/rollback is merged, the last step (the rollback) is the only
-        # one that fails; everything before it ran. Delete this branch once the endpoint is in.
-        errors = [line for line in done.stderr.splitlines() if " → " in line]
-        assert errors[0].startswith(f"POST /core/agents/{agent['id']}/versions/2/publish → 409")
-        not_found = '404 {"detail":"Not Found","code":"not_found"}'
-        assert errors[1:] == [f"POST /core/agents/{agent['id']}/rollback → {not_found}"], output
-        assert agent["live_version"] == 2
+    # the last step rolled back to version 1: live again, and every line of the agent on it
+    assert done.stdout.endswith(f"done: agent {agent['id']}\n"), output
+    assert agent["live_version"] == 1
+    assert {(n["inbound_version"], n["outbound_version"]) for n in numbers.values()} == {
+        (1, None),
+        (1, 1),
+    }
 
 
 def _body(run: str) -> int:
