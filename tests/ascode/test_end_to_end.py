@@ -197,7 +197,7 @@ async def test_cli_apply_creates_publishes_numbers_and_sip_then_is_a_no_op(
 
     clean = await cli(server, tenant.api_key, "plan", "-f", str(path))
     assert clean.returncode == 0, clean.stdout + clean.stderr
-    assert "No changes: the server matches the file (1 agents)." in clean.stdout
+    assert "No changes: the server matches the file (1 agent)." in clean.stdout
     again = await cli(server, tenant.api_key, "apply", "-f", str(path))
     assert again.returncode == 0, again.stdout + again.stderr
     assert "Applying" not in again.stdout
@@ -368,7 +368,7 @@ async def test_bad_files_exit_2_and_change_nothing(
 
     result = await cli(server, None, "plan", "-f", str(path))
     assert result.returncode == 2
-    assert "no credential: pass --api-key or set CALLPLANE_API_KEY" in result.stderr
+    assert "error: no API key: set CALLPLANE_API_KEY or pass --api-key" in result.stderr
 
 
 async def tenants_number_elsewhere(tenant: Tenant) -> str:
