@@ -15,7 +15,9 @@ from typer.testing import CliRunner
 
 from callplane.cli import app
 from callplane.cli_remote import _common as cli_common
+from callplane.cli_remote import _progress
 from callplane.client import Client
+from callplane.workflows.schemas import WorkflowRead
 from tests.client.conftest import Cli
 from tests.crawler.site import LocalSite, Route
 from tests.factories import Tenant
@@ -296,3 +298,29 @@ async def test_rollback_against_the_server(
     slots = (await tenant.get(f"/core/phone-numbers/{number}")).json()
     assert (slots["inbound_agent_id"], slots["inbound_version"]) == (agent["id"], 1)
     await cli("agents", "rollback", agent["id"], "--to-version", "9", expect=3)
+
+
+def test_on_a_terminal_progress_is_a_live_bar(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich: behave as on a terminal
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    step = {"step": "write", "message": "Writing the instructions", "total_steps": 5}
+    run = {
+        "workflow_id": "w1",
+        "type": "create_demo",
+        "status": "running",
+        "progress": {**step, "completed_steps": 2},
+        "result": None,
+        "error": None,
+        "attempts": 1,
+        "created_at": "2026-01-01T00:00:00Z",
+        "started_at": None,
+        "finished_at": None,
+    }
+    with _progress._reporter() as report:
+        report(WorkflowRead.model_validate(run))
+    shown = capsys.readouterr().err
+    assert "\x1b[" in shown  # drawn with control sequences, not plain lines
+    assert "Writing the instructions" in shown and "2/5" in shown
+    assert "[2/5] running" not in shown
