@@ -285,7 +285,8 @@ async def test_export_reproduces_the_agent_and_promotes_it_to_another_org(
     server: str, tenant: Tenant, other_tenant: Tenant, tmp_path: Path
 ) -> None:
     number = await tenant.register_number()
-    config = {"instructions": "Promote me.", "starting_message": "Hello!", "max_tool_steps": 7}
+    instructions = "Promote me.\nNever quote prices.\n\n- Be brief: one idea per sentence.\n"
+    config = {"instructions": instructions, "starting_message": "Hello!", "max_tool_steps": 7}
     source = write_file(
         tmp_path / "staging.yaml",
         description="Staging desk",
@@ -299,6 +300,10 @@ async def test_export_reproduces_the_agent_and_promotes_it_to_another_org(
     exported = tmp_path / "exported.yaml"
     result = await cli(server, tenant.api_key, "export", agent_id, "-o", str(exported))
     assert result.returncode == 0, result.stdout + result.stderr
+    assert (
+        "    instructions: |\n      Promote me.\n      Never quote prices.\n"
+        in exported.read_text()
+    )
     (declared,) = load_file(exported)
     assert declared.config == normalize_config(config)
     assert (declared.inbound, declared.outbound, declared.sip) == ((number,), (), True)

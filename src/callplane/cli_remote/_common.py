@@ -81,6 +81,8 @@ def _console() -> Console:
 
 
 def show(renderable: RenderableType) -> None:
+    if isinstance(renderable, str):
+        renderable = Text(renderable)  # values are printed as they are, never read as markup
     console = _console()
     if console.is_terminal:
         console.print(renderable)
