@@ -15,6 +15,7 @@ import typer
 
 from callplane.ascode.model import FileError
 from callplane.ascode.plan import PlanError
+from callplane.cli_remote import _common as cli_common
 from callplane.cli_remote._common import NO_KEY
 
 if TYPE_CHECKING:
@@ -50,10 +51,10 @@ def _fail(code: int, message: str) -> typer.Exit:
 @contextmanager
 def _backend(url: str | None, api_key: str | None, org: str | None) -> Iterator[SdkBackend]:
     from callplane.ascode.backend import SdkBackend
-    from callplane.client import Client, MissingApiKey
+    from callplane.client import MissingApiKey
 
     try:
-        client = Client(base_url=url, api_key=api_key, org=org)
+        client = cli_common.connect(url, api_key, org)
     except MissingApiKey:
         raise _fail(EXIT_USAGE, f"error: {NO_KEY}") from None
     with client:

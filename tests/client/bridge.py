@@ -2,6 +2,7 @@
 
 The CLI runs in a worker thread (`asyncio.to_thread`) while the test's event loop, which runs the
 app and its workflows, is free; `AppBridge` hands each request over to that loop.
+`route_to_app` points the commands' `connect` at it.
 """
 
 from __future__ import annotations
@@ -9,7 +10,11 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 from starlette.types import ASGIApp
+
+from callplane.cli_remote import _common as cli_common
+from callplane.client import Client
 
 IN_PROCESS_URL = "http://testserver"
 
@@ -30,3 +35,15 @@ class AppBridge(httpx.BaseTransport):
         response = await self._transport.handle_async_request(forwarded)
         raw = b"".join([chunk async for chunk in response.aiter_raw()])
         return httpx.Response(response.status_code, headers=response.headers, content=raw)
+
+
+def route_to_app(app_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands connecting to IN_PROCESS_URL reach the app in this process; any other URL is a
+    real connection (for the unreachable-server cases). Call it from the test's event loop."""
+    bridge = AppBridge(app_client.app, asyncio.get_running_loop())  # type: ignore[attr-defined]
+
+    def connect(url: str | None, api_key: str | None, org: str | None) -> Client:
+        transport = bridge if url == IN_PROCESS_URL else None
+        return Client(url, api_key, org, transport=transport, backoff=0.01)
+
+    monkeypatch.setattr(cli_common, "connect", connect)

@@ -26,10 +26,8 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from callplane.cli_remote import _common as cli_common
-from callplane.client import Client
 from callplane.config import Settings
-from tests.client.bridge import IN_PROCESS_URL, AppBridge
+from tests.client.bridge import IN_PROCESS_URL, route_to_app
 from tests.factories import Tenant
 
 
@@ -111,13 +109,6 @@ class Cli:
 async def cli(
     app_client: httpx.AsyncClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> Cli:
-    """The CLI as `tenant`; requests to IN_PROCESS_URL reach the app in this process, any other
-    URL is a real connection (for the unreachable-server case)."""
-    bridge = AppBridge(app_client.app, asyncio.get_running_loop())  # type: ignore[attr-defined]
-
-    def connect(url: str | None, api_key: str | None, org: str | None) -> Client:
-        transport = bridge if url == IN_PROCESS_URL else None
-        return Client(url, api_key, org, transport=transport, backoff=0.01)
-
-    monkeypatch.setattr(cli_common, "Client", connect)
+    """The CLI as `tenant`, in-process (see `route_to_app`)."""
+    route_to_app(app_client, monkeypatch)
     return Cli({"CALLPLANE_URL": IN_PROCESS_URL, "CALLPLANE_API_KEY": tenant.api_key})

@@ -259,7 +259,7 @@ async def test_rollback_sends_the_version_and_shows_the_moved_numbers(
     def connect(url: str | None, api_key: str | None, org: str | None) -> Client:
         return Client(url, api_key, org, transport=httpx.MockTransport(answer))
 
-    monkeypatch.setattr(cli_common, "Client", connect)
+    monkeypatch.setattr(cli_common, "connect", connect)
     runner = CliRunner()
     env = {"CALLPLANE_URL": "http://api.test", "CALLPLANE_API_KEY": "ak_test"}
     result = runner.invoke(app, ["agents", "rollback", "a1", "--to-version", "2"], env=env)

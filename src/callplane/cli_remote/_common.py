@@ -201,6 +201,12 @@ _COMMON = [
 ]
 
 
+def connect(url: str | None, api_key: str | None, org: str | None) -> Client:
+    """The SDK client for a command's connection options; MissingApiKey without a key. (The one
+    place commands get a client: the tests point it at the app in their own process.)"""
+    return Client(url, api_key, org)
+
+
 def remote(func: Callable[..., None]) -> Callable[..., None]:
     """Give a command the connection options, a `Client` and an `Output`; API errors become
     `code: detail` on stderr and the documented exit code; no key is a usage error (2)."""
@@ -210,7 +216,7 @@ def remote(func: Callable[..., None]) -> Callable[..., None]:
         *args: Any, url: str | None, api_key: str | None, org: str | None, as_json: bool, **kw: Any
     ) -> None:
         try:
-            with Client(url, api_key, org) as client:
+            with connect(url, api_key, org) as client:
                 func(client, Output(as_json), *args, **kw)
         except MissingApiKey:
             raise fail(EXIT_USAGE, NO_KEY) from None
