@@ -15,6 +15,8 @@ import typer
 
 from callplane.ascode.model import FileError
 from callplane.ascode.plan import PlanError
+from callplane.cli_remote import _common as cli_common
+from callplane.cli_remote._common import NO_KEY
 
 if TYPE_CHECKING:
     from callplane.ascode.backend import SdkBackend
@@ -49,11 +51,13 @@ def _fail(code: int, message: str) -> typer.Exit:
 @contextmanager
 def _backend(url: str | None, api_key: str | None, org: str | None) -> Iterator[SdkBackend]:
     from callplane.ascode.backend import SdkBackend
-    from callplane.client import Client
+    from callplane.client import MissingApiKey
 
-    if not api_key:
-        raise _fail(EXIT_USAGE, "error: no credential: pass --api-key or set CALLPLANE_API_KEY")
-    with Client(base_url=url, api_key=api_key, org=org) as client:
+    try:
+        client = cli_common.connect(url, api_key, org)
+    except MissingApiKey:
+        raise _fail(EXIT_USAGE, f"error: {NO_KEY}") from None
+    with client:
         yield SdkBackend(client)
 
 

@@ -1,7 +1,6 @@
-"""Agents as code against a real `callplane serve` process, through the SDK and the real CLI.
-
-The server runs on the test database, so the `tenant` fixtures' organizations, keys and numbers
-are visible to it; what it did is checked through the in-process app (`tenant.get`), not the SDK.
+"""Agents as code against the app, through the SDK and the CLI, in this process (see
+`tests/client/bridge.py`); what they did is checked through the app (`tenant.get`), not the SDK.
+The installed command's entry point is proven by `tests/client/test_cli_remote.py`.
 """
 
 from __future__ import annotations
@@ -10,32 +9,22 @@ import asyncio
 import os
 import socket
 import subprocess
-import sys
-import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import yaml  # type: ignore[import-untyped]
+from typer.testing import CliRunner
 
 from callplane.ascode.apply import apply_plan, plan_file
 from callplane.ascode.backend import SdkBackend
 from callplane.ascode.model import load_file, normalize_config
 from callplane.ascode.plan import Plan, render_plan
-from callplane.client import Client
-from callplane.config import Settings
+from callplane.cli_remote import _common as cli_common
 from callplane.versions.diff_types import Change
+from tests.client.bridge import IN_PROCESS_URL, route_to_app
 from tests.factories import Tenant
-
-
-def _command() -> list[str]:
-    installed = Path(sys.executable).parent / "callplane"
-    if installed.exists():
-        return [str(installed)]
-    return [sys.executable, "-c", "from callplane.cli import main; main()"]
 
 
 def _free_port() -> int:
@@ -45,73 +34,34 @@ def _free_port() -> int:
         return port
 
 
-def _environment(database_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLPLANE_")}
-    unique = uuid.uuid4().hex[:12]
-    env.update(
-        CALLPLANE_DATABASE_URL=database_url,
-        CALLPLANE_ENV="test",
-        CALLPLANE_WORKFLOW_QUEUE=f"ascode-{unique}",
-        CALLPLANE_WORKFLOW_EXECUTOR_ID=f"ascode-{unique}",
-    )
-    return env
-
-
-@pytest.fixture(scope="module")
-def server(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The base URL of a `callplane serve` process on the test database."""
-    port = _free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [*_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=_environment(settings.database_url),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+@pytest.fixture
+async def server(app_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The base URL under which the commands and the SDK reach the app in this process."""
+    route_to_app(app_client, monkeypatch)
+    return IN_PROCESS_URL
 
 
 def _run_cli(server: str | None, key: str | None, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLPLANE_")}
-    if server is not None:
-        env["CALLPLANE_URL"] = server
-    if key is not None:
-        env["CALLPLANE_API_KEY"] = key
-    return subprocess.run([*_command(), *args], env=env, capture_output=True, text=True, timeout=60)
+    from callplane.cli import app
+
+    env: dict[str, str | None] = {"CALLPLANE_URL": server, "CALLPLANE_API_KEY": key}
+    env |= {name: None for name in os.environ if name.startswith("CALLPLANE_") and name not in env}
+    result = CliRunner().invoke(app, list(args), env=env)
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
 
 
 async def cli(server: str | None, key: str | None, *args: str) -> subprocess.CompletedProcess[str]:
-    """The real `callplane` command, with the URL and credential from the environment."""
+    """The `callplane` command (in-process), with the URL and credential from the environment."""
     return await asyncio.to_thread(_run_cli, server, key, *args)
 
 
 def _plan(server: str, key: str, path: Path) -> Plan:
-    with Client(base_url=server, api_key=key) as client:
+    with cli_common.connect(server, key, None) as client:
         return plan_file(path, SdkBackend(client))
 
 
 def _apply(server: str, key: str, path: Path) -> dict[str, str]:
-    with Client(base_url=server, api_key=key) as client:
+    with cli_common.connect(server, key, None) as client:
         backend = SdkBackend(client)
         ids = apply_plan(plan_file(path, backend), backend)
         again = plan_file(path, backend)
@@ -197,7 +147,7 @@ async def test_cli_apply_creates_publishes_numbers_and_sip_then_is_a_no_op(
 
     clean = await cli(server, tenant.api_key, "plan", "-f", str(path))
     assert clean.returncode == 0, clean.stdout + clean.stderr
-    assert "No changes: the server matches the file (1 agents)." in clean.stdout
+    assert "No changes: the server matches the file (1 agent)." in clean.stdout
     again = await cli(server, tenant.api_key, "apply", "-f", str(path))
     assert again.returncode == 0, again.stdout + again.stderr
     assert "Applying" not in again.stdout
@@ -285,7 +235,8 @@ async def test_export_reproduces_the_agent_and_promotes_it_to_another_org(
     server: str, tenant: Tenant, other_tenant: Tenant, tmp_path: Path
 ) -> None:
     number = await tenant.register_number()
-    config = {"instructions": "Promote me.", "starting_message": "Hello!", "max_tool_steps": 7}
+    instructions = "Promote me.\nNever quote prices.\n\n- Be brief: one idea per sentence.\n"
+    config = {"instructions": instructions, "starting_message": "Hello!", "max_tool_steps": 7}
     source = write_file(
         tmp_path / "staging.yaml",
         description="Staging desk",
@@ -299,6 +250,10 @@ async def test_export_reproduces_the_agent_and_promotes_it_to_another_org(
     exported = tmp_path / "exported.yaml"
     result = await cli(server, tenant.api_key, "export", agent_id, "-o", str(exported))
     assert result.returncode == 0, result.stdout + result.stderr
+    assert (
+        "    instructions: |\n      Promote me.\n      Never quote prices.\n"
+        in exported.read_text()
+    )
     (declared,) = load_file(exported)
     assert declared.config == normalize_config(config)
     assert (declared.inbound, declared.outbound, declared.sip) == ((number,), (), True)
@@ -368,7 +323,7 @@ async def test_bad_files_exit_2_and_change_nothing(
 
     result = await cli(server, None, "plan", "-f", str(path))
     assert result.returncode == 2
-    assert "no credential: pass --api-key or set CALLPLANE_API_KEY" in result.stderr
+    assert "error: no API key: set CALLPLANE_API_KEY or pass --api-key" in result.stderr
 
 
 async def tenants_number_elsewhere(tenant: Tenant) -> str:

@@ -217,3 +217,29 @@ def test_a_dumped_file_loads_back(tmp_path: Path) -> None:
     assert agent.metadata == {"k": [1, 2]}
     assert agent.inbound == ("+14155551234",)
     assert agent.sip is True
+
+
+@pytest.mark.parametrize(
+    "instructions",
+    [
+        "You answer for Acme Dental.\nBe brief.\n\n- Never quote prices.\n",
+        "No trailing newline.\n  Indented line: with a colon # and a hash",
+        "  Leading spaces.\nSecond line.",
+        "Trailing space \nSecond line.",  # no block scalar can hold it: quoted, still exact
+        "\nStarts with a newline.\n\n\n",
+    ],
+)
+def test_multi_line_text_is_written_as_a_block_and_reads_back_unchanged(
+    tmp_path: Path, instructions: str
+) -> None:
+    config = normalize_config(
+        {"instructions": instructions, "starting_message": "Hello.\nHow can I help?"}
+    )
+    entry = {"name": "A", "metadata": {}, "config": config, "sip": False}
+    text = dump_file([entry])
+    if "Trailing space" not in instructions:
+        assert "  instructions: |" in text, text
+        assert "\\n" not in text  # no escaped newlines anywhere
+    assert "starting_message: |" in text
+    (agent,) = load_file(write(tmp_path, text))
+    assert agent.config == config

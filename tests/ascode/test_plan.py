@@ -61,7 +61,13 @@ def test_a_new_agent_is_created_published_numbered_and_sip_deployed() -> None:
         ("publish", agent_id, 1, [B], [], "outbound"),
         ("deploy_sip", agent_id),
     ]
-    assert len(log) == 5
+    assert log == [
+        f'created agent "Desk" ({agent_id})',
+        'created version 1 of "Desk"',
+        f'published v1 of "Desk" (inbound: assigned {A})',  # one "+": the number's own
+        f'published v1 of "Desk" (outbound: assigned {B})',
+        'deployed SIP for "Desk"',
+    ]
     assert backend.holder(A, "inbound") == (agent_id, 1)
     assert backend.holder(B, "outbound") == (agent_id, 1)
     assert backend.agents[agent_id].metadata == {"team": "x"}
@@ -69,7 +75,7 @@ def test_a_new_agent_is_created_published_numbered_and_sip_deployed() -> None:
     assert not again.has_changes
     assert render_plan(again) == (
         f'  agent "Desk" ({agent_id}): no changes\n\n'
-        "No changes: the server matches the file (1 agents)."
+        "No changes: the server matches the file (1 agent)."
     )
 
 
@@ -147,6 +153,16 @@ def test_a_number_left_out_of_the_file_is_unassigned() -> None:
     assert backend.calls == [("publish", agent_id, 1, [], [B], "inbound")]
     assert backend.holder(B, "inbound") == (None, None)
     assert backend.holder(A, "inbound") == (agent_id, 1)
+
+
+def test_apply_says_which_numbers_it_assigned_and_unassigned() -> None:
+    backend = FakeBackend()
+    backend.register(A, B)
+    agent_id = backend.add_agent("Desk", normalize_config({"instructions": "Help."}))
+    backend.slots[B]["inbound"] = (agent_id, 1)
+    log: list[str] = []
+    apply_plan(plan_for(backend, desired(inbound=(A,))), backend, log.append)
+    assert log == [f'published v1 of "Desk" (inbound: assigned {A}; unassigned {B})']
 
 
 def test_a_number_on_an_older_version_is_moved_to_the_live_one() -> None:

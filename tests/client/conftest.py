@@ -1,11 +1,15 @@
-"""A real `callplane serve` process on the suite's database, for the SDK and CLI to talk to.
+"""The SDK and the CLI against the app: `cli` in-process (no process start), `server_url` a real
+`callplane serve` process on the suite's database (started once per session, for what needs
+real sockets: retries of a real transport, streaming, the installed command).
 
-It runs workflows on its own queue and executor id, so the in-process test app never takes its
-work (and vice versa).
+The server process runs workflows on its own queue and executor id, so the in-process test app
+never takes its work (and vice versa).
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -13,12 +17,18 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
 from callplane.config import Settings
+from tests.client.bridge import IN_PROCESS_URL, route_to_app
+from tests.factories import Tenant
 
 
 def _free_port() -> int:
@@ -73,3 +83,32 @@ def _wait_for_health(url: str, process: subprocess.Popen[bytes], log: Path) -> N
             pass
         time.sleep(0.05)
     raise AssertionError(f"server did not become healthy: {log.read_text()[-3000:]}")
+
+
+@dataclass
+class Cli:
+    """`callplane …` run in-process (Typer's CliRunner) against the in-process app."""
+
+    env: dict[str, str]
+    runner: CliRunner = field(default_factory=CliRunner)
+
+    async def __call__(self, *args: str, expect: int = 0, input: str | None = None) -> Result:
+        from callplane.cli import app
+
+        result = await asyncio.to_thread(
+            self.runner.invoke, app, list(args), env=self.env, input=input
+        )
+        assert result.exit_code == expect, (result.exit_code, result.stdout, result.stderr)
+        return result
+
+    async def json(self, *args: str, input: str | None = None) -> Any:
+        return json.loads((await self(*args, "--json", input=input)).stdout)
+
+
+@pytest.fixture
+async def cli(
+    app_client: httpx.AsyncClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> Cli:
+    """The CLI as `tenant`, in-process (see `route_to_app`)."""
+    route_to_app(app_client, monkeypatch)
+    return Cli({"CALLPLANE_URL": IN_PROCESS_URL, "CALLPLANE_API_KEY": tenant.api_key})

@@ -1,110 +1,116 @@
-"""The real `callplane` command in a subprocess against the server process: output and exit codes.
+"""`callplane agents|versions|numbers|workflows …` in-process against the app: output, exit codes.
 
-Each start costs about a second, so one test walks a whole session of commands.
+One test runs the installed command in a subprocess against the server process, to prove the
+entry point; the rest run in-process (`cli` fixture), with no process start.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from callplane.client import Client
+from tests.client.conftest import Cli
 from tests.factories import Tenant, unique_phone_number
 
-Run = Callable[..., subprocess.CompletedProcess[str]]
 
-
-@pytest.fixture
-def cli(server_url: str, tenant: Tenant) -> Run:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLPLANE_")}
-    env |= {"CALLPLANE_URL": server_url, "CALLPLANE_API_KEY": tenant.api_key}
-    installed = Path(sys.executable).parent / "callplane"
-    fallback = [sys.executable, "-c", "from callplane.cli import main; main()"]
-    command = [str(installed)] if installed.exists() else fallback
-
-    def run(*args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [*command, *args], env=env, capture_output=True, text=True, timeout=60
-        )
-        assert result.returncode == expect, (result.returncode, result.stdout, result.stderr)
-        return result
-
-    return run
-
-
-def loads(result: subprocess.CompletedProcess[str]) -> Any:
-    return json.loads(result.stdout)
-
-
-async def test_agents_versions_numbers_from_the_shell(
-    cli: Run, server_url: str, tenant: Tenant, tmp_path: Path
-) -> None:
+async def test_agents_versions_numbers_from_the_shell(cli: Cli, tmp_path: Path) -> None:
     name = f"Shell {uuid.uuid4().hex[:8]}"
-    agent = loads(
-        cli("agents", "create", "--name", name, "--metadata", '{"team": "ops"}', "--json")
-    )
+    agent = await cli.json("agents", "create", "--name", name, "--metadata", '{"team": "ops"}')
     assert (agent["name"], agent["metadata"], agent["active"]) == (name, {"team": "ops"}, True)
-    listed = loads(cli("agents", "list", "--name", name, "--json"))
+    listed = await cli.json("agents", "list", "--name", name)
     assert [a["id"] for a in listed] == [agent["id"]]
-    table = cli("agents", "list", "--name", name).stdout.splitlines()
+    table = (await cli("agents", "list", "--name", name)).stdout.splitlines()
     assert table[0].split() == ["id", "name", "active", "is_demo", "live_version", "updated_at"]
     assert table[1].startswith(agent["id"]) and name in table[1] and len(table) == 2
+    assert table[1] == table[1].rstrip()  # piped: no padding after the last column
 
     config = tmp_path / "config.json"
     config.write_text(
         json.dumps({"instructions": "Greet callers.", "voice": {"voice_id": "alloy"}})
     )
-    version = loads(cli("versions", "create", agent["id"], "--config", str(config), "--json"))
+    version = await cli.json("versions", "create", agent["id"], "--config", str(config))
     assert version["version"] == 1 and version["config"]["instructions"] == "Greet callers."
     config.write_text(json.dumps({"instructions": "Greet callers. Never quote prices."}))
-    loads(cli("versions", "create", agent["id"], "--config", str(config), "--json"))
+    await cli.json("versions", "create", agent["id"], "--config", str(config))
 
     number = unique_phone_number()
-    registered = loads(cli("numbers", "register", number, "--label", "Main", "--json"))
+    registered = await cli.json("numbers", "register", number, "--label", "Main")
     assert (registered["phone_number"], registered["label"]) == (number, "Main")
-    touched = loads(cli("versions", "publish", agent["id"], "1", "--number", number, "--json"))
+    touched = await cli.json("versions", "publish", agent["id"], "1", "--number", number)
     assert [(n["phone_number"], n["inbound_version"]) for n in touched] == [(number, 1)]
-    assert loads(cli("numbers", "get", number, "--json"))["inbound_agent_id"] == agent["id"]
+    assert (await cli.json("numbers", "get", number))["inbound_agent_id"] == agent["id"]
+    human = (await cli("versions", "publish", agent["id"], "1", "--number", number)).stdout
+    assert human.startswith(f"published version 1 of agent {agent['id']}\n")
+    assert number in human.splitlines()[2]  # the table: a header line, then the number
 
-    compared = cli("versions", "compare", agent["id"], "1", "2")
+    shown = (await cli("agents", "get", agent["id"])).stdout
+    assert f"phone_numbers:  {number}" in shown and "versions:       2, 1 (published)" in shown
+
+    compared = await cli("versions", "compare", agent["id"], "1", "2")
     assert "Never quote prices" in compared.stdout
-    diff = loads(cli("versions", "diff", agent["id"], "1", "latest", "--json"))
+    diff = await cli.json("versions", "diff", agent["id"], "1", "latest")
     assert diff["from_version"] == 1 and diff["to_version"] == 2
     assert "instructions" in {change["path"] for change in diff["changes"]}
 
 
-async def test_exit_codes(cli: Run, server_url: str, tenant: Tenant) -> None:
-    missing = cli("agents", "get", str(uuid.uuid4()), expect=3)
+async def test_markup_in_values_is_printed_as_is(cli: Cli) -> None:
+    name = f"[bold]Desk[/bold] {uuid.uuid4().hex[:6]}"
+    await cli("agents", "create", "--name", name)
+    assert name in (await cli("agents", "list", "--name", name)).stdout
+
+
+async def test_exit_codes(cli: Cli, tenant: Tenant) -> None:
+    missing = await cli("agents", "get", str(uuid.uuid4()), expect=3)
     assert missing.stderr.startswith("agent_not_found: ") and missing.stdout == ""
-    cli("versions", "create", str(uuid.uuid4()), expect=2)  # neither --config nor --base-version
-    cli("agents", "frobnicate", expect=2)
+    await cli("versions", "create", str(uuid.uuid4()), expect=2)  # no --config/--base-version
+    await cli("agents", "frobnicate", expect=2)
+    await cli("agents", "update", str(uuid.uuid4()), expect=2)  # nothing to update
 
-    with Client(server_url, tenant.api_key) as sdk:
-        agent = sdk.agents.create(name="Stale")
-        draft = sdk.agents.versions.create(
-            agent.id, config={}, instruction_builder_inputs={"company_name": "Acme Dental"}
-        )
-    stale = cli("versions", "publish", str(agent.id), str(draft.version), expect=4)
+    agent = await tenant.create_agent(name="Stale")
+    draft = await tenant.create_version(
+        agent["id"], config={}, instruction_builder_inputs={"company_name": "Acme Dental"}
+    )
+    stale = await cli("versions", "publish", agent["id"], str(draft["version"]), expect=4)
     assert stale.stderr.startswith("instructions_stale: ")
-    with Client(server_url, tenant.api_key) as sdk:
-        assert sdk.agents.get(agent.id).live_version is None  # nothing published
-        workflow_id = sdk.agents.versions.generate_instructions(agent.id, draft.version)
-
-    run = loads(cli("workflows", "wait", workflow_id, "--timeout", "30", "--json"))
-    assert (run["workflow_id"], run["status"]) == (workflow_id, "succeeded")
-    cli("workflows", "wait", "no-such-workflow", expect=3)
+    assert (await tenant.get(f"/core/agents/{agent['id']}")).json()["live_version"] is None
 
     with socket.socket() as closed:  # bound but not listening: connections are refused
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
-        unreachable = cli("agents", "list", "--url", f"http://127.0.0.1:{port}", expect=5)
+        unreachable = await cli("agents", "list", "--url", f"http://127.0.0.1:{port}", expect=5)
     assert unreachable.stderr.startswith("connection_failed: ")
+
+
+async def test_without_a_key_the_command_says_how_to_give_one(cli: Cli) -> None:
+    cli.env["CALLPLANE_API_KEY"] = ""
+    for command in (["agents", "list"], ["webhooks", "list"], ["workflows", "wait", "w1"]):
+        result = await cli(*command, expect=2)
+        assert result.stderr == "no API key: set CALLPLANE_API_KEY or pass --api-key\n"
+    wrong = await cli("agents", "list", "--api-key", "ak_bogus", expect=1)  # a key, but wrong
+    assert wrong.stderr.startswith("unauthorized: ")
+
+
+async def test_the_installed_command_talks_to_a_server(server_url: str, tenant: Tenant) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLPLANE_")}
+    installed = Path(sys.executable).parent / "callplane"
+    command = [str(installed)] if installed.exists() else [sys.executable, "-m", "callplane.cli"]
+    name = f"Installed {uuid.uuid4().hex[:8]}"
+    with Client(server_url, tenant.api_key) as sdk:
+        agent = sdk.agents.create(name=name)
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [*command, "agents", "list", "--name", name, "--json"],
+        env=env | {"CALLPLANE_URL": server_url, "CALLPLANE_API_KEY": tenant.api_key},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert [a["id"] for a in json.loads(result.stdout)] == [str(agent.id)]

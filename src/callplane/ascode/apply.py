@@ -66,13 +66,22 @@ def _apply_agent(plan: AgentPlan, backend: Backend, log: Callable[[str], None]) 
         if assign or unassign:
             backend.publish(agent_id, version, assign=assign, unassign=unassign, direction=slot)
             published = True
-            moved = [f"+{n}" for n in assign] + [f"-{n}" for n in unassign]
-            log(f'published v{version} of "{desired.name}" ({slot}: {" ".join(moved)})')
+            log(f'published v{version} of "{desired.name}" ({_moves(slot, assign, unassign)})')
     if not published:
         backend.publish(agent_id, version, assign=[], unassign=[], direction="inbound")
         log(f'published v{version} of "{desired.name}"')
     _apply_sip(plan, agent_id, backend, log)
     return agent_id
+
+
+def _moves(slot: str, assign: list[str], unassign: list[str]) -> str:
+    """`inbound: assigned +14155550100; unassigned +14155550101` (numbers carry their own `+`)."""
+    parts = [
+        f"{verb} {', '.join(numbers)}"
+        for verb, numbers in (("assigned", assign), ("unassigned", unassign))
+        if numbers
+    ]
+    return f"{slot}: {'; '.join(parts)}"
 
 
 def _apply_sip(

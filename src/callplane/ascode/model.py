@@ -251,10 +251,30 @@ def _config_of(
         return None
 
 
+class _FileDumper(yaml.SafeDumper):  # type: ignore[misc]
+    """Writes multi-line text (instructions, messages) as `|` block scalars, line for line as
+    people edit them, instead of one quoted line full of `\\n`."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # PyYAML quotes the text instead when no block scalar can hold it exactly (a line ending in
+    # a space, say): the file still reads back to the same string.
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_FileDumper.add_representer(str, _text)
+
+
 def dump_file(agents: Sequence[dict[str, Any]]) -> str:
     """A YAML agents file for already-built agent entries (see `export`)."""
     document = {"apiVersion": API_VERSION, "agents": list(agents)}
-    text: str = yaml.safe_dump(
-        document, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100
+    text: str = yaml.dump(
+        document,
+        Dumper=_FileDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+        width=100,
     )
     return text

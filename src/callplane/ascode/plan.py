@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from callplane.ascode.model import SLOTS, DesiredAgent, normalize_config
+from callplane.kit.text import plural
 from callplane.versions.diff import diff_configs
 from callplane.versions.diff_types import Change
 
@@ -285,8 +286,8 @@ def render_agent(plan: AgentPlan) -> list[str]:
         lines.append(f"    {sign} {name}: {shown}")
     if plan.new_version:
         base = f"live is v{plan.live_version}" if plan.live_version else "from the defaults"
-        count = len(plan.config_changes)
-        lines.append(f"    + new version ({base}; {count} config change{'s' * (count != 1)}):")
+        changes = plural(len(plan.config_changes), "config change")
+        lines.append(f"    + new version ({base}; {changes}):")
         lines.extend(f"        {_change_line(change)}" for change in plan.config_changes)
         lines.append("    + publish the new version (it becomes live)")
     elif plan.publishes:
@@ -313,5 +314,5 @@ def render_plan(plan: Plan) -> str:
     if plan.has_changes:
         lines.append(f"\nPlan: {created} to create, {updated} to update, {unchanged} unchanged.")
     else:
-        lines.append(f"\nNo changes: the server matches the file ({unchanged} agents).")
+        lines.append(f"\nNo changes: the server matches the file ({plural(unchanged, 'agent')}).")
     return "\n".join(lines)

@@ -12,10 +12,12 @@ import httpx
 from pydantic import BaseModel, TypeAdapter
 
 from callplane.agents.schemas import AgentDetail, AgentRead, SipEndpoint
+from callplane.audit.schemas import AuditEventRead
 from callplane.client._http import Call, PageCall, clean_params
-from callplane.conversations.schemas import ConversationRead
+from callplane.conversations.schemas import ConversationImportResult, ConversationRead
 from callplane.phone_numbers.schemas import PhoneNumberRead
 from callplane.versions.schemas import VersionRead
+from callplane.webhooks.schemas import DeliveryRead, WebhookRead, WebhookWithSecret
 from callplane.widgets.schemas import WidgetRead
 from callplane.workflows.schemas import WorkflowRead
 
@@ -115,6 +117,12 @@ def sip_deploy(agent_id: Id, key: str | None) -> Call[SipEndpoint]:
 
 def sip_remove(agent_id: Id, key: str | None) -> Call[None]:
     return Call("DELETE", f"{agent_path(agent_id)}/deploy-as-sip", _nothing, idempotency_key=key)
+
+
+def agents_rollback(agent_id: Id, to_version: int, key: str | None) -> Call[Any]:
+    """Publish `to_version` again and move every slot holding one of the agent's versions to it."""
+    path = f"{agent_path(agent_id)}/rollback"
+    return Call("POST", path, _json, json={"to_version": to_version}, idempotency_key=key)
 
 
 def scaffold(kind: str, body: dict[str, Any], key: str | None) -> Call[str]:
@@ -233,6 +241,11 @@ def workflows_list(type_: str | None, status: str | None, limit: int) -> PageCal
     return PageCall("/core/workflows", WorkflowRead, params)
 
 
+def progress_changed(before: WorkflowRead | None, after: WorkflowRead) -> bool:
+    """Whether a poll of a run shows something new (its status or its progress)."""
+    return before is None or (before.status, before.progress) != (after.status, after.progress)
+
+
 def workflows_cancel(workflow_id: str, key: str | None) -> Call[WorkflowRead]:
     path = f"/core/workflows/{workflow_id}/cancel"
     return Call("POST", path, _model(WorkflowRead), idempotency_key=key)
@@ -248,6 +261,14 @@ def conversations_list(filters: dict[str, Any]) -> PageCall[ConversationRead]:
 
 def conversations_get(conversation_id: Id) -> Call[ConversationRead]:
     return Call("GET", f"/core/conversations/{conversation_id}", _model(ConversationRead))
+
+
+def conversations_import(
+    conversations: list[dict[str, Any]], key: str | None
+) -> Call[ConversationImportResult]:
+    body = {"conversations": [_jsonable(record) for record in conversations]}
+    path = "/core/conversations/import"
+    return Call("POST", path, _model(ConversationImportResult), json=body, idempotency_key=key)
 
 
 def widgets_list(filters: dict[str, Any]) -> PageCall[WidgetRead]:
@@ -271,6 +292,69 @@ def widgets_update(widget_id: Id, fields: dict[str, Any], key: str | None) -> Ca
 
 def widgets_delete(widget_id: Id, key: str | None) -> Call[None]:
     return Call("DELETE", f"/core/web-widgets/{widget_id}", _nothing, idempotency_key=key)
+
+
+# Webhooks
+
+
+def webhook_path(webhook_id: Id) -> str:
+    return f"/core/webhooks/{webhook_id}"
+
+
+def webhooks_list(limit: int) -> PageCall[WebhookRead]:
+    return PageCall("/core/webhooks", WebhookRead, clean_params(limit=_page(limit)))
+
+
+def webhooks_get(webhook_id: Id) -> Call[WebhookRead]:
+    return Call("GET", webhook_path(webhook_id), _model(WebhookRead))
+
+
+def webhooks_create(body: dict[str, Any], key: str | None) -> Call[WebhookWithSecret]:
+    path = "/core/webhooks"
+    return Call("POST", path, _model(WebhookWithSecret), json=body, idempotency_key=key)
+
+
+def webhooks_update(webhook_id: Id, fields: dict[str, Any], key: str | None) -> Call[WebhookRead]:
+    path = webhook_path(webhook_id)
+    return Call("PATCH", path, _model(WebhookRead), json=_jsonable(fields), idempotency_key=key)
+
+
+def webhooks_delete(webhook_id: Id, key: str | None) -> Call[None]:
+    return Call("DELETE", webhook_path(webhook_id), _nothing, idempotency_key=key)
+
+
+def webhooks_rotate_secret(webhook_id: Id, key: str | None) -> Call[WebhookWithSecret]:
+    path = f"{webhook_path(webhook_id)}/rotate-secret"
+    return Call("POST", path, _model(WebhookWithSecret), idempotency_key=key)
+
+
+def deliveries_list(webhook_id: Id, status: str | None, limit: int) -> PageCall[DeliveryRead]:
+    params = clean_params(status=status, limit=_page(limit))
+    return PageCall(f"{webhook_path(webhook_id)}/deliveries", DeliveryRead, params)
+
+
+def deliveries_get(webhook_id: Id, delivery_id: Id) -> Call[DeliveryRead]:
+    path = f"{webhook_path(webhook_id)}/deliveries/{delivery_id}"
+    return Call("GET", path, _model(DeliveryRead))
+
+
+def deliveries_redeliver(webhook_id: Id, delivery_id: Id, key: str | None) -> Call[DeliveryRead]:
+    path = f"{webhook_path(webhook_id)}/deliveries/{delivery_id}/redeliver"
+    return Call("POST", path, _model(DeliveryRead), idempotency_key=key)
+
+
+# Audit
+
+
+def audit_events_list(filters: dict[str, Any]) -> PageCall[AuditEventRead]:
+    query = {key: _iso(value) for key, value in filters.items() if key != "limit"}
+    params = clean_params(**query, limit=_page(filters.get("limit", MAX_PAGE)))
+    return PageCall("/core/audit-events", AuditEventRead, params)
+
+
+def _iso(value: Any) -> Any:
+    """Datetimes (the created_after/created_before filters) as the API reads them."""
+    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 # The config contract and the caller

@@ -87,6 +87,19 @@ class ConnectionFailed(CallplaneError):
     """The server could not be reached (after every retry); `status` is None."""
 
 
+class MissingApiKey(CallplaneError):
+    """No credential was given: raised when the client is built, before any request is sent
+    (as the openai client does), rather than as a 401 from the first call."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            None,
+            "missing_api_key",
+            "no API key: pass api_key= to the client or set CALLPLANE_API_KEY "
+            "(an ak_… key, or a pat_… token with org=/CALLPLANE_ORG)",
+        )
+
+
 _BY_STATUS: dict[int, type[CallplaneError]] = {
     400: BadRequest,
     401: Unauthorized,
@@ -174,9 +187,9 @@ class _Base:
         self.base_url = (base_url or os.environ.get("CALLPLANE_URL") or DEFAULT_URL).rstrip("/")
         api_key = api_key or os.environ.get("CALLPLANE_API_KEY")
         org = org or os.environ.get("CALLPLANE_ORG")
-        self.headers = {"User-Agent": USER_AGENT}
-        if api_key:
-            self.headers["Authorization"] = f"Bearer {api_key}"
+        if not api_key:
+            raise MissingApiKey()
+        self.headers = {"User-Agent": USER_AGENT, "Authorization": f"Bearer {api_key}"}
         if org:
             self.headers["X-Anyreach-Org"] = org
         self.timeout = timeout

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import inspect
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from types import EllipsisType, TracebackType
 from typing import Any
 
 import httpx
 
 from callplane.agents.schemas import AgentDetail, AgentRead, SipEndpoint
+from callplane.audit.schemas import AuditEventRead
 from callplane.client import _calls as calls
 from callplane.client._calls import Id, VersionRef, body_of
 from callplane.client._http import AsyncHTTP
-from callplane.conversations.schemas import ConversationRead
+from callplane.conversations.schemas import ConversationImportResult, ConversationRead
 from callplane.phone_numbers.schemas import PhoneNumberRead
 from callplane.versions.schemas import VersionRead
+from callplane.webhooks.schemas import DeliveryRead, WebhookRead, WebhookWithSecret
 from callplane.widgets.schemas import WidgetRead
 from callplane.workflows.schemas import FINISHED, WorkflowRead
 
@@ -166,6 +170,14 @@ class AsyncAgents:
     async def create_demo(self, *, idempotency_key: str | None = None, **body: Any) -> str:
         return await self._http.run(calls.scaffold("create-demo", body, idempotency_key))
 
+    async def rollback(
+        self, agent_id: Id, *, to_version: int, idempotency_key: str | None = None
+    ) -> Any:
+        """Make `to_version` live again: it is published, and every slot that holds one of this
+        agent's versions moves to it, in one transaction. Answers what changed (the server's
+        answer as JSON)."""
+        return await self._http.run(calls.agents_rollback(agent_id, to_version, idempotency_key))
+
 
 class AsyncPhoneNumbers:
     def __init__(self, http: AsyncHTTP) -> None:
@@ -225,13 +237,24 @@ class AsyncWorkflows:
     async def wait(
         self,
         workflow_id: str,
-        timeout: float = 300.0,  # noqa: ASYNC109 (the fixed interface, same as Client's)
+        timeout: float = 300.0,  # noqa: ASYNC109 (the same interface as Client's)
         poll_interval: float = 0.5,
+        *,
+        on_progress: Callable[[WorkflowRead], Awaitable[None] | None] | None = None,
     ) -> WorkflowRead:
-        """Poll until the run finished (succeeded, failed or cancelled); TimeoutError after."""
+        """Poll until the run finished (succeeded, failed or cancelled); TimeoutError after.
+
+        `on_progress` is called with the run each time its status or progress changed (the
+        first poll included), e.g. to show which step it is on."""
         deadline = time.monotonic() + timeout
+        seen: WorkflowRead | None = None
         while True:
             run = await self.get(workflow_id)
+            if on_progress is not None and calls.progress_changed(seen, run):
+                outcome = on_progress(run)
+                if inspect.isawaitable(outcome):
+                    await outcome
+            seen = run
             if run.status in FINISHED:
                 return run
             if time.monotonic() >= deadline:
@@ -248,6 +271,15 @@ class AsyncConversations:
 
     async def get(self, conversation_id: Id) -> ConversationRead:
         return await self._http.run(calls.conversations_get(conversation_id))
+
+    async def import_(
+        self,
+        conversations: builtins.list[dict[str, Any]],
+        *,
+        idempotency_key: str | None = None,
+    ) -> ConversationImportResult:
+        """Import historical records (all or nothing, up to 500 per call)."""
+        return await self._http.run(calls.conversations_import(conversations, idempotency_key))
 
 
 class AsyncWidgets:
@@ -270,6 +302,94 @@ class AsyncWidgets:
 
     async def delete(self, widget_id: Id, *, idempotency_key: str | None = None) -> None:
         await self._http.run(calls.widgets_delete(widget_id, idempotency_key))
+
+
+class AsyncWebhookDeliveries:
+    def __init__(self, http: AsyncHTTP) -> None:
+        self._http = http
+
+    def list(
+        self, webhook_id: Id, *, status: str | None = None, limit: int = 100
+    ) -> AsyncIterator[DeliveryRead]:
+        return self._http.paginate(calls.deliveries_list(webhook_id, status, limit))
+
+    async def get(self, webhook_id: Id, delivery_id: Id) -> DeliveryRead:
+        return await self._http.run(calls.deliveries_get(webhook_id, delivery_id))
+
+    async def redeliver(
+        self, webhook_id: Id, delivery_id: Id, *, idempotency_key: str | None = None
+    ) -> DeliveryRead:
+        """Send the delivery's event again, as a new delivery."""
+        call = calls.deliveries_redeliver(webhook_id, delivery_id, idempotency_key)
+        return await self._http.run(call)
+
+
+class AsyncWebhooks:
+    def __init__(self, http: AsyncHTTP) -> None:
+        self._http = http
+        self.deliveries = AsyncWebhookDeliveries(http)
+
+    def list(self, *, limit: int = 100) -> AsyncIterator[WebhookRead]:
+        return self._http.paginate(calls.webhooks_list(limit))
+
+    async def get(self, webhook_id: Id) -> WebhookRead:
+        return await self._http.run(calls.webhooks_get(webhook_id))
+
+    async def create(
+        self,
+        *,
+        url: str,
+        events: builtins.list[str],
+        description: str | None = None,
+        active: bool = True,
+        idempotency_key: str | None = None,
+    ) -> WebhookWithSecret:
+        """Subscribe `url` to events; the answer's `secret` is shown only this once."""
+        body = body_of(url=url, events=events, description=description, active=active)
+        return await self._http.run(calls.webhooks_create(body, idempotency_key))
+
+    async def update(
+        self, webhook_id: Id, *, idempotency_key: str | None = None, **fields: Any
+    ) -> WebhookRead:
+        """Change the fields given (`description=None` clears it)."""
+        return await self._http.run(calls.webhooks_update(webhook_id, fields, idempotency_key))
+
+    async def delete(self, webhook_id: Id, *, idempotency_key: str | None = None) -> None:
+        await self._http.run(calls.webhooks_delete(webhook_id, idempotency_key))
+
+    async def rotate_secret(
+        self, webhook_id: Id, *, idempotency_key: str | None = None
+    ) -> WebhookWithSecret:
+        """A new signing secret, shown only now; the old one stops working at once."""
+        return await self._http.run(calls.webhooks_rotate_secret(webhook_id, idempotency_key))
+
+
+class AsyncAuditEvents:
+    def __init__(self, http: AsyncHTTP) -> None:
+        self._http = http
+
+    def list(
+        self,
+        *,
+        action: str | None = None,
+        resource_type: str | None = None,
+        resource_id: str | None = None,
+        actor_id: str | None = None,
+        created_after: datetime | str | None = None,
+        created_before: datetime | str | None = None,
+        limit: int = 100,
+    ) -> AsyncIterator[AuditEventRead]:
+        """The organization's audit log, newest first (times: datetimes or ISO 8601 text)."""
+        filters = {
+            "action": action,
+            "resource_type": resource_type,
+            "resource_id": resource_id,
+            "actor_id": actor_id,
+            "created_after": created_after,
+            "created_before": created_before,
+            "limit": limit,
+        }
+        return self._http.paginate(calls.audit_events_list(filters))
 
 
 class AsyncClient:
@@ -302,6 +422,8 @@ class AsyncClient:
         self.workflows = AsyncWorkflows(self._http)
         self.conversations = AsyncConversations(self._http)
         self.widgets = AsyncWidgets(self._http)
+        self.webhooks = AsyncWebhooks(self._http)
+        self.audit_events = AsyncAuditEvents(self._http)
 
     async def config_schema(self) -> dict[str, Any]:
         return dict(await self._http.run(calls.config_schema()))

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import builtins
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from types import EllipsisType, TracebackType
 from typing import Any
 
 import httpx
 
 from callplane.agents.schemas import AgentDetail, AgentRead, SipEndpoint
+from callplane.audit.schemas import AuditEventRead
 from callplane.client import _calls as calls
 from callplane.client._calls import Id, VersionRef, body_of
 from callplane.client._http import SyncHTTP
-from callplane.conversations.schemas import ConversationRead
+from callplane.conversations.schemas import ConversationImportResult, ConversationRead
 from callplane.phone_numbers.schemas import PhoneNumberRead
 from callplane.versions.schemas import VersionRead
+from callplane.webhooks.schemas import DeliveryRead, WebhookRead, WebhookWithSecret
 from callplane.widgets.schemas import WidgetRead
 from callplane.workflows.schemas import FINISHED, WorkflowRead
 
@@ -159,6 +162,12 @@ class Agents:
     def create_demo(self, *, idempotency_key: str | None = None, **body: Any) -> str:
         return self._http.run(calls.scaffold("create-demo", body, idempotency_key))
 
+    def rollback(self, agent_id: Id, *, to_version: int, idempotency_key: str | None = None) -> Any:
+        """Make `to_version` live again: it is published, and every slot that holds one of this
+        agent's versions moves to it, in one transaction. Answers what changed (the server's
+        answer as JSON)."""
+        return self._http.run(calls.agents_rollback(agent_id, to_version, idempotency_key))
+
 
 class PhoneNumbers:
     def __init__(self, http: SyncHTTP) -> None:
@@ -216,12 +225,24 @@ class Workflows:
         return self._http.run(calls.workflows_cancel(workflow_id, idempotency_key))
 
     def wait(
-        self, workflow_id: str, timeout: float = 300.0, poll_interval: float = 0.5
+        self,
+        workflow_id: str,
+        timeout: float = 300.0,
+        poll_interval: float = 0.5,
+        *,
+        on_progress: Callable[[WorkflowRead], None] | None = None,
     ) -> WorkflowRead:
-        """Poll until the run finished (succeeded, failed or cancelled); TimeoutError after."""
+        """Poll until the run finished (succeeded, failed or cancelled); TimeoutError after.
+
+        `on_progress` is called with the run each time its status or progress changed (the
+        first poll included), e.g. to show which step it is on."""
         deadline = time.monotonic() + timeout
+        seen: WorkflowRead | None = None
         while True:
             run = self.get(workflow_id)
+            if on_progress is not None and calls.progress_changed(seen, run):
+                on_progress(run)
+            seen = run
             if run.status in FINISHED:
                 return run
             if time.monotonic() >= deadline:
@@ -238,6 +259,15 @@ class Conversations:
 
     def get(self, conversation_id: Id) -> ConversationRead:
         return self._http.run(calls.conversations_get(conversation_id))
+
+    def import_(
+        self,
+        conversations: builtins.list[dict[str, Any]],
+        *,
+        idempotency_key: str | None = None,
+    ) -> ConversationImportResult:
+        """Import historical records (all or nothing, up to 500 per call)."""
+        return self._http.run(calls.conversations_import(conversations, idempotency_key))
 
 
 class Widgets:
@@ -260,6 +290,94 @@ class Widgets:
 
     def delete(self, widget_id: Id, *, idempotency_key: str | None = None) -> None:
         self._http.run(calls.widgets_delete(widget_id, idempotency_key))
+
+
+class WebhookDeliveries:
+    def __init__(self, http: SyncHTTP) -> None:
+        self._http = http
+
+    def list(
+        self, webhook_id: Id, *, status: str | None = None, limit: int = 100
+    ) -> Iterator[DeliveryRead]:
+        return self._http.paginate(calls.deliveries_list(webhook_id, status, limit))
+
+    def get(self, webhook_id: Id, delivery_id: Id) -> DeliveryRead:
+        return self._http.run(calls.deliveries_get(webhook_id, delivery_id))
+
+    def redeliver(
+        self, webhook_id: Id, delivery_id: Id, *, idempotency_key: str | None = None
+    ) -> DeliveryRead:
+        """Send the delivery's event again, as a new delivery."""
+        call = calls.deliveries_redeliver(webhook_id, delivery_id, idempotency_key)
+        return self._http.run(call)
+
+
+class Webhooks:
+    def __init__(self, http: SyncHTTP) -> None:
+        self._http = http
+        self.deliveries = WebhookDeliveries(http)
+
+    def list(self, *, limit: int = 100) -> Iterator[WebhookRead]:
+        return self._http.paginate(calls.webhooks_list(limit))
+
+    def get(self, webhook_id: Id) -> WebhookRead:
+        return self._http.run(calls.webhooks_get(webhook_id))
+
+    def create(
+        self,
+        *,
+        url: str,
+        events: builtins.list[str],
+        description: str | None = None,
+        active: bool = True,
+        idempotency_key: str | None = None,
+    ) -> WebhookWithSecret:
+        """Subscribe `url` to events; the answer's `secret` is shown only this once."""
+        body = body_of(url=url, events=events, description=description, active=active)
+        return self._http.run(calls.webhooks_create(body, idempotency_key))
+
+    def update(
+        self, webhook_id: Id, *, idempotency_key: str | None = None, **fields: Any
+    ) -> WebhookRead:
+        """Change the fields given (`description=None` clears it)."""
+        return self._http.run(calls.webhooks_update(webhook_id, fields, idempotency_key))
+
+    def delete(self, webhook_id: Id, *, idempotency_key: str | None = None) -> None:
+        self._http.run(calls.webhooks_delete(webhook_id, idempotency_key))
+
+    def rotate_secret(
+        self, webhook_id: Id, *, idempotency_key: str | None = None
+    ) -> WebhookWithSecret:
+        """A new signing secret, shown only now; the old one stops working at once."""
+        return self._http.run(calls.webhooks_rotate_secret(webhook_id, idempotency_key))
+
+
+class AuditEvents:
+    def __init__(self, http: SyncHTTP) -> None:
+        self._http = http
+
+    def list(
+        self,
+        *,
+        action: str | None = None,
+        resource_type: str | None = None,
+        resource_id: str | None = None,
+        actor_id: str | None = None,
+        created_after: datetime | str | None = None,
+        created_before: datetime | str | None = None,
+        limit: int = 100,
+    ) -> Iterator[AuditEventRead]:
+        """The organization's audit log, newest first (times: datetimes or ISO 8601 text)."""
+        filters = {
+            "action": action,
+            "resource_type": resource_type,
+            "resource_id": resource_id,
+            "actor_id": actor_id,
+            "created_after": created_after,
+            "created_before": created_before,
+            "limit": limit,
+        }
+        return self._http.paginate(calls.audit_events_list(filters))
 
 
 class Client:
@@ -292,6 +410,8 @@ class Client:
         self.workflows = Workflows(self._http)
         self.conversations = Conversations(self._http)
         self.widgets = Widgets(self._http)
+        self.webhooks = Webhooks(self._http)
+        self.audit_events = AuditEvents(self._http)
 
     def config_schema(self) -> dict[str, Any]:
         return dict(self._http.run(calls.config_schema()))
