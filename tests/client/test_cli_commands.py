@@ -232,21 +232,22 @@ async def test_audit_list(cli: Cli, tenant: Tenant) -> None:
     assert bad.stderr.startswith("validation_error: query.created_after: ")
 
 
-ROUTE = "/core/agents/{agent_id}/rollback"
-
-
-def _has_rollback_route(app_client: httpx.AsyncClient) -> bool:
-    routes = app_client.app.routes  # type: ignore[attr-defined]
-    return any(getattr(route, "path", None) == ROUTE for route in routes)
-
-
 async def test_rollback_sends_the_version_and_shows_the_moved_numbers(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The request the CLI (through the SDK) sends, on a scripted transport: this does not need
-    the server's route."""
+    """The request the CLI (through the SDK) sends and how it shows the answer, on a scripted
+    transport."""
     seen: list[httpx.Request] = []
-    moved = [{"phone_number": "+14155550100", "inbound_agent_id": "a1", "inbound_version": 2}]
+    moved = [
+        {"phone_number": "+14155550100", "direction": "inbound", "from_version": 3, "to_version": 2}
+    ]
+    answer_body = {
+        "agent_id": str(uuid.uuid4()),
+        "version": 2,
+        "agent_version_id": str(uuid.uuid4()),
+        "previous_live_version": 3,
+        "changed": moved,
+    }
 
     def answer(request: httpx.Request) -> httpx.Response:
         seen.append(request)
@@ -254,7 +255,7 @@ async def test_rollback_sends_the_version_and_shows_the_moved_numbers(
             return httpx.Response(
                 404, json={"detail": "Agent not found", "code": "agent_not_found"}
             )
-        return httpx.Response(200, json={"version": 2, "phone_numbers": moved})
+        return httpx.Response(200, json=answer_body)
 
     def connect(url: str | None, api_key: str | None, org: str | None) -> Client:
         return Client(url, api_key, org, transport=httpx.MockTransport(answer))
@@ -270,21 +271,17 @@ async def test_rollback_sends_the_version_and_shows_the_moved_numbers(
     assert request.headers["Idempotency-Key"]
     lines = result.stdout.splitlines()
     assert lines[0] == "agent a1: version 2 is live"
-    assert lines[1].split() == ["phone_number", "inbound_agent_id", "inbound_version"]
-    assert lines[2].split() == ["+14155550100", "a1", "2"]
+    assert lines[1].split() == ["phone_number", "direction", "from_version", "to_version"]
+    assert lines[2].split() == ["+14155550100", "inbound", "3", "2"]
     as_json = runner.invoke(app, ["agents", "rollback", "a1", "--to", "2", "--json"], env=env)
-    assert json.loads(as_json.stdout) == {"version": 2, "phone_numbers": moved}
+    assert json.loads(as_json.stdout) == answer_body
     missing = runner.invoke(app, ["agents", "rollback", "missing", "--to", "1"], env=env)
     assert missing.exit_code == 3 and missing.stderr.startswith("agent_not_found: ")
     assert runner.invoke(app, ["agents", "rollback", "a1", "--to", "0"], env=env).exit_code == 2
 
 
-async def test_rollback_against_the_server(
-    cli: Cli, tenant: Tenant, app_client: httpx.AsyncClient
-) -> None:
-    """Enabled by itself once the server has the route (item 7, built on another branch)."""
-    if not _has_rollback_route(app_client):
-        pytest.skip("POST /core/agents/{agent_id}/rollback is not on this branch yet")
+async def test_rollback_against_the_server(cli: Cli, tenant: Tenant) -> None:
+    """Against the server: version 1 live again, the number moved back to it."""
     agent, _ = await tenant.published_agent()
     number = await tenant.register_number()
     await tenant.create_version(agent["id"], config={"instructions": "Second."})

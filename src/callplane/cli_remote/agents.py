@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Group, RenderableType
@@ -22,8 +22,8 @@ from callplane.cli_remote._common import (
     take,
 )
 from callplane.cli_remote._progress import Timeout, Wait, started
-from callplane.cli_remote.numbers import NUMBER_COLUMNS
 from callplane.client import Client
+from callplane.publishing.schemas import RollbackRead
 
 app = group("Agents: list, create, change, build from a website, roll back.")
 
@@ -194,20 +194,13 @@ def agents_rollback(
     """Make an earlier version live again: it is published and every number slot holding one
     of this agent's versions moves to it, in one transaction."""
     answer = client.agents.rollback(agent_id, to_version=to_version)
-    out.value(answer, lambda: _rollback_human(agent_id, to_version, answer))
+    out.value(answer, lambda: _rollback_human(agent_id, answer))
 
 
-def _rollback_human(agent_id: str, version: int, answer: Any) -> RenderableType:
-    """The server's answer: the numbers it moved (a list, or a field of an object)."""
-    moved = answer if isinstance(answer, list) else None
-    if isinstance(answer, dict):
-        lists = [value for value in answer.values() if isinstance(value, list)]
-        moved = lists[0] if lists else None
-    headline = Text(f"agent {agent_id}: version {version} is live")
-    if not moved:
+def _rollback_human(agent_id: str, answer: RollbackRead) -> RenderableType:
+    """The version now live, and every slot the rollback moved onto it."""
+    headline = Text(f"agent {agent_id}: version {answer.version} is live")
+    if not answer.changed:
         return headline
-    rows = [row for row in moved if isinstance(row, dict)]
-    columns = [c for c in NUMBER_COLUMNS if any(c in row for row in rows)] or ["value"]
-    if columns == ["value"]:
-        rows = [{"value": row} for row in moved]
-    return Group(headline, table(rows, columns))
+    rows = [change.model_dump(mode="json") for change in answer.changed]
+    return Group(headline, table(rows, ["phone_number", "direction", "from_version", "to_version"]))

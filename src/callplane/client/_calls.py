@@ -16,6 +16,7 @@ from callplane.audit.schemas import AuditEventRead
 from callplane.client._http import Call, PageCall, clean_params
 from callplane.conversations.schemas import ConversationImportResult, ConversationRead
 from callplane.phone_numbers.schemas import PhoneNumberRead
+from callplane.publishing.schemas import RollbackRead
 from callplane.versions.schemas import VersionRead
 from callplane.webhooks.schemas import DeliveryRead, WebhookRead, WebhookWithSecret
 from callplane.widgets.schemas import WidgetRead
@@ -119,10 +120,12 @@ def sip_remove(agent_id: Id, key: str | None) -> Call[None]:
     return Call("DELETE", f"{agent_path(agent_id)}/deploy-as-sip", _nothing, idempotency_key=key)
 
 
-def agents_rollback(agent_id: Id, to_version: int, key: str | None) -> Call[Any]:
+def agents_rollback(agent_id: Id, to_version: int, key: str | None) -> Call[RollbackRead]:
     """Publish `to_version` again and move every slot holding one of the agent's versions to it."""
     path = f"{agent_path(agent_id)}/rollback"
-    return Call("POST", path, _json, json={"to_version": to_version}, idempotency_key=key)
+    return Call(
+        "POST", path, _model(RollbackRead), json={"to_version": to_version}, idempotency_key=key
+    )
 
 
 def scaffold(kind: str, body: dict[str, Any], key: str | None) -> Call[str]:

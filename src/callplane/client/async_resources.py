@@ -20,6 +20,7 @@ from callplane.client._calls import Id, VersionRef, body_of
 from callplane.client._http import AsyncHTTP
 from callplane.conversations.schemas import ConversationImportResult, ConversationRead
 from callplane.phone_numbers.schemas import PhoneNumberRead
+from callplane.publishing.schemas import RollbackRead
 from callplane.versions.schemas import VersionRead
 from callplane.webhooks.schemas import DeliveryRead, WebhookRead, WebhookWithSecret
 from callplane.widgets.schemas import WidgetRead
@@ -172,10 +173,9 @@ class AsyncAgents:
 
     async def rollback(
         self, agent_id: Id, *, to_version: int, idempotency_key: str | None = None
-    ) -> Any:
+    ) -> RollbackRead:
         """Make `to_version` live again: it is published, and every slot that holds one of this
-        agent's versions moves to it, in one transaction. Answers what changed (the server's
-        answer as JSON)."""
+        agent's versions moves to it, in one transaction. Answers the slots it moved."""
         return await self._http.run(calls.agents_rollback(agent_id, to_version, idempotency_key))
 
 

@@ -18,6 +18,7 @@ from callplane.client._calls import Id, VersionRef, body_of
 from callplane.client._http import SyncHTTP
 from callplane.conversations.schemas import ConversationImportResult, ConversationRead
 from callplane.phone_numbers.schemas import PhoneNumberRead
+from callplane.publishing.schemas import RollbackRead
 from callplane.versions.schemas import VersionRead
 from callplane.webhooks.schemas import DeliveryRead, WebhookRead, WebhookWithSecret
 from callplane.widgets.schemas import WidgetRead
@@ -162,10 +163,11 @@ class Agents:
     def create_demo(self, *, idempotency_key: str | None = None, **body: Any) -> str:
         return self._http.run(calls.scaffold("create-demo", body, idempotency_key))
 
-    def rollback(self, agent_id: Id, *, to_version: int, idempotency_key: str | None = None) -> Any:
+    def rollback(
+        self, agent_id: Id, *, to_version: int, idempotency_key: str | None = None
+    ) -> RollbackRead:
         """Make `to_version` live again: it is published, and every slot that holds one of this
-        agent's versions moves to it, in one transaction. Answers what changed (the server's
-        answer as JSON)."""
+        agent's versions moves to it, in one transaction. Answers the slots it moved."""
         return self._http.run(calls.agents_rollback(agent_id, to_version, idempotency_key))
 
 
