@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from pydantic import Field, field_validator
 
 from callplane.kit.schemas import RequestModel, ResponseModel, UTCDateTime
@@ -24,6 +26,12 @@ class ApiKeyCreate(RequestModel):
         if not value:
             raise ValueError("name must not be blank")
         return value
+
+
+class OrganizationRead(ResponseModel):
+    id: uuid.UUID
+    name: str
+    created_at: UTCDateTime
 
 
 class ApiKeyRead(ResponseModel):
