@@ -3,19 +3,26 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: run test test-sqlite test-postgres lint format bench install clean
 
+# The runtime (`make run`): the package with its server extra. The dev tools come on top, only
+# for the targets that need them, so `make run` after `make test` installs nothing again.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[server]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(DEV_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e '.[server,dev]'
+	touch $(DEV_STAMP)
+
+install: $(DEV_STAMP)
 
 run: $(STAMP)
 	$(BIN)/callplane migrate
@@ -23,24 +30,24 @@ run: $(STAMP)
 		--url http://$(HOST):$(PORT)
 	$(BIN)/callplane serve --host $(HOST) --port $(PORT)
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
-format: $(STAMP)
+format: $(DEV_STAMP)
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
-test-sqlite: $(STAMP)
+test-sqlite: $(DEV_STAMP)
 	CALLPLANE_TEST_DATABASE_URL= $(BIN)/pytest
 
-test-postgres: $(STAMP)
+test-postgres: $(DEV_STAMP)
 	CALLPLANE_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest
 
 test: lint test-sqlite test-postgres
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	@command -v wrk >/dev/null || apt-get install -y -q wrk || (apt-get update -q && apt-get install -y -q wrk)
 	$(BIN)/python -m benchmarks.run $(ARGS)
 	$(BIN)/python -m benchmarks.workflows

@@ -1,24 +1,29 @@
-"""The `callplane` command: serve, worker, migrate, bootstrap, keys, tokens.
+"""The `callplane` command: serve, worker, migrate, bootstrap, keys, tokens, orgs.
 
 The server side (SQLAlchemy, Alembic, the app) is imported by the commands that use it, so the
-remote commands CI/CD runs step after step (agents, plan, apply…) start in a fraction of the time.
+remote commands CI/CD runs step after step (agents, plan, apply…) start in a fraction of the time,
+and run where only `pip install callplane` (no `[server]` extra) was installed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging.config
 import os
+import shlex
 import signal
 import uuid
 from collections.abc import Awaitable, Callable
+from importlib import metadata
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
 from callplane.cli_ascode import register as register_ascode
+from callplane.cli_remote import Output
 from callplane.cli_remote import register as register_remote_commands
 from callplane.config import get_settings
 from callplane.logs import log_config
@@ -31,12 +36,60 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Organization API keys (ak_…).", no_args_is_help=True)
 tokens_app = typer.Typer(help="Personal access tokens (pat_…).", no_args_is_help=True)
+orgs_app = typer.Typer(help="Organizations in this server's database.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(orgs_app, name="orgs")
 register_remote_commands(app)  # agents, versions, numbers, workflows: through the SDK
 register_ascode(app)  # plan, apply, export: agents as code
 
 T = TypeVar("T")
+P = ParamSpec("P")
+
+SERVER_EXTRA = "pip install 'callplane[server]'"
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"callplane {metadata.version('callplane')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """callplane: control plane for conversational AI agents."""
+
+
+def _server_command(command: Callable[P, None]) -> Callable[P, None]:
+    """Mark a command that runs the server side (the database, the app, workflows).
+
+    `pip install callplane` is the SDK and the remote commands; the server's dependencies come
+    with the `[server]` extra. Without them, the command says how to get them (exit 2) instead of
+    ending in an ImportError traceback.
+    """
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+        except ModuleNotFoundError as missing:
+            if missing.name is None or missing.name.partition(".")[0] == "callplane":
+                raise
+            typer.echo(
+                "Error: this command runs the server, whose dependencies are not installed "
+                f"(no module {missing.name!r}): {SERVER_EXTRA}",
+                err=True,
+            )
+            raise typer.Exit(2) from None
+
+    return run
 
 
 def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -59,6 +112,7 @@ def _emit(as_json: bool, payload: dict[str, Any], human: str) -> None:
 
 
 @app.command()
+@_server_command
 def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
@@ -99,6 +153,7 @@ def _exit_cleanly(_signal: int, _frame: FrameType | None) -> NoReturn:
 
 
 @app.command()
+@_server_command
 def worker() -> None:
     """Run workflows from the shared queue (PostgreSQL deployments).
 
@@ -117,6 +172,7 @@ def worker() -> None:
 
 
 @app.command()
+@_server_command
 def migrate() -> None:
     """Apply database migrations up to the newest."""
     from callplane.db import migrate as migrations
@@ -127,6 +183,7 @@ def migrate() -> None:
 
 
 @app.command()
+@_server_command
 def bootstrap(
     org_name: Annotated[str, typer.Option("--org-name")],
     email: Annotated[str, typer.Option("--email")],
@@ -157,12 +214,15 @@ def bootstrap(
         }
 
     result = _in_transaction(work)
+    base_url = url.rstrip("/")
     if result is None:
         _emit(
             as_json,
             {"bootstrapped": False},
-            "The database already has an organization; nothing bootstrapped. A new key:\n"
-            "  .venv/bin/callplane keys create --org <organization_id> --name laptop",
+            "The database already has an organization; nothing bootstrapped (its key was shown "
+            "when it was made). Make a new key:\n"
+            "  callplane keys create --name laptop    # with several organizations add --org ID "
+            "(callplane orgs list)\n\n" + _next_steps(base_url, "<the key it printed>"),
         )
         return
     _emit(
@@ -173,15 +233,32 @@ def bootstrap(
         f"  admin user:            {email} ({result['user_id']})\n"
         f"  API key:               {result['api_key']}\n"
         f"  personal access token: {result['personal_access_token']}\n\n"
-        "Try it:\n"
-        f"  curl -H 'Authorization: Bearer {result['api_key']}' {url.rstrip('/')}/core/agents",
+        + _next_steps(base_url, shlex.quote(result["api_key"]))
+        + "\n\nOr with curl:\n"
+        f"  curl -H 'Authorization: Bearer {result['api_key']}' {base_url}/core/agents",
+    )
+
+
+def _next_steps(base_url: str, api_key: str) -> str:
+    """What to paste to use the server from a shell, and where to read on."""
+    return (
+        "Use it from a shell (the `callplane` command and the Python SDK read these):\n"
+        f"  export CALLPLANE_URL={shlex.quote(base_url)}\n"
+        f"  export CALLPLANE_API_KEY={api_key}\n"
+        "  callplane agents list      # in this checkout: .venv/bin/callplane\n\n"
+        f"Docs: {base_url}/docs (the API, once the server runs); README.md and docs/sdk.md "
+        "(the SDK and the command line)"
     )
 
 
 @keys_app.command("create")
+@_server_command
 def keys_create(
-    org: Annotated[str, typer.Option("--org", help="Organization id")],
     name: Annotated[str, typer.Option("--name")],
+    org: Annotated[
+        str | None,
+        typer.Option("--org", help="Organization id; default: the only one (callplane orgs list)"),
+    ] = None,
     scopes: Annotated[str | None, typer.Option("--scopes", help="Comma-separated")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -191,12 +268,13 @@ def keys_create(
     from callplane.organizations import repository, service
 
     try:
-        organization_id = uuid.UUID(org)
+        chosen = None if org is None else uuid.UUID(org)
     except ValueError:
         raise typer.BadParameter("--org must be an organization id (UUID)") from None
     wanted = [s.strip() for s in scopes.split(",") if s.strip()] if scopes else None
 
     async def work(session: AsyncSession) -> dict[str, Any]:
+        organization_id = chosen or await _the_only_organization(session)
         if await repository.get_organization(session, organization_id) is None:
             raise typer.BadParameter(f"no organization {organization_id}")
         try:
@@ -216,7 +294,36 @@ def keys_create(
     _emit(as_json, result, f"API key (shown once): {result['api_key']}")
 
 
+async def _the_only_organization(session: AsyncSession) -> uuid.UUID:
+    """The default --org: unambiguous only while the database holds exactly one organization."""
+    from callplane.organizations import repository
+
+    organizations = await repository.list_organizations(session)
+    if not organizations:
+        raise typer.BadParameter("no organization yet: create one with `callplane bootstrap`")
+    if len(organizations) > 1:
+        raise typer.BadParameter(
+            f"{len(organizations)} organizations: pass --org (see `callplane orgs list`)"
+        )
+    return organizations[0].id
+
+
+@orgs_app.command("list")
+@_server_command
+def orgs_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the organizations in the database (id, name, created), oldest first."""
+    from callplane.organizations import repository
+    from callplane.organizations.schemas import OrganizationRead
+
+    async def work(session: AsyncSession) -> list[OrganizationRead]:
+        organizations = await repository.list_organizations(session)
+        return [OrganizationRead.model_validate(o) for o in organizations]
+
+    Output(as_json).table(_in_transaction(work), ["id", "name", "created_at"])
+
+
 @tokens_app.command("create")
+@_server_command
 def tokens_create(
     email: Annotated[str, typer.Option("--email")],
     name: Annotated[str, typer.Option("--name")] = "cli",

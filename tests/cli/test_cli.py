@@ -13,6 +13,8 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +45,10 @@ def db_url(db_path: Path) -> str:
     return f"sqlite+aiosqlite:///{db_path}"
 
 
-@pytest.fixture(scope="module")
-def run(db_url: str, db_path: Path) -> Runner:
+def runner_on(db_path: Path) -> Runner:
+    """The command run with CALLPLANE_DATABASE_URL set to the SQLite file `db_path`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLPLANE_")}
-    env["CALLPLANE_DATABASE_URL"] = db_url
+    env["CALLPLANE_DATABASE_URL"] = f"sqlite+aiosqlite:///{db_path}"
 
     def runner(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
@@ -62,6 +64,19 @@ def run(db_url: str, db_path: Path) -> Runner:
         return result
 
     return runner
+
+
+@pytest.fixture(scope="module")
+def run(db_path: Path) -> Runner:
+    return runner_on(db_path)
+
+
+@pytest.fixture
+def fresh_db(tmp_path: Path) -> Path:
+    """A migrated database of its own, with no organization yet."""
+    db_path = tmp_path / "fresh.db"
+    runner_on(db_path)("migrate")
+    return db_path
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +143,8 @@ def test_bootstrap_if_empty_does_nothing_on_a_used_database(
     human = run("bootstrap", "--org-name", "Again", "--email", "x@y.z", "--if-empty")
     assert "nothing bootstrapped" in human.stdout
     assert "ak_" not in human.stdout and "pat_" not in human.stdout
+    assert "callplane keys create --name" in human.stdout  # how to get a key now
+    assert "export CALLPLANE_URL=http://127.0.0.1:8000" in human.stdout
     assert organization_count(db_path) == before == 1
 
 
@@ -163,6 +180,90 @@ async def test_tokens_create(
         "X-Anyreach-Org": bootstrapped["organization_id"],
     }
     assert (await app_client.get("/core/agents", headers=headers)).status_code == 200
+
+
+@pytest.fixture
+def pasted_exports(fresh_db: Path) -> tuple[str, dict[str, str]]:
+    """A first bootstrap's human output, and what its `export` lines set when pasted into sh."""
+    result = runner_on(fresh_db)(
+        "bootstrap", "--org-name", "Solo", "--email", "s@o.lo", "--url", "http://127.0.0.1:8123/"
+    )
+    exports = [line.strip() for line in result.stdout.splitlines() if "export " in line]
+    assert [line.split("=")[0] for line in exports] == [
+        "export CALLPLANE_URL",
+        "export CALLPLANE_API_KEY",
+    ]
+    shell = subprocess.run(
+        ["sh", "-c", "; ".join([*exports, "env"])],
+        env={"PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    pasted = dict(line.split("=", 1) for line in shell.stdout.splitlines() if "=" in line)
+    return result.stdout, {k: v for k, v in pasted.items() if k.startswith("CALLPLANE_")}
+
+
+async def test_bootstrap_prints_ready_to_paste_exports(
+    fresh_db: Path, pasted_exports: tuple[str, dict[str, str]]
+) -> None:
+    """The human output ends with the shell lines the SDK and the remote commands read, and where
+    the docs are; pasted into a shell, the key they set authenticates."""
+    printed, pasted = pasted_exports
+    assert "http://127.0.0.1:8123/docs" in printed and "README.md" in printed
+    assert set(pasted) == {"CALLPLANE_URL", "CALLPLANE_API_KEY"}
+    assert pasted["CALLPLANE_URL"] == "http://127.0.0.1:8123"
+    assert pasted["CALLPLANE_API_KEY"].startswith("ak_")
+    assert f"API key:               {pasted['CALLPLANE_API_KEY']}\n" in printed
+
+    settings = Settings(env="test", database_url=f"sqlite+aiosqlite:///{fresh_db}")
+    async with another_app(settings) as client:
+        headers = {"Authorization": f"Bearer {pasted['CALLPLANE_API_KEY']}"}
+        scopes = await client.get("/admin/members/me/scopes", headers=headers)
+    assert scopes.status_code == 200 and scopes.json() == sorted(ALL_SCOPES)
+
+
+def test_orgs_list(run: Runner, bootstrapped: dict[str, Any]) -> None:
+    listed = json.loads(run("orgs", "list", "--json").stdout)
+    assert [(o["id"], o["name"]) for o in listed] == [(bootstrapped["organization_id"], "Acme")]
+    datetime.fromisoformat(listed[0]["created_at"])
+    header, row = run("orgs", "list").stdout.splitlines()
+    assert header.split() == ["id", "name", "created_at"]
+    assert row.split()[:2] == [bootstrapped["organization_id"], "Acme"]
+
+
+def test_keys_create_defaults_to_the_only_organization(fresh_db: Path) -> None:
+    """--org may be left out while the database holds one organization; with none or several the
+    command says what to do, and creates nothing."""
+    run = runner_on(fresh_db)
+
+    def refused(reason: str) -> None:
+        result = run("keys", "create", "--name", "laptop", check=False)
+        assert result.returncode == 2, result.stdout + result.stderr
+        message = " ".join(result.stderr.split())
+        assert reason in message and "Traceback" not in message, message
+        assert "ak_" not in result.stdout
+        with sqlite3.connect(fresh_db) as connection:
+            assert connection.execute("SELECT count(*) FROM api_keys").fetchone()[0] == keys
+
+    keys = 0
+    refused("no organization yet: create one with `callplane bootstrap`")
+
+    solo = json.loads(run("bootstrap", "--org-name", "Solo", "--email", "s@o.lo", "--json").stdout)
+    created = json.loads(run("keys", "create", "--name", "laptop", "--json").stdout)
+    assert created["organization_id"] == solo["organization_id"]
+
+    other = json.loads(
+        run("bootstrap", "--org-name", "Other", "--email", "o@t.hr", "--json").stdout
+    )
+    keys = 3
+    refused("2 organizations: pass --org (see `callplane orgs list`)")
+    listed = json.loads(run("orgs", "list", "--json").stdout)
+    assert [o["id"] for o in listed] == [solo["organization_id"], other["organization_id"]]
+
+
+def test_version(run: Runner) -> None:
+    assert run("--version").stdout == f"callplane {metadata.version('callplane')}\n"
 
 
 @pytest.mark.parametrize(
@@ -206,10 +307,14 @@ def test_the_command_loads_no_server_stack() -> None:
     must not import the database, migrations, web or workflow stacks (they cost ~1 s per start)."""
     server_side = ["sqlalchemy", "alembic", "fastapi", "uvicorn", "dbos", "asyncpg", "aiosqlite"]
     probe = (
-        "import sys, callplane.cli\n"
-        f"print(','.join(m for m in {server_side!r} if m in sys.modules))"
+        "import sys, callplane.client, callplane.cli\n"
+        "sys.argv = ['callplane', 'agents', '--help']\n"
+        "try:\n"
+        "    callplane.cli.main()\n"
+        "except SystemExit:\n"
+        f"    print('loaded:', *(m for m in {server_side!r} if m in sys.modules))"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
-    assert result.stdout.strip() == ""
+    assert result.stdout.splitlines()[-1] == "loaded:"

@@ -22,6 +22,12 @@ async def organization_exists(session: AsyncSession) -> bool:
     return (await session.scalar(select(Organization.id).limit(1))) is not None
 
 
+async def list_organizations(session: AsyncSession) -> Sequence[Organization]:
+    """Every organization, oldest first (an operator's view: `callplane orgs list`)."""
+    statement = select(Organization).order_by(Organization.created_at, Organization.id)
+    return (await session.scalars(statement)).all()
+
+
 async def get_organization(session: AsyncSession, id_: uuid.UUID) -> Organization | None:
     return await session.get(Organization, id_)
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 from pydantic import Field, field_validator
 
@@ -39,6 +40,12 @@ class ApiKeyCreate(RequestModel):
         if not value:
             raise ValueError("name must not be blank")
         return value
+
+
+class OrganizationRead(ResponseModel):
+    id: uuid.UUID
+    name: str
+    created_at: UTCDateTime
 
 
 class ApiKeyRead(ResponseModel):
