@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 import typer
 
 from callplane.cli_ascode import register as register_ascode
-from callplane.cli_remote import Output
 from callplane.cli_remote import register as register_remote_commands
+from callplane.cli_remote._common import Output
 from callplane.config import get_settings
 from callplane.logs import log_config
 

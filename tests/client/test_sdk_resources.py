@@ -4,6 +4,7 @@ their deliveries, audit events, conversation import, workflow progress; a key is
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -139,19 +140,36 @@ def test_sync_wait_reports_progress_once_per_change() -> None:
 
 
 async def test_rollback_request() -> None:
-    """What `agents.rollback` sends; the server's route is built on another branch."""
+    """What `agents.rollback` sends, and its answer read as the server's RollbackRead."""
     requests: list[httpx.Request] = []
+    body = {
+        "agent_id": str(uuid.uuid4()),
+        "version": 3,
+        "agent_version_id": str(uuid.uuid4()),
+        "previous_live_version": 4,
+        "changed": [
+            {
+                "phone_number": "+14155550100",
+                "direction": "outbound",
+                "from_version": 4,
+                "to_version": 3,
+            }
+        ],
+    }
 
     def answer(request: httpx.Request) -> httpx.Response:
         requests.append(request)
-        return httpx.Response(200, json={"version": 3, "phone_numbers": []})
+        return httpx.Response(200, json=body)
 
     transport = httpx.MockTransport(answer)
     async with AsyncClient("http://api.test", "ak_test", transport=transport) as sdk:
         answered = await sdk.agents.rollback("a1", to_version=3, idempotency_key="k1")
     with Client("http://api.test", "ak_test", transport=transport) as sync_sdk:
         assert sync_sdk.agents.rollback("a1", to_version=3) == answered
-    assert answered == {"version": 3, "phone_numbers": []}
+    assert answered.version == 3 and answered.previous_live_version == 4
+    assert [(c.phone_number, c.direction) for c in answered.changed] == [
+        ("+14155550100", "outbound")
+    ]
     for request in requests:
         assert (request.method, request.url.path) == ("POST", "/core/agents/a1/rollback")
         assert json.loads(request.content) == {"to_version": 3}
