@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from callplane.auth.dependencies import Requires
 from callplane.auth.scopes import Scope
@@ -58,7 +58,12 @@ async def list_api_keys(subject: ManageKeys, session: ReadSession) -> list[ApiKe
     return [_read(key) for key in keys]
 
 
-@router.delete("/organization-pats/{key_id}", status_code=204, responses=merge_responses(NotFound))
+@router.delete(
+    "/organization-pats/{key_id}",
+    status_code=204,
+    response_class=Response,
+    responses=merge_responses(NotFound),
+)
 async def revoke_api_key(
     key_id: str, subject: ManageKeys, session: WriteSession, request: Request
 ) -> None:
@@ -73,6 +78,6 @@ async def revoke_api_key(
 
 
 @router.get("/members/me/scopes", response_model=list[str])
-async def my_scopes(subject: AnyCaller) -> list[str]:
+async def get_my_scopes(subject: AnyCaller) -> list[str]:
     """The caller's scopes in the current organization."""
     return sorted(subject.scopes)

@@ -16,7 +16,7 @@ from callplane.publishing.schemas import PublishRequest
 from callplane.versions import errors
 from callplane.versions.endpoints import VersionNumber
 
-router = APIRouter(prefix="/core/agents/{agent_id}/versions", tags=["versions"])
+router = APIRouter(prefix="/core/agents/{agent_id}/versions", tags=["publishing"])
 
 
 @router.post(
@@ -30,7 +30,7 @@ router = APIRouter(prefix="/core/agents/{agent_id}/versions", tags=["versions"])
         service.InvalidPhoneNumbers,
     ),
 )
-async def publish_version(
+async def publish_agent_version(
     agent_id: uuid.UUID,
     version: VersionNumber,
     subject: AgentsManager,
