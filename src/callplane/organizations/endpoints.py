@@ -12,6 +12,8 @@ from callplane.auth.scopes import Scope
 from callplane.auth.subject import AuthSubject
 from callplane.db.session import ReadSession, WriteSession, after_commit
 from callplane.errors import Forbidden, NotFound, UnprocessableRequest, merge_responses
+from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
+from callplane.kit.schemas import Page
 from callplane.kit.time import from_epoch_ms, to_epoch_ms, utcnow
 from callplane.models import ApiKey
 from callplane.organizations import service
@@ -51,11 +53,17 @@ async def create_api_key(
     return ApiKeyCreated(**_read(key).model_dump(), pat_key=issued.credential)
 
 
-@router.get("/organization-pats", response_model=list[ApiKeyRead])
-async def list_api_keys(subject: ManageKeys, session: ReadSession) -> list[ApiKeyRead]:
-    """List the organization's API keys (never their secrets)."""
-    keys = await ApiKeyRepository(session, subject.organization_id).list()
-    return [_read(key) for key in keys]
+@router.get(
+    "/organization-pats", response_model=Page[ApiKeyRead], responses=merge_responses(InvalidCursor)
+)
+async def list_api_keys(
+    subject: ManageKeys, session: ReadSession, limit: LimitParam = 20, cursor: CursorParam = None
+) -> Page[ApiKeyRead]:
+    """List the organization's API keys, newest first, revoked ones included (never their
+    secrets)."""
+    repo = ApiKeyRepository(session, subject.organization_id)
+    keys, next_cursor = await repo.list(limit=limit, cursor=cursor)
+    return Page.of([_read(key) for key in keys], limit, next_cursor)
 
 
 @router.delete(
