@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
 from fastapi.utils import create_model_field
 
@@ -19,11 +20,13 @@ from callplane.errors import (
     PayloadTooLarge,
     Unauthorized,
     UnprocessableRequest,
+    ValidationErrorBody,
     merge_responses,
 )
 from callplane.kit.idempotency import KEY_PATTERN, IdempotencyKeyInFlight
 from callplane.kit.middleware import BODY_METHODS
 from callplane.knowledge.endpoints import router as knowledge_router
+from callplane.observability.endpoints import router as metrics_router
 from callplane.ops.endpoints import router as ops_router
 from callplane.organizations.endpoints import router as admin_router
 from callplane.phone_numbers.endpoints import router as phone_numbers_router
@@ -65,8 +68,10 @@ IDEMPOTENCY_HEADER = {
 
 
 def mount_routers(app: FastAPI) -> None:
-    app.include_router(ops_router)
-    app.include_router(public_widgets_router)
+    # Appended as they are, like the domain routes below (include_router would hand FastAPI
+    # copies, out of reach of name_operations and document_validation_errors).
+    for public in (ops_router, metrics_router, public_widgets_router):
+        app.router.routes.extend(public.routes)
     for router in (
         admin_router,
         scaffolding_router,  # before agents_router: `create-demo` is not an `{agent_id}`
@@ -95,6 +100,19 @@ def mount_routers(app: FastAPI) -> None:
                         "parameters": [IDEMPOTENCY_HEADER],
                     }
             app.router.routes.append(route)
+
+
+def document_validation_errors(app: FastAPI) -> None:
+    """Document the validation 422 (with its `code`) wherever FastAPI would document its own,
+    which lacks the code: on every route that takes parameters or a body."""
+    validation: dict[int | str, dict[str, Any]] = {
+        422: {"model": ValidationErrorBody, "description": "The request failed validation."}
+    }
+    for route in app.routes:
+        if isinstance(route, APIRoute) and (
+            get_flat_params(route.dependant) or route.body_field is not None
+        ):
+            _document(route, validation)
 
 
 def _document(route: APIRoute, responses: dict[int | str, dict[str, Any]]) -> None:

@@ -18,14 +18,14 @@ from fastapi.telemetry import TelemetryConfig
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
 
-from callplane.api import mount_routers
+from callplane.api import document_validation_errors, mount_routers
 from callplane.auth.service import Authenticator
 from callplane.config import Settings, get_settings
 from callplane.db.engine import Database, create_engine, is_transient
-from callplane.errors import AppError, DatabaseUnavailable
+from callplane.errors import AppError, DatabaseUnavailable, validation_error_body
 from callplane.kit.idempotency import IdempotencyMiddleware
 from callplane.kit.middleware import BufferedBodyMiddleware, RequestIdMiddleware
-from callplane.observability.endpoints import router as metrics_router
+from callplane.kit.openapi import TAGS, name_operations
 from callplane.observability.middleware import ObservabilityMiddleware
 from callplane.ratelimit import limiter as ratelimit
 from callplane.workflows import process as workflow_process
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Control plane for conversational AI agents (Anyreach Agents API compatible).",
         lifespan=lifespan,
+        openapi_tags=TAGS,
         docs_url=None,
         redoc_url=None,
         telemetry=None if settings.opentelemetry else NO_TELEMETRY,
@@ -79,7 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_error_handlers(app)
     _install_docs(app)
     mount_routers(app)
-    app.include_router(metrics_router)
+    name_operations(app)
+    document_validation_errors(app)
     # Each add_middleware wraps the ones before: the last added is outermost. Request id wraps
     # everything below it, so even a 413 carries it.
     app.add_middleware(IdempotencyMiddleware, settings=settings)
@@ -137,7 +139,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             # FastAPI's undocumented 400 for a body that is not UTF-8: it is malformed JSON,
             # which FastAPI itself reports as a 422 `json_invalid`.
             issue = {"loc": ["body"], "msg": "Body is not UTF-8 JSON", "type": "json_invalid"}
-            return JSONResponse({"detail": [issue]}, status_code=422)
+            return JSONResponse(validation_error_body([issue]), status_code=422)
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         headers = exc.headers
         if exc.status_code == 405:
@@ -150,7 +152,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type", "")}
             for e in exc.errors()
         ]
-        return JSONResponse({"detail": errors}, status_code=422)
+        return JSONResponse(validation_error_body(errors), status_code=422)
 
     @app.exception_handler(RecursionError)
     async def too_deep(_: Request, __: RecursionError) -> JSONResponse:

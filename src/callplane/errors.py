@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel
 
@@ -85,10 +85,20 @@ class ValidationIssue(BaseModel):
     type: str
 
 
+VALIDATION_ERROR = "validation_error"
+
+
 class ValidationErrorBody(BaseModel):
-    """FastAPI's 422 shape for a request that fails validation (the SPEC keeps it)."""
+    """FastAPI's 422 shape for a request that fails validation (the SPEC keeps it), with the
+    machine `code` every other error carries, so clients can branch on `code` alone."""
 
     detail: list[ValidationIssue]
+    code: Literal["validation_error"]
+
+
+def validation_error_body(issues: list[dict[str, Any]]) -> dict[str, Any]:
+    """The body of every validation 422: the route's, the middleware's, the body decoder's."""
+    return {"detail": issues, "code": VALIDATION_ERROR}
 
 
 class UnprocessableRequest(AppError):

@@ -259,7 +259,8 @@ async def test_viewer_token_reads_everything_but_writes_nothing(
         assert_forbidden(response, f"Missing scope: requires {scope}.")
     assert await agent_names(viewer) == []
     assert (await viewer.get("/core/phone-numbers")).json()["data"] == []
-    assert len((await viewer.get("/admin/organization-pats")).json()) == 1  # the fixture's key
+    listed = (await viewer.get("/admin/organization-pats")).json()["data"]
+    assert len(listed) == 1  # the fixture's key
 
 
 async def test_admin_token_carries_every_scope(client: httpx.AsyncClient, tenant: Tenant) -> None:

@@ -343,7 +343,7 @@ async def test_another_organizations_resources_are_404_everywhere(
     assert (await tenant.get(f"/core/web-widgets/{values['widget_id']}")).json()["published"]
     conversation = await tenant.get(f"/core/conversations/{values['conversation_id']}")
     assert conversation.status_code == 200
-    listed = (await tenant.get("/admin/organization-pats")).json()
+    listed = (await tenant.get("/admin/organization-pats?limit=100")).json()["data"]
     mine = [k for k in listed if k["key_id"] == values["key_id"]]
     assert len(mine) == 1 and mine[0]["revoked_at"] is None
     assert (await tenant.get(f"/core/webhooks/{values['webhook_id']}")).json()["active"] is False

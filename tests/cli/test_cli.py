@@ -130,7 +130,7 @@ async def test_bootstrap_credentials_work(
     listed = await app_client.get("/core/agents", headers=token_headers)
     assert listed.status_code == 200
     assert [a["name"] for a in listed.json()["data"]] == ["CLI"]
-    keys = (await app_client.get("/admin/organization-pats", headers=token_headers)).json()
+    keys = (await app_client.get("/admin/organization-pats", headers=token_headers)).json()["data"]
     assert [k["name"] for k in keys] == ["bootstrap"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import uuid
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from callplane.db import migrate
 from callplane.db.engine import create_engine
+from callplane.webhooks import sender
 
 
 @pytest.fixture
@@ -89,3 +91,30 @@ def test_conversation_stats_are_backfilled(scratch_url: str) -> None:
         "FROM agent_conversation_stats ORDER BY status",
     )
     assert stats == [("completed", "telephone", 2, 60.0, 1), ("failed", "sms", 1, 5.0, 1)]
+
+
+def test_webhook_secrets_become_standard_webhooks_secrets_of_the_same_key(
+    scratch_url: str,
+) -> None:
+    """0008: a secret issued before Standard Webhooks (its characters were the HMAC key) is
+    rewritten as `whsec_` + base64 of that same key, so receivers convert instead of rotating."""
+    config = migrate.alembic_config(scratch_url)
+    command.upgrade(config, "0007")
+    org, webhook = uuid.uuid4(), uuid.uuid4()
+    hex_or_uuid = (lambda u: u.hex) if scratch_url.startswith("sqlite") else str
+    old = "whsec_Jx0-old_secret_token_urlsafe_43_characters_"
+    execute(
+        scratch_url,
+        f"INSERT INTO organizations (id, name, created_at, updated_at) "
+        f"VALUES ('{hex_or_uuid(org)}', 'o', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+        "INSERT INTO webhooks (id, organization_id, url, events, active, secret, created_at, "
+        f"updated_at) VALUES ('{hex_or_uuid(webhook)}', '{hex_or_uuid(org)}', "
+        f"'https://example.com/hook', '[\"*\"]', true, '{old}', '2026-01-01 00:00:00', "
+        "'2026-01-01 00:00:00')",
+    )
+    command.upgrade(config, "0008")
+    [(secret,)] = execute(scratch_url, "SELECT secret FROM webhooks")
+    assert secret == "whsec_" + base64.b64encode(old.encode()).decode()
+    assert sender.signing_key(str(secret)) == old.encode()  # the key the old scheme used
+    command.downgrade(config, "0007")
+    assert execute(scratch_url, "SELECT secret FROM webhooks") == [(old,)]

@@ -16,9 +16,9 @@ KEY_FIELDS = {"key_id", "name", "scopes", "expires_at", "created_at", "revoked_a
 
 
 async def list_keys(tenant: Tenant) -> list[dict[str, Any]]:
-    response = await tenant.get("/admin/organization-pats")
+    response = await tenant.get("/admin/organization-pats", params={"limit": 100})
     assert response.status_code == 200
-    return list(response.json())
+    return list(response.json()["data"])
 
 
 async def create_key(tenant: Tenant, **body: Any) -> dict[str, Any]:
@@ -178,7 +178,7 @@ async def test_list_keys_never_shows_secrets(tenant: Tenant) -> None:
     second = await create_key(tenant, name="second", scopes=["agents:read"])
     response = await tenant.get("/admin/organization-pats")
     assert response.status_code == 200
-    keys = response.json()
+    keys = response.json()["data"]
     assert [k["name"] for k in keys] == ["second", "first", "test"]  # newest first
     for key in keys:
         assert set(key) == KEY_FIELDS
@@ -349,3 +349,24 @@ async def test_a_key_never_outlives_the_user_token_that_creates_it(
 
 async def test_a_creator_without_expiry_makes_keys_without_one(tenant: Tenant) -> None:
     assert (await create_key(tenant))["expires_at"] is None
+
+
+async def test_the_key_list_is_paginated_like_every_list(tenant: Tenant) -> None:
+    for name in ("one", "two", "three"):
+        await create_key(tenant, name=name)
+    first = await tenant.get("/admin/organization-pats", params={"limit": 2})
+    assert first.status_code == 200, first.text
+    page = first.json()
+    assert set(page) == {"data", "pagination"}
+    assert [k["name"] for k in page["data"]] == ["three", "two"]
+    assert page["pagination"]["limit"] == 2 and page["pagination"]["next_cursor"]
+    rest = await tenant.get(
+        "/admin/organization-pats", params={"cursor": page["pagination"]["next_cursor"]}
+    )
+    assert [k["name"] for k in rest.json()["data"]] == ["one", "test"]
+    assert rest.json()["pagination"] == {"limit": 20, "next_cursor": None}
+
+    bad_cursor = await tenant.get("/admin/organization-pats", params={"cursor": "nope"})
+    assert bad_cursor.status_code == 400 and bad_cursor.json()["code"] == "invalid_cursor"
+    too_many = await tenant.get("/admin/organization-pats", params={"limit": 101})
+    assert too_many.status_code == 422 and too_many.json()["code"] == "validation_error"

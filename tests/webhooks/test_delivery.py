@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import re
 import time
@@ -18,6 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import event as orm_event
 from sqlalchemy import func, select
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from callplane.audit import recorder as audit
 from callplane.config import Settings
@@ -32,21 +31,35 @@ from tests.webhooks.receiver import Receiver
 from tests.workflows.helpers import generate_instructions
 
 
-def documented_verify() -> Callable[[str, httpx.Headers, bytes], bool]:
-    """The `verify` function of docs/webhooks.md, run as written."""
+def documented_snippets() -> list[str]:
+    """The Python blocks of docs/webhooks.md: the library's three lines, the raw algorithm."""
     docs = (Path(__file__).parents[2] / "docs" / "webhooks.md").read_text()
-    [snippet] = re.findall(r"```python\n(.*?)```", docs, re.S)
+    return re.findall(r"```python\n(.*?)```", docs, re.S)
+
+
+def documented_library_check(secret: str, headers: dict[str, str], body: bytes) -> Any:
+    """The three-line verification of docs/webhooks.md, run as written."""
+    library, _ = documented_snippets()
+    namespace: dict[str, Any] = {"secret": secret, "headers": headers, "body": body}
+    exec(library, namespace)
+    return namespace["payload"]
+
+
+def documented_verify() -> Callable[[str, httpx.Headers, bytes], bool]:
+    """The `verify` function of docs/webhooks.md (the raw algorithm), run as written."""
+    _, raw = documented_snippets()
     namespace: dict[str, Any] = {}
-    exec(snippet, namespace)
+    exec(raw, namespace)
     return namespace["verify"]  # type: ignore[no-any-return]
 
 
 def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
-    """What a receiver does, written out independently of the server's code."""
-    timestamp = headers["callplane-webhook-timestamp"]
-    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    scheme, _, given = headers["callplane-webhook-signature"].partition("=")
-    return scheme == "v1" and hmac.compare_digest(expected.hexdigest(), given)
+    """What a receiver does: the Standard Webhooks reference library, not the server's code."""
+    try:
+        Webhook(secret).verify(body, headers)
+    except WebhookVerificationError:
+        return False
+    return True
 
 
 async def test_an_event_is_delivered_signed(
@@ -67,11 +80,15 @@ async def test_an_event_is_delivered_signed(
     [request] = receiver.requests
     assert request.path == "/hook"
     assert request.headers["content-type"] == "application/json"
-    assert request.headers["callplane-webhook-id"] == delivery["id"]
-    assert abs(int(request.headers["callplane-webhook-timestamp"]) - time.time()) < 60
+    assert request.headers["webhook-id"] == delivery["id"]
+    assert abs(int(request.headers["webhook-timestamp"]) - time.time()) < 60
     assert verify(webhook["secret"], request.headers, request.body)
     assert not verify(webhook["secret"], request.headers, request.body + b" ")
-    assert not verify("whsec_other", request.headers, request.body)
+    assert not verify("whsec_b3RoZXI=", request.headers, request.body)
+    payload = documented_library_check(webhook["secret"], request.headers, request.body)
+    assert payload == json.loads(request.body)
+    with pytest.raises(WebhookVerificationError):
+        documented_library_check(webhook["secret"], request.headers, request.body[:-1] + b" ")
     documented = documented_verify()
     assert documented(webhook["secret"], httpx.Headers(request.headers), request.body)
     assert not documented(webhook["secret"], httpx.Headers(request.headers), request.body[1:])
@@ -105,7 +122,7 @@ async def test_failures_are_retried_until_one_succeeds(
     assert delivery["attempts"] == 3 and delivery["last_status_code"] == 200
     assert len(receiver.requests) == 3
     # The same delivery each time: same id and body, each signed for its own timestamp.
-    assert {r.headers["callplane-webhook-id"] for r in receiver.requests} == {delivery["id"]}
+    assert {r.headers["webhook-id"] for r in receiver.requests} == {delivery["id"]}
     assert len({r.body for r in receiver.requests}) == 1
     assert all(verify(webhook["secret"], r.headers, r.body) for r in receiver.requests)
 
@@ -402,7 +419,7 @@ async def test_redelivery_sends_the_event_again(
     assert found[0]["event_id"] == failed["event_id"]
     first, last = json.loads(receiver.requests[0].body), json.loads(receiver.requests[-1].body)
     assert first == last  # the same event
-    assert receiver.requests[-1].headers["callplane-webhook-id"] == again.json()["id"]
+    assert receiver.requests[-1].headers["webhook-id"] == again.json()["id"]
 
     await tenant.patch(f"/core/webhooks/{webhook['id']}", json={"active": False})
     inactive = await tenant.post(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import base64
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from callplane.config import Settings
 from callplane.webhooks import sender
@@ -14,8 +17,11 @@ from tests.webhooks.receiver import Receiver
 BODY = b'{"id":"x","type":"agent.created"}'
 
 
+SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
+
+
 def headers() -> dict[str, str]:
-    return sender.headers(uuid.uuid4(), "whsec_test", 1_700_000_000, BODY)
+    return sender.headers(uuid.uuid4(), SECRET, 1_700_000_000, BODY)
 
 
 async def test_the_guard_refuses_private_addresses(receivers: Callable[..., Receiver]) -> None:
@@ -43,12 +49,27 @@ async def test_the_guard_refuses_private_addresses(receivers: Callable[..., Rece
     assert [r.body for r in receiver.requests] == [BODY]
 
 
-def test_the_signature_is_an_hmac_of_timestamp_and_body() -> None:
-    given = sender.signature("whsec_test", 1_700_000_000, BODY)
-    expected = hmac.new(b"whsec_test", b"1700000000." + BODY, hashlib.sha256).hexdigest()
-    assert given == f"v1={expected}"
-    assert sender.signature("whsec_test", 1_700_000_001, BODY) != given
-    assert sender.signature("whsec_other", 1_700_000_000, BODY) != given
+def test_the_signature_matches_the_specification_example() -> None:
+    """The test vector the Standard Webhooks reference libraries share."""
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    given = sender.signature(
+        secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, b'{"test": 2432232314}'
+    )
+    assert given == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+
+def test_the_headers_verify_with_the_standard_webhooks_library() -> None:
+    delivery_id, now = uuid.uuid4(), int(datetime.now(UTC).timestamp())
+    sent = sender.headers(delivery_id, SECRET, now, BODY)
+    assert sent["webhook-id"] == str(delivery_id) and sent["webhook-timestamp"] == str(now)
+    assert Webhook(SECRET).verify(BODY, sent) == {"id": "x", "type": "agent.created"}
+    with pytest.raises(WebhookVerificationError):
+        Webhook(SECRET).verify(BODY.replace(b"x", b"y"), sent)
+    other = "whsec_" + base64.b64encode(b"o" * 32).decode()
+    with pytest.raises(WebhookVerificationError):
+        Webhook(other).verify(BODY, sent)
+    with pytest.raises(WebhookVerificationError):  # the id is signed too
+        Webhook(SECRET).verify(BODY, {**sent, "webhook-id": str(uuid.uuid4())})
 
 
 async def test_a_refused_name_does_not_say_what_it_resolves_to() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from typing import Any
 
@@ -28,6 +29,8 @@ async def test_the_secret_is_shown_once(tenant: Tenant) -> None:
     created = await create_webhook(tenant, URL, ["agent.created"], description="CRM sync")
     secret = created.pop("secret")
     assert secret.startswith("whsec_") and len(secret) > 40
+    # Standard Webhooks format: base64 (standard alphabet, padded) of a 32-byte random key.
+    assert len(base64.b64decode(secret.removeprefix("whsec_"), validate=True)) == 32
     assert created["url"] == URL and created["events"] == ["agent.created"]
     assert created["active"] is True and created["description"] == "CRM sync"
 

@@ -152,7 +152,12 @@ async def update_agent(
     return agent_read(agent)
 
 
-@router.delete("/{agent_id}", status_code=204, responses=merge_responses(AgentNotFound))
+@router.delete(
+    "/{agent_id}",
+    status_code=204,
+    response_class=Response,
+    responses=merge_responses(AgentNotFound),
+)
 async def delete_agent(agent_id: uuid.UUID, subject: AgentsManager, session: WriteSession) -> None:
     """Delete an agent, its versions, widgets and SIP endpoint; empty its phone slots."""
     await AgentService(session, subject.organization_id).delete(agent_id)

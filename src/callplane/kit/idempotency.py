@@ -217,7 +217,9 @@ def _request_hash(scope: Scope) -> bytes:
 async def _replay(row: IdempotencyKey, send: Send) -> None:
     body = row.response_body or b""
     headers = [(k.encode(), v.encode()) for k, v in (row.response_headers or {}).items()]
-    headers += [(b"content-length", str(len(body)).encode()), (b"idempotent-replayed", b"true")]
+    if row.response_status != 204:  # a 204 carries no content, not even its length (RFC 9110)
+        headers.append((b"content-length", str(len(body)).encode()))
+    headers.append((b"idempotent-replayed", b"true"))
     await send({"type": "http.response.start", "status": row.response_status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

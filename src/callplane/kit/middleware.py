@@ -11,6 +11,8 @@ from urllib.parse import unquote_to_bytes
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from callplane.errors import validation_error_body
+
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # uvicorn's default parser (httptools) passes headers of any size and number; bound them here.
@@ -218,7 +220,7 @@ def _duplicate_key_error(key: str) -> tuple[Message, Message]:
         "msg": f"JSON object has a duplicate key: {key[:100]!a}",
         "type": "json_duplicate_key",
     }
-    return _json_response_parts(422, {"detail": [error]})
+    return _json_response_parts(422, validation_error_body([error]))
 
 
 async def _send_parts(send: Send, parts: tuple[Message, Message]) -> None:

@@ -24,7 +24,7 @@ Reader = Annotated[AuthSubject, Requires(Scope.KNOWLEDGE_BASES_READ, Scope.KNOWL
 
 
 @router.get("", response_model=Page[CollectionRead], responses=merge_responses(InvalidCursor))
-async def list_collections(
+async def list_knowledge_collections(
     subject: Reader, session: ReadSession, limit: LimitParam = 20, cursor: CursorParam = None
 ) -> Page[CollectionRead]:
     rows, next_cursor = await CollectionRepository(session, subject.organization_id).list(
@@ -38,7 +38,7 @@ async def list_collections(
     response_model=CollectionDetail,
     responses=merge_responses(CollectionNotFound),
 )
-async def get_collection(
+async def get_knowledge_collection(
     collection_id: uuid.UUID, subject: Reader, session: ReadSession
 ) -> CollectionDetail:
     """A collection with its documents (e.g. the pages crawled from a website)."""

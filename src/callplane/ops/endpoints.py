@@ -25,13 +25,13 @@ class Readiness(BaseModel):
 
 
 @router.get("/health", response_model=Health)
-async def health() -> Health:
+async def get_health() -> Health:
     """Liveness: the process answers. Touches no database."""
     return Health(status="ok")
 
 
 @router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
-async def ready(request: Request) -> JSONResponse:
+async def get_readiness(request: Request) -> JSONResponse:
     """Readiness: the database answers and its schema is at the newest migration."""
     database: Database = request.app.state.database
     expected = head_revision()

@@ -5,13 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from callplane.auth.dependencies import Requires
 from callplane.auth.scopes import Scope
 from callplane.auth.subject import AuthSubject
 from callplane.db.session import ReadSession, WriteSession, after_commit
 from callplane.errors import Forbidden, NotFound, UnprocessableRequest, merge_responses
+from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
+from callplane.kit.schemas import Page
 from callplane.kit.time import from_epoch_ms, to_epoch_ms, utcnow
 from callplane.models import ApiKey
 from callplane.organizations import service
@@ -55,14 +57,25 @@ async def create_api_key(
     return ApiKeyCreated(**_read(key).model_dump(), pat_key=issued.credential)
 
 
-@router.get("/organization-pats", response_model=list[ApiKeyRead])
-async def list_api_keys(subject: ManageKeys, session: ReadSession) -> list[ApiKeyRead]:
-    """List the organization's API keys (never their secrets)."""
-    keys = await ApiKeyRepository(session, subject.organization_id).list()
-    return [_read(key) for key in keys]
+@router.get(
+    "/organization-pats", response_model=Page[ApiKeyRead], responses=merge_responses(InvalidCursor)
+)
+async def list_api_keys(
+    subject: ManageKeys, session: ReadSession, limit: LimitParam = 20, cursor: CursorParam = None
+) -> Page[ApiKeyRead]:
+    """List the organization's API keys, newest first, revoked ones included (never their
+    secrets)."""
+    repo = ApiKeyRepository(session, subject.organization_id)
+    keys, next_cursor = await repo.list(limit=limit, cursor=cursor)
+    return Page.of([_read(key) for key in keys], limit, next_cursor)
 
 
-@router.delete("/organization-pats/{key_id}", status_code=204, responses=merge_responses(NotFound))
+@router.delete(
+    "/organization-pats/{key_id}",
+    status_code=204,
+    response_class=Response,
+    responses=merge_responses(NotFound),
+)
 async def revoke_api_key(
     key_id: str, subject: ManageKeys, session: WriteSession, request: Request
 ) -> None:
@@ -77,6 +90,6 @@ async def revoke_api_key(
 
 
 @router.get("/members/me/scopes", response_model=list[str])
-async def my_scopes(subject: AnyCaller) -> list[str]:
+async def get_my_scopes(subject: AnyCaller) -> list[str]:
     """The caller's scopes in the current organization."""
     return sorted(subject.scopes)

@@ -1,21 +1,29 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.db.repository import OrgRepository
+from callplane.kit.pagination import paginate
 from callplane.models import ApiKey, Organization, User
 
 
 class ApiKeyRepository(OrgRepository[ApiKey]):
     model = ApiKey
 
-    async def list(self) -> Sequence[ApiKey]:
-        statement = self.scoped().order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
-        return (await self.session.scalars(statement)).all()
+    async def list(self, *, limit: int, cursor: str | None) -> tuple[list[ApiKey], str | None]:
+        """Newest first, a keyset page at a time, like every other list."""
+        return await paginate(
+            self.session,
+            self.scoped(),
+            (ApiKey.created_at, ApiKey.id),
+            (datetime, uuid.UUID),
+            limit=limit,
+            cursor=cursor,
+        )
 
 
 async def organization_exists(session: AsyncSession) -> bool:

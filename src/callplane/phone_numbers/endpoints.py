@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from callplane.auth.dependencies import Requires
 from callplane.auth.scopes import Scope
@@ -85,6 +85,7 @@ async def update_phone_number(
 @router.delete(
     "/{phone_number}",
     status_code=204,
+    response_class=Response,
     responses=merge_responses(service.PhoneNumberNotFound, service.PhoneNumberInUse),
 )
 async def delete_phone_number(phone_number: str, subject: Manager, session: WriteSession) -> None:

@@ -23,7 +23,7 @@ from callplane.publishing.schemas import (
 from callplane.versions import errors
 from callplane.versions.endpoints import VersionNumber
 
-router = APIRouter(prefix="/core/agents/{agent_id}", tags=["versions"])
+router = APIRouter(prefix="/core/agents/{agent_id}", tags=["publishing"])
 
 
 @router.post(
@@ -37,7 +37,7 @@ router = APIRouter(prefix="/core/agents/{agent_id}", tags=["versions"])
         service.InvalidPhoneNumbers,
     ),
 )
-async def publish_version(
+async def publish_agent_version(
     agent_id: uuid.UUID,
     version: VersionNumber,
     subject: AgentsManager,
@@ -63,7 +63,7 @@ async def publish_version(
     response_model=RollbackRead,
     responses=merge_responses(AgentNotFound, errors.VersionNotFound, service.VersionNotPublished),
 )
-async def rollback(
+async def rollback_agent(
     agent_id: uuid.UUID, body: RollbackRequest, subject: AgentsManager, session: WriteSession
 ) -> RollbackRead:
     """Make an earlier published version live again, and move the agent's phone lines with it.

@@ -26,7 +26,7 @@ router = APIRouter(prefix="/core/agents", tags=["scaffolding"])
         AgentNotFound, CollectionNotFound, WebsiteBlocked, WorkflowEngineUnavailable
     ),
 )
-async def create_from_website(
+async def create_agent_from_website(
     body: CreateFromWebsite, subject: AgentsManager, session: WriteSession, request: Request
 ) -> WorkflowAccepted:
     """Build an agent from a company website in the background: crawl it, store the pages as
@@ -48,7 +48,7 @@ async def create_from_website(
     response_model=WorkflowAccepted,
     responses=merge_responses(WebsiteBlocked, WorkflowEngineUnavailable),
 )
-async def create_demo(
+async def create_demo_agent(
     body: CreateDemo, subject: AgentsManager, session: WriteSession, request: Request
 ) -> WorkflowAccepted:
     """Build and deploy a demo agent from a website; `include_phone_number` assigns a free

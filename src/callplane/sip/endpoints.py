@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from callplane.agents.endpoints import AgentsManager
 from callplane.agents.errors import AgentNotFound, AgentNotPublished
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/core/agents/{agent_id}/deploy-as-sip", tags=["sip"])
 @router.post(
     "", response_model=SipEndpoint, responses=merge_responses(AgentNotFound, AgentNotPublished)
 )
-async def deploy_as_sip(
+async def deploy_agent_as_sip(
     agent_id: uuid.UUID, subject: AgentsManager, session: WriteSession, request: Request
 ) -> SipEndpoint:
     """Deploy (idempotent). Calls are answered by the agent's live version; 409 if none."""
@@ -29,8 +29,12 @@ async def deploy_as_sip(
     return sip_endpoint(agent, request.app.state.settings.sip_domain)
 
 
-@router.delete("", status_code=204, responses=merge_responses(AgentNotFound))
-async def remove_sip(agent_id: uuid.UUID, subject: AgentsManager, session: WriteSession) -> None:
+@router.delete(
+    "", status_code=204, response_class=Response, responses=merge_responses(AgentNotFound)
+)
+async def remove_agent_sip_endpoint(
+    agent_id: uuid.UUID, subject: AgentsManager, session: WriteSession
+) -> None:
     """Remove the SIP endpoint (idempotent)."""
     agent = await AgentService(session, subject.organization_id).get(agent_id, lock=True)
     await service.remove(session, agent)

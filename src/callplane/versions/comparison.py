@@ -66,7 +66,7 @@ REF_PATTERN = "^([0-9]{1,9}|latest)$"
 @router.get(
     "/diff", response_model=DiffRead, responses=merge_responses(AgentNotFound, VersionNotFound)
 )
-async def diff_versions(
+async def diff_agent_versions(
     agent_id: uuid.UUID,
     subject: AgentsReader,
     session: ReadSession,
@@ -96,7 +96,7 @@ async def diff_versions(
         **merge_responses(AgentNotFound, VersionNotFound),
     },
 )
-async def compare_versions(
+async def compare_agent_versions(
     agent_id: uuid.UUID,
     body: CompareRequest,
     subject: AgentsReader,

@@ -60,7 +60,7 @@ async def _version_session(request: Request, version: VersionRef) -> AsyncIterat
     response_model=Page[VersionRead],
     responses=merge_responses(AgentNotFound, InvalidCursor),
 )
-async def list_versions(
+async def list_agent_versions(
     agent_id: uuid.UUID,
     subject: AgentsReader,
     session: ReadSession,
@@ -83,7 +83,7 @@ async def list_versions(
     response_model=VersionRead,
     responses=merge_responses(AgentNotFound, errors.VersionNotFound),
 )
-async def create_version(
+async def create_agent_version(
     agent_id: uuid.UUID,
     body: VersionCreate,
     subject: AgentsManager,
@@ -100,7 +100,7 @@ async def create_version(
     response_model=VersionRead,
     responses=merge_responses(AgentNotFound, errors.VersionNotFound),
 )
-async def get_version(
+async def get_agent_version(
     agent_id: uuid.UUID,
     version: VersionRef,
     subject: AgentsReader,
@@ -122,7 +122,7 @@ async def get_version(
         AgentNotFound, errors.VersionNotFound, errors.VersionPublished, PreconditionFailed
     ),
 )
-async def update_version(
+async def update_agent_version(
     agent_id: uuid.UUID,
     version: VersionNumber,
     body: VersionUpdate,
@@ -141,11 +141,12 @@ async def update_version(
 @router.delete(
     "/{version}",
     status_code=204,
+    response_class=Response,
     responses=merge_responses(
         AgentNotFound, errors.VersionNotFound, errors.PublishedVersionUndeletable
     ),
 )
-async def delete_version(
+async def delete_agent_version(
     agent_id: uuid.UUID, version: VersionNumber, subject: AgentsManager, session: WriteSession
 ) -> None:
     """Delete a draft. Published versions are history: 409."""
@@ -164,7 +165,7 @@ async def delete_version(
         WorkflowEngineUnavailable,
     ),
 )
-async def generate_instructions(
+async def generate_agent_version_instructions(
     agent_id: uuid.UUID,
     version: VersionNumber,
     subject: AgentsManager,

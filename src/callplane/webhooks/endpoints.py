@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from callplane.auth.dependencies import Requires
 from callplane.auth.scopes import Scope
@@ -90,7 +90,12 @@ async def update_webhook(
     return WebhookRead.model_validate(webhook)
 
 
-@router.delete("/{webhook_id}", status_code=204, responses=merge_responses(WebhookNotFound))
+@router.delete(
+    "/{webhook_id}",
+    status_code=204,
+    response_class=Response,
+    responses=merge_responses(WebhookNotFound),
+)
 async def delete_webhook(webhook_id: uuid.UUID, subject: Manager, session: WriteSession) -> None:
     """Delete the subscription and its delivery history; pending deliveries are dropped."""
     await WebhookService(session, subject.organization_id).delete(webhook_id)
@@ -114,7 +119,7 @@ async def rotate_webhook_secret(
     response_model=Page[DeliveryRead],
     responses=merge_responses(WebhookNotFound, InvalidCursor),
 )
-async def list_deliveries(
+async def list_webhook_deliveries(
     webhook_id: uuid.UUID,
     subject: Manager,
     session: ReadSession,
@@ -136,7 +141,7 @@ async def list_deliveries(
     response_model=DeliveryRead,
     responses=merge_responses(WebhookNotFound, DeliveryNotFound),
 )
-async def get_delivery(
+async def get_webhook_delivery(
     webhook_id: uuid.UUID, delivery_id: uuid.UUID, subject: Manager, session: ReadSession
 ) -> DeliveryRead:
     service = WebhookService(session, subject.organization_id)
@@ -149,7 +154,7 @@ async def get_delivery(
     response_model=DeliveryRead,
     responses=merge_responses(WebhookNotFound, DeliveryNotFound, WebhookInactive),
 )
-async def redeliver(
+async def redeliver_webhook_delivery(
     webhook_id: uuid.UUID, delivery_id: uuid.UUID, subject: Manager, session: WriteSession
 ) -> DeliveryRead:
     """Send the delivery's event again, as a new delivery (the payload `id` is the same)."""

@@ -91,13 +91,14 @@ class WebhookRead(ResponseModel):
 
 class WebhookWithSecret(WebhookRead):
     secret: str = Field(
-        description="Signing secret (HMAC-SHA256 key, used as UTF-8 bytes). Shown once: store "
+        description="Signing secret in the Standard Webhooks format, `whsec_` + base64 of the "
+        "HMAC-SHA256 key: pass it as it is to a Standard Webhooks library. Shown once: store "
         "it now; `POST /core/webhooks/{id}/rotate-secret` issues a new one."
     )
 
 
 class DeliveryRead(ResponseModel):
-    id: uuid.UUID = Field(description="Sent as the `Callplane-Webhook-Id` header.")
+    id: uuid.UUID = Field(description="Sent as the `webhook-id` header (Standard Webhooks).")
     webhook_id: uuid.UUID
     event_id: uuid.UUID = Field(description="The audit event's id: the payload's `id`.")
     event_type: str

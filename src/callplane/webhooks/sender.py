@@ -1,5 +1,8 @@
 """One delivery attempt over HTTP: signed, through the crawler's SSRF guard, redirects not followed.
 
+Signed per the Standard Webhooks specification (https://www.standardwebhooks.com): receivers
+verify with its libraries (`standardwebhooks` in Python) instead of code of their own.
+
 A webhook URL is chosen by users, exactly like a crawl's start URL, so it gets the same guard:
 every host is resolved and vetted, and the connection is pinned to the vetted addresses (no DNS
 rebinding). Only the start of the response body is read, and kept.
@@ -8,6 +11,7 @@ rebinding). Only the start of the response body is read, and kept.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import uuid
@@ -21,22 +25,32 @@ from callplane.crawler.urls import host_and_port
 
 USER_AGENT = "callplane-webhooks/0.1"
 EXCERPT_BYTES = 256
+SECRET_PREFIX = "whsec_"
 
 
-def signature(secret: str, timestamp: int, body: bytes) -> str:
-    """`v1=` + hex HMAC-SHA256 of `{timestamp}.{body}`, keyed with the secret's UTF-8 bytes."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"v1={mac.hexdigest()}"
+def signing_key(secret: str) -> bytes:
+    """The HMAC key a `whsec_<base64>` secret stands for (Standard Webhooks)."""
+    return base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
+
+
+def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """`v1,` + base64 HMAC-SHA256 of `{id}.{timestamp}.{body}` (Standard Webhooks)."""
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    mac = hmac.new(signing_key(secret), signed, hashlib.sha256).digest()
+    return f"v1,{base64.b64encode(mac).decode()}"
 
 
 def headers(delivery_id: uuid.UUID, secret: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """The Standard Webhooks headers: the message id is the delivery's, the same on every
+    attempt of it, so a receiver can drop an attempt it already processed."""
+    message_id = str(delivery_id)
     return {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "Accept-Encoding": "identity",
-        "Callplane-Webhook-Id": str(delivery_id),
-        "Callplane-Webhook-Timestamp": str(timestamp),
-        "Callplane-Webhook-Signature": signature(secret, timestamp, body),
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature(secret, message_id, timestamp, body),
     }
 
 

@@ -6,6 +6,7 @@ server must be able to read it. The API returns it only from create and rotate-s
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import secrets
 import uuid
@@ -22,8 +23,7 @@ from callplane.models import Webhook, WebhookDelivery
 from callplane.webhooks import fanout
 from callplane.webhooks.repository import DeliveryRepository, WebhookRepository
 from callplane.webhooks.schemas import WebhookCreate, WebhookUpdate
-
-SECRET_PREFIX = "whsec_"
+from callplane.webhooks.sender import SECRET_PREFIX
 
 
 class WebhookNotFound(NotFound):
@@ -47,7 +47,9 @@ class WebhookInactive(Conflict):
 
 
 def new_secret() -> str:
-    return SECRET_PREFIX + secrets.token_urlsafe(32)
+    """`whsec_` + base64 of 32 random bytes: the Standard Webhooks secret format, so the
+    specification's libraries take it as it is."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def check_destination(url: str, *, allow_private_networks: bool) -> None:

@@ -33,7 +33,7 @@ Origin = Annotated[str | None, Header()]
 
 
 @router.get("", response_model=Page[WidgetRead], responses=merge_responses(InvalidCursor))
-async def list_widgets(
+async def list_web_widgets(
     subject: Reader,
     session: ReadSession,
     agent_id: uuid.UUID | None = None,
@@ -54,14 +54,16 @@ async def list_widgets(
     response_model=WidgetRead,
     responses=merge_responses(AgentNotFound, VersionNotPublishedForWidget),
 )
-async def create_widget(body: WidgetCreate, subject: Manager, session: WriteSession) -> WidgetRead:
+async def create_web_widget(
+    body: WidgetCreate, subject: Manager, session: WriteSession
+) -> WidgetRead:
     """Create a widget serving a published version of an agent on the given domains."""
     widget = await WidgetService(session, subject.organization_id).create(body)
     return WidgetRead.model_validate(widget)
 
 
 @router.get("/{widget_id}", response_model=WidgetRead, responses=merge_responses(WidgetNotFound))
-async def get_widget(widget_id: uuid.UUID, subject: Reader, session: ReadSession) -> WidgetRead:
+async def get_web_widget(widget_id: uuid.UUID, subject: Reader, session: ReadSession) -> WidgetRead:
     return WidgetRead.model_validate(
         await WidgetService(session, subject.organization_id).get(widget_id)
     )
@@ -72,15 +74,20 @@ async def get_widget(widget_id: uuid.UUID, subject: Reader, session: ReadSession
     response_model=WidgetRead,
     responses=merge_responses(WidgetNotFound, VersionNotPublishedForWidget),
 )
-async def update_widget(
+async def update_web_widget(
     widget_id: uuid.UUID, body: WidgetUpdate, subject: Manager, session: WriteSession
 ) -> WidgetRead:
     widget = await WidgetService(session, subject.organization_id).update(widget_id, body)
     return WidgetRead.model_validate(widget)
 
 
-@router.delete("/{widget_id}", status_code=204, responses=merge_responses(WidgetNotFound))
-async def delete_widget(widget_id: uuid.UUID, subject: Manager, session: WriteSession) -> None:
+@router.delete(
+    "/{widget_id}",
+    status_code=204,
+    response_class=Response,
+    responses=merge_responses(WidgetNotFound),
+)
+async def delete_web_widget(widget_id: uuid.UUID, subject: Manager, session: WriteSession) -> None:
     await WidgetService(session, subject.organization_id).delete(widget_id)
 
 
@@ -95,7 +102,7 @@ def _cors(response: Response, origin: str | None, domains: list[str]) -> None:
 @public_router.get(
     "/{widget_id}", response_model=PublicWidget, responses=merge_responses(WidgetNotFound)
 )
-async def get_public_widget(
+async def get_public_web_widget(
     widget_id: uuid.UUID, session: ReadSession, response: Response, origin: Origin = None
 ) -> PublicWidget:
     """No credential. Only published widgets; CORS answers only the widget's allowed domains."""
@@ -106,8 +113,13 @@ async def get_public_widget(
     return PublicWidget.model_validate(widget)
 
 
-@public_router.options("/{widget_id}", status_code=204, responses=merge_responses(WidgetNotFound))
-async def preflight_public_widget(
+@public_router.options(
+    "/{widget_id}",
+    status_code=204,
+    response_class=Response,
+    responses=merge_responses(WidgetNotFound),
+)
+async def preflight_public_web_widget(
     widget_id: uuid.UUID, session: ReadSession, response: Response, origin: Origin = None
 ) -> None:
     """CORS preflight: allowed origins get the Access-Control headers, others do not."""
