@@ -89,3 +89,34 @@ def test_conversation_stats_are_backfilled(scratch_url: str) -> None:
         "FROM agent_conversation_stats ORDER BY status",
     )
     assert stats == [("completed", "telephone", 2, 60.0, 1), ("failed", "sms", 1, 5.0, 1)]
+
+
+def test_idempotency_records_become_per_credential(scratch_url: str) -> None:
+    """0008: the old per-organization records cannot name their credential and are dropped;
+    afterwards two credentials may hold records under one key. The downgrade drops them again."""
+    config = migrate.alembic_config(scratch_url)
+    command.upgrade(config, "0007")
+    hex_or_uuid = (lambda u: u.hex) if scratch_url.startswith("sqlite") else str
+    org = hex_or_uuid(uuid.uuid4())
+    blob = "x'00'" if scratch_url.startswith("sqlite") else "'\\x00'::bytea"
+    execute(
+        scratch_url,
+        f"INSERT INTO organizations (id, name, created_at, updated_at) "
+        f"VALUES ('{org}', 'o', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+        "INSERT INTO idempotency_keys (organization_id, key, request_hash, locked_until, "
+        f"created_at) VALUES ('{org}', 'k', {blob}, '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+    )
+    command.upgrade(config, "0008")
+    assert execute(scratch_url, "SELECT count(*) FROM idempotency_keys") == [(0,)]
+    execute(
+        scratch_url,
+        *(
+            "INSERT INTO idempotency_keys (organization_id, credential_id, key, request_hash, "
+            f"locked_until, created_at) VALUES ('{org}', '{hex_or_uuid(uuid.uuid4())}', 'k', "
+            f"{blob}, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            for _ in range(2)
+        ),
+    )
+    assert execute(scratch_url, "SELECT count(*) FROM idempotency_keys") == [(2,)]
+    command.downgrade(config, "0007")
+    assert execute(scratch_url, "SELECT count(*) FROM idempotency_keys") == [(0,)]
