@@ -9,12 +9,15 @@ import uuid
 from typing import Any
 
 import httpx
+from fastapi import Request
 from sqlalchemy import select, update
 
 from callplane.auth.scopes import Scope
 from callplane.auth.service import Authenticator
 from callplane.db.engine import Database
+from callplane.kit.idempotency import RecordId
 from callplane.models import ApiKey, IdempotencyKey, Membership, Webhook
+from callplane.workflows.service import derive_workflow_id
 from tests.factories import Tenant
 
 CREATE_KEY = ("/admin/organization-pats", {"name": "deploy bot", "scopes": None})
@@ -171,3 +174,25 @@ async def test_a_caller_that_lost_the_scope_gets_403_not_its_replay(
     retry = await tenant.client.post("/core/agents", json={"name": "Before"}, headers=headers)
     assert retry.status_code == 403, retry.text
     assert "idempotent-replayed" not in retry.headers
+
+
+def test_a_workflow_started_under_a_key_belongs_to_its_credential() -> None:
+    """Workflow ids derive from the request's record: a retry (same record) finds its run;
+    another credential's request under the same key starts its own."""
+    organization, mine, theirs = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+
+    def request_of(credential: uuid.UUID) -> Request:
+        reserved = RecordId(organization, credential, "k")
+        return Request(
+            {
+                "type": "http",
+                "method": "POST",
+                "path": "/core/agents/create-demo",
+                "query_string": b"",
+                "headers": [],
+                "state": {"idempotency_reservation": reserved},
+            }
+        )
+
+    assert derive_workflow_id(request_of(mine)) == derive_workflow_id(request_of(mine))
+    assert derive_workflow_id(request_of(mine)) != derive_workflow_id(request_of(theirs))

@@ -170,6 +170,12 @@ async def claim(request: Request, subject: AuthSubject) -> None:
     request_state[_RESERVATION] = record_id
 
 
+def reservation(request: Request) -> RecordId | None:
+    """The Idempotency-Key record this request reserved once authorized, or None."""
+    reserved: RecordId | None = state(request.scope).get(_RESERVATION)
+    return reserved
+
+
 async def replay_response(_: Request, exc: Exception) -> Response:
     """The exception handler for `IdempotentReplay`: the stored answer, marked as a replay."""
     assert isinstance(exc, IdempotentReplay)
