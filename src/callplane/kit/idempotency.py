@@ -104,6 +104,8 @@ class RecordId:
 
 
 class IdempotencyMiddleware:
+    """Checks the key's syntax and settles the request's record before its answer leaves."""
+
     def __init__(self, app: ASGIApp):
         self.app = app
 
@@ -134,7 +136,7 @@ class IdempotencyMiddleware:
                 return
             if not settled and start is not None and message["type"] == "http.response.body":
                 settled = True
-                reserved: RecordId | None = state(scope).get(_RESERVATION)
+                reserved = _reserved(scope)
                 if reserved is not None:
                     await _settle(database, reserved, start, message)
                 await send(start)
@@ -143,7 +145,7 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, receive, settle_then_send)
         finally:
-            reserved = state(scope).get(_RESERVATION)
+            reserved = _reserved(scope)
             if reserved is not None and not settled:  # the app failed before answering
                 await _release(database, reserved)
 
@@ -172,7 +174,11 @@ async def claim(request: Request, subject: AuthSubject) -> None:
 
 def reservation(request: Request) -> RecordId | None:
     """The Idempotency-Key record this request reserved once authorized, or None."""
-    reserved: RecordId | None = state(request.scope).get(_RESERVATION)
+    return _reserved(request.scope)
+
+
+def _reserved(scope: Scope) -> RecordId | None:
+    reserved: RecordId | None = state(scope).get(_RESERVATION)
     return reserved
 
 
