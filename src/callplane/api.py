@@ -57,11 +57,15 @@ IDEMPOTENCY_HEADER = {
     "in": "header",
     "required": False,
     "description": (
-        "Makes a retry safe: within 24 h the same method, path and body under this key get the "
-        "first response back (with `Idempotent-Replayed: true`) and nothing runs again; another "
-        "request under it → 422 `idempotency_key_reused`; while the first is running → 409 "
-        "`idempotency_key_in_flight`; if it committed but its response was lost → 409 "
-        "`idempotency_key_response_lost`; a malformed key → 400."
+        "Makes a retry safe: within 24 h the same method, path and body sent by the same "
+        "credential under this key get the first response back (with `Idempotent-Replayed: true`) "
+        "and nothing runs again; another credential's request under the same key is a separate "
+        "request. The caller is authorized first: a replay is never served to a caller that "
+        "lacks the scope now, and 401, 403, 429 and 5xx answers are not stored (a retry runs "
+        "again). A streamed response (text/plain, e.g. a version comparison) is not stored: a "
+        "retry runs again. Another request under the key → 422 `idempotency_key_reused`; while "
+        "the first is running → 409 `idempotency_key_in_flight`; if it committed but its "
+        "response was lost → 409 `idempotency_key_response_lost`; a malformed key → 400."
     ),
     "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": KEY_PATTERN},
 }

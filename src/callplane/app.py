@@ -23,7 +23,7 @@ from callplane.auth.service import Authenticator
 from callplane.config import Settings, get_settings
 from callplane.db.engine import Database, create_engine, is_transient
 from callplane.errors import AppError, DatabaseUnavailable, validation_error_body
-from callplane.kit.idempotency import IdempotencyMiddleware
+from callplane.kit.idempotency import IdempotencyMiddleware, IdempotentReplay, replay_response
 from callplane.kit.middleware import BufferedBodyMiddleware, RequestIdMiddleware
 from callplane.kit.openapi import TAGS, name_operations
 from callplane.observability.middleware import ObservabilityMiddleware
@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     document_validation_errors(app)
     # Each add_middleware wraps the ones before: the last added is outermost. Request id wraps
     # everything below it, so even a 413 carries it.
-    app.add_middleware(IdempotencyMiddleware, settings=settings)
+    app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(BufferedBodyMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     # Outermost of all: times and logs every request, 413s and unhandled errors included.
@@ -129,6 +129,9 @@ NO_TELEMETRY: TelemetryConfig = {
 
 
 def _install_error_handlers(app: FastAPI) -> None:
+    # Not an error: `authorize()` found the caller's stored answer to this Idempotency-Key.
+    app.add_exception_handler(IdempotentReplay, replay_response)
+
     @app.exception_handler(AppError)
     async def app_error(_: Request, exc: AppError) -> JSONResponse:
         return _app_error(exc)

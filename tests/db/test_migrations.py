@@ -118,3 +118,34 @@ def test_webhook_secrets_become_standard_webhooks_secrets_of_the_same_key(
     assert sender.signing_key(str(secret)) == old.encode()  # the key the old scheme used
     command.downgrade(config, "0007")
     assert execute(scratch_url, "SELECT secret FROM webhooks") == [(old,)]
+
+
+def test_idempotency_records_become_per_credential(scratch_url: str) -> None:
+    """0010: the old per-organization records cannot name their credential and are dropped;
+    afterwards two credentials may hold records under one key. The downgrade drops them again."""
+    config = migrate.alembic_config(scratch_url)
+    command.upgrade(config, "0009")
+    hex_or_uuid = (lambda u: u.hex) if scratch_url.startswith("sqlite") else str
+    org = hex_or_uuid(uuid.uuid4())
+    blob = "x'00'" if scratch_url.startswith("sqlite") else "'\\x00'::bytea"
+    execute(
+        scratch_url,
+        f"INSERT INTO organizations (id, name, created_at, updated_at) "
+        f"VALUES ('{org}', 'o', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+        "INSERT INTO idempotency_keys (organization_id, key, request_hash, locked_until, "
+        f"created_at) VALUES ('{org}', 'k', {blob}, '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+    )
+    command.upgrade(config, "0010")
+    assert execute(scratch_url, "SELECT count(*) FROM idempotency_keys") == [(0,)]
+    execute(
+        scratch_url,
+        *(
+            "INSERT INTO idempotency_keys (organization_id, credential_id, key, request_hash, "
+            f"locked_until, created_at) VALUES ('{org}', '{hex_or_uuid(uuid.uuid4())}', 'k', "
+            f"{blob}, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            for _ in range(2)
+        ),
+    )
+    assert execute(scratch_url, "SELECT count(*) FROM idempotency_keys") == [(2,)]
+    command.downgrade(config, "0009")
+    assert execute(scratch_url, "SELECT count(*) FROM idempotency_keys") == [(0,)]

@@ -14,10 +14,10 @@ import pytest
 from fastapi.routing import APIRoute
 from sqlalchemy import select, update
 
-from callplane.config import Settings
+from callplane.auth.credentials import parse_credential
 from callplane.db.engine import Database
 from callplane.db.types import utcnow
-from callplane.kit.idempotency import IdempotencyKeyInFlight, IdempotencyMiddleware, mark_committed
+from callplane.kit.idempotency import IdempotencyKeyInFlight, RecordId, _release, mark_committed
 from callplane.kit.middleware import BODY_METHODS
 from callplane.models import IdempotencyKey
 from tests.factories import Tenant
@@ -31,6 +31,13 @@ async def agent_names(tenant: Tenant) -> list[str]:
 
 def key_headers(key: str | None = None) -> dict[str, str]:
     return {"Idempotency-Key": key or f"key-{uuid.uuid4()}"}
+
+
+def record_id(tenant: Tenant, key: str) -> RecordId:
+    """The record of `key` sent with the tenant's API key."""
+    parsed = parse_credential(tenant.api_key)
+    assert parsed is not None
+    return RecordId(tenant.organization_id, parsed.credential_id, key)
 
 
 async def test_retry_replays_and_creates_once(tenant: Tenant) -> None:
@@ -207,6 +214,7 @@ async def test_in_flight_reservation_for_another_request_is_422(
         session.add(
             IdempotencyKey(
                 organization_id=tenant.organization_id,
+                credential_id=record_id(tenant, key).credential_id,
                 key=key,
                 request_hash=b"\0" * 32,
                 locked_until=utcnow() + timedelta(minutes=1),
@@ -322,7 +330,11 @@ async def test_work_that_never_committed_runs_on_retry(tenant: Tenant, database:
     first = await tenant.post("/core/agents", json={"name": "Again"}, headers=headers)
     assert first.status_code == 201
     async with database.session(write=True) as session, session.begin():
-        row = await session.get(IdempotencyKey, (tenant.organization_id, "died-uncommitted"))
+        row = (
+            await session.scalars(
+                select(IdempotencyKey).where(*record_id(tenant, "died-uncommitted").where())
+            )
+        ).one()
         assert row is not None and row.committed_at is not None  # written with the agent
         row.committed_at = None
         row.response_status = None
@@ -333,14 +345,16 @@ async def test_work_that_never_committed_runs_on_retry(tenant: Tenant, database:
 
 
 async def test_a_5xx_after_the_commit_keeps_the_key(tenant: Tenant, database: Database) -> None:
-    """The work committed, then the response failed: the key must not be freed for a rerun."""
+    """The work committed, then the response failed: the key is not freed for a rerun, but its
+    lock is, so a retry learns at once that the response was lost (not "in flight" for 60 s)."""
     first = await tenant.post("/core/agents", json={"name": "Kept"}, headers=key_headers("k5"))
     assert first.status_code == 201
     await _mark_in_flight(database, tenant, "k5", locked_for=timedelta(seconds=60), committed=True)
-    middleware = IdempotencyMiddleware(app=None, settings=Settings())  # type: ignore[arg-type]
-    await middleware._finish(database, tenant.organization_id, "k5", 500, {}, b"")
-    async with database.session(write=False) as session:
-        assert await session.get(IdempotencyKey, (tenant.organization_id, "k5")) is not None
+    await _release(database, record_id(tenant, "k5"))
+    retry = await tenant.post("/core/agents", json={"name": "Kept"}, headers=key_headers("k5"))
+    assert retry.status_code == 409
+    assert retry.json()["code"] == "idempotency_key_response_lost"
+    assert await agent_names(tenant) == ["Kept"]
 
 
 async def test_a_second_commit_under_one_key_is_refused(tenant: Tenant, database: Database) -> None:
@@ -348,7 +362,7 @@ async def test_a_second_commit_under_one_key_is_refused(tenant: Tenant, database
     transaction is refused (and rolls back) instead of committing the work twice."""
     first = await tenant.post("/core/agents", json={"name": "Once"}, headers=key_headers("k6"))
     assert first.status_code == 201
-    state = SimpleNamespace(idempotency_reservation=(tenant.organization_id, "k6"))
+    state = SimpleNamespace(idempotency_reservation=record_id(tenant, "k6"))
     async with database.session(write=True) as session, session.begin():
         with pytest.raises(IdempotencyKeyInFlight):
             await mark_committed(session, state)

@@ -177,6 +177,23 @@ async def test_a_refused_request_with_an_idempotency_key_runs_on_retry(
         assert "idempotent-replayed" not in retried.headers
 
 
+async def test_a_replay_is_a_request_like_any_other(
+    limited_app: AppFactory, tenant: Tenant
+) -> None:
+    """Authorization, the limit included, runs before an Idempotency-Key replay: a replay is
+    counted, carries the limit's headers, and is refused once the budget is spent."""
+    headers = {**tenant.headers, "Idempotency-Key": f"replayed-{uuid.uuid4()}"}
+    async with limited_app(rate_limit_requests=2) as client:
+        first = await client.post("/core/agents", json={"name": "Counted"}, headers=headers)
+        assert first.status_code == 201 and first.headers["ratelimit-remaining"] == "1"
+        replay = await client.post("/core/agents", json={"name": "Counted"}, headers=headers)
+        assert replay.headers["idempotent-replayed"] == "true"
+        assert replay.headers["ratelimit-remaining"] == "0"
+        refused = await client.post("/core/agents", json={"name": "Counted"}, headers=headers)
+        assert refused.status_code == 429, refused.text
+        assert "idempotent-replayed" not in refused.headers
+
+
 async def test_large_budgets_are_charged_in_leases_and_never_overrun(
     limited_app: AppFactory, tenant: Tenant, database: Database
 ) -> None:

@@ -10,6 +10,7 @@ from fastapi.security import HTTPBearer
 from callplane.auth.service import Authenticator
 from callplane.auth.subject import AuthSubject
 from callplane.errors import Forbidden
+from callplane.kit.idempotency import claim
 from callplane.kit.middleware import RESPONSE_HEADERS
 from callplane.ratelimit.limiter import RateLimited, RateLimiter
 
@@ -29,7 +30,10 @@ def Requires(*accepted: str) -> Any:
 
 async def authorize(request: Request, accepted: tuple[str, ...]) -> AuthSubject:
     """The caller, once its credential, its rate limit and its scopes (any of `accepted`) pass:
-    what `Requires` does, callable by a route that solves no dependencies (kit.lean)."""
+    what `Requires` does, callable by a route that solves no dependencies (kit.lean).
+
+    Only then is the request's Idempotency-Key claimed (kit.idempotency): a stored answer is
+    replayed to no one who may not make the request now, and refusals are never stored."""
     authenticator: Authenticator = request.app.state.authenticator
     subject = await authenticator.authenticate(
         request.headers.get("authorization"), request.headers.get("x-anyreach-org")
@@ -43,4 +47,5 @@ async def authorize(request: Request, accepted: tuple[str, ...]) -> AuthSubject:
             raise RateLimited()
     if accepted and not subject.has_any(*accepted):
         raise Forbidden(f"Missing scope: requires {' or '.join(accepted)}.")
+    await claim(request, subject)
     return subject

@@ -12,13 +12,16 @@ from callplane.models.base import Base
 
 
 class IdempotencyKey(Base):
-    """A stored response for an `Idempotency-Key`, per organization, kept 24 h."""
+    """A stored response for an `Idempotency-Key`, kept 24 h. It belongs to the credential that
+    sent the request: the same key from another credential is another request (ADR 0004).
+    `credential_id` is an API key's or a user token's id, so it has no foreign key."""
 
     __tablename__ = "idempotency_keys"
 
     organization_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
     )
+    credential_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     request_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
     # null until the first attempt finishes; a retry meanwhile gets 409.

@@ -70,7 +70,7 @@ async def start_from_website(
     return await workflows.start(
         session,
         organization_id,
-        workflow_id=derive_workflow_id(request, organization_id),
+        workflow_id=derive_workflow_id(request),
         type_=workflow.FROM_WEBSITE,
         input_=spec,
         workflow=workflow.create_from_website,
@@ -91,7 +91,7 @@ async def start_demo(
     return await workflows.start(
         session,
         organization_id,
-        workflow_id=derive_workflow_id(request, organization_id),
+        workflow_id=derive_workflow_id(request),
         type_=workflow.DEMO,
         input_=spec,
         workflow=workflow.create_demo,

@@ -183,7 +183,7 @@ async def generate_agent_version_instructions(
     run = await workflow_service.start(
         session,
         subject.organization_id,
-        workflow_id=derive_workflow_id(request, subject.organization_id),
+        workflow_id=derive_workflow_id(request),
         type_=generation.TYPE,
         input_={
             "agent_id": str(agent_id),

@@ -13,6 +13,7 @@ from callplane.audit import recorder as audit
 from callplane.db.session import after_commit
 from callplane.db.types import new_id, utcnow
 from callplane.errors import AppError, Conflict, NotFound
+from callplane.kit import idempotency
 from callplane.models import WorkflowRun
 from callplane.workflows import engine
 from callplane.workflows.repository import WorkflowRunRepository
@@ -46,13 +47,17 @@ class WorkflowEngineUnavailable(AppError):
     default_detail = "The workflow engine is not running in this process."
 
 
-def derive_workflow_id(request: Request, organization_id: uuid.UUID) -> str:
-    """Same organization + route + Idempotency-Key ⇒ same workflow id, so a retried request can
-    never start a second workflow (the engine dedups by id); without a key, a fresh id."""
-    key = request.headers.get("idempotency-key")
-    if not key:
+def derive_workflow_id(request: Request) -> str:
+    """Same Idempotency-Key record (organization, credential, key) + route ⇒ same workflow id, so
+    a retried request can never start a second workflow (the engine dedups by id); another
+    credential's request under the same key is another request; without a key, a fresh id."""
+    record = idempotency.reservation(request)
+    if record is None:
         return str(new_id())
-    name = f"{organization_id}:{request.method}:{request.url.path}:{key}"
+    name = (
+        f"{record.organization_id}:{record.credential_id}:{request.method}:{request.url.path}:"
+        f"{record.key}"
+    )
     return str(uuid.uuid5(_NAMESPACE, name))
 
 
