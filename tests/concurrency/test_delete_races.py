@@ -21,7 +21,9 @@ async def _releases(tenant: Tenant, number: str) -> list[dict[str, Any]]:
     return [
         event["changes"]
         for event in response.json()["data"]
-        if all(change == {"agent_id": None, "version": None} for change in event["changes"].values())
+        if all(
+            change == {"agent_id": None, "version": None} for change in event["changes"].values()
+        )
     ]
 
 
