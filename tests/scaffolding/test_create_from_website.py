@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from callplane.scaffolding import workflow
+from callplane.sip.service import SipService
 from callplane.workflows.tracking import StepFailed
 from tests.crawler.site import LocalSite, Route
 from tests.factories import Tenant
@@ -173,10 +173,10 @@ async def test_a_failure_after_creating_removes_what_was_made(
     """Deployment fails after the agent and collection exist (fault injected into the SIP
     step): the run fails and both are removed."""
 
-    async def broken_deploy(session: Any, agent: Any) -> None:
+    async def broken_deploy(self: SipService, agent_id: uuid.UUID) -> None:
         raise StepFailed("sip_unavailable", "The SIP deployment failed.")
 
-    monkeypatch.setattr(workflow.sip, "deploy", broken_deploy)
+    monkeypatch.setattr(SipService, "deploy", broken_deploy)
     site = serve(dental_site())
     run = await wait_for_workflow(
         tenant, await start(tenant, company_name="Acme", company_website=site.url)

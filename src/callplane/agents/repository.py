@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import builtins
 import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, cast, exists, func, literal, or_, select, update
+from sqlalchemy import Select, and_, cast, exists, func, literal
 from sqlalchemy.dialects.postgresql import JSONB
 
 from callplane.agents.detail_sql import AGENT_DETAIL_SQL
@@ -13,7 +12,7 @@ from callplane.db.engine import Database, canonical_json
 from callplane.db.repository import OrgRepository
 from callplane.kit.filters import TimeFilters, like_pattern
 from callplane.kit.pagination import paginate
-from callplane.models import Agent, PhoneNumber
+from callplane.models import Agent
 
 
 class AgentRepository(OrgRepository[Agent]):
@@ -80,59 +79,6 @@ class AgentRepository(OrgRepository[Agent]):
                 )
             statement = statement.where(exists().where(entry.c.key == key, condition))
         return statement
-
-    async def clear_phone_slots(self, agent_id: uuid.UUID) -> dict[str, builtins.list[str]]:
-        """Empty every phone slot that points at one of this agent's versions; returns the slots
-        emptied per number.
-
-        The rows are locked first in phone-number order, the order publishing locks them in: an
-        UPDATE alone locks in scan order and deadlocks with a concurrent publish."""
-        locked = await self.session.execute(
-            select(
-                PhoneNumber.phone_number,
-                PhoneNumber.inbound_agent_id,
-                PhoneNumber.outbound_agent_id,
-            )
-            .where(
-                PhoneNumber.organization_id == self.organization_id,
-                or_(
-                    PhoneNumber.inbound_agent_id == agent_id,
-                    PhoneNumber.outbound_agent_id == agent_id,
-                ),
-            )
-            .order_by(PhoneNumber.phone_number)
-            .with_for_update()
-        )
-        emptied = {
-            number: [
-                slot
-                for slot, holder in (("inbound", inbound), ("outbound", outbound))
-                if holder == agent_id
-            ]
-            for number, inbound, outbound in locked
-        }
-        slots = (
-            (
-                PhoneNumber.inbound_agent_id,
-                PhoneNumber.inbound_agent_version_id,
-                PhoneNumber.inbound_version,
-            ),
-            (
-                PhoneNumber.outbound_agent_id,
-                PhoneNumber.outbound_agent_version_id,
-                PhoneNumber.outbound_version,
-            ),
-        )
-        for agent_column, version_id_column, version_column in slots:
-            await self.session.execute(
-                update(PhoneNumber)
-                .where(
-                    PhoneNumber.organization_id == self.organization_id, agent_column == agent_id
-                )
-                .values({agent_column: None, version_id_column: None, version_column: None})
-                .execution_options(synchronize_session=False)
-            )
-        return emptied
 
 
 async def detail_json(

@@ -24,6 +24,7 @@ from callplane.kit.etags import check_if_match, etag_for
 from callplane.models import Agent
 from callplane.phone_numbers.repository import PhoneNumberRepository
 from callplane.phone_numbers.schemas import PhoneNumberRead
+from callplane.phone_numbers.slots import SlotWrites
 from callplane.versions.repository import VersionRepository
 from callplane.widgets.repository import WidgetRepository
 from callplane.widgets.schemas import WidgetRead
@@ -117,7 +118,8 @@ class AgentService:
         """Versions, widgets and the SIP endpoint go with the agent; phone slots are emptied;
         conversations keep their history (they hold the agent id without a foreign key)."""
         agent = await self.get(agent_id, lock=True)
-        emptied = await self.agents.clear_phone_slots(agent.id)
+        slots = SlotWrites(self.session, self.organization_id)
+        await slots.clear_agent(agent.id)
         widgets = await WidgetRepository(self.session, self.organization_id).for_agent(agent.id)
         agent.live_version_id = None
         await self.session.flush()
@@ -131,15 +133,7 @@ class AgentService:
                 widget.id,
                 {"agent_id": agent.id},
             )
-        for number, slots in emptied.items():
-            await audit.record(
-                self.session,
-                self.organization_id,
-                "phone_number.assignment_changed",
-                "phone_number",
-                number,
-                {slot: {"agent_id": None, "version": None} for slot in slots},
-            )
+        await slots.record_changes()
         await audit.record(
             self.session,
             self.organization_id,

@@ -14,9 +14,10 @@ from callplane.db.session import ReadSession, WriteSession
 from callplane.errors import merge_responses
 from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
 from callplane.kit.schemas import Page
-from callplane.phone_numbers import service
+from callplane.phone_numbers.errors import PhoneNumberInUse, PhoneNumberNotFound, PhoneNumberTaken
 from callplane.phone_numbers.repository import PhoneNumberRepository
 from callplane.phone_numbers.schemas import PhoneNumberCreate, PhoneNumberRead, PhoneNumberUpdate
+from callplane.phone_numbers.service import PhoneNumberService
 
 router = APIRouter(prefix="/core/phone-numbers", tags=["phone numbers"])
 
@@ -45,49 +46,47 @@ async def list_phone_numbers(
     "",
     status_code=201,
     response_model=PhoneNumberRead,
-    responses=merge_responses(service.PhoneNumberTaken),
+    responses=merge_responses(PhoneNumberTaken),
 )
 async def register_phone_number(
     body: PhoneNumberCreate, subject: Manager, session: WriteSession
 ) -> PhoneNumberRead:
     """Register a number the organization owns. A number can be registered only once."""
-    record = await service.register(PhoneNumberRepository(session, subject.organization_id), body)
+    record = await PhoneNumberService(session, subject.organization_id).register(body)
     return PhoneNumberRead.model_validate(record)
 
 
 @router.get(
     "/{phone_number}",
     response_model=PhoneNumberRead,
-    responses=merge_responses(service.PhoneNumberNotFound),
+    responses=merge_responses(PhoneNumberNotFound),
 )
 async def get_phone_number(
     phone_number: str, subject: Reader, session: ReadSession
 ) -> PhoneNumberRead:
-    record = await service.get(
-        PhoneNumberRepository(session, subject.organization_id), phone_number
-    )
+    record = await PhoneNumberService(session, subject.organization_id).get(phone_number)
     return PhoneNumberRead.model_validate(record)
 
 
 @router.patch(
     "/{phone_number}",
     response_model=PhoneNumberRead,
-    responses=merge_responses(service.PhoneNumberNotFound),
+    responses=merge_responses(PhoneNumberNotFound),
 )
 async def update_phone_number(
     phone_number: str, body: PhoneNumberUpdate, subject: Manager, session: WriteSession
 ) -> PhoneNumberRead:
     """Change the label or whether outbound calls may share the number."""
-    repo = PhoneNumberRepository(session, subject.organization_id)
-    return PhoneNumberRead.model_validate(await service.update(repo, phone_number, body))
+    record = await PhoneNumberService(session, subject.organization_id).update(phone_number, body)
+    return PhoneNumberRead.model_validate(record)
 
 
 @router.delete(
     "/{phone_number}",
     status_code=204,
     response_class=Response,
-    responses=merge_responses(service.PhoneNumberNotFound, service.PhoneNumberInUse),
+    responses=merge_responses(PhoneNumberNotFound, PhoneNumberInUse),
 )
 async def delete_phone_number(phone_number: str, subject: Manager, session: WriteSession) -> None:
     """Remove a number from the registry; refused while a slot is assigned."""
-    await service.delete(PhoneNumberRepository(session, subject.organization_id), phone_number)
+    await PhoneNumberService(session, subject.organization_id).delete(phone_number)

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Literal
 
 from pydantic import Field, field_validator
 
 from callplane.kit.schemas import RequestModel, ResponseModel, UTCDateTime, not_null
 from callplane.phone_numbers.normalize import InvalidPhoneNumber, to_e164
+
+Slot = Literal["inbound", "outbound"]
 
 
 class PhoneNumberCreate(RequestModel):

@@ -10,16 +10,18 @@ from callplane.agents.endpoints import AgentsManager
 from callplane.agents.errors import AgentNotFound
 from callplane.db.session import WriteSession
 from callplane.errors import merge_responses
-from callplane.phone_numbers.schemas import PhoneNumberRead
-from callplane.publishing import service
+from callplane.publishing.errors import (
+    InvalidPhoneNumbers,
+    PhoneNumbersNotRegistered,
+    VersionNotPublished,
+)
 from callplane.publishing.schemas import (
     PublishedPhoneNumber,
     PublishRequest,
     RollbackRead,
     RollbackRequest,
-    SlotChange,
-    SlotHolder,
 )
+from callplane.publishing.service import PublishingService
 from callplane.versions import errors
 from callplane.versions.endpoints import VersionNumber
 
@@ -32,9 +34,9 @@ router = APIRouter(prefix="/core/agents/{agent_id}", tags=["publishing"])
     responses=merge_responses(
         AgentNotFound,
         errors.VersionNotFound,
-        service.PhoneNumbersNotRegistered,
+        PhoneNumbersNotRegistered,
         errors.InstructionsStale,
-        service.InvalidPhoneNumbers,
+        InvalidPhoneNumbers,
     ),
 )
 async def publish_agent_version(
@@ -52,16 +54,14 @@ async def publish_agent_version(
     with `previous`: what its addressed slots held before, so a number taken from another agent
     shows.
     """
-    touched = await service.publish(
-        session, subject.organization_id, agent_id, version, body or PublishRequest()
-    )
-    return [_published(number) for number in touched]
+    publishing = PublishingService(session, subject.organization_id)
+    return await publishing.publish(agent_id, version, body or PublishRequest())
 
 
 @router.post(
     "/rollback",
     response_model=RollbackRead,
-    responses=merge_responses(AgentNotFound, errors.VersionNotFound, service.VersionNotPublished),
+    responses=merge_responses(AgentNotFound, errors.VersionNotFound, VersionNotPublished),
 )
 async def rollback_agent(
     agent_id: uuid.UUID, body: RollbackRequest, subject: AgentsManager, session: WriteSession
@@ -74,31 +74,5 @@ async def rollback_agent(
     published before (a draft → 400 `version_not_published`: publish it instead). Answers the
     version now live, the one live before, and each slot moved (`from_version` → `to_version`).
     """
-    result = await service.rollback(session, subject.organization_id, agent_id, body.to_version)
-    return RollbackRead(
-        agent_id=agent_id,
-        version=result.version.version,
-        agent_version_id=result.version.id,
-        previous_live_version=result.previous_live_version,
-        changed=[
-            SlotChange(
-                phone_number=move.phone_number,
-                direction=move.slot,
-                from_version=move.from_version,
-                to_version=move.to_version,
-            )
-            for move in result.moves
-        ],
-    )
-
-
-def _published(touched: service.Touched) -> PublishedPhoneNumber:
-    previous = {
-        slot: None
-        if holder is None
-        else SlotHolder(agent_id=holder[0], agent_version_id=holder[1], version=holder[2])
-        for slot, holder in touched.previous.items()
-    }
-    return PublishedPhoneNumber(
-        **PhoneNumberRead.model_validate(touched.record).model_dump(), previous=previous
-    )
+    publishing = PublishingService(session, subject.organization_id)
+    return await publishing.rollback(agent_id, body.to_version)

@@ -6,11 +6,10 @@ from typing import Literal
 from pydantic import Field
 
 from callplane.kit.schemas import RequestModel, ResponseModel
-from callplane.phone_numbers.schemas import PhoneNumberRead
+from callplane.phone_numbers.schemas import PhoneNumberRead, Slot
 from callplane.versions.schemas import MAX_VERSION
 
 Direction = Literal["inbound", "outbound", "both"]
-Slot = Literal["inbound", "outbound"]
 
 
 class PublishRequest(RequestModel):

@@ -1,71 +1,143 @@
 """Publishing: mark a version published, make it live, and write phone-number slots — atomically.
 
 Rollback is the same move aimed the other way: an earlier published version goes live again and
-every slot holding any version of the agent follows it.
+every slot holding any version of the agent follows it. The slots themselves are written through
+`phone_numbers.slots`.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.audit import recorder as audit
-from callplane.db.types import utcnow
-from callplane.errors import BadRequest, NotFound, UnprocessableRequest
 from callplane.models import Agent, AgentVersion, PhoneNumber
 from callplane.phone_numbers.normalize import InvalidPhoneNumber, to_e164
 from callplane.phone_numbers.repository import PhoneNumberRepository
-from callplane.publishing.schemas import Direction, PublishRequest, Slot
+from callplane.phone_numbers.schemas import PhoneNumberRead, Slot
+from callplane.phone_numbers.slots import SLOTS, Holder, SlotWrites, holder
+from callplane.publishing.errors import (
+    InvalidPhoneNumbers,
+    PhoneNumbersNotRegistered,
+    VersionNotPublished,
+)
+from callplane.publishing.schemas import (
+    Direction,
+    PublishedPhoneNumber,
+    PublishRequest,
+    RollbackRead,
+    SlotChange,
+    SlotHolder,
+)
 from callplane.versions.service import VersionService, check_publishable
 
-# What a slot holds: (agent id, agent version id, version number), or None when it is empty.
-Holder = tuple[uuid.UUID, uuid.UUID, int] | None
-SLOTS: tuple[Slot, ...] = ("inbound", "outbound")
-SLOT_FIELDS = ("agent_id", "agent_version_id", "version")
 
+class PublishingService:
+    def __init__(self, session: AsyncSession, organization_id: uuid.UUID):
+        self.session = session
+        self.organization_id = organization_id
+        self.versions = VersionService(session, organization_id)
+        self.phone_numbers = PhoneNumberRepository(session, organization_id)
 
-class PhoneNumbersNotRegistered(NotFound):
-    code = "phone_numbers_not_registered"
-    default_detail = "Some phone numbers are not registered in this organization."
+    async def publish(
+        self, agent_id: uuid.UUID, number: int, body: PublishRequest
+    ) -> list[PublishedPhoneNumber]:
+        """Publish version `number`, make it live, and write the slots `body` addresses.
 
+        Answers the numbers addressed, each with what its addressed slots held before."""
+        assign = _normalize(body.phone_numbers or [])
+        unassign = _normalize(body.unassign_phone_numbers or [])
+        both = sorted(set(assign) & set(unassign))
+        if both:
+            raise InvalidPhoneNumbers(f"Numbers both assigned and unassigned: {', '.join(both)}.")
 
-class InvalidPhoneNumbers(UnprocessableRequest):
-    code = "invalid_phone_numbers"
+        agent = await self.versions.agent(agent_id, lock=True)  # serializes publishes of the agent
+        version = await self.versions.get(agent_id, number, lock=True)
+        check_publishable(version)
 
+        records = await self.phone_numbers.lock_many([*assign, *unassign])
+        missing = [n for n in [*assign, *unassign] if n not in records]
+        if missing:
+            raise PhoneNumbersNotRegistered(
+                f"Not registered in this organization: {', '.join(missing)}."
+            )
 
-class VersionNotPublished(BadRequest):
-    code = "version_not_published"
-    default_detail = (
-        "Rollback goes back to a version that has been published before, and this one never "
-        "was. To put a draft live, publish it (POST /core/agents/{id}/versions/{version}/publish)."
-    )
+        slots = _slots(body.direction)
+        previous = {
+            phone: {slot: holder(record, slot) for slot in slots}
+            for phone, record in records.items()
+        }
+        writes = SlotWrites(self.session, self.organization_id)
+        first_publish = _go_live(agent, version, writes.now)
+        for slot in slots:
+            for phone in assign:
+                writes.assign(records[phone], slot, version)
+            for phone in unassign:
+                writes.clear(records[phone], slot, agent_id)
+        await self.session.flush()
+        await audit.record(
+            self.session,
+            self.organization_id,
+            "agent.version.published",
+            "agent",
+            agent_id,
+            {"version": number, "first_publish": first_publish, "direction": body.direction},
+        )
+        await writes.record_changes()
+        return [_published(records[n], previous[n]) for n in [*assign, *unassign]]
 
+    async def rollback(self, agent_id: uuid.UUID, number: int) -> RollbackRead:
+        """Make `number` live again and move every slot holding any version of the agent onto it.
 
-@dataclass(frozen=True)
-class Touched:
-    """A number a publish addressed, and what each addressed slot held before it."""
+        Locks in publish's order — the agent row (so publishes and rollbacks of one agent queue),
+        the version, then the agent's numbers sorted — so it cannot deadlock against a publish.
+        Numbers another agent's publish takes meanwhile are re-checked by PostgreSQL once their
+        lock is granted and skipped when they no longer hold this agent.
+        """
+        agent = await self.versions.agent(agent_id, lock=True)
+        version = await self.versions.get(agent_id, number, lock=True)
+        if not version.published:
+            raise VersionNotPublished()
+        held = await self.phone_numbers.for_agent(agent_id, lock=True)
 
-    record: PhoneNumber
-    previous: dict[Slot, Holder]
-
-
-@dataclass(frozen=True)
-class Move:
-    phone_number: str
-    slot: Slot
-    from_version: int
-    to_version: int
-
-
-@dataclass(frozen=True)
-class RolledBack:
-    version: AgentVersion
-    previous_live_version: int | None
-    moves: list[Move]
+        previous_live_version = agent.live_version
+        writes = SlotWrites(self.session, self.organization_id)
+        _go_live(agent, version, writes.now)
+        changed: list[SlotChange] = []
+        for record in held:
+            for slot in SLOTS:
+                before = holder(record, slot)
+                if (
+                    before is not None
+                    and before.agent_id == agent_id
+                    and writes.assign(record, slot, version)
+                ):
+                    changed.append(_moved(record, slot, before, version))
+        await self.session.flush()
+        await audit.record(
+            self.session,
+            self.organization_id,
+            "agent.version.published",
+            "agent",
+            agent_id,
+            {
+                "version": number,
+                "first_publish": False,
+                "rollback": True,
+                "previous_live_version": previous_live_version,
+            },
+        )
+        await writes.record_changes()
+        return RollbackRead(
+            agent_id=agent_id,
+            version=version.version,
+            agent_version_id=version.id,
+            previous_live_version=previous_live_version,
+            changed=changed,
+        )
 
 
 def _slots(direction: Direction) -> tuple[Slot, ...]:
@@ -88,106 +160,6 @@ def _normalize(raw_numbers: Iterable[str]) -> list[str]:
     return numbers
 
 
-async def publish(
-    session: AsyncSession,
-    organization_id: uuid.UUID,
-    agent_id: uuid.UUID,
-    number: int,
-    body: PublishRequest,
-) -> list[Touched]:
-    assign = _normalize(body.phone_numbers or [])
-    unassign = _normalize(body.unassign_phone_numbers or [])
-    both = sorted(set(assign) & set(unassign))
-    if both:
-        raise InvalidPhoneNumbers(f"Numbers both assigned and unassigned: {', '.join(both)}.")
-
-    versions = VersionService(session, organization_id)
-    agent = await versions.agent(agent_id, lock=True)  # serializes publishes of this agent
-    version = await versions.get(agent_id, number, lock=True)
-    check_publishable(version)
-
-    records = await PhoneNumberRepository(session, organization_id).lock_many([*assign, *unassign])
-    missing = [n for n in [*assign, *unassign] if n not in records]
-    if missing:
-        raise PhoneNumbersNotRegistered(
-            f"Not registered in this organization: {', '.join(missing)}."
-        )
-
-    slots = _slots(body.direction)
-    previous = {
-        phone: {slot: _holder(record, slot) for slot in slots} for phone, record in records.items()
-    }
-    now = utcnow()
-    first_publish = _go_live(agent, version, now)
-    changed: dict[str, list[Slot]] = {}
-    for slot in slots:
-        for phone in assign:
-            if _fill(records[phone], slot, version, now):
-                changed.setdefault(phone, []).append(slot)
-        for phone in unassign:
-            if getattr(records[phone], f"{slot}_agent_id") == agent_id:
-                _clear(records[phone], slot, now)
-                changed.setdefault(phone, []).append(slot)
-    await session.flush()
-    await audit.record(
-        session,
-        organization_id,
-        "agent.version.published",
-        "agent",
-        agent_id,
-        {"version": number, "first_publish": first_publish, "direction": body.direction},
-    )
-    await _record_assignments(session, organization_id, records, changed)
-    return [Touched(records[n], previous[n]) for n in [*assign, *unassign]]
-
-
-async def rollback(
-    session: AsyncSession, organization_id: uuid.UUID, agent_id: uuid.UUID, number: int
-) -> RolledBack:
-    """Make `number` live again and move every slot holding any version of the agent onto it.
-
-    Locks in publish's order — the agent row (so publishes and rollbacks of one agent queue), the
-    version, then the agent's numbers sorted — so it cannot deadlock against a publish. Numbers
-    another agent's publish takes meanwhile are re-checked by PostgreSQL once their lock is
-    granted and skipped when they no longer hold this agent.
-    """
-    versions = VersionService(session, organization_id)
-    agent = await versions.agent(agent_id, lock=True)
-    version = await versions.get(agent_id, number, lock=True)
-    if not version.published:
-        raise VersionNotPublished()
-    held = await PhoneNumberRepository(session, organization_id).for_agent(agent_id, lock=True)
-    records = {record.phone_number: record for record in held}
-
-    previous_live_version = agent.live_version
-    now = utcnow()
-    _go_live(agent, version, now)
-    moves: list[Move] = []
-    changed: dict[str, list[Slot]] = {}
-    for phone, record in records.items():
-        for slot in SLOTS:
-            before = _holder(record, slot)
-            if before is not None and before[0] == agent_id and _fill(record, slot, version, now):
-                moves.append(Move(phone, slot, before[2], version.version))
-                changed.setdefault(phone, []).append(slot)
-    await session.flush()
-    await audit.record(
-        session,
-        organization_id,
-        "agent.version.published",
-        "agent",
-        agent_id,
-        {
-            "version": number,
-            "first_publish": False,
-            "rollback": True,
-            "previous_live_version": previous_live_version,
-        },
-    )
-    await _record_assignments(session, organization_id, records, changed)
-    return RolledBack(version, previous_live_version, moves)
-
-
 def _go_live(agent: Agent, version: AgentVersion, now: datetime) -> bool:
     """Mark the version published (stamping `published_at` the first time) and make it the
     agent's live version; say whether this was its first publish."""
@@ -202,52 +174,20 @@ def _go_live(agent: Agent, version: AgentVersion, now: datetime) -> bool:
     return first_publish
 
 
-async def _record_assignments(
-    session: AsyncSession,
-    organization_id: uuid.UUID,
-    records: Mapping[str, PhoneNumber],
-    changed: Mapping[str, list[Slot]],
-) -> None:
-    for phone, slots in changed.items():
-        await audit.record(
-            session,
-            organization_id,
-            "phone_number.assignment_changed",
-            "phone_number",
-            phone,
-            {
-                slot: {
-                    "agent_id": getattr(records[phone], f"{slot}_agent_id"),
-                    "version": getattr(records[phone], f"{slot}_version"),
-                }
-                for slot in slots
-            },
-        )
+def _published(record: PhoneNumber, previous: dict[Slot, Holder | None]) -> PublishedPhoneNumber:
+    return PublishedPhoneNumber(
+        **PhoneNumberRead.model_validate(record).model_dump(),
+        previous={
+            slot: None if before is None else SlotHolder(**before._asdict())
+            for slot, before in previous.items()
+        },
+    )
 
 
-def _holder(record: PhoneNumber, slot: Slot) -> Holder:
-    agent_id, version_id, number = (getattr(record, f"{slot}_{name}") for name in SLOT_FIELDS)
-    return None if version_id is None else (agent_id, version_id, number)
-
-
-def _fill(record: PhoneNumber, slot: Slot, version: AgentVersion, now: datetime) -> bool:
-    return _write(record, slot, (version.agent_id, version.id, version.version), now)
-
-
-def _clear(record: PhoneNumber, slot: Slot, now: datetime) -> bool:
-    return _write(record, slot, None, now)
-
-
-def _write(record: PhoneNumber, slot: Slot, holder: Holder, now: datetime) -> bool:
-    """Write a slot, stamping `updated_at` only when something changed (and say whether it did).
-
-    The stamp is explicit rather than the column's `onupdate`: the ORM batches these UPDATEs into
-    one executemany, and SQLAlchemy (2.1.9) then copies the first row's generated timestamp onto
-    every object, so the response would disagree with what was stored.
-    """
-    if _holder(record, slot) == holder:
-        return False
-    for name, value in zip(SLOT_FIELDS, holder or (None, None, None), strict=True):
-        setattr(record, f"{slot}_{name}", value)
-    record.updated_at = now
-    return True
+def _moved(record: PhoneNumber, slot: Slot, before: Holder, version: AgentVersion) -> SlotChange:
+    return SlotChange(
+        phone_number=record.phone_number,
+        direction=slot,
+        from_version=before.version,
+        to_version=version.version,
+    )

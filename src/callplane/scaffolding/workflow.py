@@ -23,8 +23,8 @@ from callplane.knowledge.repository import CollectionRepository
 from callplane.models import Agent, AgentVersion, KnowledgeCollection, WorkflowRun
 from callplane.phone_numbers.repository import PhoneNumberRepository
 from callplane.publishing.schemas import PublishRequest
-from callplane.publishing.service import publish
-from callplane.sip import service as sip
+from callplane.publishing.service import PublishingService
+from callplane.sip.service import SipService
 from callplane.versions.repository import VersionRepository
 from callplane.widgets.schemas import WidgetCreate
 from callplane.widgets.service import WidgetService
@@ -195,12 +195,10 @@ async def deploy(
                 )
             else:
                 numbers.append(free.phone_number)
-        await publish(
-            session, org, agent_id, created["version"], PublishRequest(phone_numbers=numbers)
+        await PublishingService(session, org).publish(
+            agent_id, created["version"], PublishRequest(phone_numbers=numbers)
         )
-        agent = await session.get(Agent, agent_id, with_for_update=True)
-        assert agent is not None
-        await sip.deploy(session, agent)
+        await SipService(session, org).deploy(agent_id)
         widget_id = derived_id(run_id, "widget")
         widgets = WidgetService(session, org)
         if await widgets.widgets.get(widget_id) is None:

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Request, Response
 from callplane.agents.endpoints import AgentsManager
 from callplane.agents.errors import AgentNotFound, AgentNotPublished
 from callplane.agents.schemas import SipEndpoint
-from callplane.agents.service import AgentService, sip_endpoint
+from callplane.agents.service import sip_endpoint
 from callplane.db.session import WriteSession
 from callplane.errors import merge_responses
-from callplane.sip import service
+from callplane.sip.service import SipService
 
 router = APIRouter(prefix="/core/agents/{agent_id}/deploy-as-sip", tags=["sip"])
 
@@ -24,8 +24,7 @@ async def deploy_agent_as_sip(
     agent_id: uuid.UUID, subject: AgentsManager, session: WriteSession, request: Request
 ) -> SipEndpoint:
     """Deploy (idempotent). Calls are answered by the agent's live version; 409 if none."""
-    agent = await AgentService(session, subject.organization_id).get(agent_id, lock=True)
-    await service.deploy(session, agent)
+    agent = await SipService(session, subject.organization_id).deploy(agent_id)
     return sip_endpoint(agent, request.app.state.settings.sip_domain)
 
 
@@ -36,5 +35,4 @@ async def remove_agent_sip_endpoint(
     agent_id: uuid.UUID, subject: AgentsManager, session: WriteSession
 ) -> None:
     """Remove the SIP endpoint (idempotent)."""
-    agent = await AgentService(session, subject.organization_id).get(agent_id, lock=True)
-    await service.remove(session, agent)
+    await SipService(session, subject.organization_id).remove(agent_id)

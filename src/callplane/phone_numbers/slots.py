@@ -1,0 +1,133 @@
+"""A phone number's two agent slots, and the one place that writes them.
+
+Each slot (inbound, outbound) holds one agent version as three columns written together: the
+agent id, the version id and the version number (kept beside the id so "numbers of this agent" is
+an indexed lookup and reads need no join). Publishing, rollback and agent deletion all write slots
+through a `SlotWrites`, which stamps `updated_at`, remembers what it changed, and records one
+`phone_number.assignment_changed` per number changed.
+
+Locking is the caller's, in one order everywhere: the agent row first, then the numbers sorted
+(`PhoneNumberRepository.lock_many`, `for_agent(lock=True)`), so concurrent publishes, rollbacks
+and deletions queue up instead of deadlocking.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import NamedTuple
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callplane.audit import recorder as audit
+from callplane.db.types import utcnow
+from callplane.models import AgentVersion, PhoneNumber
+from callplane.phone_numbers.repository import PhoneNumberRepository
+from callplane.phone_numbers.schemas import Slot
+
+SLOTS: tuple[Slot, ...] = ("inbound", "outbound")
+
+# A slot's three columns: (agent id, agent version id, version number); all None when empty.
+Columns = tuple[uuid.UUID | None, uuid.UUID | None, int | None]
+EMPTY: Columns = (None, None, None)
+
+
+class Holder(NamedTuple):
+    """The agent version a slot holds."""
+
+    agent_id: uuid.UUID
+    agent_version_id: uuid.UUID
+    version: int
+
+
+def holder(record: PhoneNumber, slot: Slot) -> Holder | None:
+    """What the slot holds, or None when it is empty."""
+    agent_id, version_id, version = _read(record, slot)
+    if agent_id is None or version_id is None or version is None:
+        return None
+    return Holder(agent_id, version_id, version)
+
+
+def assignment_changed(record: PhoneNumber, slots: list[Slot]) -> dict[str, object]:
+    """The `phone_number.assignment_changed` payload: what each changed slot holds now (the
+    previous holder is in the number's earlier events)."""
+    payload: dict[str, object] = {}
+    for slot in slots:
+        agent_id, _, version = _read(record, slot)
+        payload[slot] = {"agent_id": agent_id, "version": version}
+    return payload
+
+
+class SlotWrites:
+    """The slot writes of one operation (a publish, a rollback, an agent's deletion), on rows the
+    caller has locked, and the audit events they owe."""
+
+    def __init__(
+        self, session: AsyncSession, organization_id: uuid.UUID, now: datetime | None = None
+    ):
+        self.session = session
+        self.organization_id = organization_id
+        self.now = now or utcnow()
+        self._changed: dict[str, tuple[PhoneNumber, list[Slot]]] = {}
+
+    def assign(self, record: PhoneNumber, slot: Slot, version: AgentVersion) -> bool:
+        """Point the slot at `version`; say whether that changed it."""
+        return self._write(record, slot, (version.agent_id, version.id, version.version))
+
+    def clear(self, record: PhoneNumber, slot: Slot, agent_id: uuid.UUID) -> bool:
+        """Empty the slot if it holds any version of `agent_id`; say whether it did."""
+        return _read(record, slot)[0] == agent_id and self._write(record, slot, EMPTY)
+
+    async def clear_agent(self, agent_id: uuid.UUID) -> None:
+        """Empty every slot holding any version of the agent (it is being deleted).
+
+        The numbers are locked in phone-number order, the order publishing locks them in; on
+        PostgreSQL a number another agent's publish took meanwhile is re-checked once its lock is
+        granted and no longer matches."""
+        repository = PhoneNumberRepository(self.session, self.organization_id)
+        for record in await repository.for_agent(agent_id, lock=True):
+            for slot in SLOTS:
+                self.clear(record, slot, agent_id)
+
+    async def record_changes(self) -> None:
+        """One `phone_number.assignment_changed` per number changed, in the order they changed."""
+        for number, (record, slots) in self._changed.items():
+            await audit.record(
+                self.session,
+                self.organization_id,
+                "phone_number.assignment_changed",
+                "phone_number",
+                number,
+                assignment_changed(record, slots),
+            )
+
+    def _write(self, record: PhoneNumber, slot: Slot, columns: Columns) -> bool:
+        """Write a slot, stamping `updated_at` only when something changed.
+
+        The stamp is explicit rather than the column's `onupdate`: the ORM batches these UPDATEs
+        into one executemany, and SQLAlchemy (2.1.9) then copies the first row's generated
+        timestamp onto every object, so a response would disagree with what was stored.
+        """
+        if _read(record, slot) == columns:
+            return False
+        if slot == "inbound":
+            (
+                record.inbound_agent_id,
+                record.inbound_agent_version_id,
+                record.inbound_version,
+            ) = columns
+        else:
+            (
+                record.outbound_agent_id,
+                record.outbound_agent_version_id,
+                record.outbound_version,
+            ) = columns
+        record.updated_at = self.now
+        self._changed.setdefault(record.phone_number, (record, []))[1].append(slot)
+        return True
+
+
+def _read(record: PhoneNumber, slot: Slot) -> Columns:
+    if slot == "inbound":
+        return (record.inbound_agent_id, record.inbound_agent_version_id, record.inbound_version)
+    return (record.outbound_agent_id, record.outbound_agent_version_id, record.outbound_version)
