@@ -18,17 +18,25 @@ from fastapi.telemetry import TelemetryConfig
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
 
+from callplane import wiring
+from callplane import worker as workflow_process
 from callplane.api import document_validation_errors, mount_routers
+from callplane.audit.recorder import bind_request
 from callplane.auth.service import Authenticator
 from callplane.config import Settings, get_settings
 from callplane.db.engine import Database, create_engine, is_transient
+from callplane.db.session import WriteHooks
 from callplane.errors import AppError, DatabaseUnavailable, validation_error_body
-from callplane.kit.idempotency import IdempotencyMiddleware, IdempotentReplay, replay_response
+from callplane.idempotency.middleware import (
+    IdempotencyMiddleware,
+    IdempotentReplay,
+    replay_response,
+)
+from callplane.idempotency.repository import mark_committed
 from callplane.kit.middleware import BufferedBodyMiddleware, RequestIdMiddleware
 from callplane.kit.openapi import TAGS, name_operations
 from callplane.observability.middleware import ObservabilityMiddleware
 from callplane.ratelimit import limiter as ratelimit
-from callplane.workflows import process as workflow_process
 
 logger = logging.getLogger("callplane")
 
@@ -77,6 +85,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry=None if settings.opentelemetry else NO_TELEMETRY,
     )
     app.state.settings = settings
+    # A request's write session: tied to the request (who acts, for the audit events) and, in
+    # the same transaction as its work, marks its Idempotency-Key committed.
+    app.state.write_hooks = WriteHooks(opened=(bind_request,), committing=(mark_committed,))
+    wiring.install()
     _install_error_handlers(app)
     _install_docs(app)
     mount_routers(app)

@@ -160,7 +160,7 @@ def worker() -> None:
     Each worker gets a unique executor id (or CALLPLANE_WORKFLOW_EXECUTOR_ID); survivors take over
     the unfinished workflows of a worker that died (docs/operations.md).
     """
-    from callplane.workflows.process import run_worker
+    from callplane.worker import run_worker
 
     settings = get_settings()
     logging.config.dictConfig(log_config(settings.log_level))

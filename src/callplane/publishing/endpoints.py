@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Body
 
-from callplane.agents.endpoints import AgentsManager
+from callplane.agents.auth import AgentsManager
 from callplane.agents.errors import AgentNotFound
 from callplane.db.session import WriteSession
 from callplane.errors import merge_responses

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from callplane.agents.endpoints import AgentsManager
+from callplane.agents.auth import AgentsManager
 from callplane.agents.errors import AgentNotFound
 from callplane.db.session import WriteSession
 from callplane.errors import merge_responses

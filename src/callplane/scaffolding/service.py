@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +21,7 @@ from callplane.knowledge.repository import CollectionRepository
 from callplane.models import WorkflowRun
 from callplane.scaffolding import workflow
 from callplane.scaffolding.errors import WebsiteBlocked, WebsiteInvalid, WebsiteUnresolvable
-from callplane.scaffolding.schemas import CreateDemo, CreateFromWebsite
+from callplane.scaffolding.schemas import Build, BuildRequest, CreateDemo, CreateFromWebsite
 from callplane.workflows import service as workflows
 from callplane.workflows.service import derive_workflow_id
 
@@ -63,37 +62,30 @@ async def start_from_website(
         body.existing_collection_id
     ):
         raise CollectionNotFound("existing_collection_id: knowledge collection not found.")
-    spec: dict[str, Any] = {
-        **body.model_dump(mode="json", exclude={"company_website"}),
-        "website": body.company_website,
-    }
-    return await workflows.start(
-        session,
-        organization_id,
-        workflow_id=derive_workflow_id(request),
-        type_=workflow.FROM_WEBSITE,
-        input_=spec,
-        workflow=workflow.create_from_website,
-        total_steps=4 if body.skip_deployment else 5,
-    )
+    return await _start(session, organization_id, request, workflow.FROM_WEBSITE, body)
 
 
 async def start_demo(
     session: AsyncSession, organization_id: uuid.UUID, body: CreateDemo, request: Request
 ) -> WorkflowRun:
     await check_website(body.company_website, request)
-    spec: dict[str, Any] = {
-        "website": body.company_website,
-        "instructions": body.instructions,
-        "include_phone_number": body.include_phone_number,
-        "is_demo": True,
-    }
+    return await _start(session, organization_id, request, workflow.DEMO, body)
+
+
+async def _start(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    request: Request,
+    type_: str,
+    body: BuildRequest,
+) -> WorkflowRun:
+    """The run's input is the request itself (`workflow.request_of` reads it back)."""
+    workflow_id = derive_workflow_id(request)
     return await workflows.start(
         session,
         organization_id,
-        workflow_id=derive_workflow_id(request),
-        type_=workflow.DEMO,
-        input_=spec,
-        workflow=workflow.create_demo,
-        total_steps=5,
+        workflow_id=workflow_id,
+        type_=type_,
+        input_=body.model_dump(mode="json"),
+        total_steps=Build.of(workflow_id, organization_id, body).steps,
     )

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callplane.agents.endpoints import AgentsManager, AgentsReader
+from callplane.agents.auth import AgentsManager, AgentsReader
 from callplane.agents.errors import AgentNotFound
 from callplane.db.session import ReadSession, WriteSession, open_session
 from callplane.errors import PreconditionFailed, merge_responses
@@ -19,7 +19,13 @@ from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
 from callplane.kit.schemas import Page
 from callplane.models import AgentVersion
 from callplane.versions import errors, generation
-from callplane.versions.schemas import MAX_VERSION, VersionCreate, VersionRead, VersionUpdate
+from callplane.versions.schemas import (
+    MAX_VERSION,
+    GenerationRun,
+    VersionCreate,
+    VersionRead,
+    VersionUpdate,
+)
 from callplane.versions.service import VersionService
 from callplane.workflows import service as workflow_service
 from callplane.workflows.schemas import WorkflowAccepted
@@ -185,14 +191,13 @@ async def generate_agent_version_instructions(
         subject.organization_id,
         workflow_id=derive_workflow_id(request),
         type_=generation.TYPE,
-        input_={
-            "agent_id": str(agent_id),
-            "version_id": str(draft.id),
-            "version": draft.version,
-            "inputs": draft.instruction_builder_inputs,
-            "instructions_before": draft.config.get("instructions", ""),
-        },
-        workflow=generation.generate_instructions,
+        input_=GenerationRun(
+            agent_id=agent_id,
+            version_id=draft.id,
+            version=draft.version,
+            inputs=draft.instruction_builder_inputs or {},
+            instructions_before=draft.config.get("instructions", ""),
+        ).model_dump(mode="json"),
         total_steps=generation.TOTAL_STEPS,
     )
     return WorkflowAccepted(workflow_id=run.id)

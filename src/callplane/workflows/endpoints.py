@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from callplane.agents.endpoints import AgentsManager, AgentsReader
+from callplane.agents.auth import AgentsManager, AgentsReader
 from callplane.db.session import ReadSession, WriteSession
 from callplane.errors import merge_responses
 from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.audit import recorder as audit
+from callplane.db.engine import Database
 from callplane.db.session import after_commit
 from callplane.db.types import new_id, utcnow
 from callplane.errors import AppError, Conflict, NotFound
-from callplane.kit import idempotency
+from callplane.idempotency.middleware import reservation
 from callplane.models import WorkflowRun
-from callplane.workflows import engine
+from callplane.workflows import engine, repository
 from callplane.workflows.repository import WorkflowRunRepository
 from callplane.workflows.schemas import FINISHED, Progress, WorkflowError, WorkflowRead
 
@@ -27,7 +29,8 @@ _cancel_hooks: dict[str, CancelHook] = {}
 
 def on_cancel(type_: str, hook: CancelHook) -> None:
     """Let a workflow type undo its visible state (e.g. `generating`) when a run is cancelled,
-    in the cancelling transaction: a cancelled workflow may never run its own code again."""
+    in the cancelling transaction: a cancelled workflow may never run its own code again.
+    Installed by the wiring (callplane.wiring)."""
     _cancel_hooks[type_] = hook
 
 
@@ -51,7 +54,7 @@ def derive_workflow_id(request: Request) -> str:
     """Same Idempotency-Key record (organization, credential, key) + route ⇒ same workflow id, so
     a retried request can never start a second workflow (the engine dedups by id); another
     credential's request under the same key is another request; without a key, a fresh id."""
-    record = idempotency.reservation(request)
+    record = reservation(request)
     if record is None:
         return str(new_id())
     name = (
@@ -68,10 +71,10 @@ async def start(
     workflow_id: str,
     type_: str,
     input_: dict[str, Any],
-    workflow: Callable[..., Awaitable[Any]],
     total_steps: int,
 ) -> WorkflowRun:
-    """Record the run in this transaction; enqueue it only once the transaction has committed.
+    """Record the run of the workflow `type_` (its durable name) in this transaction; enqueue it
+    only once the transaction has committed.
 
     If the process dies in between, the worker's sweep enqueues queued runs it finds.
     """
@@ -100,7 +103,7 @@ async def start(
     )
 
     async def enqueue() -> None:
-        await engine.enqueue(workflow, workflow_id, workflow_id)
+        await engine.enqueue(type_, workflow_id, workflow_id)
 
     after_commit(session, enqueue)
     return run
@@ -132,6 +135,17 @@ async def cancel(repo: WorkflowRunRepository, workflow_id: str) -> WorkflowRun:
 
     after_commit(repo.session, stop)
     return run
+
+
+async def enqueue_stale(database: Database, age: timedelta) -> int:
+    """Enqueue runs accepted by an API process that died before handing them to the engine.
+    Enqueuing is idempotent by workflow id, so a run the engine already has is left alone."""
+    async with database.session(write=False) as session:
+        stale = await repository.stale_queued(session, utcnow() - age)
+    for run in stale:
+        if engine.knows(run.type):
+            await engine.enqueue(run.type, run.id, run.id)
+    return len(stale)
 
 
 def to_read(run: WorkflowRun) -> WorkflowRead:
