@@ -23,6 +23,7 @@ from callplane.versions.schemas import (
     MAX_VERSION,
     GenerationRun,
     VersionCreate,
+    VersionNumber,
     VersionRead,
     VersionUpdate,
 )
@@ -33,7 +34,6 @@ from callplane.workflows.service import WorkflowEngineUnavailable, derive_workfl
 
 router = APIRouter(prefix="/core/agents/{agent_id}/versions", tags=["versions"])
 
-VersionNumber = Annotated[int, Path(ge=1, le=MAX_VERSION, description="Version number.")]
 VersionRef = Annotated[
     str,
     Path(pattern="^([0-9]{1,9}|latest)$", description="A version number or `latest`."),
