@@ -28,9 +28,9 @@ from callplane.versions.schemas import (
     VersionUpdate,
 )
 from callplane.versions.service import VersionService
-from callplane.workflows import service as workflow_service
+from callplane.workflows.errors import WorkflowEngineUnavailable
 from callplane.workflows.schemas import WorkflowAccepted
-from callplane.workflows.service import WorkflowEngineUnavailable, derive_workflow_id
+from callplane.workflows.service import WorkflowService, derive_workflow_id
 
 router = APIRouter(prefix="/core/agents/{agent_id}/versions", tags=["versions"])
 
@@ -186,9 +186,7 @@ async def generate_agent_version_instructions(
     draft = await VersionService(session, subject.organization_id).start_generation(
         agent_id, version
     )
-    run = await workflow_service.start(
-        session,
-        subject.organization_id,
+    run = await WorkflowService(session, subject.organization_id).start(
         workflow_id=derive_workflow_id(request),
         type_=generation.TYPE,
         input_=GenerationRun(
