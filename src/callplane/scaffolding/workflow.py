@@ -57,7 +57,8 @@ def request_of(run: WorkflowRun) -> BuildRequest:
     data = dict(run.input)
     if "website" in data:
         data["company_website"] = data.pop("website")
-        data.pop("is_demo" if run.type == DEMO else "", None)
+        if run.type == DEMO:
+            data.pop("is_demo", None)  # implied by the type (CreateDemo has no such field)
     model = CreateDemo if run.type == DEMO else CreateFromWebsite
     return model.model_validate(data)
 
