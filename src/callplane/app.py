@@ -18,8 +18,7 @@ from fastapi.telemetry import TelemetryConfig
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
 
-from callplane import wiring
-from callplane import worker as workflow_process
+from callplane import wiring, worker
 from callplane.api import document_validation_errors, mount_routers
 from callplane.audit.recorder import bind_request
 from callplane.auth.service import Authenticator
@@ -57,21 +56,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             window_seconds=settings.rate_limit_window_seconds,
             backend=settings.rate_limit_backend,
         )
-        app.state.writer = workflow_process.writer_for(settings)
+        app.state.writer = worker.writer_for(settings)
         sweeper: asyncio.Task[None] | None = None
         if settings.workflows != "off":
-            await workflow_process.start(
-                settings, database, listen=settings.workflows == "embedded"
-            )
+            await worker.start(settings, database, listen=settings.workflows == "embedded")
             if settings.workflows == "embedded":
-                sweeper = asyncio.create_task(workflow_process.sweep_forever(database, settings))
+                sweeper = asyncio.create_task(worker.sweep_forever(database, settings))
         try:
             yield
         finally:
             if sweeper is not None:
                 sweeper.cancel()
             if settings.workflows != "off":
-                workflow_process.stop()
+                worker.stop()
             await database.dispose()
 
     app = FastAPI(

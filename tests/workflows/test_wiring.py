@@ -4,11 +4,15 @@ only the workflow engine talks to DBOS."""
 from __future__ import annotations
 
 import ast
+import asyncio
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import callplane
+from tests.factories import Tenant
+from tests.webhooks.helpers import create_webhook, deliveries
 
 SOURCE = Path(callplane.__file__).parent
 ENGINE = SOURCE / "workflows" / "engine.py"
@@ -68,3 +72,23 @@ def test_only_the_engine_imports_dbos_and_never_its_private_modules() -> None:
     }
     assert importers == {"workflows/engine.py"}
     assert not any(name.startswith("dbos._") for name in _imports(ENGINE))
+
+
+async def test_a_cli_command_fans_its_events_out_to_webhooks(
+    tenant: Tenant, database_url: str
+) -> None:
+    """`callplane keys create` records `api_key.created` in a process of its own, with no app:
+    the subscription gets its delivery (a worker's sweep sends it)."""
+    webhook = await create_webhook(tenant, "http://127.0.0.1:9/", ["api_key.created"])
+    command = [sys.executable, "-c", "from callplane.cli import main; main()", "keys", "create"]
+    options = ["--org", str(tenant.organization_id), "--name", "ci", "--scopes", "agents:read"]
+    created = await asyncio.to_thread(
+        subprocess.run,
+        [*command, *options, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "CALLPLANE_DATABASE_URL": database_url},
+    )
+    assert created.returncode == 0, created.stderr[-3000:]
+    assert [d["event_type"] for d in await deliveries(tenant, webhook["id"])] == ["api_key.created"]
