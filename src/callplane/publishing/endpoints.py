@@ -21,7 +21,7 @@ from callplane.publishing.schemas import (
     SlotHolder,
 )
 from callplane.versions import errors
-from callplane.versions.schemas import VersionNumber
+from callplane.versions.params import VersionNumber
 
 router = APIRouter(prefix="/core/agents/{agent_id}", tags=["publishing"])
 

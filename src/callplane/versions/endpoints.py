@@ -19,11 +19,11 @@ from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
 from callplane.kit.schemas import Page
 from callplane.models import AgentVersion
 from callplane.versions import errors, generation
+from callplane.versions.params import VersionNumber
 from callplane.versions.schemas import (
     MAX_VERSION,
     GenerationRun,
     VersionCreate,
-    VersionNumber,
     VersionRead,
     VersionUpdate,
 )

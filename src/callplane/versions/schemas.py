@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Path
 from pydantic import BaseModel, Field, model_validator
 
 from callplane.agent_config import AgentConfig, InstructionBuilderInputs
@@ -12,8 +11,6 @@ from callplane.kit.schemas import RequestModel, ResponseModel, UTCDateTime
 # Version numbers are 32-bit integers in the database; larger values would fail there (500), not
 # in validation (422).
 MAX_VERSION = 2_000_000_000
-# The `{version}` path parameter of the version routes (versions, publishing).
-VersionNumber = Annotated[int, Path(ge=1, le=MAX_VERSION, description="Version number.")]
 
 
 class VersionCreate(RequestModel):
