@@ -23,7 +23,8 @@ from callplane.errors import (
     ValidationErrorBody,
     merge_responses,
 )
-from callplane.kit.idempotency import KEY_PATTERN, IdempotencyKeyInFlight
+from callplane.idempotency.errors import IdempotencyKeyInFlight
+from callplane.idempotency.middleware import KEY_PATTERN
 from callplane.kit.middleware import BODY_METHODS
 from callplane.knowledge.endpoints import router as knowledge_router
 from callplane.observability.endpoints import router as metrics_router

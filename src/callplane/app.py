@@ -18,17 +18,24 @@ from fastapi.telemetry import TelemetryConfig
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
 
+from callplane import wiring, worker
 from callplane.api import document_validation_errors, mount_routers
+from callplane.audit.recorder import bind_request
 from callplane.auth.service import Authenticator
 from callplane.config import Settings, get_settings
 from callplane.db.engine import Database, create_engine, is_transient
+from callplane.db.session import WriteHooks
 from callplane.errors import AppError, DatabaseUnavailable, validation_error_body
-from callplane.kit.idempotency import IdempotencyMiddleware, IdempotentReplay, replay_response
+from callplane.idempotency.middleware import (
+    IdempotencyMiddleware,
+    IdempotentReplay,
+    replay_response,
+)
+from callplane.idempotency.repository import mark_committed
 from callplane.kit.middleware import BufferedBodyMiddleware, RequestIdMiddleware
 from callplane.kit.openapi import TAGS, name_operations
 from callplane.observability.middleware import ObservabilityMiddleware
 from callplane.ratelimit import limiter as ratelimit
-from callplane.workflows import process as workflow_process
 
 logger = logging.getLogger("callplane")
 
@@ -49,21 +56,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             window_seconds=settings.rate_limit_window_seconds,
             backend=settings.rate_limit_backend,
         )
-        app.state.writer = workflow_process.writer_for(settings)
+        app.state.writer = worker.writer_for(settings)
         sweeper: asyncio.Task[None] | None = None
         if settings.workflows != "off":
-            await workflow_process.start(
-                settings, database, listen=settings.workflows == "embedded"
-            )
+            await worker.start(settings, database, listen=settings.workflows == "embedded")
             if settings.workflows == "embedded":
-                sweeper = asyncio.create_task(workflow_process.sweep_forever(database, settings))
+                sweeper = asyncio.create_task(worker.sweep_forever(database, settings))
         try:
             yield
         finally:
             if sweeper is not None:
                 sweeper.cancel()
             if settings.workflows != "off":
-                workflow_process.stop()
+                worker.stop()
             await database.dispose()
 
     app = FastAPI(
@@ -77,6 +82,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry=None if settings.opentelemetry else NO_TELEMETRY,
     )
     app.state.settings = settings
+    # A request's write session: tied to the request (who acts, for the audit events) and, in
+    # the same transaction as its work, marks its Idempotency-Key committed.
+    app.state.write_hooks = WriteHooks(opened=(bind_request,), committing=(mark_committed,))
+    wiring.install()
     _install_error_handlers(app)
     _install_docs(app)
     mount_routers(app)

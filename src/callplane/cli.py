@@ -94,7 +94,10 @@ def _server_command(command: Callable[P, None]) -> Callable[P, None]:
 
 def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run `work` in one committed transaction against CALLPLANE_DATABASE_URL."""
+    from callplane import wiring
     from callplane.db.engine import Database, create_engine
+
+    wiring.install()  # its audit events reach webhooks too (delivered by a worker's sweep)
 
     async def run() -> T:
         database = Database(create_engine(get_settings().database_url, pool_size=1))
@@ -160,7 +163,7 @@ def worker() -> None:
     Each worker gets a unique executor id (or CALLPLANE_WORKFLOW_EXECUTOR_ID); survivors take over
     the unfinished workflows of a worker that died (docs/operations.md).
     """
-    from callplane.workflows.process import run_worker
+    from callplane.worker import run_worker
 
     settings = get_settings()
     logging.config.dictConfig(log_config(settings.log_level))

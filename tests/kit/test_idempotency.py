@@ -17,7 +17,8 @@ from sqlalchemy import select, update
 from callplane.auth.credentials import parse_credential
 from callplane.db.engine import Database
 from callplane.db.types import utcnow
-from callplane.kit.idempotency import IdempotencyKeyInFlight, RecordId, _release, mark_committed
+from callplane.idempotency.errors import IdempotencyKeyInFlight
+from callplane.idempotency.repository import RecordId, mark_committed, release
 from callplane.kit.middleware import BODY_METHODS
 from callplane.models import IdempotencyKey
 from tests.factories import Tenant
@@ -350,7 +351,7 @@ async def test_a_5xx_after_the_commit_keeps_the_key(tenant: Tenant, database: Da
     first = await tenant.post("/core/agents", json={"name": "Kept"}, headers=key_headers("k5"))
     assert first.status_code == 201
     await _mark_in_flight(database, tenant, "k5", locked_for=timedelta(seconds=60), committed=True)
-    await _release(database, record_id(tenant, "k5"))
+    await release(database, record_id(tenant, "k5"))
     retry = await tenant.post("/core/agents", json={"name": "Kept"}, headers=key_headers("k5"))
     assert retry.status_code == 409
     assert retry.json()["code"] == "idempotency_key_response_lost"

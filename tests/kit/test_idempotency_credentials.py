@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from callplane.auth.scopes import Scope
 from callplane.auth.service import Authenticator
 from callplane.db.engine import Database
-from callplane.kit.idempotency import RecordId
+from callplane.idempotency.repository import RecordId
 from callplane.models import ApiKey, IdempotencyKey, Membership, Webhook
 from callplane.workflows.service import derive_workflow_id
 from tests.factories import Tenant

@@ -14,12 +14,12 @@ import pytest
 from dbos import DBOS
 from sqlalchemy import create_engine, event, func, make_url, select, text, update
 
+from callplane import worker
 from callplane.config import Settings
 from callplane.db.engine import Database
 from callplane.db.types import utcnow
 from callplane.models import AuditEvent, IdempotencyKey, WebhookDelivery
 from callplane.ops import housekeeping
-from callplane.workflows import process
 from callplane.workflows.engine import system_database_url
 from tests.factories import Tenant
 from tests.observability.helpers import scrape, value
@@ -199,7 +199,7 @@ async def test_the_sweep_loop_runs_housekeeping_at_once(
     """A process that runs workflows prunes as its sweep starts, then every minute."""
     key = await _write_with_key(tenant, "swept")
     await _age_keys(database, [key], settings.idempotency_ttl_hours + 1)
-    loop = asyncio.create_task(process.sweep_forever(database, settings))
+    loop = asyncio.create_task(worker.sweep_forever(database, settings))
     try:
         for _ in range(100):
             if not await _keys_left(database, [key]):

@@ -67,7 +67,7 @@ async def enqueue_private_run(
                 organization_id=tenant.organization_id,
                 type="create_from_website",
                 status="running",
-                input={"company_name": "Acme Dental", "website": website},
+                input={"company_name": "Acme Dental", "company_website": website},
                 progress={"completed_steps": 0, "total_steps": 5},
                 attempts=0,
             )

@@ -16,27 +16,39 @@ import pytest
 from dbos import DBOS, SetWorkflowID
 
 from callplane.scaffolding import workflow as build
+from callplane.scaffolding.schemas import Build, Created, DeployStep
 from callplane.versions import generation
+from callplane.versions.schemas import ApplyGenerated, GeneratedText, GenerationRun
 from tests.factories import Tenant
 from tests.webhooks.helpers import create_webhook, deliveries
 from tests.webhooks.receiver import Receiver
 
 
+def _deploy_step(organization_id: str, created: dict[str, Any], *, number: bool) -> DeployStep:
+    """The deploy step's argument, in the calling workflow (its run)."""
+    run = Build(
+        run_id=str(DBOS.workflow_id),
+        organization_id=uuid.UUID(organization_id),
+        website="https://acme.test",
+        include_phone_number=number,
+    )
+    return DeployStep(
+        build=run, created=Created.model_validate(created), domain="acme.test", company_name="Acme"
+    )
+
+
 @DBOS.step()
 async def _deploy_twice(organization_id: str, created: dict[str, Any]) -> None:
     for _ in range(2):
-        run_id = str(DBOS.workflow_id)
-        await build.deploy(run_id, organization_id, created, "acme.test", None, "Acme", False)
+        await build.deploy(_deploy_step(organization_id, created, number=False))
 
 
 @DBOS.step()
 async def _deploy_twice_with_number(
     organization_id: str, created: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    run_id = str(DBOS.workflow_id)
     return [
-        await build.deploy(run_id, organization_id, created, "acme.test", None, "Acme", True)
-        for _ in range(2)
+        await build.deploy(_deploy_step(organization_id, created, number=True)) for _ in range(2)
     ]
 
 
@@ -49,12 +61,28 @@ async def _deploy_rerun_with_number(
 
 @DBOS.step()
 async def _apply_twice(
-    version_id: str, inputs: dict[str, Any], before: str | None
+    organization_id: str, version_id: str, inputs: dict[str, Any], before: str | None
 ) -> list[dict[str, Any]]:
-    generated = {"instructions": "Greet."}
-    return [
-        await generation.apply_instructions(version_id, inputs, generated, before) for _ in range(2)
-    ]
+    step = _apply(organization_id, version_id, inputs, before)
+    return [await generation.apply_instructions(step) for _ in range(2)]
+
+
+def _apply(
+    organization_id: str, version_id: str, inputs: dict[str, Any], before: str | None
+) -> ApplyGenerated:
+    """The apply step's argument for a draft."""
+    run = GenerationRun(
+        agent_id=uuid.uuid4(),  # not read by the step
+        version_id=uuid.UUID(version_id),
+        version=1,
+        inputs=inputs,
+        instructions_before=before,
+    )
+    return ApplyGenerated(
+        organization_id=uuid.UUID(organization_id),
+        run=run,
+        generated=GeneratedText(instructions="Greet."),
+    )
 
 
 @DBOS.workflow()
@@ -64,9 +92,9 @@ async def _deploy_rerun(organization_id: str, created: dict[str, Any]) -> None:
 
 @DBOS.workflow()
 async def _apply_rerun(
-    version_id: str, inputs: dict[str, Any], before: str | None
+    organization_id: str, version_id: str, inputs: dict[str, Any], before: str | None
 ) -> list[dict[str, Any]]:
-    return await _apply_twice(version_id, inputs, before)
+    return await _apply_twice(organization_id, version_id, inputs, before)
 
 
 async def _events(tenant: Tenant, workflow_id: str) -> Counter[str]:
@@ -129,7 +157,9 @@ async def test_a_rerun_apply_step_records_its_event_once(
     workflow_id = f"rerun-{uuid.uuid4()}"
 
     with SetWorkflowID(workflow_id):
-        outcomes = await _apply_rerun(draft["id"], draft["instruction_builder_inputs"], before)
+        outcomes = await _apply_rerun(
+            str(tenant.organization_id), draft["id"], draft["instruction_builder_inputs"], before
+        )
 
     assert [outcome["applied"] for outcome in outcomes] == [True, True], outcomes
     assert await _events(tenant, workflow_id) == {"agent.version.instructions_generated": 1}

@@ -10,6 +10,7 @@ from callplane.db.engine import Database
 from callplane.llm import GeneratedInstructions, LLMRequestRejected
 from callplane.models import AgentVersion
 from callplane.versions.generation import apply_instructions
+from callplane.versions.schemas import ApplyGenerated, GeneratedText, GenerationRun
 from callplane.workflows.runtime import runtime
 from tests.factories import Tenant
 from tests.workflows.helpers import wait_for_workflow
@@ -116,9 +117,9 @@ async def test_a_generation_that_finishes_late_overwrites_nothing(tenant: Tenant
         await tenant.put(url, json={"instruction_builder_inputs": new_inputs})
     ).status_code == 200
 
-    generated = {"instructions": "Stale text", "starting_message": None}
+    generated = GeneratedText(instructions="Stale text")
     outcome = await apply_instructions(
-        version["id"], version["instruction_builder_inputs"], generated
+        _apply(tenant, version, version["instruction_builder_inputs"], generated)
     )
     assert outcome["applied"] is False and "inputs changed" in outcome["reason"]
     after = (await tenant.get(url)).json()
@@ -127,9 +128,27 @@ async def test_a_generation_that_finishes_late_overwrites_nothing(tenant: Tenant
 
     await tenant.put(url, json={"config": {"instructions": "By hand"}})
     assert (await tenant.publish(agent_id, number)).status_code == 200
-    outcome = await apply_instructions(version["id"], new_inputs, generated)
+    outcome = await apply_instructions(_apply(tenant, version, new_inputs, generated))
     assert outcome["applied"] is False and "published" in outcome["reason"]
     assert (await tenant.get(url)).json()["config"]["instructions"] == "By hand"
+
+
+def _apply(
+    tenant: Tenant,
+    version: dict[str, Any],
+    inputs: dict[str, Any],
+    generated: GeneratedText,
+    before: str | None = None,
+) -> ApplyGenerated:
+    """The apply step's argument, as a run started with `inputs` (and `before`) would pass it."""
+    run = GenerationRun(
+        agent_id=version["agent_id"],
+        version_id=version["id"],
+        version=version["version"],
+        inputs=inputs,
+        instructions_before=before,
+    )
+    return ApplyGenerated(organization_id=tenant.organization_id, run=run, generated=generated)
 
 
 class RejectingWriter:
@@ -179,9 +198,9 @@ async def test_hand_edits_during_generation_are_kept(tenant: Tenant) -> None:
     version = (await tenant.get(url)).json()
     started_with = version["config"]["instructions"]
     await tenant.put(url, json={"config": {"instructions": "Written by a person."}})
-    generated = {"instructions": "Generated text", "starting_message": None}
+    generated = GeneratedText(instructions="Generated text")
     outcome = await apply_instructions(
-        version["id"], version["instruction_builder_inputs"], generated, started_with
+        _apply(tenant, version, version["instruction_builder_inputs"], generated, started_with)
     )
     assert outcome["applied"] is False and "edited by hand" in outcome["reason"]
     after = (await tenant.get(url)).json()

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body
 from pydantic import BaseModel
 
 from callplane.agent_config.model import agent_config_json_schema, validate_config
-from callplane.agents.endpoints import AgentsReader
+from callplane.agents.auth import AgentsReader
 
 router = APIRouter(prefix="/core", tags=["agent config"])
 

@@ -9,6 +9,7 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 
+from callplane.agents.auth import AGENTS_READ_SCOPES, AgentsManager, AgentsReader
 from callplane.agents.errors import AgentNotFound
 from callplane.agents.repository import AgentRepository
 from callplane.agents.schemas import (
@@ -18,9 +19,7 @@ from callplane.agents.schemas import (
     AgentUpdate,
 )
 from callplane.agents.service import AgentService, agent_detail, agent_read
-from callplane.auth.dependencies import Requires, authorize
-from callplane.auth.scopes import Scope
-from callplane.auth.subject import AuthSubject
+from callplane.auth.dependencies import authorize
 from callplane.db.session import ReadSession, WriteSession
 from callplane.errors import PreconditionFailed, merge_responses
 from callplane.kit.etags import etag_for
@@ -31,9 +30,6 @@ from callplane.kit.schemas import Page, unstorable
 
 router = APIRouter(prefix="/core/agents", tags=["agents"])
 
-AGENTS_READ_SCOPES = (Scope.AGENTS_READ, Scope.AGENTS_MANAGE)
-AgentsReader = Annotated[AuthSubject, Requires(*AGENTS_READ_SCOPES)]
-AgentsManager = Annotated[AuthSubject, Requires(Scope.AGENTS_MANAGE)]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
 MAX_METADATA_FILTER_KEYS = 50
 

@@ -81,9 +81,12 @@ class AgentService:
             conversation_stats=stats,
         )
 
-    async def create(self, body: AgentCreate) -> Agent:
+    async def create(self, body: AgentCreate, *, agent_id: uuid.UUID | None = None) -> Agent:
+        """A new agent; `agent_id` is the caller's choice of id (a workflow's, derived from its
+        run so that a step run again finds the agent instead of making a second)."""
         agent = self.agents.add(
             Agent(
+                **({"id": agent_id} if agent_id is not None else {}),
                 name=body.name,
                 description=body.description,
                 active=body.active,

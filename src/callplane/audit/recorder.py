@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from dbos import DBOS
 from pydantic import BaseModel
 from sqlalchemy import exists, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -29,13 +28,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callplane.auth.subject import AuthSubject
 from callplane.db.types import new_id, utcnow
 from callplane.models import AuditEvent
+from callplane.workflows import engine
 
 ActorType = Literal["api_key", "user", "workflow", "system"]
 _REQUEST_STATE = "audit_request_state"
 _ACTOR = "audit_actor"
 _STEP_EVENTS = "audit_step_events"  # session.info: occurrences of each keyed event so far
 
-# Called with every recorded event inside its transaction (webhooks fan out from here).
+# Called with every recorded event inside its transaction (webhooks fan out from here); installed
+# by the wiring (callplane.wiring), so every process that records events has the same listeners.
 EventListener = Callable[[AsyncSession, AuditEvent], Awaitable[None]]
 _listeners: list[EventListener] = []
 
@@ -125,9 +126,10 @@ def _step_key(
 
 
 def _step_identity(action: str, resource_type: str, resource_id: str) -> tuple[str, ...] | None:
-    workflow_id, step_id = DBOS.workflow_id, DBOS.step_id
-    if workflow_id is None or step_id is None:
+    step = engine.current_step()
+    if step is None:
         return None
+    workflow_id, step_id = step
     return (workflow_id, str(step_id), action, resource_type, resource_id)
 
 

@@ -10,7 +10,7 @@ from fastapi.security import HTTPBearer
 from callplane.auth.service import Authenticator
 from callplane.auth.subject import AuthSubject
 from callplane.errors import Forbidden
-from callplane.kit.idempotency import claim
+from callplane.idempotency.middleware import claim
 from callplane.kit.middleware import RESPONSE_HEADERS
 from callplane.ratelimit.limiter import RateLimited, RateLimiter
 
@@ -32,7 +32,7 @@ async def authorize(request: Request, accepted: tuple[str, ...]) -> AuthSubject:
     """The caller, once its credential, its rate limit and its scopes (any of `accepted`) pass:
     what `Requires` does, callable by a route that solves no dependencies (kit.lean).
 
-    Only then is the request's Idempotency-Key claimed (kit.idempotency): a stored answer is
+    Only then is the request's Idempotency-Key claimed (callplane.idempotency): a stored answer is
     replayed to no one who may not make the request now, and refusals are never stored."""
     authenticator: Authenticator = request.app.state.authenticator
     subject = await authenticator.authenticate(
@@ -47,5 +47,5 @@ async def authorize(request: Request, accepted: tuple[str, ...]) -> AuthSubject:
             raise RateLimited()
     if accepted and not subject.has_any(*accepted):
         raise Forbidden(f"Missing scope: requires {' or '.join(accepted)}.")
-    await claim(request, subject)
+    await claim(request, subject.organization_id, subject.credential_id)
     return subject

@@ -2,21 +2,35 @@
 
 Application code never commits. Work that must happen only once the transaction is durable (cache
 eviction, starting workflows) registers itself with `after_commit`.
+
+What else a request's write session does is the app's to say (`WriteHooks` on `app.state`): this
+module knows no domain.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callplane.audit.recorder import bind_request
 from callplane.db.engine import Database
-from callplane.kit.idempotency import mark_committed
 
 AFTER_COMMIT = "after_commit"
+
+
+@dataclass(frozen=True)
+class WriteHooks:
+    """Called with a request's write session and the request's state: `opened` once the session
+    exists, `committing` inside its transaction after the request's work, before the commit."""
+
+    opened: Sequence[Callable[[AsyncSession, Any], None]] = ()
+    committing: Sequence[Callable[[AsyncSession, Any], Awaitable[None]]] = ()
+
+
+NO_HOOKS = WriteHooks()
 
 
 def after_commit(session: AsyncSession, hook: Callable[[], Awaitable[None] | None]) -> None:
@@ -32,13 +46,14 @@ async def run_in_transaction_hooks(session: AsyncSession) -> None:
 
 async def open_session(request: Request, *, write: bool) -> AsyncIterator[AsyncSession]:
     database: Database = request.app.state.database
+    hooks: WriteHooks = request.app.state.write_hooks if write else NO_HOOKS
     async with database.session(write=write) as session:
-        if write:
-            bind_request(session, request.state)
+        for opened in hooks.opened:
+            opened(session, request.state)
         async with session.begin():
             yield session
-            if write:
-                await mark_committed(session, request.state)
+            for committing in hooks.committing:
+                await committing(session, request.state)
         await run_in_transaction_hooks(session)
 
 

@@ -36,7 +36,7 @@ Batch = Callable[[int], Awaitable[int]]  # deletes up to n rows, returns how man
 async def prune(database: Database, settings: Settings) -> dict[str, int]:
     """One round: how many rows of each kind were deleted."""
     now = utcnow()
-    # Past its TTL a key would only be replaced on reuse (`IdempotencyMiddleware._reserve`).
+    # Past its TTL a key would only be replaced on reuse (`idempotency.repository.reserve`).
     cutoffs: dict[Any, datetime] = {
         IdempotencyKey: now - timedelta(hours=settings.idempotency_ttl_hours)
     }

@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Body
 
-from callplane.agents.endpoints import AgentsManager
+from callplane.agents.auth import AgentsManager
 from callplane.agents.errors import AgentNotFound
 from callplane.db.session import WriteSession
 from callplane.errors import merge_responses
@@ -23,7 +23,7 @@ from callplane.publishing.schemas import (
 )
 from callplane.publishing.service import PublishingService
 from callplane.versions import errors
-from callplane.versions.endpoints import VersionNumber
+from callplane.versions.params import VersionNumber
 
 router = APIRouter(prefix="/core/agents/{agent_id}", tags=["publishing"])
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from callplane.agents.endpoints import AgentsManager
+from callplane.agents.auth import AgentsManager
 from callplane.agents.errors import AgentNotFound
 from callplane.db.session import WriteSession
 from callplane.errors import merge_responses
 from callplane.knowledge.errors import CollectionNotFound
-from callplane.scaffolding import service
 from callplane.scaffolding.errors import WebsiteBlocked
 from callplane.scaffolding.schemas import CreateDemo, CreateFromWebsite
+from callplane.scaffolding.service import ScaffoldingService
+from callplane.workflows.errors import WorkflowEngineUnavailable
 from callplane.workflows.schemas import WorkflowAccepted
-from callplane.workflows.service import WorkflowEngineUnavailable
 
 router = APIRouter(prefix="/core/agents", tags=["scaffolding"])
 
@@ -38,7 +38,9 @@ async def create_agent_from_website(
     to a non-public address while private networks are not allowed; the message says which
     server setting allows them) or `website_unresolvable` (the name does not resolve). Every
     redirect and link is still checked during the crawl."""
-    run = await service.start_from_website(session, subject.organization_id, body, request)
+    run = await ScaffoldingService(session, subject.organization_id).start_from_website(
+        body, request
+    )
     return WorkflowAccepted(workflow_id=run.id)
 
 
@@ -54,5 +56,5 @@ async def create_demo_agent(
     """Build and deploy a demo agent from a website; `include_phone_number` assigns a free
     number of the organization (inbound) when there is one. The website is checked as for
     create-from-website: 422 `website_invalid`, `website_blocked` or `website_unresolvable`."""
-    run = await service.start_demo(session, subject.organization_id, body, request)
+    run = await ScaffoldingService(session, subject.organization_id).start_demo(body, request)
     return WorkflowAccepted(workflow_id=run.id)

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from callplane.kit.schemas import RequestModel
 
@@ -72,3 +73,76 @@ class CreateDemo(RequestModel):
     )
 
     _site = field_validator("company_website")(_website)
+
+
+class Build(BaseModel):
+    """What a website build does, from either request (`create_from_website`, `create_demo`:
+    one workflow under two names). A demo is `is_demo`, deployed, with the demo's options."""
+
+    run_id: str
+    organization_id: uuid.UUID
+    website: str
+    company_name: str | None = None
+    company_overview: str | None = None
+    instructions: str | None = None
+    is_demo: bool = False
+    skip_deployment: bool = False
+    voice_id: str | None = None
+    avatar_url: str | None = None
+    existing_agent_id: uuid.UUID | None = None
+    existing_collection_id: uuid.UUID | None = None
+    demo_type: str | None = None
+    include_phone_number: bool = False
+
+    @classmethod
+    def of(cls, run_id: str, organization_id: uuid.UUID, request: BuildRequest) -> Build:
+        common = {"run_id": run_id, "organization_id": organization_id}
+        if isinstance(request, CreateDemo):
+            return cls(
+                **common,
+                website=request.company_website,
+                instructions=request.instructions,
+                include_phone_number=request.include_phone_number,
+                is_demo=True,
+            )
+        fields = request.model_dump(exclude={"company_website"})
+        return cls(**common, **fields, website=request.company_website)
+
+    @property
+    def steps(self) -> int:
+        return 4 if self.skip_deployment else 5
+
+
+BuildRequest = CreateFromWebsite | CreateDemo
+
+
+class KnowledgeStep(BaseModel):
+    build: Build
+    name: str
+    profile: dict[str, Any]
+
+
+class ConfigStep(BaseModel):
+    build: Build
+    company_name: str
+    profile: dict[str, Any]
+    collection_id: str
+
+
+class CreateStep(BaseModel):
+    build: Build
+    company_name: str
+    website: str  # where the crawl landed
+    config: dict[str, Any]
+
+
+class Created(BaseModel):
+    agent_id: uuid.UUID
+    version: int
+
+
+class DeployStep(BaseModel):
+    build: Build
+    created: Created
+    domain: str
+    company_name: str

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,9 +21,8 @@ from callplane.knowledge.repository import CollectionRepository
 from callplane.models import WorkflowRun
 from callplane.scaffolding import workflow
 from callplane.scaffolding.errors import WebsiteBlocked, WebsiteInvalid, WebsiteUnresolvable
-from callplane.scaffolding.schemas import CreateDemo, CreateFromWebsite
-from callplane.workflows import service as workflows
-from callplane.workflows.service import derive_workflow_id
+from callplane.scaffolding.schemas import Build, BuildRequest, CreateDemo, CreateFromWebsite
+from callplane.workflows.service import WorkflowService, derive_workflow_id
 
 ALLOW_PRIVATE_HINT = (
     "Set CALLPLANE_CRAWLER_ALLOW_PRIVATE_NETWORKS=true on the server to allow private networks "
@@ -49,51 +47,38 @@ async def check_website(website: str, request: Request) -> None:
         raise WebsiteUnresolvable(f"company_website: {error.message}") from None
 
 
-async def start_from_website(
-    session: AsyncSession, organization_id: uuid.UUID, body: CreateFromWebsite, request: Request
-) -> WorkflowRun:
-    """A website the crawl would refuse is 422 and unknown `existing_*` ids are 404 now, not a
-    failed workflow later."""
-    await check_website(body.company_website, request)
-    if body.existing_agent_id and not await AgentRepository(session, organization_id).get(
-        body.existing_agent_id
-    ):
-        raise AgentNotFound("existing_agent_id: agent not found.")
-    if body.existing_collection_id and not await CollectionRepository(session, organization_id).get(
-        body.existing_collection_id
-    ):
-        raise CollectionNotFound("existing_collection_id: knowledge collection not found.")
-    spec: dict[str, Any] = {
-        **body.model_dump(mode="json", exclude={"company_website"}),
-        "website": body.company_website,
-    }
-    return await workflows.start(
-        session,
-        organization_id,
-        workflow_id=derive_workflow_id(request),
-        type_=workflow.FROM_WEBSITE,
-        input_=spec,
-        workflow=workflow.create_from_website,
-        total_steps=4 if body.skip_deployment else 5,
-    )
+class ScaffoldingService:
+    """Accepting website builds: checked now, built by the workflow (scaffolding.workflow)."""
 
+    def __init__(self, session: AsyncSession, organization_id: uuid.UUID):
+        self.session = session
+        self.organization_id = organization_id
 
-async def start_demo(
-    session: AsyncSession, organization_id: uuid.UUID, body: CreateDemo, request: Request
-) -> WorkflowRun:
-    await check_website(body.company_website, request)
-    spec: dict[str, Any] = {
-        "website": body.company_website,
-        "instructions": body.instructions,
-        "include_phone_number": body.include_phone_number,
-        "is_demo": True,
-    }
-    return await workflows.start(
-        session,
-        organization_id,
-        workflow_id=derive_workflow_id(request),
-        type_=workflow.DEMO,
-        input_=spec,
-        workflow=workflow.create_demo,
-        total_steps=5,
-    )
+    async def start_from_website(self, body: CreateFromWebsite, request: Request) -> WorkflowRun:
+        """A website the crawl would refuse is 422 and unknown `existing_*` ids are 404 now, not
+        a failed workflow later."""
+        await check_website(body.company_website, request)
+        org = self.organization_id
+        if body.existing_agent_id and not await AgentRepository(self.session, org).get(
+            body.existing_agent_id
+        ):
+            raise AgentNotFound("existing_agent_id: agent not found.")
+        if body.existing_collection_id and not await CollectionRepository(self.session, org).get(
+            body.existing_collection_id
+        ):
+            raise CollectionNotFound("existing_collection_id: knowledge collection not found.")
+        return await self._start(request, workflow.FROM_WEBSITE, body)
+
+    async def start_demo(self, body: CreateDemo, request: Request) -> WorkflowRun:
+        await check_website(body.company_website, request)
+        return await self._start(request, workflow.DEMO, body)
+
+    async def _start(self, request: Request, type_: str, body: BuildRequest) -> WorkflowRun:
+        """The run's input is the request itself (`workflow.request_of` reads it back)."""
+        workflow_id = derive_workflow_id(request)
+        return await WorkflowService(self.session, self.organization_id).start(
+            workflow_id=workflow_id,
+            type_=type_,
+            input_=body.model_dump(mode="json"),
+            total_steps=Build.of(workflow_id, self.organization_id, body).steps,
+        )

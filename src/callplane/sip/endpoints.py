@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Request, Response
 
-from callplane.agents.endpoints import AgentsManager
+from callplane.agents.auth import AgentsManager
 from callplane.agents.errors import AgentNotFound, AgentNotPublished
 from callplane.agents.schemas import SipEndpoint
 from callplane.agents.service import sip_endpoint

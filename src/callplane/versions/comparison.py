@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import Field
 
-from callplane.agents.endpoints import AgentsReader
+from callplane.agents.auth import AgentsReader
 from callplane.agents.errors import AgentNotFound
 from callplane.db.session import ReadSession
 from callplane.errors import merge_responses

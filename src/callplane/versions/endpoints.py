@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callplane.agents.endpoints import AgentsManager, AgentsReader
+from callplane.agents.auth import AgentsManager, AgentsReader
 from callplane.agents.errors import AgentNotFound
 from callplane.db.session import ReadSession, WriteSession, open_session
 from callplane.errors import PreconditionFailed, merge_responses
@@ -19,15 +19,21 @@ from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
 from callplane.kit.schemas import Page
 from callplane.models import AgentVersion
 from callplane.versions import errors, generation
-from callplane.versions.schemas import MAX_VERSION, VersionCreate, VersionRead, VersionUpdate
+from callplane.versions.params import VersionNumber
+from callplane.versions.schemas import (
+    MAX_VERSION,
+    GenerationRun,
+    VersionCreate,
+    VersionRead,
+    VersionUpdate,
+)
 from callplane.versions.service import VersionService
-from callplane.workflows import service as workflow_service
+from callplane.workflows.errors import WorkflowEngineUnavailable
 from callplane.workflows.schemas import WorkflowAccepted
-from callplane.workflows.service import WorkflowEngineUnavailable, derive_workflow_id
+from callplane.workflows.service import WorkflowService, derive_workflow_id
 
 router = APIRouter(prefix="/core/agents/{agent_id}/versions", tags=["versions"])
 
-VersionNumber = Annotated[int, Path(ge=1, le=MAX_VERSION, description="Version number.")]
 VersionRef = Annotated[
     str,
     Path(pattern="^([0-9]{1,9}|latest)$", description="A version number or `latest`."),
@@ -180,19 +186,16 @@ async def generate_agent_version_instructions(
     draft = await VersionService(session, subject.organization_id).start_generation(
         agent_id, version
     )
-    run = await workflow_service.start(
-        session,
-        subject.organization_id,
+    run = await WorkflowService(session, subject.organization_id).start(
         workflow_id=derive_workflow_id(request),
         type_=generation.TYPE,
-        input_={
-            "agent_id": str(agent_id),
-            "version_id": str(draft.id),
-            "version": draft.version,
-            "inputs": draft.instruction_builder_inputs,
-            "instructions_before": draft.config.get("instructions", ""),
-        },
-        workflow=generation.generate_instructions,
+        input_=GenerationRun(
+            agent_id=agent_id,
+            version_id=draft.id,
+            version=draft.version,
+            inputs=draft.instruction_builder_inputs or {},
+            instructions_before=draft.config.get("instructions", ""),
+        ).model_dump(mode="json"),
         total_steps=generation.TOTAL_STEPS,
     )
     return WorkflowAccepted(workflow_id=run.id)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from callplane.agent_config import AgentConfig, InstructionBuilderInputs
 from callplane.kit.schemas import RequestModel, ResponseModel, UTCDateTime
@@ -57,3 +57,27 @@ class VersionRead(ResponseModel):
     created_at: UTCDateTime
     updated_at: UTCDateTime
     etag: str
+
+
+class GenerationRun(BaseModel):
+    """An instruction-generation run's input (stored as the run's `input`): the draft, and its
+    builder inputs and instructions as they were when generation started."""
+
+    agent_id: uuid.UUID
+    version_id: uuid.UUID
+    version: int
+    inputs: dict[str, Any]
+    instructions_before: str | None = None
+
+
+class GeneratedText(BaseModel):
+    instructions: str
+    starting_message: str | None = None
+
+
+class ApplyGenerated(BaseModel):
+    """The `apply` step's argument: the run, and the text its `write` step returned."""
+
+    organization_id: uuid.UUID
+    run: GenerationRun
+    generated: GeneratedText

@@ -11,6 +11,7 @@ from callplane.agent_config import AgentConfig, default_config
 from callplane.agents.errors import AgentNotFound
 from callplane.agents.repository import AgentRepository
 from callplane.audit import recorder as audit
+from callplane.db.types import utcnow
 from callplane.kit.etags import check_if_match
 from callplane.kit.filters import TimeFilters
 from callplane.models import Agent, AgentVersion
@@ -23,7 +24,9 @@ from callplane.versions.errors import (
     VersionPublished,
 )
 from callplane.versions.repository import VersionRepository
-from callplane.versions.schemas import VersionCreate, VersionUpdate
+from callplane.versions.schemas import GeneratedText, VersionCreate, VersionUpdate
+
+GENERATED = "agent.version.instructions_generated"  # the event of an applied generated text
 
 
 def dump_config(config: AgentConfig) -> dict[str, Any]:
@@ -151,12 +154,89 @@ class VersionService:
         await self._record("agent.version.generation_started", agent_id, {"version": number})
         return version
 
+    async def create_generated(
+        self, agent_id: uuid.UUID, config: dict[str, Any], *, version_id: uuid.UUID
+    ) -> AgentVersion:
+        """A new draft holding generated instructions, under the caller's `version_id`: a
+        workflow step run again after a crash finds the draft its first run made."""
+        made = await self.versions.get(version_id)
+        if made is not None:
+            return made
+        await self.agent(agent_id, lock=True)
+        version = await self._insert(
+            agent_id, config, None, dirty=False, manual=False, version_id=version_id
+        )
+        version.instructions_generated_at = utcnow()
+        return version
+
+    async def apply_generated(
+        self,
+        version_id: uuid.UUID,
+        inputs: dict[str, Any],
+        generated: GeneratedText,
+        instructions_before: str | None,
+    ) -> dict[str, Any]:
+        """Write generated text into the draft unless, meanwhile, it was published, its inputs
+        changed, or someone edited its instructions by hand (`instructions_before` is what they
+        were). Returns the outcome (`applied`, and `reason` when not); leaves `generating`."""
+        version = await self.versions.get(version_id, for_update=True)
+        if version is None:
+            return {"applied": False, "reason": "The version was deleted during generation."}
+        outcome: dict[str, Any] = {"agent_id": str(version.agent_id), "version": version.version}
+        if version.instructions_status == "generating":
+            version.instructions_status = "idle"
+        if await audit.recorded_by_this_step(self.session, GENERATED, "agent", version.agent_id):
+            return {**outcome, "applied": True}  # by this step's first run, before a crash
+        if version.published:
+            reason = "The version was published during generation; nothing was overwritten."
+            return {**outcome, "applied": False, "reason": reason}
+        if instructions_before is not None and version.config.get("instructions") != (
+            instructions_before
+        ):
+            reason = (
+                "The instructions were edited by hand during generation; they were kept. "
+                "Generate again to replace them."
+            )
+            return {**outcome, "applied": False, "reason": reason}
+        if version.instruction_builder_inputs != inputs:
+            reason = (
+                "The builder inputs changed during generation; nothing was overwritten. "
+                "Generate again to use the new inputs."
+            )
+            return {**outcome, "applied": False, "reason": reason}
+        config = dict(version.config)
+        config["instructions"] = generated.instructions
+        if generated.starting_message:
+            config["starting_message"] = generated.starting_message
+        version.config = config
+        version.instructions_dirty = False
+        version.instructions_manually_edited = False
+        version.instructions_generated_at = utcnow()
+        version.revision += 1
+        await self._record(GENERATED, version.agent_id, {"version": version.version})
+        return {**outcome, "applied": True}
+
+    async def leave_generating(self, version_id: uuid.UUID, status: str) -> None:
+        """Leave `generating` (idle on cancel, failed on failure), never touching other states."""
+        version = await self.versions.get(version_id, for_update=True)
+        if version is not None and version.instructions_status == "generating":
+            version.instructions_status = status
+            await self.session.flush()
+
     async def delete(self, agent_id: uuid.UUID, number: int) -> None:
         version = await self.get(agent_id, number, lock=True)
         if version.published:
             raise PublishedVersionUndeletable()
         await self.versions.delete(version)
         await self._record("agent.version.deleted", agent_id, {"version": number})
+
+    async def discard_draft(self, version_id: uuid.UUID) -> None:
+        """Delete a draft made by a workflow that failed (a published one stays), silently: its
+        `agent.version.created` was the workflow's, and the failed run is the record."""
+        version = await self.versions.get(version_id, for_update=True)
+        if version is not None and not version.published:
+            await self.versions.delete(version)
+            await self.session.flush()
 
     async def _copy(self, agent_id: uuid.UUID, base: AgentVersion) -> AgentVersion:
         return await self._insert(
@@ -175,9 +255,12 @@ class VersionService:
         *,
         dirty: bool,
         manual: bool,
+        version_id: uuid.UUID | None = None,
     ) -> AgentVersion:
+        """A new version numbered after the newest, under `version_id` if given."""
         version = self.versions.add(
             AgentVersion(
+                **({"id": version_id} if version_id is not None else {}),
                 agent_id=agent_id,
                 version=await self.versions.next_number(agent_id),
                 config=config,

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from contextlib import nullcontext
 from datetime import datetime, timedelta
 
-from dbos import DBOS, SetEnqueueOptions
 from sqlalchemy import select, update
 
 from callplane.audit.schemas import AuditActor
@@ -25,6 +23,8 @@ from callplane.webhooks.schemas import EventResource, WebhookEvent
 from callplane.workflows import engine
 from callplane.workflows.runtime import runtime
 
+WORKFLOW = "deliver"  # the durable name of an attempt's workflow (stored with every run)
+
 
 def workflow_id(delivery_id: uuid.UUID | str, attempt: int) -> str:
     return f"webhook-{delivery_id}-{attempt}"
@@ -33,8 +33,7 @@ def workflow_id(delivery_id: uuid.UUID | str, attempt: int) -> str:
 async def enqueue(delivery_id: uuid.UUID | str, attempt: int, delay: float = 0.0) -> None:
     """Enqueue attempt `attempt` (idempotent: its workflow id is fixed), after `delay` seconds."""
     args = (workflow_id(delivery_id, attempt), str(delivery_id), attempt)
-    with SetEnqueueOptions(delay_seconds=delay) if delay > 0 else nullcontext():
-        await engine.enqueue(deliver, *args, queue=engine.WEBHOOKS)
+    await engine.enqueue(WORKFLOW, *args, queue=engine.WEBHOOKS, delay=delay)
 
 
 def payload(event: AuditEvent) -> bytes:
@@ -60,11 +59,10 @@ def _seconds_until(moment: datetime | None) -> float:
     return 0.0 if moment is None else max(0.0, (moment - utcnow()).total_seconds())
 
 
-# These retries (about 2 minutes) ride out our own database's hiccups; the receiver's failures
-# are returned, not raised, and scheduled as further attempts.
-@DBOS.step(retries_allowed=True, max_attempts=8, interval_seconds=1.0, backoff_rate=2.0)
-async def attempt_delivery(delivery_id: str, attempt: int) -> float | None:
-    """Make attempt number `attempt`: the seconds until the next one, or None when done."""
+async def attempt_delivery(which: tuple[str, int]) -> float | None:
+    """Make attempt number `attempt` of the delivery: the seconds until the next one, or None
+    when done."""
+    delivery_id, attempt = which
     settings = runtime().settings
     database = runtime().database
     async with database.session(write=False) as session:
@@ -132,8 +130,9 @@ async def attempt_delivery(delivery_id: str, attempt: int) -> float | None:
     return delay if recorded else None
 
 
-@DBOS.workflow()
 async def deliver(delivery_id: str, attempt: int) -> None:
-    delay = await attempt_delivery(delivery_id, attempt)
+    """The workflow `WORKFLOW`. The step's retries (about 2 minutes) ride out our own database's
+    hiccups; the receiver's failures are returned, not raised, and scheduled as attempts."""
+    delay = await engine.run_step(attempt_delivery, (delivery_id, attempt), max_attempts=8)
     if delay is not None:
         await enqueue(delivery_id, attempt + 1, delay)

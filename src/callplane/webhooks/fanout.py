@@ -4,7 +4,8 @@ was rolled back, and no committed change without its deliveries).
 
 The deliveries are handed to the workflow engine once that transaction commits, whoever opened
 it: a request (whose response then waits for the hand-over) or a workflow. If the process dies
-in between, `sweep` finds them. Importing this module registers the audit listener.
+in between, `sweep` finds them. `fan_out` is an audit listener: the wiring (callplane.wiring)
+installs it in every process.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from sqlalchemy import event as orm_event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
-from callplane.audit import recorder as audit
 from callplane.db.engine import Database
 from callplane.db.session import after_commit
 from callplane.db.types import new_id, utcnow
@@ -154,6 +154,3 @@ async def sweep(database: Database, age: timedelta) -> int:
     for delivery_id, attempts in overdue:
         await delivery.enqueue(delivery_id, attempts + 1)
     return len(overdue)
-
-
-audit.on_event(fan_out)

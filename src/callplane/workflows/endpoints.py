@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from callplane.agents.endpoints import AgentsManager, AgentsReader
+from callplane.agents.auth import AgentsManager, AgentsReader
 from callplane.db.session import ReadSession, WriteSession
 from callplane.errors import merge_responses
 from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
 from callplane.kit.schemas import Page
 from callplane.workflows import service
+from callplane.workflows.errors import WorkflowFinished, WorkflowNotFound
 from callplane.workflows.repository import WorkflowRunRepository
 from callplane.workflows.schemas import WorkflowRead, WorkflowStatus, WorkflowType
 
@@ -35,14 +36,14 @@ async def list_workflows(
 @router.get(
     "/{workflow_id}",
     response_model=WorkflowRead,
-    responses=merge_responses(service.WorkflowNotFound),
+    responses=merge_responses(WorkflowNotFound),
 )
 async def get_workflow(
     workflow_id: str, subject: AgentsReader, session: ReadSession
 ) -> WorkflowRead:
     run = await WorkflowRunRepository(session, subject.organization_id).get_run(workflow_id)
     if run is None:
-        raise service.WorkflowNotFound()
+        raise WorkflowNotFound()
     return service.to_read(run)
 
 
@@ -50,11 +51,11 @@ async def get_workflow(
     "/{workflow_id}/cancel",
     status_code=202,
     response_model=WorkflowRead,
-    responses=merge_responses(service.WorkflowNotFound, service.WorkflowFinished),
+    responses=merge_responses(WorkflowNotFound, WorkflowFinished),
 )
 async def cancel_workflow(
     workflow_id: str, subject: AgentsManager, session: WriteSession
 ) -> WorkflowRead:
     """Cancel a queued or running workflow; its current step finishes, no further step runs."""
-    repo = WorkflowRunRepository(session, subject.organization_id)
-    return service.to_read(await service.cancel(repo, workflow_id))
+    run = await service.WorkflowService(session, subject.organization_id).cancel(workflow_id)
+    return service.to_read(run)

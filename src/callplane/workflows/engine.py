@@ -12,11 +12,14 @@ import asyncio
 import os
 import socket
 import uuid
+from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from dbos import DBOS, DBOSConfig, SetWorkflowID
+from dbos import DBOS, DBOSConfig, SetEnqueueOptions, SetWorkflowID, StepOptions
+from dbos import error as dbos_error
 from sqlalchemy.engine import make_url
 
 from callplane.config import Settings
@@ -32,6 +35,83 @@ EXECUTOR_LOCK_WAIT_SECONDS = 60.0
 WORK, WEBHOOKS = "work", "webhooks"
 _queues: dict[str, Any] = {}
 _guard: ExecutorGuard | None = None
+# Every workflow this process knows, by its durable name (registered by callplane.wiring).
+_workflows: dict[str, Callable[..., Awaitable[Any]]] = {}
+
+Argument = TypeVar("Argument")
+Result = TypeVar("Result")
+
+
+def register_workflow(name: str, body: Callable[..., Awaitable[None]]) -> None:
+    """Make `body` the durable workflow `name`, before the engine launches (recovery finds a
+    workflow by its name). The name is stored with every run: renaming it strands the runs
+    recorded under the old name. Registering a name again is a no-op."""
+    if name in _workflows:
+        return
+
+    async def workflow(*args: Any) -> None:
+        await body(*args)
+
+    # A fresh function per name: one body may serve several names (DBOS tags the function).
+    workflow.__qualname__ = workflow.__name__ = name
+    _workflows[name] = DBOS.workflow(name=name)(workflow)
+
+
+def knows(name: str) -> bool:
+    return name in _workflows
+
+
+async def run_step(
+    step: Callable[[Argument], Coroutine[Any, Any, Result]],
+    argument: Argument,
+    *,
+    retry_if: Callable[[BaseException], bool] | None = None,
+    max_attempts: int = 1,
+) -> Result:
+    """Run `step(argument)` as a checkpointed step of the current workflow, named after the
+    function (a recovered workflow finds its steps by position and name: never rename a step).
+    With `max_attempts` > 1 a failure is retried, one second later and then twice as long each
+    time, while `retry_if(error)` says so (every error when None). Outside a workflow, `step`
+    simply runs."""
+    options = StepOptions(name=step.__qualname__)
+    if max_attempts > 1:
+        options["retries_allowed"] = True
+        options["max_attempts"] = max_attempts
+        options["interval_seconds"] = 1.0
+        options["backoff_rate"] = 2.0
+        if retry_if is not None:
+            options["should_retry"] = retry_if
+    result: Result = await DBOS.run_step_async(options, step, argument)
+    return result
+
+
+def current_step() -> tuple[str, int] | None:
+    """(workflow id, step id) while a workflow step runs in this task, else None. The step id is
+    its position in its workflow: the same when the step is run again after a crash."""
+    workflow_id, step_id = DBOS.workflow_id, DBOS.step_id
+    if workflow_id is None or step_id is None:
+        return None
+    return workflow_id, step_id
+
+
+def current_workflow_id() -> str | None:
+    return DBOS.workflow_id
+
+
+# Raised inside a workflow that was cancelled; it must propagate (a BaseException).
+WorkflowCancelled = dbos_error.DBOSWorkflowCancelledError
+
+
+def retries_exhausted(error: BaseException) -> BaseException | None:
+    """For a step that failed on each of its retries, the last failure (else None)."""
+    if isinstance(error, dbos_error.DBOSMaxStepRetriesExceeded):
+        return error.errors[-1] if error.errors else error
+    return None
+
+
+def is_engine_signal(error: BaseException) -> bool:
+    """Errors of the engine itself (cancellation, fencing, ...): never a workflow's failure."""
+    return isinstance(error, dbos_error.DBOSException | dbos_error.DBOSBaseException)
 
 
 def queue_names(settings: Settings) -> dict[str, str]:
@@ -120,13 +200,19 @@ def executor_id() -> str:
     return str(DBOS.executor_id)
 
 
-async def enqueue(workflow: Any, workflow_id: str, *args: Any, queue: str = WORK) -> None:
-    """Enqueue `workflow(*args)` under `workflow_id` on `queue` (WORK or WEBHOOKS); enqueuing
-    an existing id is a no-op."""
+async def enqueue(
+    name: str, workflow_id: str, *args: Any, queue: str = WORK, delay: float = 0.0
+) -> None:
+    """Enqueue the workflow `name` with `args` under `workflow_id` on `queue` (WORK or
+    WEBHOOKS), to start no sooner than `delay` seconds from now; enqueuing an existing id is a
+    no-op."""
     if not _queues:
         raise RuntimeError("the workflow engine is not running in this process")
-    with SetWorkflowID(workflow_id):
-        await _queues[queue].enqueue_async(workflow, *args)
+    with (
+        SetWorkflowID(workflow_id),
+        SetEnqueueOptions(delay_seconds=delay) if delay > 0 else nullcontext(),
+    ):
+        await _queues[queue].enqueue_async(_workflows[name], *args)
 
 
 FINISHED = ["SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"]
@@ -153,7 +239,11 @@ async def cancel(workflow_id: str) -> None:
 
 
 def _recover(dead_executor_id: str) -> int:
-    """Put a dead executor's unfinished workflows back on their queues (DBOS recovery)."""
+    """Put a dead executor's unfinished workflows back on their queues (DBOS recovery).
+
+    DBOS 3.4 has no public call for this: it recovers only its own executor id at launch (or
+    through its commercial Conductor service). `_recover_pending_workflows` is the function its
+    launch calls; tests/ops/test_crash_safety.py proves it still does what takeover.py needs."""
     return len(DBOS._recover_pending_workflows([dead_executor_id]))
 
 

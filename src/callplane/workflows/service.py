@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.audit import recorder as audit
+from callplane.db.engine import Database
 from callplane.db.session import after_commit
 from callplane.db.types import new_id, utcnow
-from callplane.errors import AppError, Conflict, NotFound
-from callplane.kit import idempotency
+from callplane.idempotency.middleware import reservation
 from callplane.models import WorkflowRun
-from callplane.workflows import engine
+from callplane.workflows import engine, repository
+from callplane.workflows.errors import WorkflowEngineUnavailable, WorkflowFinished, WorkflowNotFound
 from callplane.workflows.repository import WorkflowRunRepository
 from callplane.workflows.schemas import FINISHED, Progress, WorkflowError, WorkflowRead
 
@@ -27,31 +29,16 @@ _cancel_hooks: dict[str, CancelHook] = {}
 
 def on_cancel(type_: str, hook: CancelHook) -> None:
     """Let a workflow type undo its visible state (e.g. `generating`) when a run is cancelled,
-    in the cancelling transaction: a cancelled workflow may never run its own code again."""
+    in the cancelling transaction: a cancelled workflow may never run its own code again.
+    Installed by the wiring (callplane.wiring)."""
     _cancel_hooks[type_] = hook
-
-
-class WorkflowNotFound(NotFound):
-    code = "workflow_not_found"
-    default_detail = "Workflow not found."
-
-
-class WorkflowFinished(Conflict):
-    code = "workflow_finished"
-    default_detail = "The workflow has already finished."
-
-
-class WorkflowEngineUnavailable(AppError):
-    status = 503
-    code = "workflow_engine_unavailable"
-    default_detail = "The workflow engine is not running in this process."
 
 
 def derive_workflow_id(request: Request) -> str:
     """Same Idempotency-Key record (organization, credential, key) + route ⇒ same workflow id, so
     a retried request can never start a second workflow (the engine dedups by id); another
     credential's request under the same key is another request; without a key, a fresh id."""
-    record = idempotency.reservation(request)
+    record = reservation(request)
     if record is None:
         return str(new_id())
     name = (
@@ -61,77 +48,84 @@ def derive_workflow_id(request: Request) -> str:
     return str(uuid.uuid5(_NAMESPACE, name))
 
 
-async def start(
-    session: AsyncSession,
-    organization_id: uuid.UUID,
-    *,
-    workflow_id: str,
-    type_: str,
-    input_: dict[str, Any],
-    workflow: Callable[..., Awaitable[Any]],
-    total_steps: int,
-) -> WorkflowRun:
-    """Record the run in this transaction; enqueue it only once the transaction has committed.
+class WorkflowService:
+    """Starting and cancelling an organization's workflow runs."""
 
-    If the process dies in between, the worker's sweep enqueues queued runs it finds.
-    """
-    if not engine.is_running():
-        raise WorkflowEngineUnavailable()
-    repo = WorkflowRunRepository(session, organization_id)
-    existing = await repo.get_run(workflow_id)
-    if existing is not None:
-        if existing.status not in FINISHED:
-            return existing  # the same request again while its workflow runs
-        # The key's idempotency record expired and it is reused for new work: a new run.
-        workflow_id = str(new_id())
-    run = repo.add(
-        WorkflowRun(
-            id=workflow_id,
-            type=type_,
-            status="queued",
-            input=input_,
-            progress={"completed_steps": 0, "total_steps": total_steps},
-            attempts=0,
+    def __init__(self, session: AsyncSession, organization_id: uuid.UUID):
+        self.session = session
+        self.organization_id = organization_id
+        self.runs = WorkflowRunRepository(session, organization_id)
+
+    async def start(
+        self, *, workflow_id: str, type_: str, input_: dict[str, Any], total_steps: int
+    ) -> WorkflowRun:
+        """Record the run of the workflow `type_` (its durable name) in this transaction;
+        enqueue it only once the transaction has committed.
+
+        If the process dies in between, the worker's sweep enqueues queued runs it finds.
+        """
+        if not engine.is_running():
+            raise WorkflowEngineUnavailable()
+        existing = await self.runs.get_run(workflow_id)
+        if existing is not None:
+            if existing.status not in FINISHED:
+                return existing  # the same request again while its workflow runs
+            # The key's idempotency record expired and it is reused for new work: a new run.
+            workflow_id = str(new_id())
+        run = self.runs.add(
+            WorkflowRun(
+                id=workflow_id,
+                type=type_,
+                status="queued",
+                input=input_,
+                progress={"completed_steps": 0, "total_steps": total_steps},
+                attempts=0,
+            )
         )
-    )
-    await session.flush()
-    await audit.record(
-        session, organization_id, "workflow.started", "workflow", workflow_id, {"type": type_}
-    )
+        await self.session.flush()
+        await self._record("workflow.started", run)
 
-    async def enqueue() -> None:
-        await engine.enqueue(workflow, workflow_id, workflow_id)
+        async def enqueue() -> None:
+            await engine.enqueue(type_, workflow_id, workflow_id)
 
-    after_commit(session, enqueue)
-    return run
+        after_commit(self.session, enqueue)
+        return run
+
+    async def cancel(self, workflow_id: str) -> WorkflowRun:
+        run = await self.runs.get_run(workflow_id, for_update=True)
+        if run is None:
+            raise WorkflowNotFound()
+        if run.status in FINISHED:
+            raise WorkflowFinished(f"The workflow has already finished ({run.status}).")
+        run.status = "cancelled"
+        run.finished_at = utcnow()
+        run.error = {"code": "cancelled", "message": "Cancelled on request."}
+        hook = _cancel_hooks.get(run.type)
+        if hook is not None:
+            await hook(self.session, run)
+        await self._record("workflow.cancelled", run)
+
+        async def stop() -> None:
+            await engine.cancel(workflow_id)
+
+        after_commit(self.session, stop)
+        return run
+
+    async def _record(self, action: str, run: WorkflowRun) -> None:
+        await audit.record(
+            self.session, self.organization_id, action, "workflow", run.id, {"type": run.type}
+        )
 
 
-async def cancel(repo: WorkflowRunRepository, workflow_id: str) -> WorkflowRun:
-    run = await repo.get_run(workflow_id, for_update=True)
-    if run is None:
-        raise WorkflowNotFound()
-    if run.status in FINISHED:
-        raise WorkflowFinished(f"The workflow has already finished ({run.status}).")
-    run.status = "cancelled"
-    run.finished_at = utcnow()
-    run.error = {"code": "cancelled", "message": "Cancelled on request."}
-    hook = _cancel_hooks.get(run.type)
-    if hook is not None:
-        await hook(repo.session, run)
-    await audit.record(
-        repo.session,
-        repo.organization_id,
-        "workflow.cancelled",
-        "workflow",
-        run.id,
-        {"type": run.type},
-    )
-
-    async def stop() -> None:
-        await engine.cancel(workflow_id)
-
-    after_commit(repo.session, stop)
-    return run
+async def enqueue_stale(database: Database, age: timedelta) -> int:
+    """Enqueue runs accepted by an API process that died before handing them to the engine.
+    Enqueuing is idempotent by workflow id, so a run the engine already has is left alone."""
+    async with database.session(write=False) as session:
+        stale = await repository.stale_queued(session, utcnow() - age)
+    for run in stale:
+        if engine.knows(run.type):
+            await engine.enqueue(run.type, run.id, run.id)
+    return len(stale)
 
 
 def to_read(run: WorkflowRun) -> WorkflowRead:

@@ -1,5 +1,8 @@
 """How a workflow reports itself: running, progress per step, and how it ended.
 
+The runs domain's side of a workflow (the `workflow_runs` rows the API serves and their audit
+events), not the engine's: the engine modules (engine, runtime, steps, takeover) import no domain.
+
 These writes are idempotent, so they are safe to repeat when a workflow is recovered after a
 crash. A run that was cancelled is never flipped back (see `update_unfinished`).
 """
@@ -10,13 +13,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from dbos._error import DBOSMaxStepRetriesExceeded, DBOSWorkflowCancelledError
 from sqlalchemy import update
 
 from callplane.audit import recorder as audit
 from callplane.db.types import utcnow
 from callplane.models import WorkflowRun
-from callplane.workflows import repository
+from callplane.workflows import engine, repository
 from callplane.workflows.runtime import runtime
 
 logger = logging.getLogger("callplane.workflows")
@@ -95,7 +97,7 @@ async def execute(
     logger.info("workflow started", extra={**_ids(run), "attempt": run.attempts + 1})
     try:
         result = await body(run)
-    except DBOSWorkflowCancelledError:
+    except engine.WorkflowCancelled:
         logger.info("workflow cancelled", extra=_ids(run))
         if cleanup is not None:
             await cleanup(run)
@@ -103,15 +105,15 @@ async def execute(
     except StepFailed as failure:
         await _fail(run, failure.code, failure.message, cleanup)
         return
-    except DBOSMaxStepRetriesExceeded as exhausted:
-        cause: BaseException = exhausted.errors[-1] if exhausted.errors else exhausted
-        code = getattr(cause, "code", "retries_exhausted")
-        message = getattr(cause, "message", None) or str(cause)
-        await _fail(run, code, f"{message} (gave up after retries)", cleanup)
-        return
     except Exception as error:
-        if type(error).__name__.startswith("DBOS"):
-            raise  # cancellation and engine signals belong to the engine
+        cause = engine.retries_exhausted(error)
+        if cause is not None:
+            code = getattr(cause, "code", "retries_exhausted")
+            message = getattr(cause, "message", None) or str(cause)
+            await _fail(run, code, f"{message} (gave up after retries)", cleanup)
+            return
+        if engine.is_engine_signal(error):
+            raise  # engine signals belong to the engine
         logger.exception("workflow raised an unexpected error", extra=_ids(run))
         code = getattr(error, "code", "internal_error")
         await _fail(run, code, getattr(error, "message", None) or str(error), cleanup)

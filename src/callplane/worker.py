@@ -1,4 +1,7 @@
-"""Running the engine inside a process: the API (embedded or enqueue-only) or a worker."""
+"""Running the workflow engine inside a process: the API (embedded or enqueue-only) or a worker.
+
+`start` installs the process's workflows, listeners and hooks (callplane.wiring) first.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +11,14 @@ import math
 import time
 from datetime import timedelta
 
+from callplane import wiring
 from callplane.config import Settings
 from callplane.db.engine import Database
-from callplane.db.types import utcnow
 from callplane.llm import LLMWriter, OpenAICompatibleProvider, TemplateWriter, Writer
 from callplane.ops import housekeeping
-from callplane.webhooks import fanout as webhooks  # also registers its listener and workflow
-from callplane.workflows import engine, repository
-from callplane.workflows.catalog import WORKFLOWS
+from callplane.webhooks import fanout as webhooks
+from callplane.workflows import engine
+from callplane.workflows import service as workflows
 from callplane.workflows.runtime import Runtime, set_runtime
 
 logger = logging.getLogger("callplane.workflows")
@@ -38,6 +41,7 @@ def writer_for(settings: Settings) -> Writer:
 
 
 async def start(settings: Settings, database: Database, *, listen: bool) -> None:
+    wiring.install()
     set_runtime(Runtime(settings, database, lambda: writer_for(settings)))
     await engine.launch(settings, listen=listen)
 
@@ -48,15 +52,10 @@ def stop() -> None:
 
 
 async def sweep(database: Database) -> int:
-    """Enqueue runs accepted by an API process that died before handing them to the engine.
-    Enqueuing is idempotent by workflow id, so a run the engine already has is left alone."""
-    async with database.session(write=False) as session:
-        stale = await repository.stale_queued(session, utcnow() - SWEEP_AGE)
-    for run in stale:
-        workflow = WORKFLOWS.get(run.type)
-        if workflow is not None:
-            await engine.enqueue(workflow, run.id, run.id)
-    return len(stale) + await webhooks.sweep(database, SWEEP_AGE)
+    """Enqueue the runs and webhook deliveries whose process died between commit and enqueue."""
+    return await workflows.enqueue_stale(database, SWEEP_AGE) + await webhooks.sweep(
+        database, SWEEP_AGE
+    )
 
 
 async def sweep_forever(database: Database, settings: Settings) -> None:

@@ -1,0 +1,94 @@
+"""One place wires a process (callplane.wiring): importing a domain module registers nothing, and
+only the workflow engine talks to DBOS."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import callplane
+from tests.factories import Tenant
+from tests.webhooks.helpers import create_webhook, deliveries
+
+SOURCE = Path(callplane.__file__).parent
+ENGINE = SOURCE / "workflows" / "engine.py"
+
+PROBE = """
+import callplane.scaffolding.workflow, callplane.versions.generation
+import callplane.webhooks.delivery, callplane.webhooks.fanout
+from callplane.audit import recorder
+from callplane.workflows import engine, steps, service
+from dbos._dbos import _get_or_create_dbos_registry
+
+def durable() -> set[str]:
+    names = _get_or_create_dbos_registry().workflow_info_map
+    return {name for name in names if not name.startswith("<temp>.")}
+
+assert recorder._listeners == [], recorder._listeners
+assert service._cancel_hooks == {}, service._cancel_hooks
+assert durable() == set(), durable()
+
+from callplane import wiring
+wiring.install()
+wiring.install()  # idempotent
+assert recorder._listeners == [callplane.webhooks.fanout.fan_out], recorder._listeners
+assert list(service._cancel_hooks) == ["generate_instructions"]
+assert len(steps._transaction_hooks) == 1
+# The names stored with every run: existing runs resolve only while these stay the same.
+expected = {"generate_instructions", "create_from_website", "create_demo", "deliver"}
+assert durable() == expected, durable()
+assert all(engine.knows(name) for name in expected)
+print("ok")
+"""
+
+
+def test_imports_register_nothing_and_the_wiring_installs_everything() -> None:
+    """In a fresh interpreter, as a process that happens not to import the wiring would be."""
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=120
+    )
+    assert probe.returncode == 0 and probe.stdout.strip() == "ok", probe.stderr[-3000:]
+
+
+def _imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def test_only_the_engine_imports_dbos_and_never_its_private_modules() -> None:
+    importers = {
+        str(path.relative_to(SOURCE))
+        for path in SOURCE.rglob("*.py")
+        if any(name == "dbos" or name.startswith("dbos.") for name in _imports(path))
+    }
+    assert importers == {"workflows/engine.py"}
+    assert not any(name.startswith("dbos._") for name in _imports(ENGINE))
+
+
+async def test_a_cli_command_fans_its_events_out_to_webhooks(
+    tenant: Tenant, database_url: str
+) -> None:
+    """`callplane keys create` records `api_key.created` in a process of its own, with no app:
+    the subscription gets its delivery (a worker's sweep sends it)."""
+    webhook = await create_webhook(tenant, "http://127.0.0.1:9/", ["api_key.created"])
+    command = [sys.executable, "-c", "from callplane.cli import main; main()", "keys", "create"]
+    options = ["--org", str(tenant.organization_id), "--name", "ci", "--scopes", "agents:read"]
+    created = await asyncio.to_thread(
+        subprocess.run,
+        [*command, *options, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "CALLPLANE_DATABASE_URL": database_url},
+    )
+    assert created.returncode == 0, created.stderr[-3000:]
+    assert [d["event_type"] for d in await deliveries(tenant, webhook["id"])] == ["api_key.created"]
