@@ -3,6 +3,7 @@ agent it makes is announced as the API announces one, and a failed build undoes 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,7 @@ from callplane.db.engine import Database
 from callplane.models import WorkflowRun
 from callplane.scaffolding import workflow
 from callplane.scaffolding.schemas import CreateDemo, CreateFromWebsite
+from callplane.sip.service import SipService
 from callplane.workflows.tracking import StepFailed
 from tests.crawler.site import LocalSite, Route
 from tests.factories import Tenant
@@ -87,10 +89,10 @@ async def test_the_agent_created_event_is_the_apis(tenant: Tenant, serve: Serve)
 async def test_a_failed_build_on_an_existing_agent_removes_only_its_draft(
     tenant: Tenant, serve: Serve, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def broken_deploy(session: Any, agent: Any) -> None:
+    async def broken_deploy(self: SipService, agent_id: uuid.UUID) -> None:
         raise StepFailed("sip_unavailable", "The SIP deployment failed.")
 
-    monkeypatch.setattr(workflow.sip, "deploy", broken_deploy)
+    monkeypatch.setattr(SipService, "deploy", broken_deploy)
     site = serve(dental_site())
     agent, _ = await tenant.published_agent()
     body = {"company_name": "Acme", "company_website": site.url, "existing_agent_id": agent["id"]}
