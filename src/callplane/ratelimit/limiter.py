@@ -13,12 +13,12 @@ import math
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import delete
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
+from callplane.db import dialect
 from callplane.db.engine import Database
 from callplane.errors import AppError
 from callplane.models import RateLimitWindow
@@ -90,23 +90,19 @@ class DatabaseCounter:
         self._database = database
 
     async def hit(self, credential_id: uuid.UUID, window_start: int, n: int) -> int:
-        if self._database.dialect == "postgresql":
+        if dialect.is_postgres(self._database):
             # The hot path: one statement straight through the driver, autocommitted.
-            connection = await self._database.engine.raw_connection()
-            try:
-                driver: Any = connection.driver_connection
-                hits: int = await driver.fetchval(_PG_HIT, credential_id, window_start, n)
-            finally:
-                connection.close()
-            return hits
-        insert = sqlite_insert(RateLimitWindow).values(
-            credential_id=credential_id, window_start=window_start, hits=n
-        )
-        statement = insert.on_conflict_do_update(
-            index_elements=["credential_id", "window_start"],
-            set_={"hits": RateLimitWindow.hits + n},
-        ).returning(RateLimitWindow.hits)
+            return int(
+                (await dialect.fetchrow(self._database, _PG_HIT, credential_id, window_start, n))[0]
+            )
         async with self._database.session(write=True) as session, session.begin():
+            insert = dialect.insert(session, RateLimitWindow).values(
+                credential_id=credential_id, window_start=window_start, hits=n
+            )
+            statement = insert.on_conflict_do_update(
+                index_elements=["credential_id", "window_start"],
+                set_={"hits": RateLimitWindow.hits + n},
+            ).returning(RateLimitWindow.hits)
             return int((await session.execute(statement)).scalar_one())
 
     async def forget_before(self, window_start: int) -> None:
