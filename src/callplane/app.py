@@ -26,6 +26,7 @@ from callplane.errors import AppError, DatabaseUnavailable, validation_error_bod
 from callplane.kit.idempotency import IdempotencyMiddleware, IdempotentReplay, replay_response
 from callplane.kit.middleware import BufferedBodyMiddleware, RequestIdMiddleware
 from callplane.kit.openapi import TAGS, name_operations
+from callplane.llm import writer_for
 from callplane.observability.middleware import ObservabilityMiddleware
 from callplane.ratelimit import limiter as ratelimit
 from callplane.workflows import process as workflow_process
@@ -49,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             window_seconds=settings.rate_limit_window_seconds,
             backend=settings.rate_limit_backend,
         )
-        app.state.writer = workflow_process.writer_for(settings)
+        app.state.writer = writer_for(settings)
         sweeper: asyncio.Task[None] | None = None
         if settings.workflows != "off":
             await workflow_process.start(
