@@ -20,7 +20,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from callplane.db import dialect
 from callplane.db.engine import Database
-from callplane.errors import AppError
 from callplane.models import RateLimitWindow
 
 logger = logging.getLogger("callplane.ratelimit")
@@ -35,12 +34,6 @@ RETURNING hits
 # the budget is large, exact (one at a time) near the limit.
 MAX_LEASE = 50
 LEASE_SHARE = 16
-
-
-class RateLimited(AppError):
-    status = 429
-    code = "rate_limited"
-    default_detail = "Too many requests for this credential; retry after the Retry-After delay."
 
 
 @dataclass(frozen=True)
@@ -189,4 +182,4 @@ def build(
     return RateLimiter(counter, limit, window_seconds)
 
 
-__all__ = ["RateLimited", "RateLimiter", "Verdict", "build"]
+__all__ = ["RateLimiter", "Verdict", "build"]
