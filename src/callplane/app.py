@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
 
 from callplane.api import document_validation_errors, mount_routers
-from callplane.auth.service import Authenticator
+from callplane.auth.authenticator import Authenticator
 from callplane.config import Settings, get_settings
 from callplane.db.engine import Database, create_engine, is_transient
 from callplane.errors import AppError, DatabaseUnavailable, validation_error_body

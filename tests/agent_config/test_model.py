@@ -28,7 +28,7 @@ from callplane.agent_config import (
     default_config,
     validate_config,
 )
-from callplane.agent_config import model as model_module
+from callplane.agent_config import schemas as model_module
 
 COLLECTION = "0190f3a2-7c1e-7a44-9d2b-2f6c1b0e4a11"
 

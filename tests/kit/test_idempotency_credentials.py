@@ -12,8 +12,8 @@ import httpx
 from fastapi import Request
 from sqlalchemy import select, update
 
+from callplane.auth.authenticator import Authenticator
 from callplane.auth.scopes import Scope
-from callplane.auth.service import Authenticator
 from callplane.db.engine import Database
 from callplane.kit.idempotency import RecordId
 from callplane.models import ApiKey, IdempotencyKey, Membership, Webhook

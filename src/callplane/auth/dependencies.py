@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 
-from callplane.auth.service import Authenticator
+from callplane.auth.authenticator import Authenticator
 from callplane.auth.subject import AuthSubject
 from callplane.errors import Forbidden
 from callplane.kit.idempotency import claim
