@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from callplane.db import migrate
 from callplane.db.engine import Database, create_engine
 from callplane.models import Organization
-from callplane.organizations import service
+from callplane.organizations.service import OrganizationService, PlatformService
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/callplane_bench"
 BENCH_EMAIL = "bench@callplane.invalid"
@@ -82,10 +82,11 @@ async def create_org(url: str, name: str) -> Org:
     database = _database(url)
     try:
         async with database.session(write=True) as session, session.begin():
-            organization = await service.create_organization(session, name)
-            user = await service.get_or_create_user(session, BENCH_EMAIL)
-            await service.add_member(session, organization, user, "admin")
-            _, key = await service.create_api_key(session, organization.id, "bench")
+            platform = PlatformService(session)
+            organization = await platform.create_organization(name)
+            user = await platform.get_or_create_user(BENCH_EMAIL)
+            await platform.add_member(organization, user, "admin")
+            _, key = await OrganizationService(session, organization.id).create_api_key("bench")
     finally:
         await database.dispose()
     return Org(organization.id, name, key.credential)
@@ -101,7 +102,7 @@ async def existing_org(url: str, name: str) -> Org | None:
             )
             if organization_id is None:
                 return None
-            _, key = await service.create_api_key(session, organization_id, "bench")
+            _, key = await OrganizationService(session, organization_id).create_api_key("bench")
     finally:
         await database.dispose()
     return Org(organization_id, name, key.credential)

@@ -12,7 +12,7 @@ import httpx
 
 from callplane.db.engine import Database
 from callplane.models import KnowledgeCollection
-from callplane.organizations import service
+from callplane.organizations.service import OrganizationService, PlatformService
 
 _numbers = itertools.count(random.randrange(1_000_000))
 
@@ -50,8 +50,8 @@ class Tenant:
     async def key_with(self, *scopes: str) -> dict[str, str]:
         """Headers for a new API key in this org carrying exactly `scopes`."""
         async with self.database.session(write=True) as session, session.begin():
-            _, issued = await service.create_api_key(
-                session, self.organization_id, "scoped", scopes=list(scopes)
+            _, issued = await OrganizationService(session, self.organization_id).create_api_key(
+                "scoped", scopes=list(scopes)
             )
         return {"Authorization": f"Bearer {issued.credential}"}
 
@@ -171,11 +171,10 @@ class TenantFactory:
     async def create(self, role: str = "admin") -> Tenant:
         email = f"user-{uuid.uuid4().hex[:12]}@example.test"
         async with self.database.session(write=True) as session, session.begin():
-            organization = await service.create_organization(session, "Test org")
-            user = await service.get_or_create_user(session, email)
-            await service.add_member(session, organization, user, role)
-            _, key = await service.create_api_key(session, organization.id, "test")
-            token = await service.create_token(session, user, "test")
+            made = await PlatformService(session).bootstrap(
+                "Test org", email, role=role, credential_name="test"
+            )
+        organization, user, key, token = made.organization, made.user, made.api_key, made.token
         return Tenant(
             self.client,
             self.database,

@@ -32,7 +32,7 @@ from callplane.ops.endpoints import router as ops_router
 from callplane.organizations.endpoints import router as admin_router
 from callplane.phone_numbers.endpoints import router as phone_numbers_router
 from callplane.publishing.endpoints import router as publishing_router
-from callplane.ratelimit.limiter import RateLimited
+from callplane.ratelimit.errors import RateLimited
 from callplane.scaffolding.endpoints import router as scaffolding_router
 from callplane.sip.endpoints import router as sip_router
 from callplane.versions.comparison import router as comparison_router

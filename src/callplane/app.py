@@ -21,7 +21,7 @@ from swagger_ui_bundle import swagger_ui_path
 from callplane import wiring, worker
 from callplane.api import document_validation_errors, mount_routers
 from callplane.audit.recorder import bind_request
-from callplane.auth.service import Authenticator
+from callplane.auth.authenticator import Authenticator
 from callplane.config import Settings, get_settings
 from callplane.db.engine import Database, create_engine, is_transient
 from callplane.db.session import WriteHooks
@@ -34,6 +34,7 @@ from callplane.idempotency.middleware import (
 from callplane.idempotency.repository import mark_committed
 from callplane.kit.middleware import BufferedBodyMiddleware, RequestIdMiddleware
 from callplane.kit.openapi import TAGS, name_operations
+from callplane.llm import writer_for
 from callplane.observability.middleware import ObservabilityMiddleware
 from callplane.ratelimit import limiter as ratelimit
 
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             window_seconds=settings.rate_limit_window_seconds,
             backend=settings.rate_limit_backend,
         )
-        app.state.writer = worker.writer_for(settings)
+        app.state.writer = writer_for(settings)
         sweeper: asyncio.Task[None] | None = None
         if settings.workflows != "off":
             await worker.start(settings, database, listen=settings.workflows == "embedded")

@@ -199,21 +199,18 @@ def bootstrap(
     ] = "http://127.0.0.1:8000",
 ) -> None:
     """Create an organization, its admin user, an all-scope API key and a token for the user."""
-    from callplane.organizations import repository, service
+    from callplane.organizations import repository
+    from callplane.organizations.service import PlatformService
 
     async def work(session: AsyncSession) -> dict[str, Any] | None:
         if if_empty and await repository.organization_exists(session):
             return None
-        organization = await service.create_organization(session, org_name)
-        user = await service.get_or_create_user(session, email)
-        await service.add_member(session, organization, user, "admin")
-        _, key = await service.create_api_key(session, organization.id, "bootstrap")
-        token = await service.create_token(session, user, "bootstrap")
+        made = await PlatformService(session).bootstrap(org_name, email)
         return {
-            "organization_id": str(organization.id),
-            "user_id": str(user.id),
-            "api_key": key.credential,
-            "personal_access_token": token.credential,
+            "organization_id": str(made.organization.id),
+            "user_id": str(made.user.id),
+            "api_key": made.api_key.credential,
+            "personal_access_token": made.token.credential,
         }
 
     result = _in_transaction(work)
@@ -268,7 +265,8 @@ def keys_create(
     """Create an organization API key (ak_…)."""
     from callplane.auth.scopes import ALL_SCOPES
     from callplane.errors import AppError
-    from callplane.organizations import repository, service
+    from callplane.organizations import repository
+    from callplane.organizations.service import OrganizationService
 
     try:
         chosen = None if org is None else uuid.UUID(org)
@@ -281,8 +279,8 @@ def keys_create(
         if await repository.get_organization(session, organization_id) is None:
             raise typer.BadParameter(f"no organization {organization_id}")
         try:
-            key, issued = await service.create_api_key(
-                session, organization_id, name, scopes=wanted, allowed=ALL_SCOPES
+            key, issued = await OrganizationService(session, organization_id).create_api_key(
+                name, scopes=wanted, allowed=ALL_SCOPES
             )
         except AppError as exc:  # e.g. an unknown scope: a usage error, not a traceback
             raise typer.BadParameter(exc.detail) from None
@@ -333,13 +331,14 @@ def tokens_create(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Create a personal access token (pat_…) for an existing user."""
-    from callplane.organizations import repository, service
+    from callplane.organizations import repository
+    from callplane.organizations.service import PlatformService
 
     async def work(session: AsyncSession) -> dict[str, Any]:
         user = await repository.get_user_by_email(session, email)
         if user is None:
             raise typer.BadParameter(f"no user with email {email}")
-        token = await service.create_token(session, user, name)
+        token = await PlatformService(session).create_token(user, name)
         return {
             "token_id": token.id.hex,
             "personal_access_token": token.credential,

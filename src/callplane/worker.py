@@ -14,7 +14,7 @@ from datetime import timedelta
 from callplane import wiring
 from callplane.config import Settings
 from callplane.db.engine import Database
-from callplane.llm import LLMWriter, OpenAICompatibleProvider, TemplateWriter, Writer
+from callplane.llm import writer_for
 from callplane.ops import housekeeping
 from callplane.webhooks import fanout as webhooks
 from callplane.workflows import engine
@@ -25,19 +25,6 @@ logger = logging.getLogger("callplane.workflows")
 
 SWEEP_INTERVAL_SECONDS = 15.0
 SWEEP_AGE = timedelta(seconds=10)
-
-
-def writer_for(settings: Settings) -> Writer:
-    """The configured model when there is one; otherwise the deterministic template writer."""
-    if not settings.llm_base_url:
-        return TemplateWriter()
-    provider = OpenAICompatibleProvider(
-        settings.llm_base_url,
-        settings.llm_api_key or "none",
-        settings.llm_model,
-        timeout_seconds=settings.llm_timeout_seconds,
-    )
-    return LLMWriter(provider)
 
 
 async def start(settings: Settings, database: Database, *, listen: bool) -> None:

@@ -215,11 +215,12 @@ async def test_a_key_can_revoke_itself(client: httpx.AsyncClient, tenant: Tenant
 async def test_expired_key_is_401(
     client: httpx.AsyncClient, tenant: Tenant, database: Database
 ) -> None:
-    from callplane.organizations import service
+    from callplane.organizations.service import OrganizationService
 
     # The API refuses a past expiry (422): this key expired after it was made.
     async with database.session(write=True) as session, session.begin():
-        key, issued = await service.create_api_key(session, tenant.organization_id, "expired")
+        organization = OrganizationService(session, tenant.organization_id)
+        key, issued = await organization.create_api_key("expired")
         key.expires_at = datetime.now(UTC) - timedelta(seconds=1)
     headers = {"Authorization": f"Bearer {issued.credential}"}
     response = await client.get("/core/agents", headers=headers)
@@ -276,10 +277,10 @@ async def test_role_is_per_organization(
 ) -> None:
     """The same user is admin in one org and viewer in another; the header picks the role."""
     from callplane.models import Membership
-    from callplane.organizations import service
+    from callplane.organizations.service import PlatformService
 
     async with database.session(write=True) as session, session.begin():
-        second = await service.create_organization(session, "Second")
+        second = await PlatformService(session).create_organization("Second")
         session.add(Membership(organization_id=second.id, user_id=tenant.user_id, role="viewer"))
     headers = {"Authorization": f"Bearer {tenant.token}", "X-Anyreach-Org": str(second.id)}
     response = await client.post("/core/agents", json={"name": "x"}, headers=headers)
@@ -397,15 +398,16 @@ async def test_expired_or_revoked_token_is_401(
     client: httpx.AsyncClient, tenant: Tenant, database: Database
 ) -> None:
     from callplane.models import User
-    from callplane.organizations import service
+    from callplane.organizations.service import PlatformService
 
     async with database.session(write=True) as session, session.begin():
         user = await session.get(User, tenant.user_id)
         assert user is not None
-        expired = await service.create_token(
-            session, user, "old", expires_at=datetime.now(UTC) - timedelta(seconds=1)
+        platform = PlatformService(session)
+        expired = await platform.create_token(
+            user, "old", expires_at=datetime.now(UTC) - timedelta(seconds=1)
         )
-        revoked = await service.create_token(session, user, "gone")
+        revoked = await platform.create_token(user, "gone")
         token = await session.get(PersonalAccessToken, revoked.id)
         assert token is not None
         token.revoked_at = datetime.now(UTC)

@@ -12,8 +12,8 @@ import httpx
 from fastapi import Request
 from sqlalchemy import select, update
 
+from callplane.auth.authenticator import Authenticator
 from callplane.auth.scopes import Scope
-from callplane.auth.service import Authenticator
 from callplane.db.engine import Database
 from callplane.idempotency.repository import RecordId
 from callplane.models import ApiKey, IdempotencyKey, Membership, Webhook
@@ -169,8 +169,9 @@ async def test_a_caller_that_lost_the_scope_gets_403_not_its_replay(
             )
             .values(role="viewer")
         )
-    authenticator: Authenticator = tenant.client.app.state.authenticator  # type: ignore[attr-defined]
-    authenticator.evict_user(tenant.user_id)
+    # The cached role lives at most auth_cache_ttl_seconds; a fresh authenticator skips the wait.
+    state = tenant.client.app.state  # type: ignore[attr-defined]
+    state.authenticator = Authenticator(database, ttl_seconds=2.0)
     retry = await tenant.client.post("/core/agents", json={"name": "Before"}, headers=headers)
     assert retry.status_code == 403, retry.text
     assert "idempotent-replayed" not in retry.headers

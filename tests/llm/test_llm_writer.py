@@ -7,18 +7,19 @@ import logging
 import pytest
 
 from callplane.agent_config import InstructionBuilderInputs
+from callplane.config import Settings
 from callplane.crawler.profile import SitePage, SiteProfile
 from callplane.llm import (
-    NO_DIFFERENCES,
     LLMRequestRejected,
     LLMUnavailable,
     LLMWriter,
     OpenAICompatibleProvider,
     TemplateWriter,
-    writer_from_env,
+    writer_for,
 )
 from callplane.llm.writer import SUMMARY_CUT_SHORT
 from callplane.versions.diff_types import Change
+from callplane.versions.summary import NO_DIFFERENCES
 from tests.llm.stub_server import StubBehaviour, StubLLMServer
 
 INPUTS = InstructionBuilderInputs(
@@ -250,10 +251,10 @@ async def test_summary_says_so_when_the_model_stops_midway(
 # --- choosing a writer --------------------------------------------------------------------------
 
 
-async def test_writer_from_env_picks_the_model_only_when_configured(stub: StubLLMServer) -> None:
-    assert isinstance(writer_from_env({}), TemplateWriter)
+async def test_writer_for_picks_the_model_only_when_configured(stub: StubLLMServer) -> None:
+    assert isinstance(writer_for(Settings()), TemplateWriter)
 
-    writer = writer_from_env({"CALLPLANE_LLM_BASE_URL": stub.base_url, "CALLPLANE_LLM_MODEL": "m"})
+    writer = writer_for(Settings(llm_base_url=stub.base_url, llm_model="m"))
     assert isinstance(writer, LLMWriter)
     stub.behaviour = StubBehaviour(reply="From the model.")
     generated = await writer.instructions(InstructionBuilderInputs(company_name="Acme"))

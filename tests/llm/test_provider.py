@@ -9,17 +9,20 @@ import time
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
+from callplane.config import Settings
 from callplane.llm import (
     LLMEmptyResponse,
     LLMError,
     LLMRequestRejected,
     LLMTimeout,
     LLMUnavailable,
+    LLMWriter,
     Message,
     OpenAICompatibleProvider,
-    llm_settings_from_env,
-    provider_from_env,
+    TemplateWriter,
+    writer_for,
 )
 from tests.llm.conftest import API_KEY, MODEL
 from tests.llm.stub_server import StubBehaviour, StubLLMServer
@@ -214,58 +217,57 @@ async def test_all_errors_share_the_base_class() -> None:
     }
 
 
-# --- configuration ------------------------------------------------------------------------------
+# --- configuration (the one settings path: `Settings` → `writer_for`) --------------------------
 
 
-@pytest.mark.parametrize(
-    "env", [{}, {"CALLPLANE_LLM_BASE_URL": "  "}, {"CALLPLANE_LLM_MODEL": "x"}]
-)
-def test_no_base_url_means_no_provider(env: dict[str, str]) -> None:
-    assert provider_from_env(env) is None
-    assert llm_settings_from_env(env) is None
+def test_no_base_url_means_the_template_writer() -> None:
+    assert isinstance(writer_for(Settings(llm_base_url=None)), TemplateWriter)
+    assert isinstance(writer_for(Settings(llm_model="x")), TemplateWriter)
 
 
-def test_settings_defaults_and_values() -> None:
-    defaults = llm_settings_from_env({"CALLPLANE_LLM_BASE_URL": "http://127.0.0.1:1/v1"})
-    assert defaults is not None
-    assert (defaults.model, defaults.timeout_seconds, defaults.api_key) == (
+def test_settings_defaults_and_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = Settings(llm_base_url="http://127.0.0.1:1/v1")
+    assert (defaults.llm_model, defaults.llm_timeout_seconds, defaults.llm_api_key) == (
         "gpt-4o-mini",
         30.0,
-        "unused",
+        None,
     )
 
-    given = llm_settings_from_env(
-        {
-            "CALLPLANE_LLM_BASE_URL": " http://llm.internal:8000/v1 ",
-            "CALLPLANE_LLM_API_KEY": "sk-abc",
-            "CALLPLANE_LLM_MODEL": "llama3.1:8b",
-            "CALLPLANE_LLM_TIMEOUT_SECONDS": "12.5",
-        }
+    for name, value in {
+        "CALLPLANE_LLM_BASE_URL": "http://llm.internal:8000/v1",
+        "CALLPLANE_LLM_API_KEY": "sk-abc",
+        "CALLPLANE_LLM_MODEL": "llama3.1:8b",
+        "CALLPLANE_LLM_TIMEOUT_SECONDS": "12.5",
+    }.items():
+        monkeypatch.setenv(name, value)
+    given = Settings()
+    assert given.llm_base_url == "http://llm.internal:8000/v1"
+    assert (given.llm_api_key, given.llm_model, given.llm_timeout_seconds) == (
+        "sk-abc",
+        "llama3.1:8b",
+        12.5,
     )
-    assert given is not None
-    assert given.base_url == "http://llm.internal:8000/v1"
-    assert (given.api_key, given.model, given.timeout_seconds) == ("sk-abc", "llama3.1:8b", 12.5)
 
 
 @pytest.mark.parametrize("timeout", ["0", "-3", "soon", "nan", "inf"])
-def test_a_bad_timeout_is_refused(timeout: str) -> None:
-    env = {
-        "CALLPLANE_LLM_BASE_URL": "http://127.0.0.1:1/v1",
-        "CALLPLANE_LLM_TIMEOUT_SECONDS": timeout,
-    }
-    with pytest.raises(ValueError, match="CALLPLANE_LLM_TIMEOUT_SECONDS"):
-        llm_settings_from_env(env)
+def test_a_bad_timeout_is_refused(monkeypatch: pytest.MonkeyPatch, timeout: str) -> None:
+    monkeypatch.setenv("CALLPLANE_LLM_BASE_URL", "http://127.0.0.1:1/v1")
+    monkeypatch.setenv("CALLPLANE_LLM_TIMEOUT_SECONDS", timeout)
+    with pytest.raises(ValidationError, match="llm_timeout_seconds"):
+        Settings()
 
 
-async def test_provider_from_env_talks_to_the_configured_endpoint(stub: StubLLMServer) -> None:
-    provider = provider_from_env(
-        {
-            "CALLPLANE_LLM_BASE_URL": stub.base_url,
-            "CALLPLANE_LLM_API_KEY": "sk-from-env",
-            "CALLPLANE_LLM_MODEL": "env-model",
-            "CALLPLANE_LLM_TIMEOUT_SECONDS": "5",
-        }
+async def test_writer_for_talks_to_the_configured_endpoint(stub: StubLLMServer) -> None:
+    writer = writer_for(
+        Settings(
+            llm_base_url=stub.base_url,
+            llm_api_key="sk-from-settings",
+            llm_model="settings-model",
+            llm_timeout_seconds=5,
+        )
     )
+    assert isinstance(writer, LLMWriter)
+    provider = writer.provider
     assert isinstance(provider, OpenAICompatibleProvider)
     try:
         assert await provider.complete(MESSAGES, max_tokens=8, temperature=0) == (
@@ -273,5 +275,5 @@ async def test_provider_from_env_talks_to_the_configured_endpoint(stub: StubLLMS
         )
     finally:
         await provider.aclose()
-    assert stub.requests[0].body["model"] == "env-model"
-    assert stub.requests[0].headers["authorization"] == "Bearer sk-from-env"
+    assert stub.requests[0].body["model"] == "settings-model"
+    assert stub.requests[0].headers["authorization"] == "Bearer sk-from-settings"

@@ -8,9 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callplane.agent_config import AgentConfig
-from callplane.llm import NO_DIFFERENCES, TemplateWriter
+from callplane.llm import TemplateWriter
 from callplane.versions.diff import diff_configs
 from callplane.versions.diff_types import Change
+from callplane.versions.summary import NO_DIFFERENCES
 
 KB_1 = "11111111-1111-4111-8111-111111111111"
 KB_2 = "22222222-2222-4222-8222-222222222222"

@@ -323,14 +323,14 @@ async def test_a_key_never_outlives_the_user_token_that_creates_it(
 ) -> None:
     from callplane.kit.time import from_epoch_ms
     from callplane.models import User
-    from callplane.organizations import service
+    from callplane.organizations.service import PlatformService
 
     token_expiry = int(time.time() * 1000) + 600_000
     async with tenant.database.session(write=True) as session, session.begin():
         user = await session.get(User, tenant.user_id)
         assert user is not None
-        token = await service.create_token(
-            session, user, "short", expires_at=from_epoch_ms(token_expiry)
+        token = await PlatformService(session).create_token(
+            user, "short", expires_at=from_epoch_ms(token_expiry)
         )
     headers = {
         "Authorization": f"Bearer {token.credential}",

@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callplane.agent_config.model import AgentConfig, default_config
+from callplane.agent_config.schemas import AgentConfig, default_config
 from callplane.versions.diff import diff_configs
 from callplane.versions.diff_types import Change
 

@@ -1,6 +1,6 @@
-"""The AgentConfig contract: model, JSON Schema and non-raising validation."""
+"""The AgentConfig contract: model, JSON Schema and non-raising validation (in schemas.py)."""
 
-from callplane.agent_config.model import (
+from callplane.agent_config.schemas import (
     JSON_SCHEMA_DIALECT,
     Action,
     AgentConfig,

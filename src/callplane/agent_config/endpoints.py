@@ -5,23 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body
-from pydantic import BaseModel
 
-from callplane.agent_config.model import agent_config_json_schema, validate_config
+from callplane.agent_config.schemas import (
+    ValidationResult,
+    agent_config_json_schema,
+    validate_config,
+)
 from callplane.agents.auth import AgentsReader
+from callplane.errors import ValidationIssue
 
 router = APIRouter(prefix="/core", tags=["agent config"])
-
-
-class ValidationIssue(BaseModel):
-    loc: list[str | int]
-    msg: str
-    type: str
-
-
-class ValidationResult(BaseModel):
-    valid: bool
-    errors: list[ValidationIssue]
 
 
 @router.get("/agent-config-schema", response_model=dict[str, Any])

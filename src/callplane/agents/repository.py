@@ -4,10 +4,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, cast, exists, func, literal
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Select, and_, exists, func, literal
 
 from callplane.agents.detail_sql import AGENT_DETAIL_SQL
+from callplane.db import dialect
 from callplane.db.engine import Database, canonical_json
 from callplane.db.repository import OrgRepository
 from callplane.kit.filters import TimeFilters, like_pattern
@@ -51,12 +51,12 @@ class AgentRepository(OrgRepository[Agent]):
     def _metadata_contains(self, statement: Select[Agent], wanted: dict[str, Any]) -> Select[Agent]:
         """Agents whose metadata has every given top-level key with an equal value."""
         column = Agent.metadata_
-        if self.session.get_bind().dialect.name == "postgresql":
+        if dialect.is_postgres(self.session):
             # @> uses the GIN index; equality on non-scalars makes nested values exact, not subsets.
-            statement = statement.where(column.op("@>")(cast(literal(wanted, JSONB), JSONB)))
+            statement = statement.where(column.op("@>")(dialect.jsonb(wanted)))
             for key, value in wanted.items():
                 if isinstance(value, dict | list):
-                    statement = statement.where(column[key] == cast(literal(value, JSONB), JSONB))
+                    statement = statement.where(column[key] == dialect.jsonb(value))
             return statement
         # json_each, not a JSON path: SQLite matches a path's key against the stored (escaped)
         # text, so keys holding `"` or non-ASCII characters would never match.
@@ -87,10 +87,5 @@ async def detail_json(
     """PostgreSQL only: the detail document and the agent's revision in one statement, sent
     straight through the driver on a pooled connection with no transaction around it (one
     statement reads one consistent snapshot). Scoped to the organization in the SQL itself."""
-    connection = await database.engine.raw_connection()
-    try:
-        driver: Any = connection.driver_connection
-        row = await driver.fetchrow(AGENT_DETAIL_SQL, agent_id, organization_id, sip_domain)
-    finally:
-        connection.close()  # back to the pool
+    row = await dialect.fetchrow(database, AGENT_DETAIL_SQL, agent_id, organization_id, sip_domain)
     return None if row is None else (row[0], row[1])

@@ -19,6 +19,7 @@ from callplane.agents.schemas import (
 )
 from callplane.audit import recorder as audit
 from callplane.conversations.repository import ConversationRepository
+from callplane.db import dialect
 from callplane.db.engine import Database
 from callplane.kit.etags import check_if_match, etag_for
 from callplane.models import Agent
@@ -155,7 +156,7 @@ async def agent_detail(
     The hottest read: PostgreSQL builds it in one statement (see detail_sql.py) on a raw pooled
     connection; SQLite, the laptop default, assembles it from five small queries.
     """
-    if database.dialect == "postgresql":
+    if dialect.is_postgres(database):
         found = await repository.detail_json(database, organization_id, agent_id, sip_domain)
         if found is None:
             raise AgentNotFound()

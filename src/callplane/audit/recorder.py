@@ -22,10 +22,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 from sqlalchemy import exists, inspect, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.auth.subject import AuthSubject
+from callplane.db import dialect
 from callplane.db.types import new_id, utcnow
 from callplane.models import AuditEvent
 from callplane.workflows import engine
@@ -156,9 +156,8 @@ async def _insert_once(session: AsyncSession, event: AuditEvent) -> bool:
     event.id = event.id or new_id()
     event.created_at = event.created_at or utcnow()
     values = {column.key: getattr(event, column.key) for column in inspect(AuditEvent).column_attrs}
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = (
-        dialect.insert(AuditEvent)
+        dialect.insert(session, AuditEvent)
         .values(values)
         .on_conflict_do_nothing(index_elements=[AuditEvent.dedupe_key])
         .returning(AuditEvent.id)

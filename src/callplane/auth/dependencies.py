@@ -7,12 +7,13 @@ from typing import Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 
-from callplane.auth.service import Authenticator
+from callplane.auth.authenticator import Authenticator
 from callplane.auth.subject import AuthSubject
 from callplane.errors import Forbidden
 from callplane.idempotency.middleware import claim
 from callplane.kit.middleware import RESPONSE_HEADERS
-from callplane.ratelimit.limiter import RateLimited, RateLimiter
+from callplane.ratelimit.errors import RateLimited
+from callplane.ratelimit.limiter import RateLimiter
 
 # Documents the bearer scheme in OpenAPI; the Authenticator does the real parsing.
 _bearer = HTTPBearer(auto_error=False, description="`ak_…` API key or `pat_…` token")

@@ -11,7 +11,7 @@ from callplane.agents.errors import AgentNotFound
 from callplane.auth.dependencies import Requires
 from callplane.auth.scopes import Scope
 from callplane.auth.subject import AuthSubject
-from callplane.conversations import service
+from callplane.conversations.errors import ConversationNotFound
 from callplane.conversations.repository import ConversationRepository
 from callplane.conversations.schemas import (
     Channel,
@@ -21,6 +21,7 @@ from callplane.conversations.schemas import (
     Direction,
     Status,
 )
+from callplane.conversations.service import ConversationService, to_read
 from callplane.db.session import ReadSession, WriteSession
 from callplane.errors import UnprocessableRequest, merge_responses
 from callplane.kit.filters import TimeFilters, time_filters
@@ -56,7 +57,7 @@ async def list_conversations(
         limit=limit,
         cursor=cursor,
     )
-    return Page.of([service.to_read(row, subject) for row in rows], limit, next_cursor)
+    return Page.of([to_read(row, subject) for row in rows], limit, next_cursor)
 
 
 @router.post(
@@ -69,14 +70,15 @@ async def import_conversations(
     body: ConversationImportRequest, subject: Manager, session: WriteSession
 ) -> ConversationImportResult:
     """Import historical conversation records (all or nothing, up to 500 per call)."""
-    rows = await service.import_conversations(session, subject.organization_id, body.conversations)
+    service = ConversationService(session, subject.organization_id)
+    rows = await service.import_records(body.conversations)
     return ConversationImportResult(imported=len(rows), ids=[row.id for row in rows])
 
 
 @router.get(
     "/{conversation_id}",
     response_model=ConversationRead,
-    responses=merge_responses(service.ConversationNotFound),
+    responses=merge_responses(ConversationNotFound),
 )
 async def get_conversation(
     conversation_id: uuid.UUID, subject: Reader, session: ReadSession
@@ -85,5 +87,5 @@ async def get_conversation(
         conversation_id
     )
     if conversation is None:
-        raise service.ConversationNotFound()
-    return service.to_read(conversation, subject)
+        raise ConversationNotFound()
+    return to_read(conversation, subject)

@@ -6,10 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import case, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as lite_insert
 
 from callplane.agents.schemas import ConversationStats
+from callplane.db import dialect
 from callplane.db.repository import OrgRepository
 from callplane.kit.filters import TimeFilters
 from callplane.kit.pagination import paginate
@@ -56,10 +55,9 @@ class ConversationRepository(OrgRepository[Conversation]):
             if row.agent_id is not None:
                 groups.setdefault((row.agent_id, row.status, row.channel), []).append(row)
         table = AgentConversationStat
-        insert = pg_insert if self.session.get_bind().dialect.name == "postgresql" else lite_insert
         for (agent_id, status, channel), members in groups.items():
             durations = [m.duration_seconds for m in members if m.duration_seconds is not None]
-            statement = insert(table).values(
+            statement = dialect.insert(self.session, table).values(
                 agent_id=agent_id,
                 status=status,
                 channel=channel,

@@ -11,14 +11,9 @@ from callplane.auth.scopes import Scope
 from callplane.auth.subject import AuthSubject
 from callplane.conversations.repository import ConversationRepository
 from callplane.conversations.schemas import ConversationImport, ConversationRead
-from callplane.errors import NotFound, UnprocessableRequest
+from callplane.errors import UnprocessableRequest
 from callplane.models import Conversation
 from callplane.versions.repository import VersionRepository
-
-
-class ConversationNotFound(NotFound):
-    code = "conversation_not_found"
-    default_detail = "Conversation not found."
 
 
 def to_read(conversation: Conversation, subject: AuthSubject) -> ConversationRead:
@@ -44,60 +39,63 @@ def to_read(conversation: Conversation, subject: AuthSubject) -> ConversationRea
     )
 
 
-async def import_conversations(
-    session: AsyncSession, organization_id: uuid.UUID, records: list[ConversationImport]
-) -> list[Conversation]:
-    """All or nothing: every referenced agent and version must exist in this organization."""
-    agents = AgentRepository(session, organization_id)
-    versions = VersionRepository(session, organization_id)
-    known_agents: set[uuid.UUID] = set()
-    version_agents: dict[uuid.UUID, uuid.UUID | None] = {}  # one lookup per distinct version
-    for record in records:
-        if record.agent_id is not None and record.agent_id not in known_agents:
-            if await agents.get(record.agent_id) is None:
-                raise AgentNotFound(f"Agent {record.agent_id} not found.")
-            known_agents.add(record.agent_id)
-        if record.agent_version_id is not None:
-            if record.agent_version_id not in version_agents:
-                version = await versions.get(record.agent_version_id)
-                version_agents[record.agent_version_id] = version.agent_id if version else None
-            if version_agents[record.agent_version_id] != record.agent_id:
-                raise UnprocessableRequest(
-                    f"agent_version_id {record.agent_version_id} is not a version of agent "
-                    f"{record.agent_id}."
+class ConversationService:
+    def __init__(self, session: AsyncSession, organization_id: uuid.UUID):
+        self.session = session
+        self.organization_id = organization_id
+        self.conversations = ConversationRepository(session, organization_id)
+        self.agents = AgentRepository(session, organization_id)
+        self.versions = VersionRepository(session, organization_id)
+
+    async def import_records(self, records: list[ConversationImport]) -> list[Conversation]:
+        """All or nothing: every referenced agent and version must exist in this organization."""
+        known_agents: set[uuid.UUID] = set()
+        version_agents: dict[uuid.UUID, uuid.UUID | None] = {}  # one lookup per distinct version
+        for record in records:
+            if record.agent_id is not None and record.agent_id not in known_agents:
+                if await self.agents.get(record.agent_id) is None:
+                    raise AgentNotFound(f"Agent {record.agent_id} not found.")
+                known_agents.add(record.agent_id)
+            if record.agent_version_id is not None:
+                if record.agent_version_id not in version_agents:
+                    version = await self.versions.get(record.agent_version_id)
+                    version_agents[record.agent_version_id] = version.agent_id if version else None
+                if version_agents[record.agent_version_id] != record.agent_id:
+                    raise UnprocessableRequest(
+                        f"agent_version_id {record.agent_version_id} is not a version of agent "
+                        f"{record.agent_id}."
+                    )
+        rows = [
+            self.conversations.add(
+                Conversation(
+                    agent_id=record.agent_id,
+                    agent_version_id=record.agent_version_id,
+                    channel=record.channel,
+                    direction=record.direction,
+                    status=record.status,
+                    duration_seconds=record.duration_seconds,
+                    turns=record.turns,
+                    started_at=record.started_at,
+                    ended_at=record.ended_at,
+                    transcript=(
+                        [turn.model_dump(mode="json") for turn in record.transcript]
+                        if record.transcript is not None
+                        else None
+                    ),
+                    summary=record.summary,
+                    metadata_=record.metadata,
                 )
-    repo = ConversationRepository(session, organization_id)
-    rows = [
-        repo.add(
-            Conversation(
-                agent_id=record.agent_id,
-                agent_version_id=record.agent_version_id,
-                channel=record.channel,
-                direction=record.direction,
-                status=record.status,
-                duration_seconds=record.duration_seconds,
-                turns=record.turns,
-                started_at=record.started_at,
-                ended_at=record.ended_at,
-                transcript=(
-                    [turn.model_dump(mode="json") for turn in record.transcript]
-                    if record.transcript is not None
-                    else None
-                ),
-                summary=record.summary,
-                metadata_=record.metadata,
             )
+            for record in records
+        ]
+        await self.session.flush()
+        await self.conversations.count_in_stats(rows)
+        await audit.record(
+            self.session,
+            self.organization_id,
+            "conversations.imported",
+            "organization",
+            self.organization_id,
+            {"count": len(rows), "agent_ids": sorted(str(agent) for agent in known_agents)},
         )
-        for record in records
-    ]
-    await session.flush()
-    await repo.count_in_stats(rows)
-    await audit.record(
-        session,
-        organization_id,
-        "conversations.imported",
-        "organization",
-        organization_id,
-        {"count": len(rows), "agent_ids": sorted(str(agent) for agent in known_agents)},
-    )
-    return rows
+        return rows

@@ -1,4 +1,5 @@
-"""Engines and sessions; the dialect quirks of SQLite live here and nowhere else."""
+"""Engines and sessions; the connection-level quirks of SQLite live here (what the two dialects
+spell differently in SQL is in db/dialect.py)."""
 
 from __future__ import annotations
 

@@ -6,31 +6,25 @@ from callplane.llm.provider import (
     LLMError,
     LLMProvider,
     LLMRequestRejected,
-    LLMSettings,
     LLMTimeout,
     LLMUnavailable,
     Message,
     OpenAICompatibleProvider,
-    llm_settings_from_env,
-    provider_from_env,
 )
-from callplane.llm.summary import NO_DIFFERENCES
 from callplane.llm.writer import (
     GeneratedInstructions,
     LLMWriter,
     TemplateWriter,
     Writer,
-    writer_from_env,
+    writer_for,
 )
 
 __all__ = [
-    "NO_DIFFERENCES",
     "GeneratedInstructions",
     "LLMEmptyResponse",
     "LLMError",
     "LLMProvider",
     "LLMRequestRejected",
-    "LLMSettings",
     "LLMTimeout",
     "LLMUnavailable",
     "LLMWriter",
@@ -38,7 +32,5 @@ __all__ = [
     "OpenAICompatibleProvider",
     "TemplateWriter",
     "Writer",
-    "llm_settings_from_env",
-    "provider_from_env",
-    "writer_from_env",
+    "writer_for",
 ]

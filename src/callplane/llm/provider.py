@@ -6,10 +6,7 @@ implementation detail, and `transient` tells a workflow whether retrying can hel
 
 from __future__ import annotations
 
-import math
-import os
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, cast
 
 if TYPE_CHECKING:
@@ -172,51 +169,3 @@ class OpenAICompatibleProvider:
 
     async def aclose(self) -> None:
         await self._client.close()
-
-
-# --- configuration --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LLMSettings:
-    base_url: str
-    api_key: str
-    model: str
-    timeout_seconds: float
-
-
-def llm_settings_from_env(env: Mapping[str, str] = os.environ) -> LLMSettings | None:
-    """Read the `CALLPLANE_LLM_*` variables; None when no endpoint is configured."""
-    base_url = env.get("CALLPLANE_LLM_BASE_URL", "").strip()
-    if not base_url:
-        return None
-    raw_timeout = env.get("CALLPLANE_LLM_TIMEOUT_SECONDS", "").strip()
-    try:
-        timeout = float(raw_timeout) if raw_timeout else DEFAULT_TIMEOUT_SECONDS
-    except ValueError:
-        timeout = -1.0
-    if not (timeout > 0 and math.isfinite(timeout)):
-        raise ValueError(
-            f"CALLPLANE_LLM_TIMEOUT_SECONDS must be a positive number of seconds, "
-            f"got {raw_timeout!r}"
-        )
-    return LLMSettings(
-        base_url=base_url,
-        # Local servers (Ollama, llama.cpp) need no key, but the client insists on one.
-        api_key=env.get("CALLPLANE_LLM_API_KEY", "").strip() or "unused",
-        model=env.get("CALLPLANE_LLM_MODEL", "").strip() or DEFAULT_MODEL,
-        timeout_seconds=timeout,
-    )
-
-
-def provider_from_env(env: Mapping[str, str] = os.environ) -> LLMProvider | None:
-    """The configured provider, or None so callers use the deterministic writer."""
-    settings = llm_settings_from_env(env)
-    if settings is None:
-        return None
-    return OpenAICompatibleProvider(
-        settings.base_url,
-        settings.api_key,
-        settings.model,
-        timeout_seconds=settings.timeout_seconds,
-    )

@@ -7,18 +7,18 @@ keeps what must be exact (the opening line, the user's own extra text) out of th
 from __future__ import annotations
 
 import logging
-import os
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
 from callplane.agent_config import InstructionBuilderInputs
+from callplane.config import Settings
 from callplane.crawler.profile import SiteProfile
 from callplane.llm import prompts, templates
-from callplane.llm.provider import LLMError, LLMProvider, provider_from_env
-from callplane.llm.summary import NO_DIFFERENCES, summary_chunks
+from callplane.llm.provider import LLMError, LLMProvider, OpenAICompatibleProvider
 from callplane.versions.diff_types import Change
+from callplane.versions.summary import NO_DIFFERENCES, summary_chunks
 
 logger = logging.getLogger("callplane.llm")
 
@@ -189,7 +189,14 @@ def _unfenced(text: str) -> str:
     return match.group("body").strip() if match else text
 
 
-def writer_from_env(env: Mapping[str, str] = os.environ) -> Writer:
-    """An `LLMWriter` when `CALLPLANE_LLM_BASE_URL` is set, else the `TemplateWriter`."""
-    provider = provider_from_env(env)
-    return LLMWriter(provider) if provider is not None else TemplateWriter()
+def writer_for(settings: Settings) -> Writer:
+    """The configured model when there is one; otherwise the deterministic template writer."""
+    if not settings.llm_base_url:
+        return TemplateWriter()
+    provider = OpenAICompatibleProvider(
+        settings.llm_base_url,
+        settings.llm_api_key or "none",
+        settings.llm_model,
+        timeout_seconds=settings.llm_timeout_seconds,
+    )
+    return LLMWriter(provider)

@@ -4,24 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from sqlalchemy import text
 
 from callplane.db.engine import Database
 from callplane.db.migrate import current_revision, head_revision
+from callplane.ops.schemas import Health, Readiness
 
 router = APIRouter(tags=["operations"])
-
-
-class Health(BaseModel):
-    status: str
-
-
-class Readiness(BaseModel):
-    status: str
-    database: str
-    migration: str | None
-    expected_migration: str | None
 
 
 @router.get("/health", response_model=Health)

@@ -14,11 +14,12 @@ from callplane.db.session import ReadSession, WriteSession, after_commit
 from callplane.errors import Forbidden, NotFound, UnprocessableRequest, merge_responses
 from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
 from callplane.kit.schemas import Page
-from callplane.kit.time import from_epoch_ms, to_epoch_ms, utcnow
+from callplane.kit.time import to_epoch_ms
 from callplane.models import ApiKey
-from callplane.organizations import service
+from callplane.organizations.errors import ApiKeyNotFound
 from callplane.organizations.repository import ApiKeyRepository
 from callplane.organizations.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
+from callplane.organizations.service import OrganizationService
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -51,8 +52,8 @@ async def create_api_key(
     A key never outscopes or outlives the credential creating it: scopes beyond the caller's
     are 403; when the caller's credential expires, an omitted `expires_at` becomes that expiry
     (see the response) and a later one is 422. A past `expires_at` is 422."""
-    key, issued = await service.create_key_for(
-        session, subject, body.name, body.scopes, from_epoch_ms(body.expires_at)
+    key, issued = await OrganizationService(session, subject.organization_id).create_key_for(
+        subject, body
     )
     return ApiKeyCreated(**_read(key).model_dump(), pat_key=issued.credential)
 
@@ -83,9 +84,8 @@ async def revoke_api_key(
     try:
         parsed = uuid.UUID(key_id)
     except ValueError:
-        raise NotFound("API key not found.") from None
-    repo = ApiKeyRepository(session, subject.organization_id)
-    await service.revoke_api_key(repo, parsed, utcnow())
+        raise ApiKeyNotFound() from None
+    await OrganizationService(session, subject.organization_id).revoke_api_key(parsed)
     after_commit(session, lambda: request.app.state.authenticator.evict(parsed))
 
 

@@ -1,4 +1,8 @@
-"""Organizations, users, API keys and tokens: used by the admin API and the CLI."""
+"""Organizations, users, API keys and tokens: used by the admin API and the CLI.
+
+`PlatformService` holds what happens above any one organization (creating one, its first admin,
+a user's personal token); `OrganizationService` what happens inside one (its API keys).
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,13 @@ from callplane.audit import recorder as audit
 from callplane.auth.credentials import format_credential, hash_secret, new_secret
 from callplane.auth.scopes import ALL_SCOPES
 from callplane.auth.subject import AuthSubject
-from callplane.errors import Forbidden, NotFound, UnprocessableRequest
-from callplane.kit.time import to_epoch_ms
+from callplane.errors import Forbidden, UnprocessableRequest
+from callplane.kit.time import from_epoch_ms, to_epoch_ms, utcnow
 from callplane.models import ApiKey, Membership, Organization, PersonalAccessToken, User
 from callplane.organizations import repository
+from callplane.organizations.errors import ApiKeyNotFound
 from callplane.organizations.repository import ApiKeyRepository
+from callplane.organizations.schemas import ApiKeyCreate
 
 
 @dataclass(frozen=True)
@@ -27,36 +33,144 @@ class Issued:
     credential: str
 
 
-async def create_organization(session: AsyncSession, name: str) -> Organization:
-    organization = Organization(name=name)
-    session.add(organization)
-    await session.flush()
-    await audit.record(
-        session,
-        organization.id,
-        "organization.created",
-        "organization",
-        organization.id,
-        {"name": name},
-    )
-    return organization
+@dataclass(frozen=True)
+class Bootstrapped:
+    """A new organization with its first member, an all-scope API key and the member's token."""
+
+    organization: Organization
+    user: User
+    api_key: Issued
+    token: Issued
 
 
-async def get_or_create_user(session: AsyncSession, email: str) -> User:
-    user = await repository.get_user_by_email(session, email)
-    if user is None:
-        user = User(email=email)
-        session.add(user)
-        await session.flush()
-    return user
+class PlatformService:
+    """Operations that belong to no organization (yet): bound to the session only."""
+
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def create_organization(self, name: str) -> Organization:
+        organization = Organization(name=name)
+        self.session.add(organization)
+        await self.session.flush()
+        await audit.record(
+            self.session,
+            organization.id,
+            "organization.created",
+            "organization",
+            organization.id,
+            {"name": name},
+        )
+        return organization
+
+    async def get_or_create_user(self, email: str) -> User:
+        user = await repository.get_user_by_email(self.session, email)
+        if user is None:
+            user = User(email=email)
+            self.session.add(user)
+            await self.session.flush()
+        return user
+
+    async def add_member(self, organization: Organization, user: User, role: str) -> None:
+        self.session.add(Membership(organization_id=organization.id, user_id=user.id, role=role))
+        await self.session.flush()
+        await audit.record(
+            self.session, organization.id, "member.added", "user", user.id, {"role": role}
+        )
+
+    async def create_token(
+        self, user: User, name: str, *, expires_at: datetime | None = None
+    ) -> Issued:
+        secret = new_secret()
+        token = PersonalAccessToken(
+            user_id=user.id, name=name, secret_hash=hash_secret(secret), expires_at=expires_at
+        )
+        self.session.add(token)
+        await self.session.flush()
+        return Issued(token.id, format_credential("pat", token.id, secret))
+
+    async def bootstrap(
+        self, org_name: str, email: str, *, role: str = "admin", credential_name: str = "bootstrap"
+    ) -> Bootstrapped:
+        """An organization, its first member (created if new), an all-scope API key and a
+        personal access token for the member, both called `credential_name`."""
+        organization = await self.create_organization(org_name)
+        user = await self.get_or_create_user(email)
+        await self.add_member(organization, user, role)
+        _, key = await OrganizationService(self.session, organization.id).create_api_key(
+            credential_name
+        )
+        token = await self.create_token(user, credential_name)
+        return Bootstrapped(organization, user, key, token)
 
 
-async def add_member(
-    session: AsyncSession, organization: Organization, user: User, role: str
-) -> None:
-    session.add(Membership(organization_id=organization.id, user_id=user.id, role=role))
-    await session.flush()
-    await audit.record(session, organization.id, "member.added", "user", user.id, {"role": role})
+class OrganizationService:
+    """What happens inside one organization: its API keys."""
+
+    def __init__(self, session: AsyncSession, organization_id: uuid.UUID):
+        self.session = session
+        self.organization_id = organization_id
+        self.api_keys = ApiKeyRepository(session, organization_id)
+
+    async def create_api_key(
+        self,
+        name: str,
+        *,
+        scopes: list[str] | None = None,
+        allowed: frozenset[str] = ALL_SCOPES,
+        expires_at: datetime | None = None,
+        created_by: uuid.UUID | None = None,
+    ) -> tuple[ApiKey, Issued]:
+        secret = new_secret()
+        key = self.api_keys.add(
+            ApiKey(
+                organization_id=self.organization_id,
+                name=name,
+                scopes=_check_scopes(scopes, allowed),
+                secret_hash=hash_secret(secret),
+                expires_at=expires_at,
+                created_by_user_id=created_by,
+            )
+        )
+        await self.session.flush()
+        await audit.record(
+            self.session,
+            self.organization_id,
+            "api_key.created",
+            "api_key",
+            key.id,
+            {"name": name, "scopes": key.scopes, "expires_at": expires_at},
+        )
+        return key, Issued(key.id, format_credential("ak", key.id, secret))
+
+    async def create_key_for(
+        self, subject: AuthSubject, body: ApiKeyCreate
+    ) -> tuple[ApiKey, Issued]:
+        """An API key made through the API carries at most the scopes of whoever made it, and
+        lives at most as long: otherwise a short-lived credential could mint a permanent one."""
+        return await self.create_api_key(
+            body.name,
+            scopes=body.scopes,
+            allowed=subject.scopes,
+            expires_at=_check_expiry(from_epoch_ms(body.expires_at), subject.expires_at),
+            created_by=subject.user_id,
+        )
+
+    async def revoke_api_key(self, key_id: uuid.UUID) -> ApiKey:
+        key = await self.api_keys.get(key_id, for_update=True)
+        if key is None:
+            raise ApiKeyNotFound()
+        if key.revoked_at is None:
+            key.revoked_at = utcnow()
+            await audit.record(
+                self.session,
+                self.organization_id,
+                "api_key.revoked",
+                "api_key",
+                key.id,
+                {"name": key.name},
+            )
+        return key
 
 
 def _check_scopes(requested: list[str] | None, allowed: frozenset[str]) -> list[str]:
@@ -69,70 +183,6 @@ def _check_scopes(requested: list[str] | None, allowed: frozenset[str]) -> list[
     if beyond:
         raise Forbidden(f"A key cannot carry scopes its creator lacks: {', '.join(beyond)}.")
     return sorted(set(requested))
-
-
-async def create_api_key(
-    session: AsyncSession,
-    organization_id: uuid.UUID,
-    name: str,
-    *,
-    scopes: list[str] | None = None,
-    allowed: frozenset[str] = ALL_SCOPES,
-    expires_at: datetime | None = None,
-    created_by: uuid.UUID | None = None,
-) -> tuple[ApiKey, Issued]:
-    secret = new_secret()
-    key = ApiKey(
-        organization_id=organization_id,
-        name=name,
-        scopes=_check_scopes(scopes, allowed),
-        secret_hash=hash_secret(secret),
-        expires_at=expires_at,
-        created_by_user_id=created_by,
-    )
-    session.add(key)
-    await session.flush()
-    await audit.record(
-        session,
-        organization_id,
-        "api_key.created",
-        "api_key",
-        key.id,
-        {"name": name, "scopes": key.scopes, "expires_at": expires_at},
-    )
-    return key, Issued(key.id, format_credential("ak", key.id, secret))
-
-
-async def create_token(
-    session: AsyncSession, user: User, name: str, *, expires_at: datetime | None = None
-) -> Issued:
-    secret = new_secret()
-    token = PersonalAccessToken(
-        user_id=user.id, name=name, secret_hash=hash_secret(secret), expires_at=expires_at
-    )
-    session.add(token)
-    await session.flush()
-    return Issued(token.id, format_credential("pat", token.id, secret))
-
-
-async def create_key_for(
-    session: AsyncSession,
-    subject: AuthSubject,
-    name: str,
-    scopes: list[str] | None,
-    expires_at: datetime | None,
-) -> tuple[ApiKey, Issued]:
-    """An API key made through the API carries at most the scopes of whoever made it, and
-    lives at most as long: otherwise a short-lived credential could mint a permanent one."""
-    return await create_api_key(
-        session,
-        subject.organization_id,
-        name,
-        scopes=scopes,
-        allowed=subject.scopes,
-        expires_at=_check_expiry(expires_at, subject.expires_at),
-        created_by=subject.user_id,
-    )
 
 
 def _check_expiry(requested: datetime | None, creator: datetime | None) -> datetime | None:
@@ -149,20 +199,3 @@ def _check_expiry(requested: datetime | None, creator: datetime | None) -> datet
             "Omit expires_at to give the key that expiry."
         )
     return requested
-
-
-async def revoke_api_key(repo: ApiKeyRepository, key_id: uuid.UUID, now: datetime) -> ApiKey:
-    key = await repo.get(key_id, for_update=True)
-    if key is None:
-        raise NotFound("API key not found.")
-    if key.revoked_at is None:
-        key.revoked_at = now
-        await audit.record(
-            repo.session,
-            repo.organization_id,
-            "api_key.revoked",
-            "api_key",
-            key.id,
-            {"name": key.name},
-        )
-    return key

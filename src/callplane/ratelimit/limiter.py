@@ -13,14 +13,13 @@ import math
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import delete
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
+from callplane.db import dialect
 from callplane.db.engine import Database
-from callplane.errors import AppError
 from callplane.models import RateLimitWindow
 
 logger = logging.getLogger("callplane.ratelimit")
@@ -35,12 +34,6 @@ RETURNING hits
 # the budget is large, exact (one at a time) near the limit.
 MAX_LEASE = 50
 LEASE_SHARE = 16
-
-
-class RateLimited(AppError):
-    status = 429
-    code = "rate_limited"
-    default_detail = "Too many requests for this credential; retry after the Retry-After delay."
 
 
 @dataclass(frozen=True)
@@ -90,23 +83,19 @@ class DatabaseCounter:
         self._database = database
 
     async def hit(self, credential_id: uuid.UUID, window_start: int, n: int) -> int:
-        if self._database.dialect == "postgresql":
+        if dialect.is_postgres(self._database):
             # The hot path: one statement straight through the driver, autocommitted.
-            connection = await self._database.engine.raw_connection()
-            try:
-                driver: Any = connection.driver_connection
-                hits: int = await driver.fetchval(_PG_HIT, credential_id, window_start, n)
-            finally:
-                connection.close()
-            return hits
-        insert = sqlite_insert(RateLimitWindow).values(
-            credential_id=credential_id, window_start=window_start, hits=n
-        )
-        statement = insert.on_conflict_do_update(
-            index_elements=["credential_id", "window_start"],
-            set_={"hits": RateLimitWindow.hits + n},
-        ).returning(RateLimitWindow.hits)
+            return int(
+                (await dialect.fetchrow(self._database, _PG_HIT, credential_id, window_start, n))[0]
+            )
         async with self._database.session(write=True) as session, session.begin():
+            insert = dialect.insert(session, RateLimitWindow).values(
+                credential_id=credential_id, window_start=window_start, hits=n
+            )
+            statement = insert.on_conflict_do_update(
+                index_elements=["credential_id", "window_start"],
+                set_={"hits": RateLimitWindow.hits + n},
+            ).returning(RateLimitWindow.hits)
             return int((await session.execute(statement)).scalar_one())
 
     async def forget_before(self, window_start: int) -> None:
@@ -193,4 +182,4 @@ def build(
     return RateLimiter(counter, limit, window_seconds)
 
 
-__all__ = ["RateLimited", "RateLimiter", "Verdict", "build"]
+__all__ = ["RateLimiter", "Verdict", "build"]

@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
-from callplane.agent_config.model import AgentConfig, default_config
+from callplane.agent_config.schemas import AgentConfig, default_config
 from callplane.versions.diff_types import Change, Op
 
 # Top-level lists of named things, and the field that names their items.

@@ -18,6 +18,12 @@ from callplane.db.session import ReadSession, WriteSession
 from callplane.errors import merge_responses
 from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
 from callplane.kit.schemas import Page
+from callplane.webhooks.errors import (
+    DeliveryNotFound,
+    WebhookInactive,
+    WebhookNotFound,
+    WebhookUrlRefused,
+)
 from callplane.webhooks.schemas import (
     DeliveryRead,
     DeliveryStatus,
@@ -26,13 +32,7 @@ from callplane.webhooks.schemas import (
     WebhookUpdate,
     WebhookWithSecret,
 )
-from callplane.webhooks.service import (
-    DeliveryNotFound,
-    WebhookInactive,
-    WebhookNotFound,
-    WebhookService,
-    WebhookUrlRefused,
-)
+from callplane.webhooks.service import WebhookService
 
 router = APIRouter(prefix="/core/webhooks", tags=["webhooks"])
 

@@ -18,32 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callplane.audit import recorder as audit
 from callplane.crawler.guard import blocked_reason
 from callplane.crawler.urls import canonical_host
-from callplane.errors import Conflict, NotFound, UnprocessableRequest
 from callplane.models import Webhook, WebhookDelivery
 from callplane.webhooks import fanout
+from callplane.webhooks.errors import (
+    DeliveryNotFound,
+    WebhookInactive,
+    WebhookNotFound,
+    WebhookUrlRefused,
+)
 from callplane.webhooks.repository import DeliveryRepository, WebhookRepository
 from callplane.webhooks.schemas import WebhookCreate, WebhookUpdate
 from callplane.webhooks.sender import SECRET_PREFIX
-
-
-class WebhookNotFound(NotFound):
-    code = "webhook_not_found"
-    default_detail = "Webhook not found."
-
-
-class DeliveryNotFound(NotFound):
-    code = "webhook_delivery_not_found"
-    default_detail = "Webhook delivery not found."
-
-
-class WebhookUrlRefused(UnprocessableRequest):
-    code = "webhook_url_refused"
-    default_detail = "The URL points at a private or loopback address."
-
-
-class WebhookInactive(Conflict):
-    code = "webhook_inactive"
-    default_detail = "The webhook is inactive; activate it before redelivering."
 
 
 def new_secret() -> str:

@@ -15,14 +15,10 @@ from callplane.db.session import ReadSession, WriteSession
 from callplane.errors import merge_responses
 from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
 from callplane.kit.schemas import Page
+from callplane.widgets.errors import VersionNotPublishedForWidget, WidgetNotFound
 from callplane.widgets.repository import get_published
 from callplane.widgets.schemas import PublicWidget, WidgetCreate, WidgetRead, WidgetUpdate
-from callplane.widgets.service import (
-    VersionNotPublishedForWidget,
-    WidgetNotFound,
-    WidgetService,
-    origin_allowed,
-)
+from callplane.widgets.service import WidgetService, origin_allowed
 
 router = APIRouter(prefix="/core/web-widgets", tags=["web widgets"])
 public_router = APIRouter(prefix="/core/public/web-widgets", tags=["web widgets"])

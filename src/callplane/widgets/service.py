@@ -9,26 +9,17 @@ from callplane.agents.errors import AgentNotFound
 from callplane.agents.repository import AgentRepository
 from callplane.audit import recorder as audit
 from callplane.db.types import new_id
-from callplane.errors import NotFound, UnprocessableRequest
 from callplane.models import WebWidget
 from callplane.versions.repository import VersionRepository
+from callplane.widgets.errors import VersionNotPublishedForWidget, WidgetNotFound
 from callplane.widgets.repository import WidgetRepository
 from callplane.widgets.schemas import WidgetCreate, WidgetUpdate
-
-
-class WidgetNotFound(NotFound):
-    code = "widget_not_found"
-    default_detail = "Web widget not found."
-
-
-class VersionNotPublishedForWidget(UnprocessableRequest):
-    code = "version_not_published"
-    default_detail = "agent_version_id must be a published version of the widget's agent."
 
 
 class WidgetService:
     def __init__(self, session: AsyncSession, organization_id: uuid.UUID):
         self.session = session
+        self.organization_id = organization_id
         self.widgets = WidgetRepository(session, organization_id)
         self.versions = VersionRepository(session, organization_id)
 
@@ -49,7 +40,7 @@ class WidgetService:
     async def create(self, body: WidgetCreate, *, widget_id: uuid.UUID | None = None) -> WebWidget:
         # The agent's row lock orders this against a concurrent delete of the agent, so the
         # widget is not inserted for an agent that is going away (a foreign-key error, a 500).
-        agents = AgentRepository(self.session, self.widgets.organization_id)
+        agents = AgentRepository(self.session, self.organization_id)
         if await agents.get(body.agent_id, for_update=True) is None:
             raise AgentNotFound()
         await self._check_version(body.agent_id, body.agent_version_id)
@@ -82,8 +73,9 @@ class WidgetService:
         await self._record("web_widget.deleted", widget, {"agent_id": widget.agent_id})
 
     async def _record(self, action: str, widget: WebWidget, changes: dict[str, object]) -> None:
-        organization_id = self.widgets.organization_id
-        await audit.record(self.session, organization_id, action, "web_widget", widget.id, changes)
+        await audit.record(
+            self.session, self.organization_id, action, "web_widget", widget.id, changes
+        )
 
 
 def origin_allowed(origin: str, domains: list[str]) -> bool:

@@ -215,7 +215,7 @@ async def enqueue(
         await _queues[queue].enqueue_async(_workflows[name], *args)
 
 
-FINISHED = ["SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"]
+DBOS_FINISHED_STATUSES = ["SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"]
 
 
 async def delete_finished_before(cutoff: datetime, limit: int) -> int:
@@ -223,7 +223,7 @@ async def delete_finished_before(cutoff: datetime, limit: int) -> int:
     that finished before `cutoff`, and returns how many. Our own `workflow_runs` rows, which the
     API serves, are not touched."""
     finished = await DBOS.list_workflows_async(
-        status=FINISHED,
+        status=DBOS_FINISHED_STATUSES,
         completed_before=cutoff.isoformat(),
         limit=limit,
         load_input=False,

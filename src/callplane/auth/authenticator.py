@@ -49,11 +49,6 @@ class Authenticator:
         self._evictions += 1
         self._credentials.pop(credential_id, None)
 
-    def evict_user(self, user_id: uuid.UUID) -> None:
-        self._evictions += 1
-        for key in [key for key in self._roles if key[0] == user_id]:
-            self._roles.pop(key, None)
-
     async def authenticate(self, authorization: str | None, org_header: str | None) -> AuthSubject:
         if not authorization:
             raise Unauthorized("Missing Authorization header; send `Authorization: Bearer <key>`.")

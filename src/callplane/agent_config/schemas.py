@@ -28,6 +28,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from callplane.errors import ValidationIssue
+
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 IDENTIFIER_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]{0,63}$"
@@ -686,3 +688,9 @@ def validate_config(data: Any) -> tuple[AgentConfig | None, list[dict[str, Any]]
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_context=False, include_input=False)
         return None, [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
+
+
+# The answer of `POST /core/agent-config/validate` (no docstring: it would enter the OpenAPI).
+class ValidationResult(BaseModel):
+    valid: bool
+    errors: list[ValidationIssue]

@@ -1,0 +1,49 @@
+"""What differs between PostgreSQL and SQLite, in one place.
+
+Repositories write portable SQLAlchemy; where the two databases need different SQL (an upsert's
+`INSERT`, a JSONB containment test, a hot read sent straight through asyncpg) they ask this
+module instead of testing the dialect name themselves. The connection-level quirks of SQLite
+(pragmas, `BEGIN IMMEDIATE`) stay in `db/engine.py`, where connections are made.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, cast, literal
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callplane.db.engine import Database
+
+POSTGRESQL = "postgresql"
+
+
+def is_postgres(target: AsyncSession | Database) -> bool:
+    """Whether a session (through its bind) or a database talks to PostgreSQL."""
+    if isinstance(target, Database):
+        return target.dialect == POSTGRESQL
+    return target.get_bind().dialect.name == POSTGRESQL
+
+
+def insert(session: AsyncSession, table: Any) -> Any:
+    """`INSERT` for `table` in the session's dialect, with `on_conflict_do_update` /
+    `on_conflict_do_nothing` (both dialects spell them the same)."""
+    return (postgresql if is_postgres(session) else sqlite).insert(table)
+
+
+def jsonb(value: Any) -> ColumnElement[Any]:
+    """A JSON value as a PostgreSQL `jsonb` literal (for `@>` and equality with jsonb columns)."""
+    return cast(literal(value, postgresql.JSONB), postgresql.JSONB)
+
+
+async def fetchrow(database: Database, sql: str, *args: Any) -> Any:
+    """PostgreSQL only: one statement sent straight through asyncpg on a pooled connection, with
+    no transaction around it (autocommitted; one statement reads one consistent snapshot). For
+    the hottest paths, where SQLAlchemy's per-statement work shows. Returns the first row."""
+    connection = await database.engine.raw_connection()
+    try:
+        driver: Any = connection.driver_connection
+        return await driver.fetchrow(sql, *args)
+    finally:
+        connection.close()  # back to the pool
