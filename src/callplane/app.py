@@ -34,7 +34,6 @@ from callplane.idempotency.middleware import (
 from callplane.idempotency.repository import mark_committed
 from callplane.kit.middleware import BufferedBodyMiddleware, RequestIdMiddleware
 from callplane.kit.openapi import TAGS, name_operations
-from callplane.llm import writer_for
 from callplane.observability.middleware import ObservabilityMiddleware
 from callplane.ratelimit import limiter as ratelimit
 
@@ -57,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             window_seconds=settings.rate_limit_window_seconds,
             backend=settings.rate_limit_backend,
         )
-        app.state.writer = writer_for(settings)
+        app.state.writer = wiring.writer(settings)
         sweeper: asyncio.Task[None] | None = None
         if settings.workflows != "off":
             await worker.start(settings, database, listen=settings.workflows == "embedded")

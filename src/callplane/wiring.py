@@ -13,8 +13,11 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.audit import recorder as audit
+from callplane.config import Settings
+from callplane.llm import Writer, writer_for
 from callplane.scaffolding import workflow as scaffolding
 from callplane.versions import generation
+from callplane.versions.summary import summary_chunks
 from callplane.webhooks import delivery, fanout
 from callplane.workflows import engine, steps
 from callplane.workflows import service as workflows
@@ -41,3 +44,9 @@ def install() -> None:
     workflows.on_cancel(generation.TYPE, generation.reset_on_cancel)
     for name, body in WORKFLOWS.items():
         engine.register_workflow(name, body)
+
+
+def writer(settings: Settings) -> Writer:
+    """The process's writer (model or templates), with the versions domain's model-less change
+    summary as its fallback: the LLM layer knows no domain."""
+    return writer_for(settings, summary_chunks)

@@ -14,7 +14,6 @@ from datetime import timedelta
 from callplane import wiring
 from callplane.config import Settings
 from callplane.db.engine import Database
-from callplane.llm import writer_for
 from callplane.ops import housekeeping
 from callplane.webhooks import fanout as webhooks
 from callplane.workflows import engine
@@ -29,7 +28,7 @@ SWEEP_AGE = timedelta(seconds=10)
 
 async def start(settings: Settings, database: Database, *, listen: bool) -> None:
     wiring.install()
-    set_runtime(Runtime(settings, database, lambda: writer_for(settings)))
+    set_runtime(Runtime(settings, database, lambda: wiring.writer(settings)))
     await engine.launch(settings, listen=listen)
 
 

@@ -17,12 +17,12 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 from typer.testing import CliRunner
 
+from callplane.agent_config.changes import Change
 from callplane.ascode.apply import apply_plan, plan_file
 from callplane.ascode.backend import SdkBackend
 from callplane.ascode.model import load_file, normalize_config
 from callplane.ascode.plan import Plan, render_plan
 from callplane.cli_remote import _common as cli_common
-from callplane.versions.diff_types import Change
 from tests.client.bridge import IN_PROCESS_URL, route_to_app
 from tests.factories import Tenant
 

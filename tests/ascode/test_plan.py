@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from callplane.agent_config.changes import Change
 from callplane.ascode.apply import apply_plan
 from callplane.ascode.model import DesiredAgent, normalize_config
 from callplane.ascode.plan import Plan, PlanError, compute_plan, read_state, render_plan
-from callplane.versions.diff_types import Change
 from tests.ascode.fake import FakeBackend
 
 A, B, C = "+14155550101", "+14155550102", "+14155550103"

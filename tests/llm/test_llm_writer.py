@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from callplane.agent_config import InstructionBuilderInputs
+from callplane.agent_config.changes import Change
 from callplane.config import Settings
 from callplane.crawler.profile import SitePage, SiteProfile
 from callplane.llm import (
@@ -18,8 +19,7 @@ from callplane.llm import (
     writer_for,
 )
 from callplane.llm.writer import SUMMARY_CUT_SHORT
-from callplane.versions.diff_types import Change
-from callplane.versions.summary import NO_DIFFERENCES
+from callplane.versions.summary import NO_DIFFERENCES, summary_chunks
 from tests.llm.stub_server import StubBehaviour, StubLLMServer
 
 INPUTS = InstructionBuilderInputs(
@@ -74,7 +74,7 @@ async def test_instructions_prompt_carries_every_input(
         reply="```\nYou are Acme's receptionist.\n## Rules\n- Be nice.\n```"
     )
 
-    generated = await LLMWriter(provider).instructions(INPUTS)
+    generated = await LLMWriter(provider, summary_chunks).instructions(INPUTS)
 
     # The model's text, unfenced, then the advanced instructions verbatim.
     assert generated.instructions == (
@@ -108,7 +108,7 @@ async def test_instructions_with_no_inputs_still_ask_for_a_prompt(
 ) -> None:
     stub.behaviour = StubBehaviour(reply="You are a receptionist.")
 
-    generated = await LLMWriter(provider).instructions(InstructionBuilderInputs())
+    generated = await LLMWriter(provider, summary_chunks).instructions(InstructionBuilderInputs())
 
     assert generated.instructions == "You are a receptionist."
     assert generated.starting_message is None
@@ -120,12 +120,12 @@ async def test_instruction_errors_propagate_for_the_workflow_to_retry(
 ) -> None:
     stub.behaviour = StubBehaviour(fail_status=503)
     with pytest.raises(LLMUnavailable) as raised:
-        await LLMWriter(provider).instructions(INPUTS)
+        await LLMWriter(provider, summary_chunks).instructions(INPUTS)
     assert raised.value.transient is True
 
     stub.behaviour = StubBehaviour(fail_status=400)
     with pytest.raises(LLMRequestRejected):
-        await LLMWriter(provider).agent_from_site(
+        await LLMWriter(provider, summary_chunks).agent_from_site(
             PROFILE, company_name="Acme", company_overview=None, extra_instructions=None, demo=False
         )
 
@@ -135,7 +135,7 @@ async def test_agent_from_site_prompt_is_grounded_in_the_profile(
 ) -> None:
     stub.behaviour = StubBehaviour(reply="You are the receptionist of Acme Dental.")
 
-    generated = await LLMWriter(provider).agent_from_site(
+    generated = await LLMWriter(provider, summary_chunks).agent_from_site(
         PROFILE,
         company_name="Acme Dental",
         company_overview="Best smiles in town.",
@@ -180,7 +180,7 @@ async def test_summary_streams_the_models_chunks(
 
     chunks = [
         chunk
-        async for chunk in LLMWriter(provider).summarize_changes(
+        async for chunk in LLMWriter(provider, summary_chunks).summarize_changes(
             CHANGES, from_version=2, to_version=5
         )
     ]
@@ -203,7 +203,9 @@ async def test_an_empty_diff_needs_no_model(
 ) -> None:
     chunks = [
         chunk
-        async for chunk in LLMWriter(provider).summarize_changes([], from_version=1, to_version=1)
+        async for chunk in LLMWriter(provider, summary_chunks).summarize_changes(
+            [], from_version=1, to_version=1
+        )
     ]
     assert chunks == [NO_DIFFERENCES]
     assert stub.requests == []
@@ -217,14 +219,16 @@ async def test_summary_falls_back_to_the_template_when_the_model_fails_first(
     with caplog.at_level(logging.WARNING, logger="callplane.llm"):
         chunks = [
             chunk
-            async for chunk in LLMWriter(provider).summarize_changes(
+            async for chunk in LLMWriter(provider, summary_chunks).summarize_changes(
                 CHANGES, from_version=1, to_version=2
             )
         ]
 
     expected = [
         chunk
-        async for chunk in TemplateWriter().summarize_changes(CHANGES, from_version=1, to_version=2)
+        async for chunk in TemplateWriter(summary_chunks).summarize_changes(
+            CHANGES, from_version=1, to_version=2
+        )
     ]
     assert chunks == expected
     assert len(stub.requests) == 1
@@ -240,7 +244,7 @@ async def test_summary_says_so_when_the_model_stops_midway(
 
     chunks = [
         chunk
-        async for chunk in LLMWriter(provider).summarize_changes(
+        async for chunk in LLMWriter(provider, summary_chunks).summarize_changes(
             CHANGES, from_version=1, to_version=2
         )
     ]
@@ -252,9 +256,9 @@ async def test_summary_says_so_when_the_model_stops_midway(
 
 
 async def test_writer_for_picks_the_model_only_when_configured(stub: StubLLMServer) -> None:
-    assert isinstance(writer_for(Settings()), TemplateWriter)
+    assert isinstance(writer_for(Settings(), summary_chunks), TemplateWriter)
 
-    writer = writer_for(Settings(llm_base_url=stub.base_url, llm_model="m"))
+    writer = writer_for(Settings(llm_base_url=stub.base_url, llm_model="m"), summary_chunks)
     assert isinstance(writer, LLMWriter)
     stub.behaviour = StubBehaviour(reply="From the model.")
     generated = await writer.instructions(InstructionBuilderInputs(company_name="Acme"))

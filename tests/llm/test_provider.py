@@ -24,6 +24,7 @@ from callplane.llm import (
     TemplateWriter,
     writer_for,
 )
+from callplane.versions.summary import summary_chunks
 from tests.llm.conftest import API_KEY, MODEL
 from tests.llm.stub_server import StubBehaviour, StubLLMServer
 
@@ -221,8 +222,8 @@ async def test_all_errors_share_the_base_class() -> None:
 
 
 def test_no_base_url_means_the_template_writer() -> None:
-    assert isinstance(writer_for(Settings(llm_base_url=None)), TemplateWriter)
-    assert isinstance(writer_for(Settings(llm_model="x")), TemplateWriter)
+    assert isinstance(writer_for(Settings(llm_base_url=None), summary_chunks), TemplateWriter)
+    assert isinstance(writer_for(Settings(llm_model="x"), summary_chunks), TemplateWriter)
 
 
 def test_settings_defaults_and_values(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -264,7 +265,8 @@ async def test_writer_for_talks_to_the_configured_endpoint(stub: StubLLMServer) 
             llm_api_key="sk-from-settings",
             llm_model="settings-model",
             llm_timeout_seconds=5,
-        )
+        ),
+        summary_chunks,
     )
     assert isinstance(writer, LLMWriter)
     provider = writer.provider

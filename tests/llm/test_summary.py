@@ -8,16 +8,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callplane.agent_config import AgentConfig
+from callplane.agent_config.changes import Change
 from callplane.llm import TemplateWriter
 from callplane.versions.diff import diff_configs
-from callplane.versions.diff_types import Change
-from callplane.versions.summary import NO_DIFFERENCES
+from callplane.versions.summary import NO_DIFFERENCES, summary_chunks
 
 KB_1 = "11111111-1111-4111-8111-111111111111"
 KB_2 = "22222222-2222-4222-8222-222222222222"
 HANGUP = {"type": "hangup"}
 
-writer = TemplateWriter()
+writer = TemplateWriter(summary_chunks)
 
 
 async def chunks_of(changes: list[Change], from_version: int = 1, to_version: int = 2) -> list[str]:

@@ -7,8 +7,9 @@ import re
 from callplane.agent_config import AgentConfig, InstructionBuilderInputs
 from callplane.crawler.profile import SitePage, SiteProfile
 from callplane.llm import TemplateWriter
+from callplane.versions.summary import summary_chunks
 
-writer = TemplateWriter()
+writer = TemplateWriter(summary_chunks)
 
 FULL_INPUTS = InstructionBuilderInputs(
     company_name="Acme Dental",

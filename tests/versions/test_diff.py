@@ -12,9 +12,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from callplane.agent_config.changes import Change
 from callplane.agent_config.schemas import AgentConfig, default_config
 from callplane.versions.diff import diff_configs
-from callplane.versions.diff_types import Change
 
 KB_1 = "11111111-1111-4111-8111-111111111111"
 KB_2 = "22222222-2222-4222-8222-222222222222"

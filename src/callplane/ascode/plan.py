@@ -23,10 +23,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from callplane.agent_config.changes import Change
 from callplane.ascode.model import SLOTS, DesiredAgent, normalize_config
 from callplane.kit.text import plural
 from callplane.versions.diff import diff_configs
-from callplane.versions.diff_types import Change
 
 AGENT_FIELDS = ("description", "active", "is_demo", "metadata")
 

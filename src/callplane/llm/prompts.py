@@ -10,11 +10,10 @@ import json
 from typing import Any
 
 from callplane.agent_config import InstructionBuilderInputs
+from callplane.agent_config.changes import Change, segments
 from callplane.crawler.profile import SiteProfile
 from callplane.llm.provider import Message
-from callplane.llm.text import clean, one_line
-from callplane.versions.diff_types import Change
-from callplane.versions.summary import segments, sentence_diff
+from callplane.llm.text import clean, one_line, sentence_diff
 
 MAX_PAGE_CHARS = 1500
 MAX_PAGES_CHARS = 8000

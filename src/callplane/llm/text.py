@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+from dataclasses import dataclass, field
 
 # A list marker at the start of a line: "-", "*", "•", "1.", "2)", "Step 3:".
 _LIST_MARKER = re.compile(r"^\s*(?:[-*•]|[0-9]{1,3}[.)]|step\s+[0-9]{1,3}[.:)]?)\s+", re.I)
@@ -55,3 +57,27 @@ def sentences(text: str) -> list[str]:
 def quote(text: str, limit: int = 160) -> str:
     """Text in double quotes, on one line, cut to `limit` characters."""
     return f'"{one_line(text, limit)}"'
+
+
+@dataclass
+class TextDiff:
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    moved: list[str] = field(default_factory=list)
+
+
+def sentence_diff(before: str, after: str) -> TextDiff:
+    """Which sentences were added and removed, comparing the texts sentence by sentence."""
+    old, new = sentences(before), sentences(after)
+    diff = TextDiff()
+    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag in ("delete", "replace"):
+            diff.removed.extend(old[i1:i2])
+        if tag in ("insert", "replace"):
+            diff.added.extend(new[j1:j2])
+    moved = set(diff.added) & set(diff.removed)
+    diff.moved = [sentence for sentence in diff.added if sentence in moved]
+    diff.added = [sentence for sentence in diff.added if sentence not in moved]
+    diff.removed = [sentence for sentence in diff.removed if sentence not in moved]
+    return diff

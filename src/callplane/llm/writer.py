@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
 from callplane.agent_config import InstructionBuilderInputs
+from callplane.agent_config.changes import Change
 from callplane.config import Settings
 from callplane.crawler.profile import SiteProfile
 from callplane.llm import prompts, templates
 from callplane.llm.provider import LLMError, LLMProvider, OpenAICompatibleProvider
-from callplane.versions.diff_types import Change
-from callplane.versions.summary import NO_DIFFERENCES, summary_chunks
 
 logger = logging.getLogger("callplane.llm")
 
@@ -60,8 +59,21 @@ class Writer(Protocol):
         ...
 
 
+class Summarizer(Protocol):
+    """A change summary written without a model (the versions domain's `summary_chunks`), given
+    to the writers by the wiring: the template writer's summary, and the model writer's answer
+    for an empty diff or a model that fails before its first chunk."""
+
+    def __call__(
+        self, changes: list[Change], *, from_version: int, to_version: int
+    ) -> Iterator[str]: ...
+
+
 class TemplateWriter:
     """Deterministic text from templates: what runs when no model is configured."""
+
+    def __init__(self, summarize: Summarizer) -> None:
+        self.summarize = summarize
 
     async def instructions(self, inputs: InstructionBuilderInputs) -> GeneratedInstructions:
         return GeneratedInstructions(
@@ -94,7 +106,7 @@ class TemplateWriter:
     async def summarize_changes(
         self, changes: list[Change], *, from_version: int, to_version: int
     ) -> AsyncIterator[str]:
-        for chunk in summary_chunks(changes, from_version=from_version, to_version=to_version):
+        for chunk in self.summarize(changes, from_version=from_version, to_version=to_version):
             yield chunk
 
 
@@ -106,8 +118,9 @@ class LLMWriter:
     template summary when the model fails before its first chunk.
     """
 
-    def __init__(self, provider: LLMProvider) -> None:
+    def __init__(self, provider: LLMProvider, summarize: Summarizer) -> None:
         self.provider = provider
+        self.summarize = summarize
 
     async def instructions(self, inputs: InstructionBuilderInputs) -> GeneratedInstructions:
         text = await self.provider.complete(
@@ -150,7 +163,8 @@ class LLMWriter:
         self, changes: list[Change], *, from_version: int, to_version: int
     ) -> AsyncIterator[str]:
         if not changes:
-            yield NO_DIFFERENCES
+            for chunk in self.summarize(changes, from_version=from_version, to_version=to_version):
+                yield chunk
             return
         stream = self.provider.stream(
             prompts.summary_messages(changes, from_version=from_version, to_version=to_version),
@@ -170,7 +184,7 @@ class LLMWriter:
             if produced:
                 yield SUMMARY_CUT_SHORT
                 return
-            for chunk in summary_chunks(changes, from_version=from_version, to_version=to_version):
+            for chunk in self.summarize(changes, from_version=from_version, to_version=to_version):
                 yield chunk
         finally:
             # Stop the model's stream too when our reader goes away (e.g. the client hung up).
@@ -189,14 +203,14 @@ def _unfenced(text: str) -> str:
     return match.group("body").strip() if match else text
 
 
-def writer_for(settings: Settings) -> Writer:
+def writer_for(settings: Settings, summarize: Summarizer) -> Writer:
     """The configured model when there is one; otherwise the deterministic template writer."""
     if not settings.llm_base_url:
-        return TemplateWriter()
+        return TemplateWriter(summarize)
     provider = OpenAICompatibleProvider(
         settings.llm_base_url,
         settings.llm_api_key or "none",
         settings.llm_model,
         timeout_seconds=settings.llm_timeout_seconds,
     )
-    return LLMWriter(provider)
+    return LLMWriter(provider, summarize)

@@ -36,8 +36,8 @@ from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
+from callplane.agent_config.changes import Change, Op
 from callplane.agent_config.schemas import AgentConfig, default_config
-from callplane.versions.diff_types import Change, Op
 
 # Top-level lists of named things, and the field that names their items.
 KEYED_LISTS: dict[str, str] = {"tools": "name", "knowledge_bases": "collection_id"}

@@ -7,26 +7,16 @@ diff engine reports a leaf or the object around it.
 
 from __future__ import annotations
 
-import difflib
 import json
-import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-from callplane.llm.text import one_line, quote, sentences
-from callplane.versions.diff_types import Change, Op
+from callplane.agent_config.changes import Change, Op, segments
+from callplane.llm.text import one_line, quote, sentence_diff, sentences
 
 NO_DIFFERENCES = "No differences."
 
 MAX_QUOTED = 6  # quoted sentences per direction before "and N more"
-
-_SEGMENT = re.compile(r"\[([^\]]*)\]|([^.\[\]]+)")
-
-
-def segments(path: str) -> list[str]:
-    """`tools[lookup_order].description` → `["tools", "lookup_order", "description"]`."""
-    return [key if key is not None and name == "" else name for key, name in _SEGMENT.findall(path)]
 
 
 def show(value: Any) -> str:
@@ -108,30 +98,6 @@ def by_key(change: Change, key: str) -> Iterator[Change]:
 
 
 # --- instructions ---------------------------------------------------------------------------------
-
-
-@dataclass
-class TextDiff:
-    added: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    moved: list[str] = field(default_factory=list)
-
-
-def sentence_diff(before: str, after: str) -> TextDiff:
-    """Which sentences were added and removed, comparing the texts sentence by sentence."""
-    old, new = sentences(before), sentences(after)
-    diff = TextDiff()
-    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag in ("delete", "replace"):
-            diff.removed.extend(old[i1:i2])
-        if tag in ("insert", "replace"):
-            diff.added.extend(new[j1:j2])
-    moved = set(diff.added) & set(diff.removed)
-    diff.moved = [sentence for sentence in diff.added if sentence in moved]
-    diff.added = [sentence for sentence in diff.added if sentence not in moved]
-    diff.removed = [sentence for sentence in diff.removed if sentence not in moved]
-    return diff
 
 
 def _sentence(text: str) -> str:

@@ -1,7 +1,9 @@
-"""The unit of a structured config diff, shared by the diff engine and the summary writers."""
+"""The unit of a structured diff between two AgentConfigs: vocabulary shared by the diff engine
+(versions), the change summaries (versions, the model writer) and agents-as-code plans."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -21,3 +23,11 @@ class Change:
     op: Op
     before: Any
     after: Any
+
+
+_SEGMENT = re.compile(r"\[([^\]]*)\]|([^.\[\]]+)")
+
+
+def segments(path: str) -> list[str]:
+    """`tools[lookup_order].description` → `["tools", "lookup_order", "description"]`."""
+    return [key if key is not None and name == "" else name for key, name in _SEGMENT.findall(path)]
