@@ -18,8 +18,8 @@ from dbos import DBOS, SetWorkflowID
 from callplane.scaffolding import workflow as build
 from callplane.versions import generation
 from tests.factories import Tenant
+from tests.support.receiver import Receiver
 from tests.webhooks.helpers import create_webhook, deliveries
-from tests.webhooks.receiver import Receiver
 
 
 @DBOS.step()
