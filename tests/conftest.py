@@ -37,7 +37,8 @@ def pytest_report_header() -> str:
 
 # Fixtures that start a process (or several) once for many tests: under pytest-xdist
 # (`--dist loadgroup`) the tests that use one run on one worker, so it starts once, not per worker.
-SHARED_PROCESSES = ("server_url", "docs_server", "bootstrapped")
+# (tests/cli/test_cli.py shares a module-scoped database the same way: it groups itself.)
+SHARED_PROCESSES = ("server_url", "docs_server")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups

@@ -31,6 +31,8 @@ from tests.support.cli import invoke
 from tests.support.processes import clean_env, run_command
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
+# One pytest-xdist worker runs the module, so its database is migrated and bootstrapped once.
+pytestmark = pytest.mark.xdist_group("cli")
 
 
 @pytest.fixture(scope="module")
