@@ -43,7 +43,9 @@ SHARED_PROCESSES = ("server_url", "docs_server")
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark `nodb` every test that does not use the suite's database: no fixture it depends on,
+    """Mark `processes` the tests that start `callplane` processes of their own (`processes`).
+
+    Mark `nodb` every test that does not use the suite's database: no fixture it depends on,
     directly or through other fixtures, is `database_url` (the root of `settings`, the app, the
     tenants…). What such a test proves does not depend on CALLPLANE_TEST_DATABASE_URL, so the
     PostgreSQL run leaves them to the SQLite run (`-m "not nodb"`). A test that must know which
@@ -54,6 +56,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         fixtures = getattr(item, "fixturenames", ())
         if "database_url" not in fixtures:
             item.add_marker(pytest.mark.nodb)
+        if "processes" in fixtures:
+            item.add_marker(pytest.mark.processes)
         shared = [name for name in SHARED_PROCESSES if name in fixtures]
         if shared:
             item.add_marker(pytest.mark.xdist_group(shared[0]))
@@ -116,6 +120,8 @@ def settings(database_url: str) -> Settings:
         env="test",
         database_url=database_url,
         sip_domain="sip.test.local",
+        # PostgreSQL's default 100 connections serve both xdist workers' apps and DBOS pools.
+        database_pool_size=5,
         crawler_allow_private_networks=True,  # the tests crawl sites they serve on 127.0.0.1
     )
 
