@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+# pytest-xdist workers; each has its own database (PostgreSQL: $(PG_TEST_URL)_gw0, _gw1…).
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -40,11 +43,17 @@ format: $(DEV_STAMP)
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
+# The SQLite run runs every test. The PostgreSQL run leaves out the tests that use no database
+# (marked `nodb` by tests/conftest.py): they ran on SQLite, and would prove nothing new. Its tests
+# that start processes of their own (marked `processes`) run afterwards in one pytest process: each
+# starts servers and workers with their own connection pools, beside the workers' apps they would
+# exceed PostgreSQL's default 100 connections.
 test-sqlite: $(DEV_STAMP)
-	CALLPLANE_TEST_DATABASE_URL= $(BIN)/pytest
+	CALLPLANE_TEST_DATABASE_URL= $(PYTEST)
 
 test-postgres: $(DEV_STAMP)
-	CALLPLANE_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest
+	CALLPLANE_TEST_DATABASE_URL=$(PG_TEST_URL) $(PYTEST) -m "not nodb and not processes"
+	CALLPLANE_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -m "processes and not nodb"
 
 test: lint test-sqlite test-postgres
 

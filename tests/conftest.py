@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -21,11 +22,11 @@ from callplane.app import create_app
 from callplane.config import Settings
 from callplane.db import migrate
 from callplane.db.engine import Database, create_engine
-from tests.crawler.site import LocalSite, Route
 from tests.factories import Tenant, TenantFactory
-from tests.llm.stub_server import StubBehaviour, StubLLMServer
-from tests.ops.processes import Processes
-from tests.webhooks.receiver import Receiver
+from tests.support.llm_stub import StubBehaviour, StubLLMServer
+from tests.support.processes import Processes, process_env, server
+from tests.support.receiver import Receiver
+from tests.support.site import LocalSite, Route
 
 POSTGRES = bool(os.environ.get("CALLPLANE_TEST_DATABASE_URL"))
 
@@ -34,10 +35,53 @@ def pytest_report_header() -> str:
     return f"callplane database: {'PostgreSQL' if POSTGRES else 'SQLite'}"
 
 
+# Fixtures that start a process (or several) once for many tests: under pytest-xdist
+# (`--dist loadgroup`) the tests that use one run on one worker, so it starts once, not per worker.
+# (tests/cli/test_cli.py shares a module-scoped database the same way: it groups itself.)
+SHARED_PROCESSES = ("server_url", "docs_server")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `processes` the tests that start `callplane` processes of their own (`processes`).
+
+    Mark `nodb` every test that does not use the suite's database: no fixture it depends on,
+    directly or through other fixtures, is `database_url` (the root of `settings`, the app, the
+    tenants…). What such a test proves does not depend on CALLPLANE_TEST_DATABASE_URL, so the
+    PostgreSQL run leaves them to the SQLite run (`-m "not nodb"`). A test that must know which
+    database the suite runs on asks for a fixture that depends on it (`is_postgres`).
+
+    And group the tests of each shared process fixture (SHARED_PROCESSES) on one xdist worker."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if "database_url" not in fixtures:
+            item.add_marker(pytest.mark.nodb)
+        if "processes" in fixtures:
+            item.add_marker(pytest.mark.processes)
+        shared = [name for name in SHARED_PROCESSES if name in fixtures]
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(shared[0]))
+
+
+def worker_database_url(base: str) -> str:
+    """The suite's PostgreSQL database for this pytest-xdist worker: `<base>_gw0`, `<base>_gw1`…
+    (the base itself without xdist). Each worker has its own, and so its own DBOS system schema
+    (the engine keeps it in the app's database), so workers never take each other's work."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return base
+    parsed = make_url(base)
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
-    url = os.environ.get("CALLPLANE_TEST_DATABASE_URL")
-    if url:
+    """The suite's database, migrated: PostgreSQL from CALLPLANE_TEST_DATABASE_URL (one per
+    xdist worker), else a SQLite file in a temporary directory of this session (so of this worker);
+    its DBOS system database is a file beside it."""
+    base = os.environ.get("CALLPLANE_TEST_DATABASE_URL")
+    if base:
+        url = worker_database_url(base)
         asyncio.run(_reset_postgres(url))
         migrate.upgrade(url)
         yield url
@@ -76,6 +120,8 @@ def settings(database_url: str) -> Settings:
         env="test",
         database_url=database_url,
         sip_domain="sip.test.local",
+        # PostgreSQL's default 100 connections serve both xdist workers' apps and DBOS pools.
+        database_pool_size=5,
         crawler_allow_private_networks=True,  # the tests crawl sites they serve on 127.0.0.1
     )
 
@@ -118,8 +164,9 @@ async def other_tenant(tenants: TenantFactory) -> Tenant:
 
 
 @pytest.fixture
-def is_postgres() -> bool:
-    return POSTGRES
+def is_postgres(database_url: str) -> bool:
+    """Which database the suite runs on (so a test that asks is a database test, see `nodb`)."""
+    return make_url(database_url).get_backend_name() == "postgresql"
 
 
 @pytest.fixture
@@ -143,6 +190,27 @@ def processes(tmp_path: Path) -> Iterator[Processes]:
     started = Processes(tmp_path)
     yield started
     started.stop_all()
+
+
+@pytest.fixture(scope="session")
+def server_url(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `callplane serve` process on the suite's database, started once per session (per
+    xdist worker), for what needs real sockets. It runs workflows on its own queue and executor
+    id, so the in-process app never takes its work (and vice versa)."""
+    suffix = uuid.uuid4().hex[:8]
+    env = process_env(
+        settings,
+        CALLPLANE_WORKFLOW_QUEUE=f"sdk-{suffix}",
+        CALLPLANE_WORKFLOW_EXECUTOR_ID=f"sdk-server-{suffix}",
+        CALLPLANE_LOG_LEVEL="WARNING",
+    )
+    process = server(env, tmp_path_factory.mktemp("sdk-server") / "server.log")
+    try:
+        asyncio.run(process.wait_healthy())
+        assert process.url is not None
+        yield process.url
+    finally:
+        process.stop()
 
 
 @pytest.fixture

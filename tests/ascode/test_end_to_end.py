@@ -1,13 +1,11 @@
 """Agents as code against the app, through the SDK and the CLI, in this process (see
-`tests/client/bridge.py`); what they did is checked through the app (`tenant.get`), not the SDK.
+`tests/support/bridge.py`); what they did is checked through the app (`tenant.get`), not the SDK.
 The installed command's entry point is proven by `tests/client/test_cli_remote.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 import yaml  # type: ignore[import-untyped]
-from typer.testing import CliRunner
 
 from callplane.agent_config.changes import Change
 from callplane.ascode.apply import apply_plan, plan_file
@@ -23,15 +20,10 @@ from callplane.ascode.backend import SdkBackend
 from callplane.ascode.model import load_file, normalize_config
 from callplane.ascode.plan import Plan, render_plan
 from callplane.cli_remote import _common as cli_common
-from tests.client.bridge import IN_PROCESS_URL, route_to_app
 from tests.factories import Tenant
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from tests.support.bridge import IN_PROCESS_URL, route_to_app
+from tests.support.cli import invoke
+from tests.support.processes import closed_port
 
 
 @pytest.fixture
@@ -42,11 +34,8 @@ async def server(app_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch)
 
 
 def _run_cli(server: str | None, key: str | None, *args: str) -> subprocess.CompletedProcess[str]:
-    from callplane.cli import app
-
-    env: dict[str, str | None] = {"CALLPLANE_URL": server, "CALLPLANE_API_KEY": key}
-    env |= {name: None for name in os.environ if name.startswith("CALLPLANE_") and name not in env}
-    result = CliRunner().invoke(app, list(args), env=env)
+    env = {"CALLPLANE_URL": server, "CALLPLANE_API_KEY": key}
+    result = invoke(list(args), {name: value for name, value in env.items() if value is not None})
     return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
 
 
@@ -347,6 +336,7 @@ async def test_a_rejected_write_exits_1(server: str, tenant: Tenant, tmp_path: P
 
 async def test_an_unreachable_server_exits_1(tmp_path: Path) -> None:
     path = write_file(tmp_path / "agents.yaml", config={})
-    result = await cli(f"http://127.0.0.1:{_free_port()}", "ak_unused", "plan", "-f", str(path))
+    with closed_port() as port:
+        result = await cli(f"http://127.0.0.1:{port}", "ak_unused", "plan", "-f", str(path))
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stderr.startswith("error: cannot reach the server: http://127.0.0.1:")

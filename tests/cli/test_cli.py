@@ -1,7 +1,9 @@
-"""The real `callplane` command in a subprocess, against its own fresh SQLite file.
+"""The `callplane` server-side commands (migrate, bootstrap, keys, tokens, orgs) against their own
+fresh SQLite file.
 
-Each process start costs about a second, so the commands run once per module and the tests
-check their effects; the credentials they print are verified against the real app in-process.
+The module's database is migrated and bootstrapped by the real command in subprocesses (the
+installed entry point, once); the other commands run in this process (Typer's runner, no
+process start), and the credentials they print are verified against the real app in-process.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
@@ -24,15 +27,12 @@ import pytest
 from callplane.auth.scopes import ALL_SCOPES
 from callplane.config import Settings
 from tests.apps import another_app
+from tests.support.cli import invoke
+from tests.support.processes import clean_env, run_command
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
-
-
-def _command() -> list[str]:
-    installed = Path(sys.executable).parent / "callplane"
-    if installed.exists():
-        return [str(installed)]
-    return [sys.executable, "-c", "from callplane.cli import main; main()"]
+# One pytest-xdist worker runs the module, so its database is migrated and bootstrapped once.
+pytestmark = pytest.mark.xdist_group("cli")
 
 
 @pytest.fixture(scope="module")
@@ -46,22 +46,19 @@ def db_url(db_path: Path) -> str:
 
 
 def runner_on(db_path: Path) -> Runner:
-    """The command run with CALLPLANE_DATABASE_URL set to the SQLite file `db_path`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLPLANE_")}
-    env["CALLPLANE_DATABASE_URL"] = f"sqlite+aiosqlite:///{db_path}"
+    """The command, in this process, with CALLPLANE_DATABASE_URL set to the SQLite file `db_path`.
+
+    It runs on a thread of its own (the commands run their own event loop), and the caller waits
+    for it: from an async test too, whose event loop has nothing to do meanwhile."""
+    env = {"CALLPLANE_DATABASE_URL": f"sqlite+aiosqlite:///{db_path}"}
 
     def runner(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [*_command(), *args],
-            env=env,
-            cwd=db_path.parent,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        with ThreadPoolExecutor(1) as thread:
+            result = thread.submit(invoke, list(args), env).result(timeout=60)
+        done = subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
         if check:
-            assert result.returncode == 0, result.stdout + result.stderr
-        return result
+            assert done.returncode == 0, done.stdout + done.stderr
+        return done
 
     return runner
 
@@ -80,10 +77,15 @@ def fresh_db(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def bootstrapped(run: Runner) -> dict[str, Any]:
-    migrated = run("migrate")
+def bootstrapped(db_url: str) -> dict[str, Any]:
+    """What the installed `callplane migrate` and `callplane bootstrap --json` did and printed, in
+    processes of their own (the CLI's subprocess smoke test; the rest runs in-process)."""
+    env = clean_env(CALLPLANE_DATABASE_URL=db_url)
+    migrated = run_command("migrate", env=env)
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
     assert "0001" in migrated.stdout or "migration" in migrated.stdout
-    result = run("bootstrap", "--org-name", "Acme", "--email", "a@b.c", "--json")
+    result = run_command("bootstrap", "--org-name", "Acme", "--email", "a@b.c", "--json", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
     payload: dict[str, Any] = json.loads(result.stdout)
     return payload
 

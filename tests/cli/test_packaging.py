@@ -8,7 +8,6 @@ pyproject declares, and what a run of the command imports when the server stack 
 
 from __future__ import annotations
 
-import socket
 import statistics
 import subprocess
 import sys
@@ -20,6 +19,8 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+
+from tests.support.processes import closed_port
 
 PYPROJECT = Path(__file__).parents[2] / "pyproject.toml"
 SERVER_STACK = {  # what makes the server a server: none of it may be a base dependency
@@ -97,12 +98,6 @@ def _as_in_a_base_install(code: str) -> list[str]:
     return [sys.executable, "-c", blocker + code]
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_base_dependencies_leave_out_the_server_stack() -> None:
     base = {canonicalize_name(r.name) for r in _requirements()}
     server = {canonicalize_name(r.name) for r in _requirements("server")}
@@ -116,22 +111,23 @@ def test_the_sdk_and_remote_commands_run_on_the_base_dependencies_alone() -> Non
     """Without the server extra the SDK imports and the remote commands run: an unreachable
     server is exit 5, not an ImportError."""
     assert {"sqlalchemy", "fastapi", "alembic", "dbos", "uvicorn"} <= _not_in_a_base_install()
-    port = _closed_port()
-    probe = (
-        "import sys\n"
-        "import callplane.client\n"
-        "from callplane.cli import main\n"
-        "for argv in (['--help'], ['agents', '--help'], ['plan', '--help'], ['--version'],\n"
-        f"             ['agents', 'list', '--url', 'http://127.0.0.1:{port}', '--api-key', 'k']):\n"
-        "    sys.argv = ['callplane', *argv]\n"
-        "    try:\n"
-        "        main()\n"
-        "    except SystemExit as exit:\n"
-        "        print('exit', exit.code)\n"
-    )
-    result = subprocess.run(
-        _as_in_a_base_install(probe), capture_output=True, text=True, timeout=60, check=False
-    )
+    with closed_port() as port:
+        unreachable = f"http://127.0.0.1:{port}"
+        probe = (
+            "import sys\n"
+            "import callplane.client\n"
+            "from callplane.cli import main\n"
+            "for argv in (['--help'], ['agents', '--help'], ['plan', '--help'], ['--version'],\n"
+            f"             ['agents', 'list', '--url', {unreachable!r}, '--api-key', 'k']):\n"
+            "    sys.argv = ['callplane', *argv]\n"
+            "    try:\n"
+            "        main()\n"
+            "    except SystemExit as exit:\n"
+            "        print('exit', exit.code)\n"
+        )
+        result = subprocess.run(
+            _as_in_a_base_install(probe), capture_output=True, text=True, timeout=60, check=False
+        )
     assert result.returncode == 0, result.stderr
     codes = [line for line in result.stdout.splitlines() if line.startswith("exit ")]
     assert codes == ["exit 0"] * 4 + ["exit 5"], result.stdout + result.stderr

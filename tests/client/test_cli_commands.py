@@ -18,10 +18,10 @@ from callplane.cli_remote import _common as cli_common
 from callplane.cli_remote import _progress
 from callplane.client import Client
 from callplane.workflows.schemas import WorkflowRead
-from tests.client.conftest import Cli
-from tests.crawler.site import LocalSite, Route
 from tests.factories import Tenant
 from tests.scaffolding.conftest import dental_site
+from tests.support.cli import Cli
+from tests.support.site import LocalSite, Route
 
 Serve = Callable[[dict[str, Route]], LocalSite]
 PROGRESS = re.compile(r"^\[(\d+)/(\d+)\] (queued|running|succeeded|failed|cancelled)(: .+)?$")

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 from callplane.client import Client
-from tests.client.conftest import Cli
 from tests.factories import Tenant, unique_phone_number
+from tests.support.cli import Cli
+from tests.support.processes import clean_env, closed_port, run_command
 
 
 async def test_agents_versions_numbers_from_the_shell(cli: Cli, tmp_path: Path) -> None:
@@ -81,9 +78,7 @@ async def test_exit_codes(cli: Cli, tenant: Tenant) -> None:
     assert stale.stderr.startswith("instructions_stale: ")
     assert (await tenant.get(f"/core/agents/{agent['id']}")).json()["live_version"] is None
 
-    with socket.socket() as closed:  # bound but not listening: connections are refused
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
+    with closed_port() as port:
         unreachable = await cli("agents", "list", "--url", f"http://127.0.0.1:{port}", expect=5)
     assert unreachable.stderr.startswith("connection_failed: ")
 
@@ -98,19 +93,13 @@ async def test_without_a_key_the_command_says_how_to_give_one(cli: Cli) -> None:
 
 
 async def test_the_installed_command_talks_to_a_server(server_url: str, tenant: Tenant) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLPLANE_")}
-    installed = Path(sys.executable).parent / "callplane"
-    command = [str(installed)] if installed.exists() else [sys.executable, "-m", "callplane.cli"]
     name = f"Installed {uuid.uuid4().hex[:8]}"
     with Client(server_url, tenant.api_key) as sdk:
         agent = sdk.agents.create(name=name)
     result = await asyncio.to_thread(
-        subprocess.run,
-        [*command, "agents", "list", "--name", name, "--json"],
-        env=env | {"CALLPLANE_URL": server_url, "CALLPLANE_API_KEY": tenant.api_key},
-        capture_output=True,
-        text=True,
-        timeout=60,
+        run_command,
+        *("agents", "list", "--name", name, "--json"),
+        env=clean_env(CALLPLANE_URL=server_url, CALLPLANE_API_KEY=tenant.api_key),
     )
     assert result.returncode == 0, result.stderr
     assert [a["id"] for a in json.loads(result.stdout)] == [str(agent.id)]

@@ -3,10 +3,8 @@ and a retried write the server had already executed being replayed, not run twic
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -29,6 +27,7 @@ from callplane.versions.schemas import VersionRead
 from callplane.widgets.schemas import WidgetRead
 from callplane.workflows.schemas import WorkflowRead
 from tests.factories import Tenant, unique_phone_number
+from tests.support.processes import closed_port
 
 INPUTS = {"company_name": "Acme Dental", "purpose": "book appointments"}
 
@@ -37,14 +36,6 @@ INPUTS = {"company_name": "Acme Dental", "purpose": "book appointments"}
 def sdk(server_url: str, tenant: Tenant) -> Iterator[Client]:
     with Client(server_url, tenant.api_key, backoff=0.01) as client:
         yield client
-
-
-@contextmanager
-def socket_closed_port() -> Iterator[int]:
-    """A local port nothing listens on (bound, never listening: connections are refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield int(sock.getsockname()[1])
 
 
 def unique(prefix: str) -> str:
@@ -190,7 +181,7 @@ async def test_wrong_credentials_and_unreachable_server(server_url: str) -> None
     assert denied.value.status == 401 and denied.value.request_id
 
     with (
-        socket_closed_port() as port,
+        closed_port() as port,
         Client(f"http://127.0.0.1:{port}", "ak_x", max_retries=2, backoff=0.001) as sdk,
         pytest.raises(ConnectionFailed) as unreachable,
     ):

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from callplane.crawler import USER_AGENT, CrawlLimits, crawl
-from tests.crawler.site import FakeResolver, LocalSite, Reply, Route, endless_body, html, redirect
+from tests.support.site import FakeResolver, LocalSite, Reply, Route, endless_body, html, redirect
 
 Serve = Callable[[dict[str, Route]], LocalSite]
 

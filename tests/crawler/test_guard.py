@@ -16,7 +16,7 @@ import pytest
 
 from callplane.crawler import BlockedAddress, CrawlLimits, SiteUnreachable, crawl
 from callplane.crawler.guard import AddressGuard, PinnedTransport, blocked_reason
-from tests.crawler.site import FakeResolver, LocalSite, Route, html
+from tests.support.site import FakeResolver, LocalSite, Route, html
 
 Serve = Callable[[dict[str, Route]], LocalSite]
 

@@ -19,7 +19,7 @@ from callplane.crawler import (
     SiteUnreachable,
     crawl,
 )
-from tests.crawler.site import FakeResolver, LocalSite, Reply, Route, html, redirect
+from tests.support.site import FakeResolver, LocalSite, Reply, Route, html, redirect
 
 Serve = Callable[[dict[str, Route]], LocalSite]
 

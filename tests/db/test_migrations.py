@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,14 +19,15 @@ from callplane.webhooks import sender
 
 
 @pytest.fixture
-def scratch_url(tmp_path: Path) -> Iterator[str]:
-    """An empty database of the suite's kind, used by this test alone."""
-    base = os.environ.get("CALLPLANE_TEST_DATABASE_URL")
-    if not base:
+def scratch_url(tmp_path: Path, database_url: str) -> Iterator[str]:
+    """An empty database of the suite's kind (a server beside the suite's database), used by
+    this test alone."""
+    base = make_url(database_url)
+    if base.get_backend_name() == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'migrations.db'}"
         return
     name = f"callplane_migrations_{uuid.uuid4().hex[:8]}"
-    admin = make_url(base).set(database="postgres").render_as_string(hide_password=False)
+    admin = base.set(database="postgres").render_as_string(hide_password=False)
 
     async def run(sql: str) -> None:
         engine = create_engine(admin, pool_size=0)
@@ -37,7 +37,7 @@ def scratch_url(tmp_path: Path) -> Iterator[str]:
         await engine.dispose()
 
     asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    yield base.set(database=name).render_as_string(hide_password=False)
     asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 

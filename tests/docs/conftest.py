@@ -2,9 +2,9 @@
 new SQLite database, migrated, `callplane bootstrap`, and a website (on 127.0.0.1) for
 create-from-website to crawl.
 
-It always runs on its own SQLite database, whatever database the suite uses: on the PostgreSQL run
-it would repeat the same thing, so the docs tests are skipped there (the endpoints they walk
-through are tested on PostgreSQL by their own tests).
+It always runs on its own SQLite database, whatever database the suite uses: the docs tests use
+no database fixture, so they are `nodb` tests, left out of the PostgreSQL run (the endpoints they
+walk through are tested on PostgreSQL by their own tests).
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ from pathlib import Path
 import pytest
 
 from callplane.db import migrate
-from tests.conftest import POSTGRES
-from tests.crawler.site import LocalSite, html
-from tests.ops.processes import COMMAND, Process, free_port
+from tests.support.processes import COMMAND, clean_env, server
+from tests.support.site import LocalSite, html
 
 ACME_DENTAL = {
     "/": html(
@@ -48,13 +47,12 @@ class DocsServer:
 
     def environment(self, api_key: str) -> dict[str, str]:
         """What a reader has exported: the server, a key, and the site to build agents from."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CALLPLANE_")}
-        return env | {
-            "CALLPLANE_URL": self.url,
-            "CALLPLANE_API_KEY": api_key,
-            "EXAMPLE_WEBSITE": self.website,
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-        }
+        return clean_env(
+            CALLPLANE_URL=self.url,
+            CALLPLANE_API_KEY=api_key,
+            EXAMPLE_WEBSITE=self.website,
+            PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        )
 
 
 def _callplane(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
@@ -81,34 +79,25 @@ def _api_key(bootstrap: subprocess.Popen[str]) -> str:
 
 @pytest.fixture(scope="package")
 def docs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DocsServer]:
-    if POSTGRES:
-        pytest.skip("the docs run on their own SQLite database")
     directory = tmp_path_factory.mktemp("docs-server")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLPLANE_")}
-    env |= {
-        "CALLPLANE_DATABASE_URL": f"sqlite+aiosqlite:///{directory / 'callplane.db'}",
-        "CALLPLANE_CRAWLER_ALLOW_PRIVATE_NETWORKS": "true",  # the site is on 127.0.0.1
-        "CALLPLANE_LOG_LEVEL": "WARNING",
-    }
+    env = clean_env(
+        CALLPLANE_DATABASE_URL=f"sqlite+aiosqlite:///{directory / 'callplane.db'}",
+        CALLPLANE_CRAWLER_ALLOW_PRIVATE_NETWORKS="true",  # the site is on 127.0.0.1
+        CALLPLANE_LOG_LEVEL="WARNING",
+    )
     migrate.upgrade(env["CALLPLANE_DATABASE_URL"])  # what `callplane migrate` does
     # the organizations are made while the server starts (SQLite takes both writers, in turn)
     bootstraps = _bootstrap(env, "quickstart"), _bootstrap(env, "examples")
-    port = free_port()
-    server = Process(
-        ["serve", "--host", "127.0.0.1", "--port", str(port)],
-        env,
-        directory / "server.log",
-        f"http://127.0.0.1:{port}",
-    )
+    served = server(env, directory / "server.log")
     site = LocalSite(dict(ACME_DENTAL))
     try:
         quickstart_key, examples_key = (_api_key(bootstrap) for bootstrap in bootstraps)
-        asyncio.run(server.wait_healthy())
-        yield DocsServer(server.url or "", site.url, quickstart_key, examples_key)
+        asyncio.run(served.wait_healthy())
+        yield DocsServer(served.url or "", site.url, quickstart_key, examples_key)
     finally:
         site.close()
-        if server.popen.poll() is None:
-            server.kill()
+        if served.popen.poll() is None:
+            served.kill()
         for bootstrap in bootstraps:
             if bootstrap.poll() is None:
                 bootstrap.kill()

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.crawler.site import LocalSite, Route
 from tests.factories import Tenant, TenantFactory
 from tests.scaffolding.conftest import dental_site
+from tests.support.site import LocalSite, Route
 
 
 def _is_loopback(host: Any) -> bool:

@@ -1,11 +1,10 @@
-"""The populated tenant every hostile test attacks, and a real server for what only a real HTTP
-stack shows (header limits)."""
+"""The populated tenant every hostile test attacks (a real server for what only a real HTTP stack
+shows, header limits, is the suite's `server_url`)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.client.conftest import server_url  # noqa: F401  (a real `callplane serve`)
 from tests.factories import Tenant
 from tests.hostile.world import World, build_world
 

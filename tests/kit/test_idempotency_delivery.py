@@ -16,7 +16,7 @@ from callplane.config import Settings
 from callplane.db.engine import Database
 from callplane.models import IdempotencyKey
 from tests.factories import Tenant
-from tests.ops.processes import Processes, process_env
+from tests.support.processes import Processes, process_env
 from tests.versions.test_comparison_api import asgi_post, two_versions
 
 RETRIES = 40

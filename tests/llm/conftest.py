@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from callplane.llm import OpenAICompatibleProvider
-from tests.llm.stub_server import StubLLMServer
+from tests.support.llm_stub import StubLLMServer
 
 API_KEY = "sk-test-0123456789"
 MODEL = "test-model-1"

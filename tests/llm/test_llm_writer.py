@@ -20,7 +20,7 @@ from callplane.llm import (
 )
 from callplane.llm.writer import SUMMARY_CUT_SHORT
 from callplane.versions.summary import NO_DIFFERENCES, summary_chunks
-from tests.llm.stub_server import StubBehaviour, StubLLMServer
+from tests.support.llm_stub import StubBehaviour, StubLLMServer
 
 INPUTS = InstructionBuilderInputs(
     company_name="Acme Dental",

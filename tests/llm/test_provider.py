@@ -26,7 +26,7 @@ from callplane.llm import (
 )
 from callplane.versions.summary import summary_chunks
 from tests.llm.conftest import API_KEY, MODEL
-from tests.llm.stub_server import StubBehaviour, StubLLMServer
+from tests.support.llm_stub import StubBehaviour, StubLLMServer
 
 MESSAGES: list[Message] = [
     {"role": "system", "content": "You are terse."},

@@ -12,8 +12,8 @@ import orjson
 import pytest
 
 from callplane.logs import JsonFormatter
-from tests.crawler.site import LocalSite, Reply, Route
 from tests.factories import Tenant
+from tests.support.site import LocalSite, Reply, Route
 from tests.workflows.helpers import wait_for_workflow
 
 Serve = Callable[[dict[str, Route]], LocalSite]

@@ -18,9 +18,9 @@ from callplane.crawler.site_crawl import crawl
 from callplane.db.engine import Database
 from callplane.models import WorkflowRun
 from tests.apps import another_app
-from tests.crawler.site import LocalSite, Reply, Route, html
 from tests.factories import Tenant
 from tests.observability.helpers import parse, scrape, value
+from tests.support.site import LocalSite, Reply, Route, html
 from tests.workflows.helpers import generate_instructions
 
 Serve = Callable[[dict[str, Route]], LocalSite]

@@ -8,16 +8,10 @@ until the test lets it go on.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterator
 
 import httpx
 import orjson
@@ -25,16 +19,10 @@ import pytest
 
 from callplane.config import Settings
 from tests.factories import Tenant
-from tests.llm.stub_server import StubBehaviour, StubLLMServer
+from tests.support.llm_stub import StubBehaviour, StubLLMServer
+from tests.support.processes import Process, Processes, process_env
 
 CHUNKS = ["The instructions ", "now greet callers ", "by name."]
-
-
-@dataclass
-class Served:
-    process: subprocess.Popen[bytes]
-    url: str
-    log: Path
 
 
 @pytest.fixture
@@ -45,53 +33,23 @@ def stub() -> Iterator[StubLLMServer]:
     server.stop()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(settings: Settings, stub: StubLLMServer, log: Path, grace: int) -> Served:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLPLANE_")}
-    env |= {
-        "CALLPLANE_ENV": "test",
-        "CALLPLANE_DATABASE_URL": settings.database_url,
-        "CALLPLANE_WORKFLOWS": "off",  # the test process's app runs the workflow engine
-        "CALLPLANE_LLM_BASE_URL": stub.base_url,
-        "CALLPLANE_SHUTDOWN_GRACE_SECONDS": str(grace),
-        "CALLPLANE_LOG_LEVEL": "INFO",
-    }
-    command = [sys.executable, "-c", "from callplane.cli import main; main()", "serve"]
-    with log.open("wb") as handle:
-        process = subprocess.Popen(
-            [*command, "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=handle,
-            stderr=handle,
-        )
-    served = Served(process, f"http://127.0.0.1:{port}", log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()[-3000:]
-        try:
-            if httpx.get(f"{served.url}/health", timeout=1).status_code == 200:
-                return served
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise AssertionError(f"server did not start: {log.read_text()[-3000:]}")
-
-
 @pytest.fixture
 async def served(
-    settings: Settings, stub: StubLLMServer, tmp_path: Path, request: pytest.FixtureRequest
-) -> AsyncIterator[Served]:
+    settings: Settings,
+    stub: StubLLMServer,
+    processes: Processes,
+    request: pytest.FixtureRequest,
+) -> Process:
     grace = getattr(request, "param", 20)
-    server = await asyncio.to_thread(start_server, settings, stub, tmp_path / "serve.log", grace)
-    yield server
-    if server.process.poll() is None:
-        server.process.kill()
-        server.process.wait()
+    env = process_env(
+        settings,
+        CALLPLANE_WORKFLOWS="off",  # the test process's app runs the workflow engine
+        CALLPLANE_LLM_BASE_URL=stub.base_url,
+        CALLPLANE_SHUTDOWN_GRACE_SECONDS=str(grace),
+    )
+    server = processes.server(env, "serve", no_worker=False)
+    await server.wait_healthy()
+    return server
 
 
 async def two_versions(tenant: Tenant) -> str:
@@ -116,18 +74,14 @@ async def refusing_connections(url: str) -> None:
     raise AssertionError("the server still accepts connections after SIGTERM")
 
 
-async def exit_code(process: subprocess.Popen[bytes], within: float) -> int:
-    return await asyncio.to_thread(process.wait, within)
-
-
 async def test_sigterm_lets_a_streaming_request_finish_then_exits_cleanly(
-    served: Served, stub: StubLLMServer, tenant: Tenant
+    served: Process, stub: StubLLMServer, tenant: Tenant
 ) -> None:
     agent_id = await two_versions(tenant)
     gate = stub.behaviour.gate
     assert gate is not None
     async with (
-        httpx.AsyncClient(base_url=served.url, timeout=30) as client,
+        httpx.AsyncClient(base_url=str(served.url), timeout=30) as client,
         client.stream(
             "POST",
             f"/core/agents/{agent_id}/versions/compare",
@@ -139,15 +93,15 @@ async def test_sigterm_lets_a_streaming_request_finish_then_exits_cleanly(
         chunks = response.aiter_text()
         received = await anext(chunks)  # the model is now holding the rest back
         held_since = time.monotonic()
-        served.process.send_signal(signal.SIGTERM)
-        await refusing_connections(served.url)
-        assert served.process.poll() is None  # still serving the request in flight
+        served.popen.send_signal(signal.SIGTERM)
+        await refusing_connections(str(served.url))
+        assert served.popen.poll() is None  # still serving the request in flight
         held_ms = (time.monotonic() - held_since) * 1000
         gate.set()
         async for chunk in chunks:
             received += chunk
     assert received == "".join(CHUNKS)
-    assert await exit_code(served.process, 15) == 0
+    assert await served.exit_code(15) == 0
 
     lines = [orjson.loads(line) for line in served.log.read_bytes().splitlines() if line.strip()]
     [access] = [line for line in lines if line.get("request_id") == "slow-compare"]
@@ -161,12 +115,12 @@ async def test_sigterm_lets_a_streaming_request_finish_then_exits_cleanly(
 
 @pytest.mark.parametrize("served", [1], indirect=True)
 async def test_a_request_still_running_after_the_grace_period_is_cut_off(
-    served: Served, tenant: Tenant
+    served: Process, tenant: Tenant
 ) -> None:
     """CALLPLANE_SHUTDOWN_GRACE_SECONDS bounds the wait: the model never answers here."""
     agent_id = await two_versions(tenant)
     async with (
-        httpx.AsyncClient(base_url=served.url, timeout=30) as client,
+        httpx.AsyncClient(base_url=str(served.url), timeout=30) as client,
         client.stream(
             "POST",
             f"/core/agents/{agent_id}/versions/compare",
@@ -177,9 +131,9 @@ async def test_a_request_still_running_after_the_grace_period_is_cut_off(
         chunks = response.aiter_text()
         await anext(chunks)
         signalled = time.monotonic()
-        served.process.send_signal(signal.SIGTERM)
+        served.popen.send_signal(signal.SIGTERM)
         with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):  # ends unfinished
             async for _ in chunks:
                 pass
-    assert await exit_code(served.process, 15) == 0
+    assert await served.exit_code(15) == 0
     assert 1 <= time.monotonic() - signalled < 10

@@ -18,10 +18,10 @@ import httpx
 from callplane.config import Settings
 from callplane.db.engine import Database
 from tests.factories import Tenant
-from tests.llm.stub_server import StubLLMServer
 from tests.observability.helpers import scrape, value
-from tests.ops.processes import Processes, Serve, free_port, process_env
 from tests.scaffolding.conftest import dental_site
+from tests.support.llm_stub import StubLLMServer
+from tests.support.processes import Processes, Serve, free_port, process_env
 from tests.workflows.helpers import enqueue_private_run, wait_for_workflow
 
 TOKEN = "worker-metrics-token-0123"

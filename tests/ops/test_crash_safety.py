@@ -31,10 +31,17 @@ from callplane.workflows.engine import system_database_url
 from callplane.workflows.takeover import ExecutorGuard, ExecutorIdInUse
 from tests.conftest import POSTGRES
 from tests.factories import Tenant, unique_phone_number
-from tests.llm.stub_server import StubLLMServer
 from tests.ops import invariants
-from tests.ops.processes import Process, Processes, Serve, executor_of, finished_run, process_env
 from tests.scaffolding.conftest import dental_site
+from tests.support.llm_stub import StubLLMServer
+from tests.support.processes import (
+    Process,
+    Processes,
+    Serve,
+    executor_of,
+    finished_run,
+    process_env,
+)
 
 AGENTS = 6
 DELETE_AT = (30, 60)  # the first agents are deleted by these calls of the burst

@@ -23,8 +23,8 @@ from callplane.ops import housekeeping
 from callplane.workflows.engine import system_database_url
 from tests.factories import Tenant
 from tests.observability.helpers import scrape, value
+from tests.support.receiver import Receiver
 from tests.webhooks.helpers import all_finished, create_webhook, wait_for_deliveries
-from tests.webhooks.receiver import Receiver
 from tests.workflows.helpers import generate_instructions
 
 

@@ -17,8 +17,8 @@ from callplane.config import Settings
 from callplane.db.engine import Database
 from tests.conftest import POSTGRES
 from tests.factories import Tenant, unique_phone_number
-from tests.ops.processes import Processes, Serve, executor_of, finished_run, process_env
 from tests.scaffolding.conftest import dental_site
+from tests.support.processes import Processes, Serve, executor_of, finished_run, process_env
 
 pytestmark = pytest.mark.skipif(
     not POSTGRES, reason="PostgreSQL only: SQLite serves one process (the embedded default)"

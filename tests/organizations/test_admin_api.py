@@ -211,7 +211,11 @@ async def test_revoke_key(client: httpx.AsyncClient, tenant: Tenant) -> None:
     assert (await tenant.get("/core/agents")).status_code == 200
 
 
-@pytest.mark.parametrize("key_id", [uuid.uuid4().hex, str(uuid.uuid4()), "nope", "1"])
+@pytest.mark.parametrize(
+    "key_id",
+    [uuid.uuid4().hex, str(uuid.uuid4()), "nope", "1"],
+    ids=["hex", "uuid", "nope", "1"],  # the same on every pytest-xdist worker
+)
 async def test_revoke_unknown_key_is_404(tenant: Tenant, key_id: str) -> None:
     response = await tenant.delete(f"/admin/organization-pats/{key_id}")
     assert response.status_code == 404

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from tests.crawler.site import Route, html
+from tests.support.site import Route, html
 
 BUSINESS_JSON_LD = """<script type="application/ld+json">{
   "@context": "https://schema.org", "@type": "Dentist", "name": "Acme Dental",

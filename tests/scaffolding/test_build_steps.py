@@ -15,9 +15,9 @@ from callplane.scaffolding import workflow
 from callplane.scaffolding.schemas import CreateDemo, CreateFromWebsite
 from callplane.sip.service import SipService
 from callplane.workflows.tracking import StepFailed
-from tests.crawler.site import LocalSite, Route
 from tests.factories import Tenant
 from tests.scaffolding.conftest import dental_site
+from tests.support.site import LocalSite, Route
 from tests.workflows.helpers import wait_for_workflow
 
 Serve = Callable[[dict[str, Route]], LocalSite]

@@ -3,9 +3,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tests.crawler.site import LocalSite, Route
 from tests.factories import Tenant
 from tests.scaffolding.conftest import dental_site
+from tests.support.site import LocalSite, Route
 from tests.workflows.helpers import wait_for_workflow
 
 Serve = Callable[[dict[str, Route]], LocalSite]

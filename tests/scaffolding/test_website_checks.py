@@ -13,8 +13,8 @@ from callplane.config import Settings
 from callplane.crawler import BlockedAddress, PrivateAddress, SiteUnreachable
 from callplane.crawler.guard import SystemResolver, check_start
 from tests.apps import another_app
-from tests.crawler.site import FakeResolver
 from tests.factories import Tenant
+from tests.support.site import FakeResolver
 
 PATHS = ["/core/agents/create-from-website", "/core/agents/create-demo"]
 ALLOW = (

@@ -26,8 +26,8 @@ from callplane.models import AuditEvent, WebhookDelivery
 from callplane.webhooks import fanout
 from callplane.webhooks.delivery import enqueue
 from tests.factories import Tenant
+from tests.support.receiver import Receiver
 from tests.webhooks.helpers import all_finished, create_webhook, deliveries, wait_for_deliveries
-from tests.webhooks.receiver import Receiver
 from tests.workflows.helpers import generate_instructions
 
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 from callplane.webhooks import sender
 from tests.factories import Tenant
+from tests.support.receiver import Receiver
 from tests.webhooks.helpers import all_finished, create_webhook, wait_for_deliveries
-from tests.webhooks.receiver import Receiver
 
 TOKEN = "T0KEN-in-the-path-" + uuid.uuid4().hex
 

@@ -12,7 +12,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from callplane.config import Settings
 from callplane.webhooks import sender
-from tests.webhooks.receiver import Receiver
+from tests.support.receiver import Receiver
 
 BODY = b'{"id":"x","type":"agent.created"}'
 

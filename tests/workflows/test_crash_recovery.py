@@ -18,11 +18,11 @@ from collections.abc import Callable
 from callplane.config import Settings
 from callplane.db.engine import Database
 from tests.factories import Tenant
-from tests.llm.stub_server import StubLLMServer
-from tests.ops.processes import Processes, Serve, process_env
 from tests.scaffolding.conftest import dental_site
+from tests.support.llm_stub import StubLLMServer
+from tests.support.processes import Processes, Serve, process_env
+from tests.support.receiver import Receiver
 from tests.webhooks.helpers import create_webhook, deliveries
-from tests.webhooks.receiver import Receiver
 from tests.workflows.helpers import enqueue_private_run, wait_for_workflow
 
 

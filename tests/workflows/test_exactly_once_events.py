@@ -20,8 +20,8 @@ from callplane.scaffolding.schemas import Build, Created, DeployStep
 from callplane.versions import generation
 from callplane.versions.schemas import ApplyGenerated, GeneratedText, GenerationRun
 from tests.factories import Tenant
+from tests.support.receiver import Receiver
 from tests.webhooks.helpers import create_webhook, deliveries
-from tests.webhooks.receiver import Receiver
 
 
 def _deploy_step(organization_id: str, created: dict[str, Any], *, number: bool) -> DeployStep:

@@ -1,5 +1,10 @@
-"""Real `callplane serve` / `callplane worker` processes on the suite's database, to kill and
-restart: the crash-safety and scale-out tests drive them over HTTP and inspect the database."""
+"""Real `callplane` processes: `serve` and `worker` on a free port of 127.0.0.1, their logs, a
+wait until they are ready, and kill/stop; and one-off commands run to completion.
+
+The in-process app (`app_client`, `tests.apps.another_app`) and the in-process CLI
+(`tests.support.cli`) cover behaviour; a process is for what only a process shows: crash safety,
+signals, scale-out, the installed entry point, a real socket.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,27 +26,61 @@ from sqlalchemy import text
 
 from callplane.config import Settings
 from callplane.db.engine import Database
-from tests.crawler.site import LocalSite, Route
+from tests.support.site import LocalSite, Route
 
 COMMAND = [sys.executable, "-c", "from callplane.cli import main; main()"]
 Serve = Callable[[dict[str, Route]], LocalSite]  # the suite's `serve` fixture: a local website
 
 
+def installed_command() -> list[str]:
+    """The `callplane` entry point pip installed beside this interpreter (COMMAND without it)."""
+    installed = Path(sys.executable).parent / "callplane"
+    return [str(installed)] if installed.exists() else COMMAND
+
+
 def free_port() -> int:
+    """A port nothing listens on now, for a server about to bind it."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
+@contextmanager
+def closed_port() -> Iterator[int]:
+    """A port bound but never listening while the block runs: connections to it are refused, and
+    no other server (another test, another xdist worker) can take it meanwhile."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without its CALLPLANE_ variables, plus `extra`."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("CALLPLANE_")} | extra
+
+
 def process_env(settings: Settings, **extra: str) -> dict[str, str]:
     """The test's environment without its CALLPLANE_ variables, pointed at the suite's database."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLPLANE_")}
-    return env | {
+    suite = {
         "CALLPLANE_ENV": "test",
         "CALLPLANE_DATABASE_URL": settings.database_url,
         "CALLPLANE_LOG_LEVEL": "INFO",
-        **extra,
     }
+    return clean_env(**(suite | extra))
+
+
+def run_command(
+    *args: str, env: dict[str, str], cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`callplane *args` (the installed entry point) run to completion, its output captured."""
+    return subprocess.run(
+        [*installed_command(), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 class Process:
@@ -63,6 +103,18 @@ class Process:
         """`kill -9`: no cleanup, no goodbye to the database."""
         self.popen.send_signal(signal.SIGKILL)
         self.popen.wait(timeout=10)
+
+    def stop(self, within: float = 15) -> None:
+        """SIGTERM, as a supervisor stops it; killed if it is not gone `within` seconds."""
+        self.popen.terminate()
+        try:
+            self.popen.wait(timeout=within)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    async def exit_code(self, within: float) -> int:
+        """Its exit status, once it has exited (at most `within` seconds from now)."""
+        return await asyncio.to_thread(self.popen.wait, within)
 
     def tail(self, chars: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-chars:]
@@ -98,6 +150,14 @@ class Process:
         raise AssertionError("unreachable")
 
 
+def server(env: dict[str, str], log: Path, *, no_worker: bool = False) -> Process:
+    """`callplane serve` on a free port (`no_worker`: it only enqueues workflows)."""
+    port = free_port()
+    args = ["serve", "--host", "127.0.0.1", "--port", str(port)]
+    args += ["--no-worker"] if no_worker else []
+    return Process(args, env, log, f"http://127.0.0.1:{port}")
+
+
 class Processes:
     """Starts processes for one test and stops every one of them afterwards."""
 
@@ -106,12 +166,7 @@ class Processes:
         self.started: list[Process] = []
 
     def server(self, env: dict[str, str], name: str, *, no_worker: bool = True) -> Process:
-        port = free_port()
-        args = ["serve", "--host", "127.0.0.1", "--port", str(port)]
-        args += ["--no-worker"] if no_worker else []
-        return self._add(
-            Process(args, env, self.directory / f"{name}.log", f"http://127.0.0.1:{port}")
-        )
+        return self._add(server(env, self.directory / f"{name}.log", no_worker=no_worker))
 
     def worker(self, env: dict[str, str], name: str) -> Process:
         return self._add(Process(["worker"], env, self.directory / f"{name}.log"))
