@@ -165,38 +165,39 @@ def describe(error: CallplaneError) -> str:
     return f"{error.code}: {detail}"
 
 
+def _option(name: str, default: Any, annotation: Any) -> inspect.Parameter:
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+    )
+
+
+_TEXT = str | None
 _COMMON = [
-    inspect.Parameter(
+    _option(
         "url",
-        inspect.Parameter.KEYWORD_ONLY,
-        default=None,
-        annotation=Annotated[
-            str | None, typer.Option("--url", envvar="CALLPLANE_URL", help="API base URL.")
-        ],
+        None,
+        Annotated[_TEXT, typer.Option("--url", envvar="CALLPLANE_URL", help="API base URL.")],
     ),
-    inspect.Parameter(
+    _option(
         "api_key",
-        inspect.Parameter.KEYWORD_ONLY,
-        default=None,
-        annotation=Annotated[
-            str | None,
+        None,
+        Annotated[
+            _TEXT,
             typer.Option("--api-key", envvar="CALLPLANE_API_KEY", help="ak_… key or pat_… token."),
         ],
     ),
-    inspect.Parameter(
+    _option(
         "org",
-        inspect.Parameter.KEYWORD_ONLY,
-        default=None,
-        annotation=Annotated[
-            str | None,
+        None,
+        Annotated[
+            _TEXT,
             typer.Option("--org", envvar="CALLPLANE_ORG", help="Organization id (for pat_…)."),
         ],
     ),
-    inspect.Parameter(
+    _option(
         "as_json",
-        inspect.Parameter.KEYWORD_ONLY,
-        default=False,
-        annotation=Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")],
+        False,
+        Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")],
     ),
 ]
 
