@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.support.loopback import LoopbackServer
 
 
 @dataclass
@@ -30,11 +31,6 @@ def redirect(location: str, status: int = 302) -> Reply:
 
 
 Route = Reply | Callable[[BaseHTTPRequestHandler], None]
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False  # slow handlers must not hold up the test's teardown
 
 
 class LocalSite:
@@ -74,12 +70,8 @@ class LocalSite:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self._server = _Server(("127.0.0.1", 0), Handler)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-        self._thread.start()
+        self._server = LoopbackServer(Handler)
+        self.port = self._server.port
 
     @property
     def url(self) -> str:
@@ -90,8 +82,7 @@ class LocalSite:
         return Counter({path: n for path, n in self.hits.items() if path != "/robots.txt"})
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()
 
 
 def endless_body(handler: BaseHTTPRequestHandler) -> None:
