@@ -13,11 +13,9 @@ import time
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
-
 from callplane.audit.schemas import AuditActor
 from callplane.db.types import utcnow
-from callplane.models import AuditEvent, Webhook, WebhookDelivery
+from callplane.models import AuditEvent
 from callplane.webhooks import repository, sender
 from callplane.webhooks.schemas import EventResource, WebhookEvent
 from callplane.workflows import engine
@@ -66,14 +64,7 @@ async def attempt_delivery(which: tuple[str, int]) -> float | None:
     settings = runtime().settings
     database = runtime().database
     async with database.session(write=False) as session:
-        row = (
-            await session.execute(
-                select(WebhookDelivery, Webhook, AuditEvent)
-                .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-                .join(AuditEvent, AuditEvent.id == WebhookDelivery.event_id)
-                .where(WebhookDelivery.id == uuid.UUID(delivery_id))
-            )
-        ).one_or_none()
+        row = await repository.with_context(session, uuid.UUID(delivery_id))
     if row is None or row[0].status != "pending":
         return None  # deleted with its webhook, or finished
     delivery, webhook, event = row
@@ -83,15 +74,8 @@ async def attempt_delivery(which: tuple[str, int]) -> float | None:
         return None
     if not webhook.active:
         async with database.session(write=True) as session, session.begin():
-            await session.execute(
-                update(WebhookDelivery)
-                .where(WebhookDelivery.id == delivery.id, WebhookDelivery.status == "pending")
-                .values(
-                    status="failed",
-                    last_error="The webhook was deactivated before this delivery.",
-                    next_attempt_at=None,
-                    updated_at=utcnow(),
-                )
+            await repository.fail_pending(
+                session, delivery.id, "The webhook was deactivated before this delivery."
             )
         return None
 

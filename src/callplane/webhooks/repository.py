@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callplane.db.repository import OrgRepository
 from callplane.db.types import utcnow
 from callplane.kit.pagination import paginate
-from callplane.models import Webhook, WebhookDelivery
+from callplane.models import AuditEvent, Webhook, WebhookDelivery
 
 
 class WebhookRepository(OrgRepository[Webhook]):
@@ -71,7 +71,8 @@ class DeliveryRepository(OrgRepository[WebhookDelivery]):
         return (await self.session.scalars(statement)).one_or_none()
 
 
-# The delivery side: a delivery id names its organization, so these are keyed by id alone.
+# The delivery side (the engine's workflows and sweeps, acting for every organization): a delivery
+# id names its organization, so these are keyed by id alone.
 
 
 async def overdue(session: AsyncSession, older_than: datetime) -> list[tuple[uuid.UUID, int]]:
@@ -99,3 +100,27 @@ async def record_attempt(
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+async def with_context(
+    session: AsyncSession, delivery_id: uuid.UUID
+) -> tuple[WebhookDelivery, Webhook, AuditEvent] | None:
+    """A delivery with its subscription and its event, for an attempt (None once deleted)."""
+    row = (
+        await session.execute(
+            select(WebhookDelivery, Webhook, AuditEvent)
+            .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+            .join(AuditEvent, AuditEvent.id == WebhookDelivery.event_id)
+            .where(WebhookDelivery.id == delivery_id)
+        )
+    ).one_or_none()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+async def fail_pending(session: AsyncSession, delivery_id: uuid.UUID, error: str) -> None:
+    """End a delivery that is still pending as failed, with `error` as its reason."""
+    await session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == "pending")
+        .values(status="failed", last_error=error, next_attempt_at=None, updated_at=utcnow())
+    )
