@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from callplane.agent_config.changes import Change, Op, segments
+from callplane.kit.text import plural
 from callplane.llm.text import one_line, quote, sentence_diff, sentences
 
 NO_DIFFERENCES = "No differences."
@@ -104,10 +105,6 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?", "…")) else f"{text}."
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" + ("" if number == 1 else "s")
-
-
 def _quoted(prefix: str, items: list[str]) -> list[str]:
     lines = [f"{prefix}: {quote(item)}" for item in items[:MAX_QUOTED]]
     if len(items) > MAX_QUOTED:
@@ -124,12 +121,12 @@ def text_lines(change: Change, *, what: str) -> list[str]:
     if not before.strip():
         written = sentences(after)
         return [
-            f"{what.capitalize()} written ({_count(len(written), 'sentence')}), starting with "
+            f"{what.capitalize()} written ({plural(len(written), 'sentence')}), starting with "
             f"{quote(after)}."
         ]
     if not after.strip():
         return [
-            f"{what.capitalize()} cleared (they had {_count(len(sentences(before)), 'sentence')})."
+            f"{what.capitalize()} cleared (they had {plural(len(sentences(before)), 'sentence')})."
         ]
     diff = sentence_diff(before, after)
     if not (diff.added or diff.removed or diff.moved):
@@ -139,11 +136,11 @@ def text_lines(change: Change, *, what: str) -> list[str]:
         ]
     counts = []
     if diff.added:
-        counts.append(f"{_count(len(diff.added), 'sentence')} added")
+        counts.append(f"{plural(len(diff.added), 'sentence')} added")
     if diff.removed:
-        counts.append(f"{_count(len(diff.removed), 'sentence')} removed")
+        counts.append(f"{plural(len(diff.removed), 'sentence')} removed")
     if diff.moved:
-        counts.append(f"{_count(len(diff.moved), 'sentence')} moved")
+        counts.append(f"{plural(len(diff.moved), 'sentence')} moved")
     return [
         f"{what.capitalize()}: {', '.join(counts)}.",
         *_quoted("Added", diff.added),
@@ -404,7 +401,7 @@ def summary_chunks(changes: list[Change], *, from_version: int, to_version: int)
         grouped.setdefault(area_of(change), []).append(change)
     yield (
         f"Changes from version {from_version} to version {to_version} "
-        f"({_count(len(changes), 'change')}):\n"
+        f"({plural(len(changes), 'change')}):\n"
     )
     describers = [(title, describe) for title, _, describe in AREAS]
     describers.append(("Other settings", _other))
