@@ -27,7 +27,8 @@ SWEEP_AGE = timedelta(seconds=10)
 
 
 async def start(settings: Settings, database: Database, *, listen: bool) -> None:
-    wiring.install()
+    """Launch the workflow engine on a process already wired (`wiring.install()`: by create_app
+    for an API process, by `run_worker` for a worker)."""
     set_runtime(Runtime(settings, database, lambda: wiring.writer(settings)))
     await engine.launch(settings, listen=listen)
 
@@ -73,6 +74,7 @@ async def run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
+    wiring.install()
     await start(settings, database, listen=True)
     sweeper = asyncio.create_task(sweep_forever(database, settings))
     logger.info(
