@@ -16,13 +16,12 @@ import typer
 from callplane.ascode.model import FileError
 from callplane.ascode.plan import PlanError
 from callplane.cli_remote import _common as cli_common
-from callplane.cli_remote._common import NO_KEY
+from callplane.cli_remote._common import EXIT_USAGE, NO_KEY, fail
 
 if TYPE_CHECKING:
     from callplane.ascode.backend import SdkBackend
 
 EXIT_ERROR = 1
-EXIT_USAGE = 2
 EXIT_PENDING = 10
 
 T = TypeVar("T")
@@ -43,11 +42,6 @@ FileOption = Annotated[
 ]
 
 
-def _fail(code: int, message: str) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(code)
-
-
 @contextmanager
 def _backend(url: str | None, api_key: str | None, org: str | None) -> Iterator[SdkBackend]:
     from callplane.ascode.backend import SdkBackend
@@ -56,7 +50,7 @@ def _backend(url: str | None, api_key: str | None, org: str | None) -> Iterator[
     try:
         client = cli_common.connect(url, api_key, org)
     except MissingApiKey:
-        raise _fail(EXIT_USAGE, f"error: {NO_KEY}") from None
+        raise fail(EXIT_USAGE, f"error: {NO_KEY}") from None
     with client:
         yield SdkBackend(client)
 
@@ -68,12 +62,12 @@ def _guarded(work: Callable[[], T]) -> T:
     try:
         return work()
     except (FileError, PlanError) as exc:
-        raise _fail(EXIT_USAGE, f"error: {exc}") from None
+        raise fail(EXIT_USAGE, f"error: {exc}") from None
     except CallplaneError as exc:
         if exc.status is None:  # no answer at all, after the SDK's retries
-            raise _fail(EXIT_ERROR, f"error: cannot reach the server: {exc.detail}") from None
+            raise fail(EXIT_ERROR, f"error: cannot reach the server: {exc.detail}") from None
         request = f" (request id {exc.request_id})" if exc.request_id else ""
-        raise _fail(EXIT_ERROR, f"error: the server refused: {exc}{request}") from None
+        raise fail(EXIT_ERROR, f"error: the server refused: {exc}{request}") from None
 
 
 def plan(
