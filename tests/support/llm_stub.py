@@ -11,8 +11,10 @@ import contextlib
 import json
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.loopback import LoopbackServer
 
 MODEL_ECHO = "stub-model"
 
@@ -40,13 +42,12 @@ class StubLLMServer:
     behaviour: StubBehaviour = field(default_factory=StubBehaviour)
     requests: list[RecordedRequest] = field(default_factory=list)
     _released: threading.Event = field(default_factory=threading.Event)
-    _server: ThreadingHTTPServer | None = None
+    _server: LoopbackServer | None = None
 
     @property
     def base_url(self) -> str:
         assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
+        return f"http://127.0.0.1:{self._server.port}/v1"
 
     def start(self) -> None:
         stub = self
@@ -60,19 +61,14 @@ class StubLLMServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
+        self._server = LoopbackServer(Handler)
 
     def stop(self) -> None:
         self._released.set()  # ends hanging handlers
         if self.behaviour.gate is not None:
             self.behaviour.gate.set()
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.close()
 
     # --- request handling (runs on the server's threads) ----------------------------------------
 
