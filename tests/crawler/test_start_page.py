@@ -4,7 +4,6 @@ may help (transient) or not (permanent)."""
 from __future__ import annotations
 
 import gzip
-import socket
 from collections.abc import Callable
 
 import httpx
@@ -19,19 +18,14 @@ from callplane.crawler import (
     SiteUnreachable,
     crawl,
 )
+from tests.support.processes import free_port
 from tests.support.site import FakeResolver, LocalSite, Reply, Route, html, redirect
 
 Serve = Callable[[dict[str, Route]], LocalSite]
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def test_closed_port_is_unreachable_and_transient() -> None:
-    port = closed_port()
+    port = free_port()
     with pytest.raises(SiteUnreachable) as failed:
         await crawl(f"http://127.0.0.1:{port}/", allow_private_networks=True)
     assert failed.value.code == "site_unreachable" and failed.value.transient is True

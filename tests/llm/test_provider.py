@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 
@@ -27,6 +26,7 @@ from callplane.llm import (
 from callplane.versions.summary import summary_chunks
 from tests.llm.conftest import API_KEY, MODEL
 from tests.support.llm_stub import StubBehaviour, StubLLMServer
+from tests.support.processes import free_port
 
 MESSAGES: list[Message] = [
     {"role": "system", "content": "You are terse."},
@@ -154,9 +154,7 @@ async def test_a_stream_that_stalls_midway_times_out_after_its_first_chunk(
 
 
 async def test_an_unreachable_endpoint_is_unavailable() -> None:
-    with socket.socket() as probe:  # a port nothing listens on once the probe is closed
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     provider = OpenAICompatibleProvider(
         f"http://127.0.0.1:{port}/v1", "k", timeout_seconds=0.5, max_retries=0
     )

@@ -3,7 +3,6 @@ crawler fetches, and the metrics token."""
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -20,6 +19,7 @@ from callplane.models import WorkflowRun
 from tests.apps import another_app
 from tests.factories import Tenant
 from tests.observability.helpers import parse, scrape, value
+from tests.support.processes import free_port
 from tests.support.site import LocalSite, Reply, Route, html
 from tests.workflows.helpers import generate_instructions
 
@@ -209,9 +209,7 @@ async def test_openmetrics_is_served_to_a_scraper_that_asks(client: httpx.AsyncC
 async def test_an_unreachable_database_still_gives_this_processs_metrics(
     settings: Settings,
 ) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed = probe.getsockname()[1]
+    closed = free_port()
     nowhere = f"postgresql+asyncpg://postgres@127.0.0.1:{closed}/nowhere"
     async with another_app(settings, database_url=nowhere) as down:
         assert (await down.get("/health")).status_code == 200

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +10,7 @@ from callplane.sip.service import SipService
 from callplane.workflows.tracking import StepFailed
 from tests.factories import Tenant
 from tests.scaffolding.conftest import dental_site
+from tests.support.processes import free_port
 from tests.support.site import LocalSite, Route
 from tests.workflows.helpers import wait_for_workflow
 
@@ -149,15 +149,9 @@ async def test_bad_requests_are_422(tenant: Tenant) -> None:
         assert response.status_code == 422, body
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_an_unreachable_site_fails_cleanly(tenant: Tenant) -> None:
     workflow_id = await start(
-        tenant, company_name="Gone", company_website=f"http://127.0.0.1:{closed_port()}"
+        tenant, company_name="Gone", company_website=f"http://127.0.0.1:{free_port()}"
     )
     run = await wait_for_workflow(tenant, workflow_id)
     assert run["status"] == "failed"

@@ -40,9 +40,8 @@ def installed_command() -> list[str]:
 
 def free_port() -> int:
     """A port nothing listens on now, for a server about to bind it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    with closed_port() as port:
+        return port
 
 
 @contextmanager
