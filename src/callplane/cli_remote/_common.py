@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import json
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -62,11 +63,8 @@ class Output:
         self.value(model, lambda: fields(model, names))
 
     def table(self, rows: Iterable[Any], columns: Sequence[str]) -> None:
-        rows = list(rows)
-        if self.as_json:
-            typer.echo(json.dumps(jsonable(rows), indent=2))
-            return
-        show(table(rows, columns))
+        listed = list(rows)
+        self.value(listed, lambda: table(listed, columns))
 
     def done(self, payload: dict[str, Any], message: str) -> None:
         """A write that answers nothing worth a table (a delete)."""
@@ -288,12 +286,8 @@ def given(**options: Any) -> dict[str, Any]:
 
 
 def take(items: Iterable[Any], limit: int) -> list[Any]:
-    taken: list[Any] = []
-    for item in items:
-        if len(taken) == limit:
-            break
-        taken.append(item)
-    return taken
+    """At most `limit` items, fetching no page beyond them."""
+    return list(itertools.islice(items, limit))
 
 
 AgentId = Annotated[str, typer.Argument(help="Agent id.")]
