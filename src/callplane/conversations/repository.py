@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import case, or_, select, update
+from sqlalchemy import case, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.agents.schemas import ConversationStats
@@ -93,18 +93,21 @@ class ConversationRepository(OrgRepository[Conversation]):
     async def uncount(self, row: Conversation) -> None:
         """Take a conversation out of its agent's totals (before it moves to another status:
         `count_in_stats` then counts it under the new one). Live conversations are counted
-        without a duration while in progress, so only the count moves."""
+        without a duration while in progress, so only the count moves; a group left empty is
+        deleted, so the stats show no `in_progress: 0`."""
         if row.agent_id is None:
             return
         table = AgentConversationStat
+        group = (
+            table.agent_id == row.agent_id,
+            table.status == row.status,
+            table.channel == row.channel,
+        )
         await self.session.execute(
-            update(table)
-            .where(
-                table.agent_id == row.agent_id,
-                table.status == row.status,
-                table.channel == row.channel,
-            )
-            .values(conversations=table.conversations - 1)
+            update(table).where(*group).values(conversations=table.conversations - 1)
+        )
+        await self.session.execute(
+            delete(table).where(*group, table.conversations <= 0, table.durations_counted == 0)
         )
 
     async def stats(self, agent_id: uuid.UUID) -> ConversationStats:
