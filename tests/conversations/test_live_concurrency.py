@@ -54,7 +54,10 @@ async def test_fifty_concurrent_conversations(tenant: Tenant, llm: StubLLMServer
         assert read["status"] == ("completed" if n % 2 == 0 else "in_progress")
     stats = (await tenant.get(f"/core/agents/{agent_id}")).json()["conversation_stats"]
     assert stats["total"] == CONVERSATIONS
-    assert stats["by_status"] == {"completed": CONVERSATIONS // 2, "in_progress": CONVERSATIONS // 2}
+    assert stats["by_status"] == {
+        "completed": CONVERSATIONS // 2,
+        "in_progress": CONVERSATIONS // 2,
+    }
     assert stats["by_channel"] == {"text": CONVERSATIONS}
     listed = await tenant.get("/core/conversations", params={"agent_id": agent_id, "limit": 100})
     assert len(listed.json()["data"]) == CONVERSATIONS

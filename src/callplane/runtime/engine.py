@@ -108,6 +108,7 @@ class Turn:
     _text: list[str] = field(default_factory=list)
     _calls: list[dict[str, Any]] = field(default_factory=list)
     _prompt_tokens: int = 0
+    _break_before_text: bool = False
     _completion_tokens: int = 0
 
     @property
@@ -169,9 +170,13 @@ class Turn:
                     max_tokens=self.config.llm.max_tokens,
                 ):
                     if isinstance(item, TextDelta):
+                        text = item.text
+                        if self._break_before_text:  # after a played message
+                            self._break_before_text = False
+                            text = f"\n\n{text}"
                         round_text.append(item.text)
-                        self._text.append(item.text)
-                        yield Delta(item.text)
+                        self._text.append(text)
+                        yield Delta(text)
                     elif isinstance(item, ToolCallRequest):
                         calls.append(item)
                     elif isinstance(item, Usage):
@@ -307,6 +312,7 @@ class Turn:
             yield self._action(Action("play_message", {"message": message}))
             piece = message if not self._text else f"\n\n{message}"
             self._text.append(piece)
+            self._break_before_text = True
             yield Delta(piece)
         elif kind in ENDING_ACTIONS:
             details: dict[str, Any] = {}
