@@ -20,8 +20,8 @@ from callplane.runtime import (
     ToolResult,
     Turn,
     TurnDeps,
+    templates,
 )
-from callplane.runtime import templates
 from callplane.runtime.prompt import unknown_names
 
 KB = uuid.uuid4()
