@@ -43,7 +43,7 @@ from callplane.llm import OpenAICompatibleProvider
 from callplane.llm.provider import ChatItem, TextDelta, Usage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support
-from tests.support.llm_stub import Scripted, StubLLMServer, user_text  # noqa: E402
+from tests.support.llm_stub import Scripted, StubLLMServer, user_text
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/callplane_bench_conversations"
@@ -124,7 +124,7 @@ async def run_one(database_url: str, label: str) -> dict[str, Any]:
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
     serving = asyncio.create_task(server.serve())
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
         await asyncio.sleep(0.01)
     stub = StubLLMServer()
     stub.responder = lambda body: Scripted(text=f"You said {user_text(body)} and we are open.")
