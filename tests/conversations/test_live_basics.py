@@ -9,7 +9,6 @@ from sqlalchemy import update
 
 from callplane.db.engine import Database
 from callplane.models import AgentVersion
-
 from tests.conversations.conftest import agent_with, parse_sse, say, start, transcript
 from tests.factories import Tenant
 from tests.support.llm_stub import Scripted, StubLLMServer, user_text
