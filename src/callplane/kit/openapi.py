@@ -33,6 +33,7 @@ VERBS = frozenset(
         "revoke",
         "rollback",
         "rotate",
+        "search",
         "send",
         "start",
         "update",
