@@ -57,6 +57,7 @@ SCOPE_FAMILIES = {
     "/core/phone-numbers": "phone_numbers",
     "/core/web-widgets": "web_widgets",
     "/core/conversations": "conversations",
+    "/core/agents/{agent_id}/conversations": "conversations",  # starting a live conversation
     "/core/knowledge-collections": "knowledge_bases",
     "/admin/organization-pats": "api_keys",
     "/core/audit-events": "audit",
@@ -75,6 +76,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/core/web-widgets/{widget_id}"): {"published": False},
     ("PATCH", "/core/webhooks/{webhook_id}"): {"active": True},
     ("POST", "/core/knowledge-collections/{collection_id}/search"): {"query": "hours"},
+    ("POST", "/core/conversations/{conversation_id}/messages"): {"content": "Hijacked"},
 }
 
 # Required query parameters, so the 404 (not a 422) is what we observe.

@@ -23,8 +23,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-import jsonschema
-
 from callplane.agent_config.schemas import (
     AgentConfig,
     HttpRequestAction,
@@ -495,6 +493,8 @@ def _parsed(arguments: str) -> dict[str, Any] | str:
 
 
 def _invalid_arguments(tool: Tool, arguments: Any) -> str | None:
+    import jsonschema  # ~0.1 s to import: paid by the first tool call, not by every start-up
+
     schema = prompt.parameters_schema(tool)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(arguments), key=lambda error: list(error.path))
