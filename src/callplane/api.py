@@ -33,6 +33,7 @@ from callplane.organizations.endpoints import router as admin_router
 from callplane.phone_numbers.endpoints import router as phone_numbers_router
 from callplane.publishing.endpoints import router as publishing_router
 from callplane.ratelimit.errors import RateLimited
+from callplane.routing.endpoints import router as routing_router
 from callplane.scaffolding.endpoints import router as scaffolding_router
 from callplane.sip.endpoints import router as sip_router
 from callplane.versions.comparison import router as comparison_router
@@ -86,6 +87,7 @@ def mount_routers(app: FastAPI) -> None:
         publishing_router,
         sip_router,
         phone_numbers_router,
+        routing_router,
         widgets_router,
         conversations_router,
         agent_config_router,

@@ -54,6 +54,7 @@ SCOPE_FAMILIES = {
     "/core/agent-config": "agents",
     "/core/workflows": "agents",
     "/core/phone-numbers": "phone_numbers",
+    "/core/routing": "agents",  # a voice runtime reads agent configs
     "/core/web-widgets": "web_widgets",
     "/core/conversations": "conversations",
     "/core/knowledge-collections": "knowledge_bases",
