@@ -17,6 +17,7 @@ from callplane.client._http import Call, PageCall, clean_params
 from callplane.conversations.schemas import ConversationImportResult, ConversationRead
 from callplane.phone_numbers.schemas import PhoneNumberRead
 from callplane.publishing.schemas import RollbackRead
+from callplane.routing.schemas import ResolvedRoute
 from callplane.versions.schemas import VersionRead
 from callplane.webhooks.schemas import DeliveryRead, WebhookRead, WebhookWithSecret
 from callplane.widgets.schemas import WidgetRead
@@ -358,6 +359,27 @@ def audit_events_list(filters: dict[str, Any]) -> PageCall[AuditEventRead]:
 def _iso(value: Any) -> Any:
     """Datetimes (the created_after/created_before filters) as the API reads them."""
     return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+# Routing (voice runtimes)
+
+
+def routing_resolve(
+    phone_number: str | None,
+    direction: str | None,
+    sip_uri: str | None,
+    cached: ResolvedRoute | None,
+) -> Call[ResolvedRoute]:
+    """With `cached`, revalidate it (If-None-Match): a 304 answers `cached` itself."""
+    params = clean_params(phone_number=phone_number, direction=direction, sip_uri=sip_uri)
+    headers = {"If-None-Match": cached.etag} if cached is not None else {}
+
+    def parse(response: httpx.Response) -> ResolvedRoute:
+        if response.status_code == 304 and cached is not None:
+            return cached
+        return ResolvedRoute.model_validate(response.json())
+
+    return Call("GET", "/core/routing/resolve", parse, params=params, headers=headers)
 
 
 # The config contract and the caller

@@ -21,6 +21,7 @@ from callplane.client._http import AsyncHTTP
 from callplane.conversations.schemas import ConversationImportResult, ConversationRead
 from callplane.phone_numbers.schemas import PhoneNumberRead
 from callplane.publishing.schemas import RollbackRead
+from callplane.routing.schemas import ResolvedRoute
 from callplane.versions.schemas import VersionRead
 from callplane.webhooks.schemas import DeliveryRead, WebhookRead, WebhookWithSecret
 from callplane.widgets.schemas import WidgetRead
@@ -392,6 +393,27 @@ class AsyncAuditEvents:
         return self._http.paginate(calls.audit_events_list(filters))
 
 
+class AsyncRouting:
+    def __init__(self, http: AsyncHTTP) -> None:
+        self._http = http
+
+    async def resolve(
+        self,
+        *,
+        phone_number: str | None = None,
+        direction: str | None = None,
+        sip_uri: str | None = None,
+        cached: ResolvedRoute | None = None,
+    ) -> ResolvedRoute:
+        """The agent version answering a phone number's slot (`direction`: inbound, the
+        default, or outbound) or a SIP URI, with its config as the telephone channel sees it.
+        NotFound when nothing answers. Give a `cached` answer to revalidate it (If-None-Match):
+        while it is current the server answers 304 and `cached` itself is returned, so
+        `route is cached` says nothing changed."""
+        call = calls.routing_resolve(phone_number, direction, sip_uri, cached)
+        return await self._http.run(call)
+
+
 class AsyncClient:
     """An asyncio callplane API client. Arguments fall back to CALLPLANE_URL, CALLPLANE_API_KEY and
     CALLPLANE_ORG; `backoff` is the first retry's delay in seconds (doubling, capped at 5 s)."""
@@ -423,6 +445,7 @@ class AsyncClient:
         self.conversations = AsyncConversations(self._http)
         self.widgets = AsyncWidgets(self._http)
         self.webhooks = AsyncWebhooks(self._http)
+        self.routing = AsyncRouting(self._http)
         self.audit_events = AsyncAuditEvents(self._http)
 
     async def config_schema(self) -> dict[str, Any]:
