@@ -79,6 +79,7 @@ def mount_routers(app: FastAPI) -> None:
     for public in (ops_router, metrics_router, public_widgets_router):
         app.router.routes.extend(public.routes)
     for router in (
+        routing_router,  # first: voice runtimes resolve on every call (no route matched before)
         admin_router,
         scaffolding_router,  # before agents_router: `create-demo` is not an `{agent_id}`
         agents_router,
@@ -87,7 +88,6 @@ def mount_routers(app: FastAPI) -> None:
         publishing_router,
         sip_router,
         phone_numbers_router,
-        routing_router,
         widgets_router,
         conversations_router,
         agent_config_router,

@@ -24,13 +24,20 @@ from callplane.routing.schemas import Direction
 class Match:
     """The agent version answering an address, with what its ETag is made of."""
 
-    agent_id: uuid.UUID
+    agent_id: uuid.UUID  # asyncpg's own UUID type on PostgreSQL: str() it
     agent_name: str
     agent_revision: int
     version_id: uuid.UUID
     version: int
     version_revision: int
-    config: dict[str, Any]
+    config_source: dict[str, Any] | str  # PostgreSQL sends the text: decoded only when needed
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The stored config document (a 304 never decodes it)."""
+        source = self.config_source
+        decoded: dict[str, Any] = orjson.loads(source) if isinstance(source, str) else source
+        return decoded
 
 
 _COLUMNS = "a.id, a.name, a.revision, v.id, v.version, v.revision, v.config::text"
@@ -122,15 +129,7 @@ def _from_pg(row: Any) -> Match | None:
     if row is None:
         return None
     agent_id, name, agent_revision, version_id, version, version_revision, config = row
-    return Match(
-        uuid.UUID(str(agent_id)),
-        name,
-        agent_revision,
-        uuid.UUID(str(version_id)),
-        version,
-        version_revision,
-        orjson.loads(config),
-    )
+    return Match(agent_id, name, agent_revision, version_id, version, version_revision, config)
 
 
 async def _from_core(database: Database, statement: Select[Any]) -> Match | None:
