@@ -14,7 +14,13 @@ from pydantic import BaseModel, TypeAdapter
 from callplane.agents.schemas import AgentDetail, AgentRead, SipEndpoint
 from callplane.audit.schemas import AuditEventRead
 from callplane.client._http import Call, PageCall, clean_params
-from callplane.conversations.schemas import ConversationImportResult, ConversationRead
+from callplane.conversations.schemas import (
+    ConversationImportResult,
+    ConversationRead,
+    LiveConversationRead,
+    TurnEvent,
+    TurnRead,
+)
 from callplane.knowledge.schemas import SearchResult
 from callplane.phone_numbers.schemas import PhoneNumberRead
 from callplane.publishing.schemas import RollbackRead
@@ -274,6 +280,47 @@ def conversations_import(
     body = {"conversations": [_jsonable(record) for record in conversations]}
     path = "/core/conversations/import"
     return Call("POST", path, _model(ConversationImportResult), json=body, idempotency_key=key)
+
+
+# Live conversations
+
+LiveVersion = int | Literal["live", "latest"]
+SSE = {"Accept": "text/event-stream"}
+JSON = {"Accept": "application/json"}
+
+
+def conversation_path(conversation_id: Id) -> str:
+    return f"/core/conversations/{conversation_id}"
+
+
+def conversations_start(
+    agent_id: Id, body: dict[str, Any], key: str | None
+) -> Call[LiveConversationRead]:
+    path = f"{agent_path(agent_id)}/conversations"
+    return Call("POST", path, _model(LiveConversationRead), json=body, idempotency_key=key)
+
+
+def conversations_send(conversation_id: Id, content: str, key: str | None) -> Call[None]:
+    """The turn as Server-Sent Events (read with `stream_text` and `_sse`)."""
+    path = f"{conversation_path(conversation_id)}/messages"
+    return Call("POST", path, _nothing, json={"content": content}, headers=SSE, idempotency_key=key)
+
+
+def conversations_turn(conversation_id: Id, content: str, key: str | None) -> Call[TurnRead]:
+    """The turn as one JSON object, once it is complete."""
+    path = f"{conversation_path(conversation_id)}/messages"
+    body = {"content": content}
+    return Call("POST", path, _model(TurnRead), json=body, headers=JSON, idempotency_key=key)
+
+
+def conversations_end(conversation_id: Id, key: str | None) -> Call[ConversationRead]:
+    path = f"{conversation_path(conversation_id)}/end"
+    return Call("POST", path, _model(ConversationRead), idempotency_key=key)
+
+
+def turn_event(event: tuple[str, Any]) -> TurnEvent:
+    name, data = event
+    return TurnEvent(event=name, data=data if isinstance(data, dict) else {"raw": data})
 
 
 def widgets_list(filters: dict[str, Any]) -> PageCall[WidgetRead]:

@@ -15,16 +15,21 @@ class SSEDecoder:
 
     def __init__(self) -> None:
         self._buffer = ""
+        self._raw = ""  # a chunk's trailing `\r`, until the next says whether `\n` follows
 
     def feed(self, chunk: str) -> list[tuple[str, Any]]:
-        self._buffer += chunk.replace("\r\n", "\n").replace("\r", "\n")
+        raw = self._raw + chunk
+        self._raw = "\r" if raw.endswith("\r") else ""
+        if self._raw:
+            raw = raw[:-1]
+        self._buffer += raw.replace("\r\n", "\n").replace("\r", "\n")
         frames = self._buffer.split("\n\n")
         self._buffer = frames.pop()
         return [event for frame in frames if (event := _frame(frame)) is not None]
 
     def close(self) -> list[tuple[str, Any]]:
         """What a stream that ended without a final blank line left (normally nothing)."""
-        rest, self._buffer = self._buffer, ""
+        rest, self._buffer, self._raw = self._buffer, "", ""
         event = _frame(rest)
         return [] if event is None else [event]
 
