@@ -153,6 +153,8 @@ def _lines(interactive: bool) -> Iterator[str]:
         try:
             line = input("you> ") if interactive else sys.stdin.readline()
         except EOFError:
+            if interactive:
+                sys.stdout.write("\n")  # Ctrl-D left the cursor after the prompt
             return
         if not interactive and not line:
             return
