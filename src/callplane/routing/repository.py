@@ -1,8 +1,11 @@
 """The two lookups behind resolve, one statement each: a voice runtime resolves on every call.
 
-PostgreSQL gets the statement straight through asyncpg on a pooled connection (as the agent
-detail does, `db.dialect.fetchrow`); SQLite runs the same join through SQLAlchemy Core on an
-autocommit connection (no transaction to open and roll back around one read).
+The statement goes straight to the driver on a pooled connection, with no transaction around it
+(one statement reads one consistent snapshot): asyncpg through `db.dialect.fetchrow`, as the
+agent detail does; aiosqlite the same way here (its connections are in autocommit mode). Through
+SQLAlchemy Core, building and compiling the select and switching the connection to autocommit and
+back cost several times the query on SQLite (profiled). `_sqlite_fetchone` belongs beside
+`dialect.fetchrow` in `db/dialect.py`; it is here until that module's owner takes it.
 """
 
 from __future__ import annotations
@@ -12,11 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, select
+from sqlalchemy.util import greenlet_spawn
 
 from callplane.db import dialect
 from callplane.db.engine import Database
-from callplane.models import Agent, AgentVersion, PhoneNumber
 from callplane.routing.schemas import Direction
 
 
@@ -30,7 +32,7 @@ class Match:
     version_id: uuid.UUID
     version: int
     version_revision: int
-    config_source: dict[str, Any] | str  # PostgreSQL sends the text: decoded only when needed
+    config_source: dict[str, Any] | str  # the JSON text: decoded only when needed
 
     @property
     def config(self) -> dict[str, Any]:
@@ -40,7 +42,16 @@ class Match:
         return decoded
 
 
-_COLUMNS = "a.id, a.name, a.revision, v.id, v.version, v.revision, v.config::text"
+_COLUMNS = "a.id, a.name, a.revision, v.id, v.version, v.revision, v.config"
+
+
+def _sql(postgres: bool, sql: str) -> str:
+    """The statement in the driver's placeholder style ($n for asyncpg, ? for sqlite3), with the
+    config sent as text (asyncpg would otherwise need a jsonb codec)."""
+    if postgres:
+        return sql.replace("v.config", "v.config::text")
+    return sql.replace("$1", "?").replace("$2", "?")
+
 
 # Slot columns are fixed names (never input): one statement text per slot.
 _PHONE_SQL = {
@@ -61,78 +72,49 @@ JOIN agent_versions v ON v.id = a.live_version_id AND v.organization_id = a.orga
 WHERE a.id = $1 AND a.organization_id = $2 AND a.sip_enabled
 """
 
-
-def _core_columns() -> Select[Any]:
-    return select(
-        Agent.id,
-        Agent.name,
-        Agent.revision,
-        AgentVersion.id,
-        AgentVersion.version,
-        AgentVersion.revision,
-        AgentVersion.config,
-    )
-
-
-def _phone_statement(number: str, organization_id: uuid.UUID, slot: Direction) -> Select[Any]:
-    held = (
-        PhoneNumber.inbound_agent_version_id
-        if slot == "inbound"
-        else PhoneNumber.outbound_agent_version_id
-    )
-    return (
-        _core_columns()
-        .select_from(PhoneNumber)
-        .join(
-            AgentVersion,
-            (AgentVersion.id == held) & (AgentVersion.organization_id == organization_id),
-        )
-        .join(
-            Agent, (Agent.id == AgentVersion.agent_id) & (Agent.organization_id == organization_id)
-        )
-        .where(PhoneNumber.phone_number == number, PhoneNumber.organization_id == organization_id)
-    )
-
-
-def _sip_statement(agent_id: uuid.UUID, organization_id: uuid.UUID) -> Select[Any]:
-    return (
-        _core_columns()
-        .select_from(Agent)
-        .join(
-            AgentVersion,
-            (AgentVersion.id == Agent.live_version_id)
-            & (AgentVersion.organization_id == organization_id),
-        )
-        .where(Agent.id == agent_id, Agent.organization_id == organization_id, Agent.sip_enabled)
-    )
+_STATEMENTS = {
+    (postgres, key): _sql(postgres, sql)
+    for postgres in (True, False)
+    for key, sql in [*_PHONE_SQL.items(), ("sip", _SIP_SQL)]
+}
 
 
 async def by_phone_number(
     database: Database, organization_id: uuid.UUID, number: str, slot: Direction
 ) -> Match | None:
     """The version in the slot of this organization's number (E.164), or None."""
-    if dialect.is_postgres(database):
-        return _from_pg(await dialect.fetchrow(database, _PHONE_SQL[slot], number, organization_id))
-    return await _from_core(database, _phone_statement(number, organization_id, slot))
+    return await _fetch(database, slot, number, organization_id)
 
 
 async def by_sip_agent(
     database: Database, organization_id: uuid.UUID, agent_id: uuid.UUID
 ) -> Match | None:
     """The live version of this organization's agent with a deployed SIP endpoint, or None."""
+    return await _fetch(database, "sip", agent_id, organization_id)
+
+
+async def _fetch(
+    database: Database, statement: str, key: str | uuid.UUID, org: uuid.UUID
+) -> Match | None:
     if dialect.is_postgres(database):
-        return _from_pg(await dialect.fetchrow(database, _SIP_SQL, agent_id, organization_id))
-    return await _from_core(database, _sip_statement(agent_id, organization_id))
-
-
-def _from_pg(row: Any) -> Match | None:
-    if row is None:
-        return None
-    agent_id, name, agent_revision, version_id, version, version_revision, config = row
-    return Match(agent_id, name, agent_revision, version_id, version, version_revision, config)
-
-
-async def _from_core(database: Database, statement: Select[Any]) -> Match | None:
-    async with database.autocommit() as connection:
-        row = (await connection.execute(statement)).first()
+        row = await dialect.fetchrow(database, _STATEMENTS[True, statement], key, org)
+    else:
+        # SQLite stores UUIDs as 32 hex digits (SQLAlchemy's Uuid without a native type).
+        sqlite_key = key.hex if isinstance(key, uuid.UUID) else key
+        row = await _sqlite_fetchone(database, _STATEMENTS[False, statement], sqlite_key, org.hex)
+        if row is not None:
+            row = (uuid.UUID(row[0]), row[1], row[2], uuid.UUID(row[3]), *row[4:])
     return None if row is None else Match(*row)
+
+
+async def _sqlite_fetchone(database: Database, sql: str, *args: Any) -> Any:
+    """SQLite: one statement through aiosqlite on a pooled connection; the first row."""
+    connection = await database.engine.raw_connection()
+    try:
+        driver: Any = connection.driver_connection
+        async with driver.execute(sql, args) as cursor:
+            return await cursor.fetchone()
+    finally:
+        # Back to the pool, whose reset (a rollback) must run where aiosqlite's adapter can
+        # await: inside a greenlet, as AsyncEngine does it.
+        await greenlet_spawn(connection.close)
