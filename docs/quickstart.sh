@@ -188,7 +188,15 @@ WEBHOOK=$(api POST /core/webhooks \
 api DELETE "/core/webhooks/$WEBHOOK"                             # (nothing listens there)
 api DELETE "/core/agents/$DEMO_AGENT"                            # its number's slot is emptied
 
-## 10. Roll back: version 2 misbehaves, so version 1 goes live again on every number it held
+## 10. Talk to it: a live conversation, streamed (docs/conversations.md)
+CHAT=$(api POST "/core/agents/$AGENT/conversations" '{"channel": "telephone"}' | field id)
+api POST "/core/conversations/$CHAT/messages" '{"content": "Can I book a cleaning?"}' -N
+api POST "/core/conversations/$CHAT/end" | field ended_reason    # ended_by_user
+"$CALLPLANE" chat "$AGENT" --message "When are you open?"        # the same, from the CLI
+# what a voice runtime asks on each call: the version that answers, its telephone config
+api GET "/core/routing/resolve?phone_number=%2B${MAIN#+}&direction=inbound" | field version.version
+
+## 11. Roll back: version 2 misbehaves, so version 1 goes live again on every number it held
 api POST "/core/agents/$AGENT/rollback" "{\"to_version\": $V1}"
 api GET "/core/phone-numbers/$MAIN" | field inbound_version      # $V1
 echo "done: agent $AGENT"

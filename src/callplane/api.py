@@ -34,6 +34,7 @@ from callplane.organizations.endpoints import router as admin_router
 from callplane.phone_numbers.endpoints import router as phone_numbers_router
 from callplane.publishing.endpoints import router as publishing_router
 from callplane.ratelimit.errors import RateLimited
+from callplane.routing.endpoints import router as routing_router
 from callplane.scaffolding.endpoints import router as scaffolding_router
 from callplane.sip.endpoints import router as sip_router
 from callplane.versions.comparison import router as comparison_router
@@ -81,6 +82,7 @@ def mount_routers(app: FastAPI) -> None:
     for public in (ops_router, metrics_router, public_widgets_router):
         app.router.routes.extend(public.routes)
     for router in (
+        routing_router,  # first: voice runtimes resolve on every call (no route matched before)
         admin_router,
         scaffolding_router,  # before agents_router: `create-demo` is not an `{agent_id}`
         agents_router,

@@ -55,6 +55,7 @@ SCOPE_FAMILIES = {
     "/core/agent-config": "agents",
     "/core/workflows": "agents",
     "/core/phone-numbers": "phone_numbers",
+    "/core/routing": "agents",  # a voice runtime reads agent configs
     "/core/web-widgets": "web_widgets",
     "/core/conversations": "conversations",
     "/core/agents/{agent_id}/conversations": "conversations",  # starting a live conversation

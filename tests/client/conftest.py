@@ -7,6 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.conversations.conftest import live_runtime, llm  # noqa: F401 (fixtures: a scripted model)
 from tests.factories import Tenant
 from tests.support.bridge import IN_PROCESS_URL, route_to_app
 from tests.support.cli import Cli

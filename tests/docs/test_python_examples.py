@@ -1,4 +1,5 @@
-"""The Python examples of docs/sdk.md and README.md run, in order, against a fresh server."""
+"""The Python examples of docs/sdk.md, docs/conversations.md and README.md run, in order, against
+a fresh server."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from tests.docs.examples import REPO, code_blocks, run_python_examples
 
 SDK_PAGE = REPO / "docs" / "sdk.md"
 README = REPO / "README.md"
+CONVERSATIONS_PAGE = REPO / "docs" / "conversations.md"
 
 
 @pytest.fixture
@@ -32,6 +34,23 @@ def test_the_sdk_page_runs_top_to_bottom(reader: Client) -> None:
     assert "+14155551234" in [n.phone_number for n in agent.phone_numbers]
     site_agent = reader.agents.get(made["site_agent_id"])
     assert site_agent.metadata["website"].startswith("http://127.0.0.1")
+
+
+def test_the_conversations_page_runs_top_to_bottom(reader: Client) -> None:
+    """Talking to a draft, then a voice runtime's call: resolve, start on `telephone`, turns."""
+    made = run_python_examples(CONVERSATIONS_PAGE)
+
+    agent = reader.agents.get(made["agent"].id)
+    assert agent.live_version == made["draft"].version
+    assert agent.conversation_stats.total == 2  # the chat with the draft and the call
+    ended = made["ended"]
+    assert ended.status == "completed" and ended.transcript is not None
+    calls = [c for c in reader.conversations.list(agent_id=agent.id) if c.channel == "telephone"]
+    [call] = calls
+    record = reader.conversations.get(call.id)
+    assert (record.ended_reason, record.direction) == ("end_phrase", "inbound")
+    assert record.transcript is not None
+    assert [entry["role"] for entry in record.transcript][:3] == ["agent", "user", "agent"]
 
 
 def test_the_readme_python_example_runs(reader: Client) -> None:

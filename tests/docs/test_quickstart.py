@@ -45,7 +45,10 @@ def test_the_quickstart_runs_top_to_bottom(docs_server: DocsServer) -> None:
     assert agent["description"] == "Answers the Acme Dental main line"
     assert agent["sip_endpoint"]["enabled"] is True
     assert agent["widgets"][0]["domains"] == ["acme.test", "*.acme.test", "localhost:3000"]
-    assert agent["conversation_stats"]["total"] == 1
+    # one imported (step 7), two live (step 10: over HTTP, then with `callplane chat`)
+    assert agent["conversation_stats"]["total"] == 3
+    assert agent["conversation_stats"]["by_channel"] == {"telephone": 2, "text": 1}
+    assert "event: done\ndata: " in done.stdout and "agent> " in done.stdout
     assert [v["version"] for v in agent["versions"] if v["published"]] == [2, 1]
     numbers = {n["phone_number"]: n for n in agent["phone_numbers"]}
     assert set(numbers) == {f"+1415{_body(run)}", f"+1628{_body(run)}"}, output

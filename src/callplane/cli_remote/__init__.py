@@ -1,5 +1,5 @@
-"""`callplane agents|versions|numbers|widgets|conversations|webhooks|audit|workflows …`: the API
-from a shell, through the SDK (docs/cli.md).
+"""`callplane agents|versions|numbers|widgets|conversations|webhooks|audit|workflows …` and
+`callplane chat`: the API from a shell, through the SDK (docs/cli.md).
 
 Every command takes --url/--api-key/--org (or CALLPLANE_URL/CALLPLANE_API_KEY/CALLPLANE_ORG) and
 --json. Exit codes: 0 ok, 1 API error (or a workflow that failed), 2 usage error (a missing key
@@ -13,6 +13,7 @@ import typer
 from callplane.cli_remote import (
     agents,
     audit,
+    chat,
     conversations,
     numbers,
     versions,
@@ -36,3 +37,4 @@ GROUPS: dict[str, typer.Typer] = {
 def register(app: typer.Typer) -> None:
     for name, group in GROUPS.items():
         app.add_typer(group, name=name)
+    chat.register(app)

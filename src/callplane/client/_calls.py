@@ -14,10 +14,17 @@ from pydantic import BaseModel, TypeAdapter
 from callplane.agents.schemas import AgentDetail, AgentRead, SipEndpoint
 from callplane.audit.schemas import AuditEventRead
 from callplane.client._http import Call, PageCall, clean_params
-from callplane.conversations.schemas import ConversationImportResult, ConversationRead
+from callplane.conversations.schemas import (
+    ConversationImportResult,
+    ConversationRead,
+    LiveConversationRead,
+    TurnEvent,
+    TurnRead,
+)
 from callplane.knowledge.schemas import SearchResult
 from callplane.phone_numbers.schemas import PhoneNumberRead
 from callplane.publishing.schemas import RollbackRead
+from callplane.routing.schemas import ResolvedRoute
 from callplane.versions.schemas import VersionRead
 from callplane.webhooks.schemas import DeliveryRead, WebhookRead, WebhookWithSecret
 from callplane.widgets.schemas import WidgetRead
@@ -275,6 +282,47 @@ def conversations_import(
     return Call("POST", path, _model(ConversationImportResult), json=body, idempotency_key=key)
 
 
+# Live conversations
+
+LiveVersion = int | Literal["live", "latest"]
+SSE = {"Accept": "text/event-stream"}
+JSON = {"Accept": "application/json"}
+
+
+def conversation_path(conversation_id: Id) -> str:
+    return f"/core/conversations/{conversation_id}"
+
+
+def conversations_start(
+    agent_id: Id, body: dict[str, Any], key: str | None
+) -> Call[LiveConversationRead]:
+    path = f"{agent_path(agent_id)}/conversations"
+    return Call("POST", path, _model(LiveConversationRead), json=body, idempotency_key=key)
+
+
+def conversations_send(conversation_id: Id, content: str, key: str | None) -> Call[None]:
+    """The turn as Server-Sent Events (read with `stream_text` and `_sse`)."""
+    path = f"{conversation_path(conversation_id)}/messages"
+    return Call("POST", path, _nothing, json={"content": content}, headers=SSE, idempotency_key=key)
+
+
+def conversations_turn(conversation_id: Id, content: str, key: str | None) -> Call[TurnRead]:
+    """The turn as one JSON object, once it is complete."""
+    path = f"{conversation_path(conversation_id)}/messages"
+    body = {"content": content}
+    return Call("POST", path, _model(TurnRead), json=body, headers=JSON, idempotency_key=key)
+
+
+def conversations_end(conversation_id: Id, key: str | None) -> Call[ConversationRead]:
+    path = f"{conversation_path(conversation_id)}/end"
+    return Call("POST", path, _model(ConversationRead), idempotency_key=key)
+
+
+def turn_event(event: tuple[str, Any]) -> TurnEvent:
+    name, data = event
+    return TurnEvent(event=name, data=data if isinstance(data, dict) else {"raw": data})
+
+
 def widgets_list(filters: dict[str, Any]) -> PageCall[WidgetRead]:
     params = clean_params(**{**filters, "limit": _page(filters.get("limit", MAX_PAGE))})
     return PageCall("/core/web-widgets", WidgetRead, params)
@@ -359,6 +407,27 @@ def audit_events_list(filters: dict[str, Any]) -> PageCall[AuditEventRead]:
 def _iso(value: Any) -> Any:
     """Datetimes (the created_after/created_before filters) as the API reads them."""
     return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+# Routing (voice runtimes)
+
+
+def routing_resolve(
+    phone_number: str | None,
+    direction: str | None,
+    sip_uri: str | None,
+    cached: ResolvedRoute | None,
+) -> Call[ResolvedRoute]:
+    """With `cached`, revalidate it (If-None-Match): a 304 answers `cached` itself."""
+    params = clean_params(phone_number=phone_number, direction=direction, sip_uri=sip_uri)
+    headers = {"If-None-Match": cached.etag} if cached is not None else {}
+
+    def parse(response: httpx.Response) -> ResolvedRoute:
+        if response.status_code == 304 and cached is not None:
+            return cached
+        return ResolvedRoute.model_validate(response.json())
+
+    return Call("GET", "/core/routing/resolve", parse, params=params, headers=headers)
 
 
 # Knowledge

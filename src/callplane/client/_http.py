@@ -285,11 +285,12 @@ class SyncHTTP(_Base):
             started = False
             try:
                 with self.client.stream(call.method, call.path, **args) as response:
+                    if response.status_code >= 400:
+                        response.read()  # an error body is small; retry decisions read it
                     if self._retryable(attempt, response):
                         delay = self._delay(attempt, response)
                     else:
                         if response.status_code >= 400:
-                            response.read()
                             raise error_from_response(response)
                         for chunk in response.iter_text():
                             started = True
@@ -359,11 +360,12 @@ class AsyncHTTP(_Base):
             started = False
             try:
                 async with self.client.stream(call.method, call.path, **args) as response:
+                    if response.status_code >= 400:
+                        await response.aread()  # an error body is small; retry decisions read it
                     if self._retryable(attempt, response):
                         delay = self._delay(attempt, response)
                     else:
                         if response.status_code >= 400:
-                            await response.aread()
                             raise error_from_response(response)
                         async for chunk in response.aiter_text():
                             started = True

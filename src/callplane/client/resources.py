@@ -14,12 +14,20 @@ import httpx
 from callplane.agents.schemas import AgentDetail, AgentRead, SipEndpoint
 from callplane.audit.schemas import AuditEventRead
 from callplane.client import _calls as calls
-from callplane.client._calls import Id, VersionRef, body_of
+from callplane.client import _sse
+from callplane.client._calls import Id, LiveVersion, VersionRef, body_of
 from callplane.client._http import SyncHTTP
-from callplane.conversations.schemas import ConversationImportResult, ConversationRead
+from callplane.conversations.schemas import (
+    ConversationImportResult,
+    ConversationRead,
+    LiveConversationRead,
+    TurnEvent,
+    TurnRead,
+)
 from callplane.knowledge.schemas import SearchResult
 from callplane.phone_numbers.schemas import PhoneNumberRead
 from callplane.publishing.schemas import RollbackRead
+from callplane.routing.schemas import ResolvedRoute
 from callplane.versions.schemas import VersionRead
 from callplane.webhooks.schemas import DeliveryRead, WebhookRead, WebhookWithSecret
 from callplane.widgets.schemas import WidgetRead
@@ -272,6 +280,55 @@ class Conversations:
         """Import historical records (all or nothing, up to 500 per call)."""
         return self._http.run(calls.conversations_import(conversations, idempotency_key))
 
+    def start(
+        self,
+        agent_id: Id,
+        *,
+        version: LiveVersion | None = None,
+        channel: str | None = None,
+        variables: dict[str, str] | None = None,
+        direction: str | None = None,
+        caller: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> LiveConversationRead:
+        """Start a live conversation with the agent: its `live` version by default, `latest`
+        (drafts included) or a number. `channel`: text (default), webrtc, telephone, sms or
+        email; `variables` fill `{{name}}` placeholders. The answer carries the starting
+        message."""
+        body = body_of(
+            version=version,
+            channel=channel,
+            variables=variables,
+            direction=direction,
+            caller=caller,
+            metadata=metadata,
+        )
+        return self._http.run(calls.conversations_start(agent_id, body, idempotency_key))
+
+    def send(
+        self, conversation_id: Id, content: str, *, idempotency_key: str | None = None
+    ) -> Iterator[TurnEvent]:
+        """Send the user's message; the agent's turn as it happens: `delta`, `tool_call`,
+        `tool_result`, `knowledge`, `action`, `error`, then `done` (always last). The request is
+        sent when iteration starts; API errors (404, 409 `conversation_ended`, 422) are raised
+        there. A retry (before the first event) carries the same Idempotency-Key, so a turn is
+        never run twice."""
+        call = calls.conversations_send(conversation_id, content, idempotency_key)
+        for event in _sse.events(self._http.stream_text(call)):
+            yield calls.turn_event(event)
+
+    def turn(
+        self, conversation_id: Id, content: str, *, idempotency_key: str | None = None
+    ) -> TurnRead:
+        """`send`, answered as one object once the turn is complete: `message`, `events`,
+        `ended`, `ended_reason`, `usage`, `model`."""
+        return self._http.run(calls.conversations_turn(conversation_id, content, idempotency_key))
+
+    def end(self, conversation_id: Id, *, idempotency_key: str | None = None) -> ConversationRead:
+        """End the conversation (`ended_reason: ended_by_user`); 409 if it already ended."""
+        return self._http.run(calls.conversations_end(conversation_id, idempotency_key))
+
 
 class Widgets:
     def __init__(self, http: SyncHTTP) -> None:
@@ -383,6 +440,27 @@ class AuditEvents:
         return self._http.paginate(calls.audit_events_list(filters))
 
 
+class Routing:
+    def __init__(self, http: SyncHTTP) -> None:
+        self._http = http
+
+    def resolve(
+        self,
+        *,
+        phone_number: str | None = None,
+        direction: str | None = None,
+        sip_uri: str | None = None,
+        cached: ResolvedRoute | None = None,
+    ) -> ResolvedRoute:
+        """The agent version answering a phone number's slot (`direction`: inbound, the
+        default, or outbound) or a SIP URI, with its config as the telephone channel sees it.
+        NotFound when nothing answers. Give a `cached` answer to revalidate it (If-None-Match):
+        while it is current the server answers 304 and `cached` itself is returned, so
+        `route is cached` says nothing changed."""
+        call = calls.routing_resolve(phone_number, direction, sip_uri, cached)
+        return self._http.run(call)
+
+
 class Knowledge:
     """Knowledge collections: what agents can search."""
 
@@ -428,6 +506,7 @@ class Client:
         self.conversations = Conversations(self._http)
         self.widgets = Widgets(self._http)
         self.webhooks = Webhooks(self._http)
+        self.routing = Routing(self._http)
         self.audit_events = AuditEvents(self._http)
         self.knowledge = Knowledge(self._http)
 

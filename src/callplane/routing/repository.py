@@ -1,0 +1,120 @@
+"""The two lookups behind resolve, one statement each: a voice runtime resolves on every call.
+
+The statement goes straight to the driver on a pooled connection, with no transaction around it
+(one statement reads one consistent snapshot): asyncpg through `db.dialect.fetchrow`, as the
+agent detail does; aiosqlite the same way here (its connections are in autocommit mode). Through
+SQLAlchemy Core, building and compiling the select and switching the connection to autocommit and
+back cost several times the query on SQLite (profiled). `_sqlite_fetchone` belongs beside
+`dialect.fetchrow` in `db/dialect.py`; it is here until that module's owner takes it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy.util import greenlet_spawn
+
+from callplane.db import dialect
+from callplane.db.engine import Database
+from callplane.routing.schemas import Direction
+
+
+@dataclass(frozen=True)
+class Match:
+    """The agent version answering an address, with what its ETag is made of."""
+
+    agent_id: uuid.UUID  # asyncpg's own UUID type on PostgreSQL: str() it
+    agent_name: str
+    agent_revision: int
+    version_id: uuid.UUID
+    version: int
+    version_revision: int
+    config_source: dict[str, Any] | str  # the JSON text: decoded only when needed
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The stored config document (a 304 never decodes it)."""
+        source = self.config_source
+        decoded: dict[str, Any] = orjson.loads(source) if isinstance(source, str) else source
+        return decoded
+
+
+_COLUMNS = "a.id, a.name, a.revision, v.id, v.version, v.revision, v.config"
+
+
+def _sql(postgres: bool, sql: str) -> str:
+    """The statement in the driver's placeholder style ($n for asyncpg, ? for sqlite3), with the
+    config sent as text (asyncpg would otherwise need a jsonb codec)."""
+    if postgres:
+        return sql.replace("v.config", "v.config::text")
+    return sql.replace("$1", "?").replace("$2", "?")
+
+
+# Slot columns are fixed names (never input): one statement text per slot.
+_PHONE_SQL = {
+    slot: f"""
+SELECT {_COLUMNS}
+FROM phone_numbers p
+JOIN agent_versions v ON v.id = p.{slot}_agent_version_id AND v.organization_id = p.organization_id
+JOIN agents a ON a.id = v.agent_id AND a.organization_id = p.organization_id
+WHERE p.phone_number = $1 AND p.organization_id = $2
+"""
+    for slot in ("inbound", "outbound")
+}
+
+_SIP_SQL = f"""
+SELECT {_COLUMNS}
+FROM agents a
+JOIN agent_versions v ON v.id = a.live_version_id AND v.organization_id = a.organization_id
+WHERE a.id = $1 AND a.organization_id = $2 AND a.sip_enabled
+"""
+
+_STATEMENTS = {
+    (postgres, key): _sql(postgres, sql)
+    for postgres in (True, False)
+    for key, sql in [*_PHONE_SQL.items(), ("sip", _SIP_SQL)]
+}
+
+
+async def by_phone_number(
+    database: Database, organization_id: uuid.UUID, number: str, slot: Direction
+) -> Match | None:
+    """The version in the slot of this organization's number (E.164), or None."""
+    return await _fetch(database, slot, number, organization_id)
+
+
+async def by_sip_agent(
+    database: Database, organization_id: uuid.UUID, agent_id: uuid.UUID
+) -> Match | None:
+    """The live version of this organization's agent with a deployed SIP endpoint, or None."""
+    return await _fetch(database, "sip", agent_id, organization_id)
+
+
+async def _fetch(
+    database: Database, statement: str, key: str | uuid.UUID, org: uuid.UUID
+) -> Match | None:
+    if dialect.is_postgres(database):
+        row = await dialect.fetchrow(database, _STATEMENTS[True, statement], key, org)
+    else:
+        # SQLite stores UUIDs as 32 hex digits (SQLAlchemy's Uuid without a native type).
+        sqlite_key = key.hex if isinstance(key, uuid.UUID) else key
+        row = await _sqlite_fetchone(database, _STATEMENTS[False, statement], sqlite_key, org.hex)
+        if row is not None:
+            row = (uuid.UUID(row[0]), row[1], row[2], uuid.UUID(row[3]), *row[4:])
+    return None if row is None else Match(*row)
+
+
+async def _sqlite_fetchone(database: Database, sql: str, *args: Any) -> Any:
+    """SQLite: one statement through aiosqlite on a pooled connection; the first row."""
+    connection = await database.engine.raw_connection()
+    try:
+        driver: Any = connection.driver_connection
+        async with driver.execute(sql, args) as cursor:
+            return await cursor.fetchone()
+    finally:
+        # Back to the pool, whose reset (a rollback) must run where aiosqlite's adapter can
+        # await: inside a greenlet, as AsyncEngine does it.
+        await greenlet_spawn(connection.close)
