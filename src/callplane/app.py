@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             backend=settings.rate_limit_backend,
         )
         app.state.writer = wiring.writer(settings)
+        app.state.voice = wiring.voice_gateway(settings, database)
         sweeper: asyncio.Task[None] | None = None
         if settings.workflows != "off":
             await worker.start(settings, database, listen=settings.workflows == "embedded")
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 sweeper.cancel()
             if settings.workflows != "off":
                 worker.stop()
+            await app.state.voice.close()
             await database.dispose()
 
     app = FastAPI(

@@ -14,10 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.audit import recorder as audit
 from callplane.config import Settings
+from callplane.db.engine import Database
 from callplane.llm import Writer, writer_for
 from callplane.scaffolding import workflow as scaffolding
 from callplane.versions import generation
 from callplane.versions.summary import summary_chunks
+from callplane.voice.brain import engine_brains
+from callplane.voice.service import VoiceGateway
 from callplane.webhooks import delivery, fanout
 from callplane.workflows import engine, steps
 from callplane.workflows import service as workflows
@@ -50,3 +53,8 @@ def writer(settings: Settings) -> Writer:
     """The process's writer (model or templates), with the versions domain's model-less change
     summary as its fallback: the LLM layer knows no domain."""
     return writer_for(settings, summary_chunks)
+
+
+def voice_gateway(settings: Settings, database: Database) -> VoiceGateway:
+    """The voice gateway, each call's conversation run by the conversation engine."""
+    return VoiceGateway(settings, database, engine_brains(database))
