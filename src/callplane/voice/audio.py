@@ -7,9 +7,13 @@ heavier (recognition, synthesis) runs in threads or processes (see `providers`).
 
 from __future__ import annotations
 
-import audioop
 import io
+import warnings
 import wave
+
+with warnings.catch_warnings():  # deprecated in 3.11/3.12 only: audioop-lts keeps it on 3.13+
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import audioop
 
 RATE = 8000  # carrier audio: 8 kHz mono
 FRAME_MS = 20
