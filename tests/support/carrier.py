@@ -240,4 +240,6 @@ class FakeCall:
         await self._send(message)
 
     async def _send(self, message: dict[str, Any]) -> None:
-        await self._socket.send(json.dumps(message))
+        """Like a carrier, stop sending once the socket is closed (no error to the test)."""
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await self._socket.send(json.dumps(message))

@@ -205,7 +205,9 @@ class CallControl(Protocol):
 
     async def hang_up(self, call_id: str) -> None: ...
     async def transfer(self, call_id: str, target: str) -> None: ...
-    async def send_dtmf(self, call_id: str, digits: str, resume_twiml: str) -> None: ...
+    async def send_dtmf(self, call_id: str, digits: str, resume_twiml: str) -> bool:
+        """Send digits; True when that ends this media stream (the call resumes in a new stream
+        from `resume_twiml`)."""
 
 
 class TwilioControl:
@@ -231,10 +233,11 @@ class TwilioControl:
         inner = f"<Sip>{escape(target)}</Sip>" if target.startswith("sip:") else escape(target)
         await self._update(call_id, {"Twiml": f"<Response><Dial>{inner}</Dial></Response>"})
 
-    async def send_dtmf(self, call_id: str, digits: str, resume_twiml: str) -> None:
-        body = resume_twiml.split("<Response>", 1)[1]
-        twiml = f"<Response><Play digits={quoteattr(digits)}/>{body}"
+    async def send_dtmf(self, call_id: str, digits: str, resume_twiml: str) -> bool:
+        body = resume_twiml.split("<Response>", 1)[1] if "<Response>" in resume_twiml else ""
+        twiml = f"<Response><Play digits={quoteattr(digits)}/>{body or '</Response>'}"
         await self._update(call_id, {"Twiml": twiml})
+        return True
 
 
 class TelnyxControl:
@@ -256,5 +259,6 @@ class TelnyxControl:
     async def transfer(self, call_id: str, target: str) -> None:
         await self._action(call_id, "transfer", {"to": target})
 
-    async def send_dtmf(self, call_id: str, digits: str, resume_twiml: str) -> None:
+    async def send_dtmf(self, call_id: str, digits: str, resume_twiml: str) -> bool:
         await self._action(call_id, "send_dtmf", {"digits": digits})
+        return False

@@ -14,6 +14,7 @@ import json
 import logging
 import time
 import uuid
+from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
@@ -323,6 +324,12 @@ async def _open_session(
     if config.recording.enabled:
         recorder = Recorder(settings.voice_recording_dir, f"{context.call_id}-{uuid.uuid4().hex[:8]}")
 
+    stream_url = _stream_url_for(websocket, settings, context.carrier)
+
+    def resume_twiml() -> str:
+        resumed = replace(context, conversation_id=brain.conversation_id)
+        return connect_stream(stream_url, gateway.call_token(resumed))
+
     async def send(message: dict[str, Any]) -> None:
         try:
             await websocket.send_text(json.dumps(message))
@@ -340,4 +347,11 @@ async def _open_session(
         rules=rules,
         starting_message=starting_message,
         recorder=recorder,
+        resume_twiml=resume_twiml,
     )
+
+
+def _stream_url_for(websocket: WebSocket, settings: Settings, carrier: str) -> str:
+    base = settings.public_url or f"{websocket.url.scheme}://{websocket.url.netloc}"
+    base = base.rstrip("/").replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+    return f"{base}/voice/{carrier}/stream"

@@ -81,11 +81,14 @@ BrainEvent = TextDelta | AgentAction | TurnDone
 class Brain(Protocol):
     """The conversation behind the call (a live conversation of the engine)."""
 
+    conversation_id: Any  # what a resumed stream's token names (None: not resumable)
+
     def reply(self, text: str) -> AsyncIterator[BrainEvent]: ...
 
-    async def close(self, reason: str, voice: dict[str, Any]) -> None:
+    async def close(self, reason: str | None, voice: dict[str, Any]) -> None:
         """End the conversation (`reason` from the engine's vocabulary) and keep `voice` (call
-        id, per-turn timings, recording) with it."""
+        id, per-turn timings, recording) with it; `reason` None: the call goes on in another
+        stream (Twilio restarts the stream after DTMF), keep `voice` without ending."""
 
 
 @dataclass
@@ -112,7 +115,8 @@ class _Turn:
     tts_asked: float | None = None
     tts_first_chunk: float | None = None
     first_frame: float | None = None
-    interrupted: bool = False
+    interrupted: bool = False  # the caller barged in
+    silenced: bool = False  # its audio stopped (barge-in, or the call ending)
     queued: int = 0
     played: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -191,6 +195,7 @@ class CallSession:
         self._done = asyncio.Event()
         self.ended_reason: str | None = None
         self.handed_over = False
+        self._stopping = False
         self.turns: list[dict[str, Any]] = []
         self.late_frames = 0
         self.frames_out = 0
@@ -221,6 +226,9 @@ class CallSession:
                     reason = self.ended_reason or "hangup"
                     break
                 message = receiving.result()
+                if message is None and self.handed_over:
+                    reason = "handed_over"
+                    break
                 if message is None:  # dropped: no `stop` from the carrier
                     reason = self.ended_reason or "error"
                     self.failed = self.failed or "socket_dropped"
@@ -246,13 +254,15 @@ class CallSession:
 
     async def _finish(self, reason: str) -> None:
         self.ended_reason = reason
-        for task in self._tasks:
-            task.cancel()
+        self._stopping = True
+        self._silence_all()
         if self._reply is not None and not self._reply.done():
             # the turn in flight is written by the engine only if it completes: give it a moment
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(self._reply), 5.0)
             self._reply.cancel()
+        for task in self._tasks:
+            task.cancel()
         await self._drop_utterance()
         voice: dict[str, Any] = {
             "call_id": self.call_id,
@@ -267,11 +277,10 @@ class CallSession:
         if self.recorder is not None:
             with contextlib.suppress(Exception):
                 voice["recording"] = await self.recorder.save()
-        if self.handed_over:
-            return  # the call goes on in another stream (DTMF resume): the conversation too
-        metrics.CALLS.labels(self.carrier.name, reason).inc()
+        if not self.handed_over:
+            metrics.CALLS.labels(self.carrier.name, reason).inc()
         try:
-            await self.brain.close(reason, voice)
+            await self.brain.close(None if self.handed_over else reason, voice)
         except Exception:
             logger.exception("closing the conversation of call %s failed", self.call_id)
 
@@ -331,12 +340,20 @@ class CallSession:
         if turn is None:
             return
         turn.interrupted = True
-        self._audible = None
-        while not self._queue.empty():
-            self._queue.get_nowait()
-        self._due = None
-        turn.played.set()
+        self._silence_all()
         await self._send(self.carrier.clear(self.stream_id))
+
+    def _silence_all(self) -> None:
+        """Stop every queued or playing turn's audio (they count as played)."""
+        if self._audible is not None:
+            self._audible.silenced = True
+            self._audible.played.set()
+            self._audible = None
+        while not self._queue.empty():
+            turn, _ = self._queue.get_nowait()
+            turn.silenced = True
+            turn.played.set()
+        self._due = None
 
     # --- turns -----------------------------------------------------------------------------
 
@@ -426,12 +443,12 @@ class CallSession:
         """Synthesize sentences in order as they come, queueing 20 ms frames for the player."""
         carry = b""
         while (sentence := await sentences.get()) is not None:
-            if turn.interrupted:
+            if turn.silenced or self._stopping:
                 continue
             if turn.tts_asked is None:
                 turn.tts_asked = self._clock()
             async for chunk in self.providers.tts.synthesize(sentence):
-                if turn.interrupted:
+                if turn.silenced or self._stopping:
                     break
                 if turn.tts_first_chunk is None:
                     turn.tts_first_chunk = self._clock()
@@ -440,10 +457,10 @@ class CallSession:
                 carry = chunk[usable:]
                 for frame in frames(chunk[:usable]) if usable else []:
                     self._enqueue(turn, frame)
-        if carry and not turn.interrupted:
+        if carry and not (turn.silenced or self._stopping):
             for frame in frames(carry):
                 self._enqueue(turn, frame)
-        if turn.queued and not turn.interrupted:
+        if turn.queued and not (turn.silenced or self._stopping):
             self._queue.put_nowait((turn, _MARK))
         else:
             turn.played.set()
@@ -459,7 +476,7 @@ class CallSession:
         while True:
             starved = self._queue.empty()
             turn, frame = await self._queue.get()
-            if turn.interrupted:
+            if turn.silenced:
                 continue
             now = self._clock()
             if starved or self._due is None or now - self._due > 0.2:
@@ -467,7 +484,7 @@ class CallSession:
             wait = self._due - LEAD_SECONDS - now
             if wait > 0:
                 await asyncio.sleep(wait)
-            if turn.interrupted:
+            if turn.silenced:
                 continue
             if frame is _MARK:
                 await self._send(self.carrier.mark(self.stream_id, f"turn-{turn.index}"))
@@ -528,8 +545,12 @@ class CallSession:
                 if digits and self.control is not None:
                     resume = self._resume_twiml() if self._resume_twiml else ""
                     try:
-                        await self.control.send_dtmf(self.call_id, digits, resume)
+                        restarts = await self.control.send_dtmf(self.call_id, digits, resume)
                         self.dtmf_sent.append(digits)
+                        if restarts:  # this stream ends; the call resumes in a new one
+                            self.handed_over = True
+                            self._done.set()
+                            return
                     except Exception:
                         logger.exception("sending DTMF on call %s failed", self.call_id)
         if done.ended:
