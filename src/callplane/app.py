@@ -57,7 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             backend=settings.rate_limit_backend,
         )
         app.state.writer = wiring.writer(settings)
-        app.state.voice = wiring.voice_gateway(settings, database)
+        app.state.live_runtime = wiring.live_runtime(settings)
+        app.state.voice = wiring.voice_gateway(settings, database, lambda: app.state.live_runtime)
         sweeper: asyncio.Task[None] | None = None
         if settings.workflows != "off":
             await worker.start(settings, database, listen=settings.workflows == "embedded")

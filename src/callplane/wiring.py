@@ -14,8 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.audit import recorder as audit
 from callplane.config import Settings
+from callplane.conversations.live import LiveRuntime
 from callplane.db.engine import Database
-from callplane.llm import Writer, writer_for
+from callplane.llm import OpenAICompatibleProvider, Writer, writer_for
+from callplane.runtime import workflows as conversation_workflows
+from callplane.runtime.http import GuardedHttp
 from callplane.scaffolding import workflow as scaffolding
 from callplane.versions import generation
 from callplane.versions.summary import summary_chunks
@@ -32,6 +35,7 @@ WORKFLOWS: dict[str, Callable[..., Awaitable[None]]] = {
     scaffolding.FROM_WEBSITE: scaffolding.build,
     scaffolding.DEMO: scaffolding.build,
     delivery.WORKFLOW: delivery.deliver,
+    conversation_workflows.WORKFLOW: conversation_workflows.call_endpoint,
 }
 
 
@@ -55,6 +59,35 @@ def writer(settings: Settings) -> Writer:
     return writer_for(settings, summary_chunks)
 
 
-def voice_gateway(settings: Settings, database: Database) -> VoiceGateway:
-    """The voice gateway, each call's conversation run by the conversation engine."""
-    return VoiceGateway(settings, database, engine_brains(database))
+def live_runtime(settings: Settings) -> LiveRuntime:
+    """What live conversations run with: the configured model (none: the offline responder),
+    `http_request` actions through the SSRF guard, workflows on the durable engine."""
+    model = None
+    if settings.llm_base_url:
+        model = OpenAICompatibleProvider(
+            settings.llm_base_url,
+            settings.llm_api_key or "none",
+            settings.llm_model,
+            timeout_seconds=settings.llm_timeout_seconds,
+            max_retries=1,
+        )
+    return LiveRuntime(
+        model=model,
+        http=GuardedHttp(
+            allow_private_networks=settings.crawler_allow_private_networks,
+            max_bytes=settings.conversation_http_max_bytes,
+        ),
+        idle_timeout_seconds=settings.conversation_idle_timeout_seconds,
+        max_message_chars=settings.conversation_max_message_chars,
+        workflows=(
+            conversation_workflows.DurableWorkflows() if settings.workflows != "off" else None
+        ),
+    )
+
+
+def voice_gateway(
+    settings: Settings, database: Database, runtime: Callable[[], LiveRuntime]
+) -> VoiceGateway:
+    """The voice gateway, each call a live conversation run by the process's runtime (read
+    per call: tests swap the runtime's model)."""
+    return VoiceGateway(settings, database, engine_brains(database, runtime))
