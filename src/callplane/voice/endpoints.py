@@ -27,7 +27,7 @@ from callplane.auth.scopes import Scope
 from callplane.auth.subject import AuthSubject
 from callplane.config import Settings
 from callplane.db.session import ReadSession, WriteSession
-from callplane.errors import merge_responses
+from callplane.errors import AppError, merge_responses
 from callplane.kit.secrets import BadToken, SecretBox, SecretKeyMissing
 from callplane.voice.carriers import (
     Start,
@@ -307,7 +307,11 @@ async def _open_session(
         return None
     config = AgentConfig.model_validate(version.config)
     control = gateway.control(credential) if credential is not None else None
-    brain, starting_message = await gateway.brain_factory(context, config)
+    try:
+        brain, starting_message = await gateway.brain_factory(context, config)
+    except AppError as error:  # the agent is no longer live, its config cannot run...
+        logger.warning("call %s refused: %s", context.call_id, error.detail)
+        return None
     settings = gateway.settings
     rules = Rules(
         silence_timeout=(

@@ -411,7 +411,12 @@ class CallSession:
                                 turn.first_sentence = self._clock()
                             sentences.put_nowait(sentence.strip())
                 elif isinstance(event, AgentAction):
-                    actions.append(event)
+                    if event.type == "play_message" and event.data.get("message"):
+                        if turn.first_sentence is None:
+                            turn.first_sentence = self._clock()
+                        sentences.put_nowait(str(event.data["message"]))
+                    else:
+                        actions.append(event)
                 elif isinstance(event, TurnDone):
                     done = event
         finally:

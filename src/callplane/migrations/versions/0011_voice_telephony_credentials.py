@@ -5,7 +5,7 @@ needs to check webhook signatures and call the carrier's REST API (encrypted wit
 secret key), and Telnyx's public signing key.
 
 Revision ID: 0011_voice
-Revises: 0010
+Revises: 0011_core
 Create Date: 2026-12-04 19:40:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from callplane.db.types import UTCDateTime
 
 revision: str = "0011_voice"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011_core"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
