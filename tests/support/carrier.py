@@ -97,7 +97,9 @@ class FakeCarrierAPI:
 class FakeCall:
     """One call's media stream, as the carrier opens it."""
 
-    def __init__(self, url: str, *, carrier: str = "twilio", call_id: str = "CA1", speed: float = 1):
+    def __init__(
+        self, url: str, *, carrier: str = "twilio", call_id: str = "CA1", speed: float = 1
+    ):
         self.url = url
         self.carrier = carrier
         self.call_id = call_id
@@ -184,8 +186,8 @@ class FakeCall:
     def events(self, name: str) -> list[dict[str, Any]]:
         return [m for m in self.received if m.get("event") == name]
 
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-        deadline = time.perf_counter() + timeout
+    async def wait_for(self, predicate: Callable[[], bool], within: float = 10.0) -> None:
+        deadline = time.perf_counter() + within
         while not predicate():
             if time.perf_counter() > deadline:
                 raise AssertionError(f"timed out; received {self.summary()}")
@@ -207,7 +209,11 @@ class FakeCall:
                 if message.get("event") == "mark":  # "played": echo it like Twilio does
                     with contextlib.suppress(Exception):
                         await self._send(
-                            {"event": "mark", "streamSid": self.stream_id, **{"mark": message["mark"]}}
+                            {
+                                "event": "mark",
+                                "streamSid": self.stream_id,
+                                **{"mark": message["mark"]},
+                            }
                         )
         except websockets.ConnectionClosed:
             pass

@@ -76,9 +76,7 @@ class SpeechStub:
     def _transcribe(self, http: BaseHTTPRequestHandler, body: bytes) -> None:
         with self._lock:
             text = self.transcripts.popleft() if self.transcripts else self.default_transcript
-            self.transcriptions.append(
-                {"bytes": len(body), "riff": b"RIFF" in body, "text": text}
-            )
+            self.transcriptions.append({"bytes": len(body), "riff": b"RIFF" in body, "text": text})
         payload = json.dumps({"text": text}).encode()
         http.send_response(200)
         http.send_header("Content-Type", "application/json")

@@ -21,7 +21,11 @@ BASIC: dict[str, Any] = {"instructions": "Help callers.", "voice": {"provider": 
 
 def _answer(text: str) -> Reply:
     if "transfer" in text:
-        return "Transferring you now.", [AgentAction("cold_transfer", {"phone_number": "+14155550000"})], False
+        return (
+            "Transferring you now.",
+            [AgentAction("cold_transfer", {"phone_number": "+14155550000"})],
+            False,
+        )
     if "digits" in text:
         return "Dialing.", [AgentAction("dtmf", {"digits": "42"})], False
     if "bye" in text:
@@ -89,7 +93,7 @@ async def test_caller_speech_over_the_agent_clears_its_audio(
     await call.wait_for(lambda: call.events("clear") != [])
     await call.wait_for(lambda: len(scripted.brains[-1].heard) == 2)
     await call.stop()
-    reason, voice = await asyncio.wait_for(scripted.brains[-1].closed, 10)  # type: ignore[arg-type]
+    _reason, voice = await asyncio.wait_for(scripted.brains[-1].closed, 10)  # type: ignore[arg-type]
     assert [t["interrupted"] for t in voice["turns"]] == [True, False]
     # the long answer (8 sentences, ~2 s at the stub's pace) was cut short
     assert voice["frames_out"] < 400
@@ -149,7 +153,7 @@ async def test_hangup_action_and_keypad(
     await asyncio.wait_for(call.closed.wait(), 10)
     [hangup] = _requests_for(carrier_api, "CA-bye")
     assert hangup["body"] == {"Status": "completed"}
-    reason, voice = await asyncio.wait_for(scripted.brains[-1].closed, 10)  # type: ignore[arg-type]
+    reason, _voice = await asyncio.wait_for(scripted.brains[-1].closed, 10)  # type: ignore[arg-type]
     assert reason == "hangup"
     # the goodbye was spoken before hanging up
     assert speech_stub.speeches[-1]["input"] == "Goodbye!"
@@ -163,9 +167,7 @@ async def test_silence_ends_the_call(
     tenant: Tenant,
 ) -> None:
     await configure_twilio(tenant)
-    _, number = await agent_on_number(
-        tenant, {**BASIC, "end_call": {"silence_timeout_seconds": 5}}
-    )
+    _, number = await agent_on_number(tenant, {**BASIC, "end_call": {"silence_timeout_seconds": 5}})
     scripted.starting_message = None
     call = await stub_voice.place_call(number, call_id="CA-quiet")
     await asyncio.wait_for(call.closed.wait(), 10)

@@ -127,7 +127,9 @@ async def test_twenty_concurrent_calls(
     await configure_twilio(tenant)
     agent_id = None
     numbers = []
-    agent_id, first = await agent_on_number(tenant, {"instructions": "Help.", "starting_message": "Hi."})
+    agent_id, first = await agent_on_number(
+        tenant, {"instructions": "Help.", "starting_message": "Hi."}
+    )
     numbers.append(first)
     for _ in range(19):
         numbers.append(await tenant.register_number())
@@ -137,9 +139,9 @@ async def test_twenty_concurrent_calls(
 
     async def one(index: int, number: str) -> Any:
         call = await stub_voice.place_call(number, call_id=f"CA-many-{index}", speed=2)
-        await call.wait_for(lambda: len(call.events("mark")) >= 1, timeout=30)
+        await call.wait_for(lambda: len(call.events("mark")) >= 1, within=30)
         await call.say(speechlike(400, seed=index))
-        await call.wait_for(lambda: len(call.events("mark")) >= 2, timeout=30)
+        await call.wait_for(lambda: len(call.events("mark")) >= 2, within=30)
         await call.stop()
         await call.close()
         return call
@@ -186,11 +188,11 @@ async def test_the_offline_pipeline_hears_and_answers_real_speech(
         },
     )
     call = await offline_voice.place_call(number, call_id="CA-offline", speed=2)
-    await call.wait_for(lambda: len(call.events("mark")) >= 1, timeout=20)
+    await call.wait_for(lambda: len(call.events("mark")) >= 1, within=20)
     greeting = len(call.events("media"))
     assert greeting > 10  # espeak-ng said "Hello."
     await call.say(_espeak("I would like to book an appointment"))
-    await call.wait_for(lambda: len(call.events("mark")) >= 2, timeout=30)
+    await call.wait_for(lambda: len(call.events("mark")) >= 2, within=30)
     assert len(call.events("media")) > greeting + 10
     await call.stop()
     [row] = await _ended(tenant, agent_id)

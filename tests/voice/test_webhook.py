@@ -39,7 +39,9 @@ async def test_credentials_are_stored_encrypted_and_never_returned(tenant: Tenan
             )
         ).one()
     assert AUTH_TOKEN not in row.secret_encrypted
-    bad = await tenant.put("/core/telephony/twilio", json={"account_sid": "nope", "auth_token": "x"})
+    bad = await tenant.put(
+        "/core/telephony/twilio", json={"account_sid": "nope", "auth_token": "x"}
+    )
     assert bad.status_code == 422
 
 
@@ -59,7 +61,7 @@ async def test_signed_call_gets_a_stream_with_a_token(
     response = await stub_voice.incoming(_params(number))
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("application/xml")
-    assert "<Connect><Stream url=\"ws://127.0.0.1:" in response.text
+    assert '<Connect><Stream url="ws://127.0.0.1:' in response.text
     assert "/voice/twilio/stream" in response.text
     assert stream_token(response.text)
 
@@ -93,9 +95,7 @@ async def test_number_without_an_inbound_agent_gets_an_apology(
     assert unknown.status_code == 200 and "<Hangup/>" in unknown.text
 
 
-async def test_stream_needs_a_valid_unused_token(
-    stub_voice: VoiceServer, tenant: Tenant
-) -> None:
+async def test_stream_needs_a_valid_unused_token(stub_voice: VoiceServer, tenant: Tenant) -> None:
     await configure_twilio(tenant)
     _, number = await agent_on_number(tenant, {"instructions": "Help."})
     for bad in (None, "garbage", "e30.AAAA"):

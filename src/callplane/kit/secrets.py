@@ -75,7 +75,7 @@ def _unb64(text: str) -> bytes:
 
 
 class TokenSigner:
-    """`<payload>.<signature>` tokens carrying a JSON object and an expiry (`exp`, epoch seconds)."""
+    """`<payload>.<signature>` tokens: a JSON object with an expiry (`exp`, epoch seconds)."""
 
     def __init__(self, settings: Settings, purpose: str):
         self._key = _derive(settings, "token:" + purpose)

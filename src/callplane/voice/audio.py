@@ -15,6 +15,8 @@ with warnings.catch_warnings():  # deprecated in 3.11/3.12 only: audioop-lts kee
     warnings.simplefilter("ignore", DeprecationWarning)
     import audioop
 
+__all__ = ["audioop"]  # providers resample streams with its state-carrying ratecv
+
 RATE = 8000  # carrier audio: 8 kHz mono
 FRAME_MS = 20
 FRAME_SAMPLES = RATE * FRAME_MS // 1000  # 160
@@ -74,6 +76,4 @@ def interleave(left: bytes, right: bytes) -> bytes:
     """Two mono tracks as one stereo buffer (the shorter padded with silence)."""
     length = max(len(left), len(right))
     left, right = left.ljust(length, b"\x00"), right.ljust(length, b"\x00")
-    return audioop.add(
-        audioop.tostereo(left, 2, 1, 0), audioop.tostereo(right, 2, 0, 1), 2
-    )
+    return audioop.add(audioop.tostereo(left, 2, 1, 0), audioop.tostereo(right, 2, 0, 1), 2)

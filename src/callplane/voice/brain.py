@@ -75,9 +75,7 @@ def engine_brains(database: Database, runtime: Callable[[], LiveRuntime]) -> Bra
             brain = EngineBrain(database, live, context.organization_id, context.conversation_id)
             return brain, None
         async with database.session(write=True) as session, session.begin():
-            started = await LiveConversationService(
-                session, context.organization_id, live
-            ).start(
+            started = await LiveConversationService(session, context.organization_id, live).start(
                 context.agent_id,
                 version=context.version,
                 channel="telephone",

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -76,9 +77,7 @@ def _read(row: Any) -> TelephonyRead:
 # --- configuration ---------------------------------------------------------------------------
 
 
-@router.put(
-    "/twilio", response_model=TelephonyRead, responses=merge_responses(SecretKeyMissing)
-)
+@router.put("/twilio", response_model=TelephonyRead, responses=merge_responses(SecretKeyMissing))
 async def configure_twilio(
     body: TwilioCredentials, subject: Manager, session: WriteSession, request: Request
 ) -> TelephonyRead:
@@ -88,9 +87,7 @@ async def configure_twilio(
     return _read(await service.configure_twilio(body))
 
 
-@router.put(
-    "/telnyx", response_model=TelephonyRead, responses=merge_responses(SecretKeyMissing)
-)
+@router.put("/telnyx", response_model=TelephonyRead, responses=merge_responses(SecretKeyMissing))
 async def configure_telnyx(
     body: TelnyxCredentials, subject: Manager, session: WriteSession, request: Request
 ) -> TelephonyRead:
@@ -266,10 +263,8 @@ async def _stream(websocket: WebSocket, carrier: str) -> None:
         return
     await session.run(lambda: _receive(websocket))
     if websocket.client_state == WebSocketState.CONNECTED:
-        try:
+        with contextlib.suppress(RuntimeError):
             await websocket.close()
-        except RuntimeError:
-            pass
 
 
 async def _await_start(websocket: WebSocket, protocol: StreamProtocol) -> Start | None:
@@ -326,7 +321,9 @@ async def _open_session(
     )
     recorder = None
     if config.recording.enabled:
-        recorder = Recorder(settings.voice_recording_dir, f"{context.call_id}-{uuid.uuid4().hex[:8]}")
+        recorder = Recorder(
+            settings.voice_recording_dir, f"{context.call_id}-{uuid.uuid4().hex[:8]}"
+        )
 
     stream_url = _stream_url_for(websocket, settings, context.carrier)
 
@@ -335,10 +332,9 @@ async def _open_session(
         return connect_stream(stream_url, gateway.call_token(resumed))
 
     async def send(message: dict[str, Any]) -> None:
-        try:
+        # the socket went away: nothing to do, the receive side ends the call
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
             await websocket.send_text(json.dumps(message))
-        except (WebSocketDisconnect, RuntimeError):
-            pass  # the socket went away; the receive side ends the call
 
     return CallSession(
         call_id=context.call_id,

@@ -24,7 +24,8 @@ import httpx
 
 from callplane.agent_config.schemas import AgentConfig
 from callplane.config import Settings
-from callplane.voice.audio import RATE, audioop, from_wav, resample, to_wav
+from callplane.voice import audio
+from callplane.voice.audio import RATE, from_wav, resample, to_wav
 
 OFFLINE_STT = frozenset({"offline", "pocketsphinx"})
 OFFLINE_TTS = frozenset({"offline", "espeak", "espeak-ng"})
@@ -138,7 +139,7 @@ class OpenAITextToSpeech:
 
 
 def _ratecv(pcm: bytes, from_rate: int, to_rate: int, state: Any) -> tuple[bytes, Any]:
-    converted, state = audioop.ratecv(pcm, 2, 1, from_rate, to_rate, state)
+    converted, state = audio.audioop.ratecv(pcm, 2, 1, from_rate, to_rate, state)
     return converted, state
 
 

@@ -31,8 +31,13 @@ class Recorder:
         caller, agent = bytes(self._caller), bytes(self._agent)
         await asyncio.to_thread(self._write, caller, agent)
         seconds = max(len(caller), len(agent)) / 2 / RATE
-        return {"path": str(self.path.resolve()), "format": "wav", "channels": 2,
-                "sample_rate": RATE, "duration_seconds": round(seconds, 2)}
+        return {
+            "path": str(self.path.resolve()),
+            "format": "wav",
+            "channels": 2,
+            "sample_rate": RATE,
+            "duration_seconds": round(seconds, 2),
+        }
 
     def _write(self, caller: bytes, agent: bytes) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

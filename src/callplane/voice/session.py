@@ -27,7 +27,7 @@ import logging
 import re
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -204,7 +204,7 @@ class CallSession:
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    async def run(self, receive: Callable[[], Awaitable[dict[str, Any] | None]]) -> str:
+    async def run(self, receive: Callable[[], Coroutine[Any, Any, dict[str, Any] | None]]) -> str:
         """Drive the call until it ends; the ended reason. `receive` gives the carrier's next
         message, or None when the socket went away without a `stop`."""
         self._tasks = [
@@ -217,7 +217,7 @@ class CallSession:
         reason = "error"
         try:
             while True:
-                receiving = asyncio.create_task(receive())
+                receiving: asyncio.Task[dict[str, Any] | None] = asyncio.create_task(receive())
                 finished, _ = await asyncio.wait(
                     {receiving, done_waiter}, return_when=asyncio.FIRST_COMPLETED
                 )
@@ -589,6 +589,4 @@ class CallSession:
 
 def _says_end_phrase(text: str, phrases: list[str]) -> bool:
     said = " ".join(re.findall(r"\w+", text.lower()))
-    return any(
-        " ".join(re.findall(r"\w+", phrase.lower())) in said for phrase in phrases if phrase
-    )
+    return any(" ".join(re.findall(r"\w+", phrase.lower())) in said for phrase in phrases if phrase)
