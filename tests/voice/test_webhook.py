@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import shutil
+import time
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from callplane.voice.carriers import twilio_signature
 from tests.factories import Tenant
-from tests.support.carrier import ACCOUNT_SID, AUTH_TOKEN, FakeCall
+from tests.support.carrier import ACCOUNT_SID, AUTH_TOKEN, FakeCall, FakeCarrierAPI, speechlike
+from tests.support.speech_stub import SpeechStub
 from tests.voice.conftest import VoiceServer, agent_on_number, configure_twilio, stream_token
 
 
@@ -120,3 +130,82 @@ async def test_stream_needs_a_valid_unused_token(stub_voice: VoiceServer, tenant
     assert not first.closed.is_set()
     await first.stop()
     await first.close()
+
+
+async def test_a_missing_offline_voice_is_named(
+    offline_voice: VoiceServer, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the espeak-ng binary the offline voice cannot speak: the caller hears the
+    carrier's apology and the response says which provider is missing."""
+    from callplane.voice import providers
+
+    real = shutil.which
+    monkeypatch.setattr(
+        providers.shutil, "which", lambda name: None if name == "espeak-ng" else real(name)
+    )
+    await configure_twilio(tenant)
+    _, number = await agent_on_number(tenant, {"instructions": "Help."})
+    response = await offline_voice.incoming(_params(number))
+    assert response.status_code == 200
+    assert "<Hangup/>" in response.text and "<Stream" not in response.text
+    assert "tts espeak-ng" in response.headers["x-callplane-voice-missing"]
+    assert "apt-get install espeak-ng" in response.headers["x-callplane-voice-missing"]
+
+
+async def test_telnyx_calls_are_signed_with_ed25519(
+    stub_voice: VoiceServer,
+    speech_stub: SpeechStub,
+    carrier_api: FakeCarrierAPI,
+    tenant: Tenant,
+) -> None:
+    """The Telnyx adapter: TeXML webhook signed with the account's Ed25519 key, Telnyx's stream
+    messages, and its call-control REST actions."""
+    key = Ed25519PrivateKey.generate()
+    public = base64.b64encode(
+        key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    ).decode()
+    configured = await tenant.put(
+        "/core/telephony/telnyx", json={"api_key": "KEY0123456789", "public_key": public}
+    )
+    assert configured.status_code == 200, configured.text
+    _, number = await agent_on_number(
+        tenant, {"instructions": "Help.", "end_call": {"end_phrases": ["goodbye"]}}
+    )
+    body = urlencode({"CallSid": "v3:call-1", "From": "+14155550111", "To": number})
+    stamp = str(int(time.time()))
+
+    async def post(signature: str, timestamp: str = stamp) -> httpx.Response:
+        async with httpx.AsyncClient() as client:
+            return await client.post(
+                stub_voice.url + "/voice/telnyx/incoming",
+                content=body,
+                headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "telnyx-signature-ed25519": signature,
+                    "telnyx-timestamp": timestamp,
+                },
+            )
+
+    good = base64.b64encode(key.sign(f"{stamp}|{body}".encode())).decode()
+    forged = base64.b64encode(Ed25519PrivateKey.generate().sign(f"{stamp}|{body}".encode()))
+    assert (await post(forged.decode())).status_code == 403
+    old = str(int(time.time()) - 3600)
+    stale = base64.b64encode(key.sign(f"{old}|{body}".encode())).decode()
+    assert (await post(stale, old)).status_code == 403
+    answered = await post(good)
+    assert answered.status_code == 200, answered.text
+    assert "/voice/telnyx/stream" in answered.text
+    speech_stub.script("thanks, goodbye")
+    call = FakeCall(
+        stub_voice.url.replace("http://", "ws://") + "/voice/telnyx/stream",
+        carrier="telnyx",
+        call_id="v3:call-1",
+        speed=4,
+    )
+    await call.connect(stream_token(answered.text))
+    await call.say(speechlike(500))
+    await asyncio.wait_for(call.closed.wait(), 10)
+    actions = [r for r in carrier_api.requests if r["path"].startswith("/v2/calls/v3:call-1/")]
+    assert [r["path"] for r in actions] == ["/v2/calls/v3:call-1/actions/hangup"]
+    assert actions[0]["authorization"] == "Bearer KEY0123456789"
+    await call.close()
