@@ -223,6 +223,13 @@ class Settings(BaseSettings):
         description="Silence after the caller's speech that ends their turn.",
     )
     voice_vad_aggressiveness: int = Field(default=2, ge=0, le=3)
+    voice_offline_stt_workers: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Processes the offline recognizer (pocketsphinx) may run at once, one per "
+        "utterance being recognized (≈60 MB each); callers beyond it are decoded when one frees.",
+    )
     voice_recording_dir: str = "./var/recordings"
     voice_call_token_seconds: int = Field(
         default=60, ge=5, le=3600, description="How long a stream may take to connect."

@@ -7,15 +7,15 @@
   while the caller speaks; `espeak-ng` (a GPL binary, run as an external process, never linked)
   synthesizes. No download, no account; robotic voice, fair recognition of natural speech.
 
-Recognition and synthesis are CPU work: pocketsphinx runs in worker threads (it releases the
-GIL), espeak-ng in its own process; the event loop only moves bytes.
+Recognition and synthesis are CPU work: pocketsphinx runs in worker processes (it holds the GIL
+while decoding: in a thread it stalls every call), espeak-ng in its own process; the event loop
+only moves bytes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import shutil
-import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -26,6 +26,7 @@ from callplane.agent_config.schemas import AgentConfig
 from callplane.config import Settings
 from callplane.voice import audio
 from callplane.voice.audio import RATE, from_wav, resample, to_wav
+from callplane.voice.sphinx import Worker, WorkerPool
 
 OFFLINE_STT = frozenset({"offline", "pocketsphinx"})
 OFFLINE_TTS = frozenset({"offline", "espeak", "espeak-ng"})
@@ -146,80 +147,53 @@ def _ratecv(pcm: bytes, from_rate: int, to_rate: int, state: Any) -> tuple[bytes
 # --- offline --------------------------------------------------------------------------------
 
 
-class _DecoderPool:
-    """pocketsphinx decoders (≈0.3 s to load each), reused across calls: one per concurrent
-    utterance, created on first need."""
-
-    def __init__(self) -> None:
-        self._idle: list[Any] = []
-        self._lock = threading.Lock()
-
-    def take(self) -> Any:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop()
-        from pocketsphinx import Decoder
-
-        return Decoder(samprate=16000, loglevel="FATAL")
-
-    def give(self, decoder: Any) -> None:
-        with self._lock:
-            self._idle.append(decoder)
-
-
 class _PocketsphinxTranscription:
-    """Decodes while the caller speaks: audio is handed to a worker thread in ~200 ms batches,
-    so at the end of speech little is left to decode."""
+    """Fed to a worker process while the caller speaks (in ~100 ms batches), so at the end of
+    speech little is left to decode. Without a free worker (the pool is at its cap) the audio is
+    kept and decoded at the end, on the next worker freed."""
 
-    BATCH = RATE * 2 // 5  # 200 ms of 8 kHz 16-bit audio, in bytes
+    BATCH = RATE // 5  # 100 ms of 8 kHz 16-bit audio, in bytes
 
-    def __init__(self, pool: _DecoderPool, decoder: Any):
+    def __init__(self, pool: WorkerPool, worker: Worker | None):
         self._pool = pool
-        self._decoder = decoder
+        self._worker = worker
         self._pending = bytearray()
-        self._work: asyncio.Task[None] | None = None
+        if worker is not None:
+            worker.send(b"S")
 
     async def feed(self, pcm: bytes) -> None:
         self._pending += pcm
-        if len(self._pending) >= self.BATCH and (self._work is None or self._work.done()):
-            batch = bytes(self._pending)
+        if self._worker is not None and len(self._pending) >= self.BATCH:
+            self._worker.send(b"A", bytes(self._pending))
             self._pending.clear()
-            previous = self._work
-            self._work = asyncio.create_task(self._process(batch, previous))
-
-    async def _process(self, batch: bytes, previous: asyncio.Task[None] | None) -> None:
-        if previous is not None:
-            await previous
-        await asyncio.to_thread(self._decoder.process_raw, resample(batch, RATE, 16000))
 
     async def finish(self) -> str:
-        if self._work is not None:
-            await self._work
-        rest = resample(bytes(self._pending), RATE, 16000)
+        worker = self._worker
+        if worker is None:
+            worker = await self._pool.take(wait=True)
+            assert worker is not None
+            worker.send(b"S")
+        self._worker = None
         try:
-            return await asyncio.to_thread(self._end, rest)
+            if self._pending:
+                worker.send(b"A", bytes(self._pending))
+            worker.send(b"E")
+            return await worker.result()
         finally:
-            self._pool.give(self._decoder)
-
-    def _end(self, rest: bytes) -> str:
-        if rest:
-            self._decoder.process_raw(rest)
-        self._decoder.end_utt()
-        hypothesis = self._decoder.hyp()
-        return hypothesis.hypstr.strip() if hypothesis is not None else ""
+            await self._pool.give(worker)
 
     async def cancel(self) -> None:
-        if self._work is not None:
-            await self._work
-        await asyncio.to_thread(self._decoder.end_utt)
-        self._pool.give(self._decoder)
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.send(b"C")
+            await self._pool.give(worker)
 
 
 class OfflineSpeechToText:
     name = "pocketsphinx"
 
-    def __init__(self) -> None:
-        self._pool = _DecoderPool()
+    def __init__(self, workers: int = 4) -> None:
+        self._pool = WorkerPool(workers)
 
     def available(self) -> str | None:
         try:
@@ -229,17 +203,10 @@ class OfflineSpeechToText:
         return None
 
     async def open(self) -> Transcription:
-        decoder = await asyncio.to_thread(self._started)
-        return _PocketsphinxTranscription(self._pool, decoder)
+        return _PocketsphinxTranscription(self._pool, await self._pool.take(wait=False))
 
-    def _started(self) -> Any:
-        decoder = self._pool.take()
-        decoder.start_utt()
-        return decoder
-
-    async def warm(self) -> None:
-        """Load one decoder ahead of the first call (≈0.3 s)."""
-        self._pool.give(await asyncio.to_thread(self._pool.take))
+    def close(self) -> None:
+        self._pool.close()
 
 
 def _espeak_voice(language: str) -> str:
@@ -319,7 +286,7 @@ class ProviderRegistry:
                 else {}
             ),
         )
-        self.offline_stt = OfflineSpeechToText()
+        self.offline_stt = OfflineSpeechToText(settings.voice_offline_stt_workers)
 
     def for_config(self, config: AgentConfig) -> Providers:
         settings = self.settings
@@ -348,4 +315,5 @@ class ProviderRegistry:
         return Providers(stt, tts)
 
     async def close(self) -> None:
+        self.offline_stt.close()
         await self.client.aclose()

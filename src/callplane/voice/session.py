@@ -484,7 +484,7 @@ class CallSession:
             if turn.silenced:
                 continue
             now = self._clock()
-            if starved or self._due is None or now - self._due > 0.2:
+            if starved or self._due is None:  # a burst starts now, or where the last one ends
                 self._due = max(now, self._due or now)
             wait = self._due - LEAD_SECONDS - now
             if wait > 0:
@@ -500,9 +500,12 @@ class CallSession:
                     self._audible = None
                 turn.played.set()
                 continue
-            if not starved and self._clock() - self._due - LEAD_SECONDS > LATE_SECONDS - 0.02:
+            behind = self._clock() - self._due
+            if behind > LATE_SECONDS:
                 self.late_frames += 1
                 metrics.LATE_FRAMES.inc()
+                if behind > 0.2:  # far behind: play on from now rather than rush to catch up
+                    self._due = self._clock()
             await self._send(self.carrier.media(self.stream_id, pcm_to_ulaw(frame)))
             self.frames_out += 1
             if turn.first_frame is None:
