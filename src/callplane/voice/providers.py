@@ -51,6 +51,9 @@ class SpeechToText(Protocol):
     def available(self) -> str | None:
         """None when usable; else why not (shown to operators)."""
 
+    async def prepare(self) -> None:
+        """Get ready for a call's first utterance (called as the call starts)."""
+
     async def open(self) -> Transcription: ...
 
 
@@ -94,6 +97,9 @@ class OpenAISpeechToText:
 
     def available(self) -> str | None:
         return None
+
+    async def prepare(self) -> None:
+        pass
 
     async def open(self) -> Transcription:
         return _BufferedTranscription(self)
@@ -201,6 +207,9 @@ class OfflineSpeechToText:
         except ImportError:  # pragma: no cover - a dependency of callplane[server]
             return "pocketsphinx is not installed (pip install pocketsphinx)"
         return None
+
+    async def prepare(self) -> None:
+        await self._pool.warm()
 
     async def open(self) -> Transcription:
         return _PocketsphinxTranscription(self._pool, await self._pool.take(wait=False))

@@ -210,6 +210,7 @@ class CallSession:
         self._tasks = [
             asyncio.create_task(self._player()),
             asyncio.create_task(self._watchdog()),
+            asyncio.create_task(self._prepare()),
         ]
         if self.starting_message:
             self._reply = asyncio.create_task(self._speak(self.starting_message))
@@ -242,6 +243,12 @@ class CallSession:
             done_waiter.cancel()
             await self._finish(reason)
         return reason
+
+    async def _prepare(self) -> None:
+        try:
+            await self.providers.stt.prepare()
+        except Exception:
+            logger.exception("preparing speech recognition for call %s failed", self.call_id)
 
     async def handle(self, event: StreamEvent | None) -> None:
         if isinstance(event, Media):

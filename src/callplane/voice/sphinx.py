@@ -18,6 +18,10 @@ import struct
 import sys
 from typing import Any
 
+# Narrower beams than pocketsphinx's defaults: 0.19 s of CPU per second of audio instead of
+# 0.45 (measured on this machine), for about the same words on telephone audio.
+SEARCH = {"beam": 1e-40, "wbeam": 1e-28, "pbeam": 1e-40}
+
 
 def main() -> None:  # pragma: no cover - runs in the worker process
     import warnings
@@ -27,7 +31,7 @@ def main() -> None:  # pragma: no cover - runs in the worker process
         import audioop
     from pocketsphinx import Decoder
 
-    decoder = Decoder(samprate=16000, loglevel="FATAL")
+    decoder = Decoder(samprate=16000, loglevel="FATAL", **SEARCH)
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     sink.write(b"R")
     sink.flush()
@@ -123,6 +127,14 @@ class WorkerPool:
                 self._count -= 1
                 available.notify()
             raise
+
+    async def warm(self) -> None:
+        """Have one idle worker ready (≈0.5 s to start one), unless the pool is at its cap."""
+        if self._idle:
+            return
+        worker = await self.take(wait=False)
+        if worker is not None:
+            await self.give(worker)
 
     async def give(self, worker: Worker) -> None:
         available = self._condition()
