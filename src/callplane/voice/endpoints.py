@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
 from callplane.agent_config.schemas import AgentConfig
@@ -199,7 +200,11 @@ async def _answer(
     if version is None:
         return _xml(say_and_hang_up(UNASSIGNED))
     gateway: VoiceGateway = request.app.state.voice
-    config = AgentConfig.model_validate(version.config)
+    try:
+        config = AgentConfig.model_validate(version.config)
+    except ValidationError:  # a version stored before a schema change it no longer meets
+        logger.warning("call to %s refused: its agent version's config cannot run", number)
+        return _xml(say_and_hang_up(UNAVAILABLE))
     missing = gateway.providers.for_config(config).missing()
     if missing:
         logger.warning("call to %s refused: %s", number.phone_number, "; ".join(missing))
@@ -300,7 +305,10 @@ async def _open_session(
         )
     if version is None or version.organization_id != context.organization_id:
         return None
-    config = AgentConfig.model_validate(version.config)
+    try:
+        config = AgentConfig.model_validate(version.config)
+    except ValidationError:
+        return None
     control = gateway.control(credential) if credential is not None else None
     try:
         brain, starting_message = await gateway.brain_factory(context, config)
