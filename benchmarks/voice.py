@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import shutil
 import statistics
@@ -161,7 +162,7 @@ async def run(turns_per_call: int, offline_turns: int) -> dict[str, Any]:
     }
     server = Server(PG_URL, env=env)
     server.start()
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {"load_before": os.getloadavg()[0]}
     try:
         bench = Bench(server.base_url, org.headers)
         await bench.call_api(
@@ -203,6 +204,7 @@ async def run(turns_per_call: int, offline_turns: int) -> dict[str, Any]:
             "first_audio_ms": [t["first_audio_ms"] for c in many for t in c["turns"]],
         }
         results["memory_kib"] = server.memory_kib()
+        results["load_after"] = os.getloadavg()[0]
     finally:
         server.stop()
         llm.stop()
@@ -261,7 +263,8 @@ def render(results: dict[str, Any], command: str) -> str:
             "## Voice gateway (latest run)",
             "",
             f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; cores: {_cores()}; "
-            f"Python {sys.version.split()[0]}",
+            f"Python {sys.version.split()[0]}; load average (1 min) "
+            f"{results.get('load_before', 0):.1f} before, {results.get('load_after', 0):.1f} after",
             f"- Command: `{command}`",
             "- One `callplane serve` (PostgreSQL); a fake Twilio streaming µ-law 8 kHz in real "
             "time over loopback WebSockets; the LLM stub and the speech stub answer at once. "
@@ -311,8 +314,6 @@ def _beyond_endpointing(turns: list[dict[str, Any]]) -> list[float]:
 
 
 def _cores() -> int:
-    import os
-
     return os.cpu_count() or 0
 
 
