@@ -73,11 +73,6 @@ TAGS: list[dict[str, Any]] = [
         "arrive through; secrets are stored encrypted and never returned.",
     },
     {
-        "name": "voice gateway",
-        "description": "What carriers call: the call webhook (signed by the carrier) and the "
-        "media stream (WebSocket) that connects a phone call to the agent.",
-    },
-    {
         "name": "sip",
         "description": "Expose an agent as a SIP endpoint for your own telephony.",
     },

@@ -51,7 +51,7 @@ from callplane.voice.session import CallSession, Rules
 logger = logging.getLogger("callplane.voice")
 
 router = APIRouter(prefix="/core/telephony", tags=["telephony"])
-public_router = APIRouter(tags=["voice gateway"])
+public_router = APIRouter()
 
 Reader = Annotated[AuthSubject, Requires(Scope.PHONE_NUMBERS_READ, Scope.PHONE_NUMBERS_MANAGE)]
 Manager = Annotated[AuthSubject, Requires(Scope.PHONE_NUMBERS_MANAGE)]
@@ -79,7 +79,7 @@ def _read(row: Any) -> TelephonyRead:
 
 
 @router.put("/twilio", response_model=TelephonyRead, responses=merge_responses(SecretKeyMissing))
-async def configure_twilio(
+async def update_twilio_account(
     body: TwilioCredentials, subject: Manager, session: WriteSession, request: Request
 ) -> TelephonyRead:
     """Set the organization's Twilio account; the auth token is stored encrypted and checks
@@ -89,7 +89,7 @@ async def configure_twilio(
 
 
 @router.put("/telnyx", response_model=TelephonyRead, responses=merge_responses(SecretKeyMissing))
-async def configure_telnyx(
+async def update_telnyx_account(
     body: TelnyxCredentials, subject: Manager, session: WriteSession, request: Request
 ) -> TelephonyRead:
     """Set the organization's Telnyx account: API key (encrypted) and webhook public key."""
@@ -102,7 +102,7 @@ async def configure_telnyx(
     response_model=TelephonyRead,
     responses=merge_responses(CarrierNotConfigured, SecretKeyMissing),
 )
-async def get_telephony(
+async def get_telephony_account(
     provider: str, subject: Reader, session: ReadSession, request: Request
 ) -> TelephonyRead:
     row = await TelephonyRepository(session, subject.organization_id).for_provider(provider)
@@ -114,9 +114,10 @@ async def get_telephony(
 @router.delete(
     "/{provider}",
     status_code=204,
+    response_class=Response,
     responses=merge_responses(CarrierNotConfigured, SecretKeyMissing),
 )
-async def remove_telephony(
+async def remove_telephony_account(
     provider: str, subject: Manager, session: WriteSession, request: Request
 ) -> Response:
     await TelephonyService(session, subject.organization_id, _settings(request)).remove(provider)
@@ -151,7 +152,14 @@ XML_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@public_router.post("/voice/twilio/incoming", responses=XML_RESPONSES, response_class=Response)
+# The carriers' webhooks are not part of the API clients use (no credential, no Idempotency-Key:
+# the carrier signs each request): docs/voice.md describes them, the OpenAPI leaves them out.
+@public_router.post(
+    "/voice/twilio/incoming",
+    responses=XML_RESPONSES,
+    response_class=Response,
+    include_in_schema=False,
+)
 async def twilio_incoming(request: Request, session: ReadSession) -> Response:
     """Twilio's voice webhook: check `X-Twilio-Signature`, answer with a media stream to the
     agent version in the called number's inbound slot, or an apology and `<Hangup/>`."""
@@ -171,7 +179,12 @@ async def twilio_incoming(request: Request, session: ReadSession) -> Response:
     return await _answer(request, session, number, "twilio", params.get("CallSid", ""), params)
 
 
-@public_router.post("/voice/telnyx/incoming", responses=XML_RESPONSES, response_class=Response)
+@public_router.post(
+    "/voice/telnyx/incoming",
+    responses=XML_RESPONSES,
+    response_class=Response,
+    include_in_schema=False,
+)
 async def telnyx_incoming(request: Request, session: ReadSession) -> Response:
     """Telnyx's TeXML webhook (Twilio-compatible parameters), signed with Ed25519."""
     body = await request.body()
