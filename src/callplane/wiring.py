@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.audit import recorder as audit
 from callplane.config import Settings
+from callplane.conversations.knowledge import SearchRetriever
 from callplane.conversations.live import LiveRuntime
 from callplane.db.engine import Database
 from callplane.llm import OpenAICompatibleProvider, Writer, writer_for
@@ -82,6 +83,7 @@ def live_runtime(settings: Settings) -> LiveRuntime:
         workflows=(
             conversation_workflows.DurableWorkflows() if settings.workflows != "off" else None
         ),
+        retriever=SearchRetriever,
     )
 
 

@@ -45,6 +45,7 @@ READ_ONLY_POSTS = frozenset(
     {
         ("POST", "/core/agents/{agent_id}/versions/compare"),
         ("POST", "/core/agent-config/validate"),
+        ("POST", "/core/knowledge-collections/{collection_id}/search"),
     }
 )
 
@@ -56,6 +57,7 @@ SCOPE_FAMILIES = {
     "/core/phone-numbers": "phone_numbers",
     "/core/web-widgets": "web_widgets",
     "/core/conversations": "conversations",
+    "/core/agents/{agent_id}/conversations": "conversations",  # starting a live conversation
     "/core/knowledge-collections": "knowledge_bases",
     "/admin/organization-pats": "api_keys",
     "/core/audit-events": "audit",
@@ -73,6 +75,8 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/core/phone-numbers/{phone_number}"): {"label": "Hijacked"},
     ("PATCH", "/core/web-widgets/{widget_id}"): {"published": False},
     ("PATCH", "/core/webhooks/{webhook_id}"): {"active": True},
+    ("POST", "/core/knowledge-collections/{collection_id}/search"): {"query": "hours"},
+    ("POST", "/core/conversations/{conversation_id}/messages"): {"content": "Hijacked"},
 }
 
 # Required query parameters, so the 404 (not a 422) is what we observe.

@@ -31,7 +31,7 @@ async def llm(live_runtime: LiveRuntime) -> AsyncIterator[StubLLMServer]:
     server = StubLLMServer()
     server.start()
     provider = OpenAICompatibleProvider(
-        server.base_url, "sk-test", "stub-model", timeout_seconds=1.0, max_retries=0
+        server.base_url, "sk-test", "stub-model", timeout_seconds=5.0, max_retries=0
     )
     live_runtime.model = provider
     yield server

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import uuid
 
+import pytest
+from sqlalchemy import update
+
+from callplane.db.engine import Database
+from callplane.models import AgentVersion
 from tests.conversations.conftest import agent_with, parse_sse, say, start, transcript
 from tests.factories import Tenant
 from tests.support.llm_stub import Scripted, StubLLMServer, user_text
@@ -210,3 +215,37 @@ async def test_a_hanging_model_times_out(tenant: Tenant, llm: StubLLMServer) -> 
     events = await say(tenant, started["id"], "Hello?")
     assert [name for name, _ in events] == ["error", "done"]
     assert events[0][1]["code"] == "llm_timeout"
+
+
+async def test_a_version_that_cannot_run_is_refused(tenant: Tenant, database: Database) -> None:
+    agent_id, version = await agent_with(tenant, {"instructions": "Help."})
+    conversation = await start(tenant, agent_id, version="latest")
+    async with database.session(write=True) as session, session.begin():
+        await session.execute(
+            update(AgentVersion)
+            .where(AgentVersion.id == uuid.UUID(version["id"]))
+            .values(config={"instructions": 42, "unknown_key": True})
+        )
+    turn = await tenant.post(
+        f"/core/conversations/{conversation['id']}/messages", json={"content": "hi"}
+    )
+    assert turn.status_code == 422 and turn.json()["code"] == "config_not_runnable"
+    started = await tenant.post(
+        f"/core/agents/{agent_id}/conversations", json={"version": "latest"}
+    )
+    assert started.status_code == 422 and started.json()["code"] == "config_not_runnable"
+    assert (await transcript(tenant, conversation["id"]))["turns"] == 0
+
+
+async def test_start_and_end_are_audited(tenant: Tenant) -> None:
+    agent_id, _ = await agent_with(tenant, {"instructions": "Help."})
+    conversation = await start(tenant, agent_id, version="latest", channel="telephone")
+    await tenant.post(f"/core/conversations/{conversation['id']}/end")
+    response = await tenant.get(
+        "/core/audit-events",
+        params={"resource_type": "conversation", "resource_id": conversation["id"]},
+    )
+    events = {event["action"]: event for event in response.json()["data"]}
+    assert events["conversation.started"]["changes"]["channel"] == "telephone"
+    assert events["conversation.ended"]["changes"]["reason"] == "ended_by_user"
+    assert events["conversation.ended"]["actor"]["type"] in ("api_key", "user")

@@ -37,7 +37,7 @@ from callplane.conversations.errors import (
     ConversationNotFound,
     MessageTooLong,
 )
-from callplane.conversations.repository import ConversationRepository
+from callplane.conversations.repository import ConversationRepository, idle_conversations
 from callplane.db.engine import Database
 from callplane.db.session import after_commit, run_in_transaction_hooks
 from callplane.db.types import utcnow
@@ -439,6 +439,20 @@ async def expire(
             row = await service.conversations.get(conversation_id, for_update=True)
             if row is None or row.status != "in_progress":
                 return False
+            if reason == "idle_timeout" and (row.expires_at is None or row.expires_at > utcnow()):
+                return False  # a turn came in meanwhile
             await service.finish(row, reason)
         await run_in_transaction_hooks(session)
     return True
+
+
+async def expire_idle(database: Database, runtime: LiveRuntime, limit: int) -> int:
+    """Housekeeping: end up to `limit` live conversations past their idle expiry
+    (`idle_timeout`); returns how many were ended."""
+    async with database.session(write=False) as session, session.begin():
+        due = await idle_conversations(session, utcnow(), limit)
+    ended = 0
+    for organization_id, conversation_id in due:
+        if await expire(database, runtime, organization_id, conversation_id, "idle_timeout"):
+            ended += 1
+    return ended

@@ -20,6 +20,7 @@ VERBS = frozenset(
         "delete",
         "deploy",
         "diff",
+        "end",
         "generate",
         "get",
         "import",
@@ -32,6 +33,9 @@ VERBS = frozenset(
         "revoke",
         "rollback",
         "rotate",
+        "search",
+        "send",
+        "start",
         "update",
         "validate",
     }

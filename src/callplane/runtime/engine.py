@@ -23,8 +23,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-import jsonschema
-
 from callplane.agent_config.schemas import (
     AgentConfig,
     HttpRequestAction,
@@ -108,6 +106,7 @@ class Turn:
     _text: list[str] = field(default_factory=list)
     _calls: list[dict[str, Any]] = field(default_factory=list)
     _prompt_tokens: int = 0
+    _break_before_text: bool = False
     _completion_tokens: int = 0
 
     @property
@@ -169,9 +168,13 @@ class Turn:
                     max_tokens=self.config.llm.max_tokens,
                 ):
                     if isinstance(item, TextDelta):
+                        text = item.text
+                        if self._break_before_text:  # after a played message
+                            self._break_before_text = False
+                            text = f"\n\n{text}"
                         round_text.append(item.text)
-                        self._text.append(item.text)
-                        yield Delta(item.text)
+                        self._text.append(text)
+                        yield Delta(text)
                     elif isinstance(item, ToolCallRequest):
                         calls.append(item)
                     elif isinstance(item, Usage):
@@ -307,6 +310,7 @@ class Turn:
             yield self._action(Action("play_message", {"message": message}))
             piece = message if not self._text else f"\n\n{message}"
             self._text.append(piece)
+            self._break_before_text = True
             yield Delta(piece)
         elif kind in ENDING_ACTIONS:
             details: dict[str, Any] = {}
@@ -489,6 +493,8 @@ def _parsed(arguments: str) -> dict[str, Any] | str:
 
 
 def _invalid_arguments(tool: Tool, arguments: Any) -> str | None:
+    import jsonschema  # ~0.1 s to import: paid by the first tool call, not by every start-up
+
     schema = prompt.parameters_schema(tool)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(arguments), key=lambda error: list(error.path))

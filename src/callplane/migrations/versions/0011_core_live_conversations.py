@@ -6,7 +6,7 @@ template variables and caller it started with. Imported conversations leave them
 serves the housekeeping sweep of idle conversations.
 
 Revision ID: 0011_core
-Revises: 0010
+Revises: 0011_knowledge
 Create Date: 2026-12-04 19:30:00
 """
 
@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql
 from callplane.db.types import UTCDateTime
 
 revision: str = "0011_core"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011_knowledge"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
