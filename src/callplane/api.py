@@ -39,6 +39,8 @@ from callplane.scaffolding.endpoints import router as scaffolding_router
 from callplane.sip.endpoints import router as sip_router
 from callplane.versions.comparison import router as comparison_router
 from callplane.versions.endpoints import router as versions_router
+from callplane.voice.endpoints import public_router as voice_gateway_router
+from callplane.voice.endpoints import router as telephony_router
 from callplane.webhooks.endpoints import router as webhooks_router
 from callplane.widgets.endpoints import public_router as public_widgets_router
 from callplane.widgets.endpoints import router as widgets_router
@@ -79,7 +81,7 @@ IDEMPOTENCY_HEADER = {
 def mount_routers(app: FastAPI) -> None:
     # Appended as they are, like the domain routes below (include_router would hand FastAPI
     # copies, out of reach of name_operations and document_validation_errors).
-    for public in (ops_router, metrics_router, public_widgets_router):
+    for public in (ops_router, metrics_router, public_widgets_router, voice_gateway_router):
         app.router.routes.extend(public.routes)
     for router in (
         routing_router,  # first: voice runtimes resolve on every call (no route matched before)
@@ -99,6 +101,7 @@ def mount_routers(app: FastAPI) -> None:
         knowledge_router,
         audit_router,
         webhooks_router,
+        telephony_router,
     ):
         for route in router.routes:
             if isinstance(route, APIRoute):

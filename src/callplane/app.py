@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.writer = wiring.writer(settings)
         app.state.live_runtime = wiring.live_runtime(settings)
+        app.state.voice = wiring.voice_gateway(settings, database, lambda: app.state.live_runtime)
         sweeper: asyncio.Task[None] | None = None
         if settings.workflows != "off":
             await worker.start(settings, database, listen=settings.workflows == "embedded")
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 sweeper.cancel()
             if settings.workflows != "off":
                 worker.stop()
+            await app.state.voice.close()
             await database.dispose()
 
     app = FastAPI(

@@ -190,6 +190,53 @@ class Settings(BaseSettings):
         "before cancelling them; keep it below your orchestrator's kill timeout.",
     )
 
+    # Voice gateway (docs/voice.md). The carrier reaches callplane at `public_url`: signatures
+    # are computed over it and the TwiML points the media stream at it.
+    public_url: str | None = Field(
+        default=None,
+        description="Public base URL the carrier calls (e.g. `https://voice.example.com`); "
+        "unset: the URL of the request as received.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="Encrypts carrier credentials at rest and signs call tokens. Unset outside "
+        "production: a fixed development key; in production carrier credentials are refused.",
+    )
+    voice_stt_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible speech-to-text (`POST {base}/audio/transcriptions`); "
+        "unset: the offline recognizer (pocketsphinx).",
+    )
+    voice_tts_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible text-to-speech (`POST {base}/audio/speech`); unset: the "
+        "offline synthesizer (the `espeak-ng` binary).",
+    )
+    voice_api_key: str | None = None
+    voice_stt_model: str = "whisper-1"
+    voice_tts_model: str = "tts-1"
+    voice_endpointing_ms: int = Field(
+        default=400,
+        ge=100,
+        le=3000,
+        description="Silence after the caller's speech that ends their turn.",
+    )
+    voice_vad_aggressiveness: int = Field(default=2, ge=0, le=3)
+    voice_offline_stt_workers: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Processes the offline recognizer (pocketsphinx) may run at once, one per "
+        "utterance being recognized (≈60 MB each); callers beyond it are decoded when one frees.",
+    )
+    voice_recording_dir: str = "./var/recordings"
+    voice_call_token_seconds: int = Field(
+        default=60, ge=5, le=3600, description="How long a stream may take to connect."
+    )
+    twilio_api_base_url: str = "https://api.twilio.com"
+    telnyx_api_base_url: str = "https://api.telnyx.com"
+
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
         """Outside development and tests, a setting that is only safe on a laptop is refused at

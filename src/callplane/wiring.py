@@ -16,12 +16,15 @@ from callplane.audit import recorder as audit
 from callplane.config import Settings
 from callplane.conversations.knowledge import SearchRetriever
 from callplane.conversations.live import LiveRuntime
+from callplane.db.engine import Database
 from callplane.llm import OpenAICompatibleProvider, Writer, writer_for
 from callplane.runtime import workflows as conversation_workflows
 from callplane.runtime.http import GuardedHttp
 from callplane.scaffolding import workflow as scaffolding
 from callplane.versions import generation
 from callplane.versions.summary import summary_chunks
+from callplane.voice.brain import engine_brains
+from callplane.voice.service import VoiceGateway
 from callplane.webhooks import delivery, fanout
 from callplane.workflows import engine, steps
 from callplane.workflows import service as workflows
@@ -82,3 +85,11 @@ def live_runtime(settings: Settings) -> LiveRuntime:
         ),
         retriever=SearchRetriever,
     )
+
+
+def voice_gateway(
+    settings: Settings, database: Database, runtime: Callable[[], LiveRuntime]
+) -> VoiceGateway:
+    """The voice gateway, each call a live conversation run by the process's runtime (read
+    per call: tests swap the runtime's model)."""
+    return VoiceGateway(settings, database, engine_brains(database, runtime))

@@ -152,6 +152,8 @@ async def test_no_204_has_a_content_type(tenant: Tenant, client: httpx.AsyncClie
     draft = await tenant.create_version(agent_id)
     key = await tenant.post("/admin/organization-pats", json={"name": "doomed"})
     replay = {"Idempotency-Key": "conventions-204"}
+    twilio = {"account_sid": "AC" + "0" * 32, "auth_token": "a-twilio-auth-token"}
+    assert (await tenant.put("/core/telephony/twilio", json=twilio)).status_code == 200
     sent = {
         ("OPTIONS", "/core/public/web-widgets/{widget_id}"): await client.options(
             f"/core/public/web-widgets/{widget_id}", headers={"Origin": "https://example.com"}
@@ -175,6 +177,7 @@ async def test_no_204_has_a_content_type(tenant: Tenant, client: httpx.AsyncClie
         ("DELETE", "/core/phone-numbers/{phone_number}"): await tenant.delete(
             f"/core/phone-numbers/{everything['phone_number']}"
         ),
+        ("DELETE", "/core/telephony/{provider}"): await tenant.delete("/core/telephony/twilio"),
     }
     replayed = await tenant.delete(
         f"/core/agents/{agent_id}/versions/{draft['version']}", headers=replay

@@ -22,6 +22,8 @@ ACTIONS: dict[str, str] = {
     "phone_number.assignment_changed": "A phone number now routes to another agent version.",
     "sip_endpoint.deployed": "An agent was deployed as a SIP endpoint.",
     "sip_endpoint.removed": "An agent's SIP endpoint was removed.",
+    "telephony.configured": "A carrier account (Twilio, Telnyx) was configured for calls.",
+    "telephony.removed": "A carrier account's credentials were removed.",
     "web_widget.created": "A web widget was created.",
     "web_widget.updated": "A web widget changed.",
     "web_widget.deleted": "A web widget was deleted.",

@@ -72,6 +72,11 @@ TAGS: list[dict[str, Any]] = [
         "version each one routes to.",
     },
     {
+        "name": "telephony",
+        "description": "The organization's carrier accounts (Twilio, Telnyx) that phone calls "
+        "arrive through; secrets are stored encrypted and never returned.",
+    },
+    {
         "name": "sip",
         "description": "Expose an agent as a SIP endpoint for your own telephony.",
     },

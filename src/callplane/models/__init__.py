@@ -18,6 +18,7 @@ from callplane.models.organization import Organization
 from callplane.models.personal_access_token import PersonalAccessToken
 from callplane.models.phone_number import PhoneNumber
 from callplane.models.rate_limit_window import RateLimitWindow
+from callplane.models.telephony_credential import TelephonyCredential
 from callplane.models.user import User
 from callplane.models.web_widget import WebWidget
 from callplane.models.webhook import Webhook
@@ -41,6 +42,7 @@ __all__ = [
     "PersonalAccessToken",
     "PhoneNumber",
     "RateLimitWindow",
+    "TelephonyCredential",
     "User",
     "WebWidget",
     "Webhook",

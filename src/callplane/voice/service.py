@@ -1,0 +1,183 @@
+"""Carrier credentials per organization, and the gateway's org-less work on a call: check the
+carrier's signature, find the agent version answering the number, sign the stream's token."""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callplane.agent_config.schemas import AgentConfig
+from callplane.audit import recorder as audit
+from callplane.config import Settings
+from callplane.db.engine import Database
+from callplane.kit.secrets import BadToken, SecretBox, TokenSigner
+from callplane.models import TelephonyCredential
+from callplane.voice.carriers import CallControl, TelnyxControl, TwilioControl
+from callplane.voice.errors import CarrierNotConfigured
+from callplane.voice.providers import ProviderRegistry
+from callplane.voice.repository import TelephonyRepository
+from callplane.voice.schemas import TelnyxCredentials, TwilioCredentials
+from callplane.voice.session import Brain
+
+
+class TelephonyService:
+    def __init__(self, session: AsyncSession, organization_id: uuid.UUID, settings: Settings):
+        self.session = session
+        self.organization_id = organization_id
+        self.box = SecretBox(settings)
+        self.credentials = TelephonyRepository(session, organization_id)
+
+    async def get(self, provider: str) -> TelephonyCredential:
+        row = await self.credentials.for_provider(provider)
+        if row is None:
+            raise CarrierNotConfigured()
+        return row
+
+    async def configure_twilio(self, body: TwilioCredentials) -> TelephonyCredential:
+        return await self._put("twilio", body.account_sid, body.auth_token, None)
+
+    async def configure_telnyx(self, body: TelnyxCredentials) -> TelephonyCredential:
+        return await self._put("telnyx", "telnyx", body.api_key, body.public_key)
+
+    async def _put(
+        self, provider: str, account_id: str, secret: str, public_key: str | None
+    ) -> TelephonyCredential:
+        row = await self.credentials.for_provider(provider)
+        if row is None:
+            row = self.credentials.add(
+                TelephonyCredential(
+                    provider=provider,
+                    account_id=account_id,
+                    secret_encrypted=self.box.encrypt(secret),
+                    public_key=public_key,
+                )
+            )
+        else:
+            row.account_id = account_id
+            row.secret_encrypted = self.box.encrypt(secret)
+            row.public_key = public_key
+        await self.session.flush()
+        await audit.record(
+            self.session,
+            self.organization_id,
+            "telephony.configured",
+            "telephony",
+            provider,
+            {"provider": provider, "account_id": account_id},
+        )
+        return row
+
+    async def remove(self, provider: str) -> None:
+        row = await self.get(provider)
+        await self.credentials.delete(row)
+        await audit.record(
+            self.session,
+            self.organization_id,
+            "telephony.removed",
+            "telephony",
+            provider,
+            {"provider": provider},
+        )
+
+
+@dataclass
+class CallContext:
+    """Everything the stream needs about a call, carried in its signed token."""
+
+    organization_id: uuid.UUID
+    agent_id: uuid.UUID
+    agent_version_id: uuid.UUID
+    version: int
+    carrier: str
+    call_id: str
+    caller: str | None
+    called: str | None
+    direction: str = "inbound"
+    conversation_id: uuid.UUID | None = None  # set when a stream resumes a call (DTMF)
+
+    def claims(self) -> dict[str, Any]:
+        return {
+            "org": str(self.organization_id),
+            "agent": str(self.agent_id),
+            "avid": str(self.agent_version_id),
+            "v": self.version,
+            "carrier": self.carrier,
+            "call": self.call_id,
+            "from": self.caller,
+            "to": self.called,
+            "dir": self.direction,
+            "conv": str(self.conversation_id) if self.conversation_id else None,
+        }
+
+    @classmethod
+    def from_claims(cls, claims: dict[str, Any]) -> CallContext:
+        try:
+            return cls(
+                organization_id=uuid.UUID(str(claims["org"])),
+                agent_id=uuid.UUID(str(claims["agent"])),
+                agent_version_id=uuid.UUID(str(claims["avid"])),
+                version=int(claims["v"]),
+                carrier=str(claims["carrier"]),
+                call_id=str(claims["call"]),
+                caller=claims.get("from"),
+                called=claims.get("to"),
+                direction=str(claims.get("dir") or "inbound"),
+                conversation_id=uuid.UUID(str(claims["conv"])) if claims.get("conv") else None,
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            raise BadToken("malformed call token") from exc
+
+
+BrainFactory = Callable[[CallContext, AgentConfig], Awaitable[tuple[Brain, str | None]]]
+
+
+class VoiceGateway:
+    """The process's voice gateway: providers, call tokens (each accepted once), carriers' REST
+    clients, and how a call gets its conversation (`brain_factory`, wired by the app)."""
+
+    def __init__(self, settings: Settings, database: Database, brain_factory: BrainFactory):
+        self.settings = settings
+        self.database = database
+        self.providers = ProviderRegistry(settings)
+        self.brain_factory = brain_factory
+        self._used: dict[str, float] = {}
+
+    def call_token(self, context: CallContext) -> str:
+        signer = TokenSigner(self.settings, "voice-call")
+        nonce = secrets.token_urlsafe(12)
+        return signer.sign(
+            {**context.claims(), "nonce": nonce}, self.settings.voice_call_token_seconds
+        )
+
+    def redeem(self, token: str) -> CallContext:
+        """The call a stream's token stands for; each token opens one stream only (a replayed
+        token is refused) and only until it expires. Used nonces are kept in this process until
+        they would have expired anyway."""
+        claims = TokenSigner(self.settings, "voice-call").verify(token)
+        nonce = str(claims.get("nonce", ""))
+        now = time.time()
+        self._used = {key: exp for key, exp in self._used.items() if exp > now}
+        if not nonce or nonce in self._used:
+            raise BadToken("call token already used")
+        self._used[nonce] = float(claims["exp"])
+        return CallContext.from_claims(claims)
+
+    def control(self, credential: TelephonyCredential) -> CallControl:
+        secret = SecretBox(self.settings).decrypt(credential.secret_encrypted)
+        if credential.provider == "twilio":
+            return TwilioControl(
+                self.providers.client,
+                self.settings.twilio_api_base_url,
+                credential.account_id,
+                secret,
+            )
+        return TelnyxControl(self.providers.client, self.settings.telnyx_api_base_url, secret)
+
+    async def close(self) -> None:
+        await self.providers.close()
