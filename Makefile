@@ -31,6 +31,7 @@ run: $(STAMP)
 	$(BIN)/callplane migrate
 	$(BIN)/callplane bootstrap --if-empty --org-name "My organization" --email admin@localhost \
 		--url http://$(HOST):$(PORT)
+	$(BIN)/callplane console-link --url http://$(HOST):$(PORT) || true
 	$(BIN)/callplane serve --host $(HOST) --port $(PORT)
 
 lint: $(DEV_STAMP)
