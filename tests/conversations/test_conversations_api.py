@@ -80,6 +80,8 @@ async def test_import_returns_ids_and_stores_every_field(tenant: Tenant) -> None
         "ended_at": "2024-05-01T10:01:33.500000Z",
         "created_at": first["created_at"],
         "updated_at": first["updated_at"],
+        "ended_reason": None,  # live conversations only
+        "expires_at": None,
         "sensitive_included": True,
         "transcript": [
             {"role": "agent", "content": "Hello, Acme Dental.", "at": "2024-05-01T10:00:00Z"},

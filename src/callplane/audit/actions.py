@@ -26,6 +26,8 @@ ACTIONS: dict[str, str] = {
     "web_widget.updated": "A web widget changed.",
     "web_widget.deleted": "A web widget was deleted.",
     "conversations.imported": "Conversations were imported.",
+    "conversation.started": "A live conversation with an agent started.",
+    "conversation.ended": "A live conversation ended (`changes.reason` says why).",
     "organization.created": "The organization was created (`callplane bootstrap`).",
     "member.added": "A user became a member of the organization (`callplane bootstrap`).",
     "api_key.created": "An API key was created.",

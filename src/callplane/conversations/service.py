@@ -32,6 +32,8 @@ def to_read(conversation: Conversation, subject: AuthSubject) -> ConversationRea
         ended_at=conversation.ended_at,
         created_at=conversation.created_at,
         updated_at=conversation.updated_at,
+        ended_reason=conversation.ended_reason,
+        expires_at=conversation.expires_at,
         sensitive_included=sensitive,
         transcript=conversation.transcript if sensitive else None,
         summary=conversation.summary if sensitive else None,

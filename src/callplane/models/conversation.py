@@ -18,6 +18,7 @@ class Conversation(IdMixin, TimestampsMixin, Base):
     __table_args__ = (
         Index("ix_conversations_org_created", "organization_id", "created_at", "id"),
         Index("ix_conversations_agent", "agent_id", "status", "channel"),
+        Index("ix_conversations_expiry", "status", "expires_at"),
     )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(
@@ -37,3 +38,9 @@ class Conversation(IdMixin, TimestampsMixin, Base):
     metadata_: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONType, nullable=False, default=dict
     )
+    # Live conversations only (null on imported ones): why it ended, when it expires if idle.
+    ended_reason: Mapped[str | None] = mapped_column(String(40))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    variables: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    caller: Mapped[str | None] = mapped_column(String(64))
