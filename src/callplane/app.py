@@ -60,6 +60,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             backend=settings.rate_limit_backend,
         )
         app.state.writer = wiring.writer(settings)
+        # The public widget chat: per widget and client address (callplane.widgets.chat).
+        app.state.widget_rate_limiter = ratelimit.build(
+            database,
+            limit=settings.widget_rate_limit_requests,
+            window_seconds=60,
+            backend=settings.rate_limit_backend,
+        )
         app.state.live_runtime = wiring.live_runtime(settings)
         sweeper: asyncio.Task[None] | None = None
         if settings.workflows != "off":

@@ -342,9 +342,11 @@ def console_link(
         organization_id = chosen or await _the_only_organization(session)
         if await repository.get_organization(session, organization_id) is None:
             raise typer.BadParameter(f"no organization {organization_id}")
-        members = select(User, Membership.role).join(
-            Membership, Membership.user_id == User.id
-        ).where(Membership.organization_id == organization_id)
+        members = (
+            select(User, Membership.role)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.organization_id == organization_id)
+        )
         if email is not None:
             members = members.where(User.email == email)
         else:

@@ -184,5 +184,3 @@ def screenshot(page: Any, name: str) -> None:
     if os.environ.get("CALLPLANE_UPDATE_SCREENSHOTS"):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         (SCREENSHOTS / f"{name}.png").write_bytes(image)
-
-

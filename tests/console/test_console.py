@@ -121,7 +121,9 @@ def test_publishing_warns_for_each_number_that_moves(world: World, page: Any, or
     page.get_by_label("Phone numbers").fill(number)
     warning = page.locator("#warnings .warning")
     warning.wait_for()
-    assert f"{number} (inbound) moves from agent “Old reception” (version 1)" in warning.inner_text()
+    assert (
+        f"{number} (inbound) moves from agent “Old reception” (version 1)" in warning.inner_text()
+    )
     screenshot(page, "publish")
 
     page.get_by_role("button", name="Publish", exact=True).click()

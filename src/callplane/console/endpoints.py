@@ -18,7 +18,6 @@ from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from pydantic import ValidationError
 
 from callplane.agent_config.schemas import validate_config
-from callplane.agents.errors import AgentNotFound
 from callplane.agents.repository import AgentRepository
 from callplane.agents.schemas import AgentCreate
 from callplane.agents.service import AgentService, sip_endpoint
@@ -38,8 +37,10 @@ from callplane.console.web import (
     secure_cookies,
     set_session_cookie,
     signed_in,
+    sse,
     transaction,
 )
+from callplane.conversations.live import LiveConversationService, prepare_turn
 from callplane.conversations.repository import ConversationRepository
 from callplane.conversations.service import to_read as conversation_read
 from callplane.errors import AppError, NotFound, PreconditionFailed
@@ -250,7 +251,11 @@ async def agents_page(request: Request) -> Response:
             limit=PAGE,
             cursor=cursor,
         )
-    filters = {"name": name or "", "active": query.get("active", ""), "is_demo": query.get("is_demo", "")}
+    filters = {
+        "name": name or "",
+        "active": query.get("active", ""),
+        "is_demo": query.get("is_demo", ""),
+    }
     return render(
         request,
         "agents.html",
@@ -321,9 +326,7 @@ async def create_version(request: Request, agent_id: str) -> Response:
             draft = await service.create(_uuid(agent_id), VersionCreate(base_version=int(base)))
         else:
             draft = await service.latest(_uuid(agent_id))
-    return RedirectResponse(
-        f"/console/agents/{agent_id}/versions/{draft.version}", status_code=303
-    )
+    return RedirectResponse(f"/console/agents/{agent_id}/versions/{draft.version}", status_code=303)
 
 
 async def _version(request: Request, agent_id: str, number: str) -> tuple[Any, AgentVersion]:
@@ -659,7 +662,9 @@ async def compare_page(request: Request, agent_id: str) -> Response:
     async with transaction(request, write=False) as session:
         service = VersionService(session, subject.organization_id)
         agent = await service.agent(_uuid(agent_id))
-        versions = list(await VersionRepository(session, subject.organization_id).summaries(agent.id))
+        versions = list(
+            await VersionRepository(session, subject.organization_id).summaries(agent.id)
+        )
         before = after = None
         changes: list[Any] = []
         numbers = [v.version for v in versions]
@@ -1053,4 +1058,93 @@ async def revoke_api_key(request: Request, key_id: str) -> Response:
     return RedirectResponse("/console/api-keys", status_code=303)
 
 
-__all__ = ["AgentNotFound", "router"]
+# --- Playground ---------------------------------------------------------------------------------
+
+
+@router.get("/agents/{agent_id}/playground")
+async def playground_page(request: Request, agent_id: str) -> Response:
+    subject = await signed_in(request)
+    require(subject, Scope.AGENTS_READ)
+    async with transaction(request, write=False) as session:
+        agent = await AgentService(session, subject.organization_id).get(_uuid(agent_id))
+        versions = list(
+            await VersionRepository(session, subject.organization_id).summaries(agent.id)
+        )
+    wanted = request.query_params.get("version") or ("live" if agent.live_version else "")
+    if not wanted and versions:
+        wanted = str(versions[0].version)
+    return render(
+        request,
+        "playground.html",
+        {"agent": agent, "versions": versions, "wanted": wanted},
+    )
+
+
+@router.post("/agents/{agent_id}/playground/conversations")
+async def playground_start(request: Request, agent_id: str) -> Response:
+    """Start a conversation with the live version or a draft (JSON for the page's script)."""
+    subject, fields = await acting(request, Scope.CONVERSATIONS_MANAGE)
+    raw = fields.get("version", "live")
+    version: Any = int(raw) if raw.isdigit() and len(raw) < 10 else "live"
+    try:
+        async with transaction(request, write=True) as session:
+            started = await LiveConversationService(
+                session, subject.organization_id, request.app.state.live_runtime
+            ).start(
+                _uuid(agent_id),
+                version=version,
+                channel="text",
+                metadata={"source": "console_playground"},
+            )
+    except AppError as refused:
+        return JSONResponse(
+            {"detail": refused.detail, "code": refused.code}, status_code=refused.status
+        )
+    return JSONResponse(
+        {
+            "conversation_id": str(started.conversation.id),
+            "version": started.version,
+            "model": started.model,
+            "starting_message": started.starting_message,
+        },
+        status_code=201,
+    )
+
+
+@router.post("/conversations/{conversation_id}/messages")
+async def playground_say(request: Request, conversation_id: str) -> Response:
+    """One turn, streamed as Server-Sent Events (the events of POST /core/conversations/{id}/
+    messages); no transaction is held while the agent answers."""
+    subject, fields = await acting(request, Scope.CONVERSATIONS_MANAGE)
+    try:
+        prepared = await prepare_turn(
+            request.app.state.database,
+            request.app.state.live_runtime,
+            subject.organization_id,
+            _uuid(conversation_id),
+            fields.get("content", ""),
+        )
+    except AppError as refused:
+        return JSONResponse(
+            {"detail": refused.detail, "code": refused.code}, status_code=refused.status
+        )
+
+    async def stream() -> AsyncIterator[bytes]:
+        async for event in prepared.events():
+            yield sse(event)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.post("/conversations/{conversation_id}/end")
+async def playground_end(request: Request, conversation_id: str) -> Response:
+    subject, _ = await acting(request, Scope.CONVERSATIONS_MANAGE)
+    async with transaction(request, write=True) as session:
+        await LiveConversationService(
+            session, subject.organization_id, request.app.state.live_runtime
+        ).end(_uuid(conversation_id))
+    return JSONResponse({"ended": True})

@@ -94,9 +94,7 @@ async def peek_login_link(session: AsyncSession, token: str) -> tuple[User, Orga
     return user, organization
 
 
-async def _usable_link(
-    session: AsyncSession, token: str, *, lock: bool
-) -> ConsoleLoginLink | None:
+async def _usable_link(session: AsyncSession, token: str, *, lock: bool) -> ConsoleLoginLink | None:
     parts = _split(token)
     if parts is None:
         return None
@@ -228,7 +226,9 @@ async def resolve(session: AsyncSession, cookie: str | None) -> Lookup:
             return Lookup(None)
         # A user does not expire: what they create through the console may outlive the session
         # (as through the API with a token that never expires).
-        auth = AuthSubject(row.organization_id, ROLE_SCOPES[role], "user", row.id, row.user_id, None)
+        auth = AuthSubject(
+            row.organization_id, ROLE_SCOPES[role], "user", row.id, row.user_id, None
+        )
         who = f"{user.email} ({role})"
     else:
         assert row.api_key_id is not None

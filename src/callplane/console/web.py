@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
 
+import orjson
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
@@ -194,3 +195,8 @@ def set_session_cookie(request: Request, response: Response, value: str) -> None
         secure=secure_cookies(request),
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/console")
+
+
+def sse(event: Any) -> bytes:
+    """One engine event (callplane.runtime.events) as a Server-Sent Event."""
+    return b"event: " + event.event.encode() + b"\ndata: " + orjson.dumps(event.data()) + b"\n\n"

@@ -132,3 +132,90 @@
     if (window.callplanePlayground) window.callplanePlayground(csrf);
   });
 })();
+
+// --- The playground: start a conversation, then stream each turn's events. ---
+(function () {
+  "use strict";
+  const csrf = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  async function* events(response) {
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      buffer += decoder.decode(value, { stream: true });
+      let cut;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        let name = "message", data = "";
+        for (const line of block.split("\n")) {
+          if (line.startsWith("event: ")) name = line.slice(7);
+          else if (line.startsWith("data: ")) data += line.slice(6);
+        }
+        yield [name, data ? JSON.parse(data) : null];
+      }
+    }
+  }
+  function setup() {
+    const root = document.getElementById("playground");
+    if (!root) return;
+    const chat = root.querySelector("#pg-chat");
+    const say = root.querySelector("#pg-say");
+    const input = root.querySelector("#pg-message");
+    const error = root.querySelector("#pg-error");
+    const status = root.querySelector("#pg-status");
+    let conversation = null;
+    const bubble = (role, text) => {
+      const li = document.createElement("li");
+      li.className = "msg " + role;
+      const r = document.createElement("span"); r.className = "role"; r.textContent = role;
+      const c = document.createElement("div"); c.className = "content"; c.textContent = text || "";
+      li.append(r, c); chat.append(li); chat.scrollTop = chat.scrollHeight;
+      return li;
+    };
+    const note = (li, cls, text) => {
+      const d = document.createElement("div"); d.className = cls; d.textContent = text; li.append(d);
+    };
+    const fail = (text) => { error.textContent = text; error.hidden = false; };
+    root.querySelector("#pg-start").addEventListener("submit", async (e) => {
+      e.preventDefault();
+      error.hidden = true;
+      const body = new URLSearchParams({ version: root.querySelector("#pg-version").value, csrf_token: csrf() });
+      const answer = await fetch(root.dataset.start, { method: "POST", body, credentials: "same-origin" });
+      const data = await answer.json();
+      if (!answer.ok) return fail(data.detail || ("Could not start (" + answer.status + ")"));
+      conversation = data.conversation_id;
+      chat.replaceChildren();
+      status.textContent = "in progress · v" + data.version + " · " + data.model;
+      if (data.starting_message) bubble("agent", data.starting_message);
+      say.hidden = false; input.focus();
+    });
+    say.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      if (!conversation || !input.value.trim()) return;
+      const content = input.value; input.value = "";
+      bubble("user", content);
+      const agent = bubble("agent", "");
+      const text = agent.querySelector(".content");
+      const body = new URLSearchParams({ content, csrf_token: csrf() });
+      const answer = await fetch("/console/conversations/" + conversation + "/messages", { method: "POST", body, credentials: "same-origin" });
+      if (!answer.ok) { const d = await answer.json(); agent.remove(); return fail(d.detail || ("Error " + answer.status)); }
+      for await (const [name, data] of events(answer)) {
+        if (name === "delta") text.textContent += data.text;
+        else if (name === "tool_call") note(agent, "tool", "🔧 " + data.name + "(" + JSON.stringify(data.arguments) + ")");
+        else if (name === "tool_result") note(agent, "tool", "↳ " + data.name + ": " + String(typeof data.content === "string" ? data.content : JSON.stringify(data.content)).slice(0, 300));
+        else if (name === "knowledge") note(agent, "citations", "Sources: " + data.passages.map((p) => p.title || p.url || p.document_id).join(" · "));
+        else if (name === "action") note(agent, "tool", "⚡ " + data.type);
+        else if (name === "error") note(agent, "error", data.message);
+        else if (name === "done") {
+          if (!text.textContent && data.message) text.textContent = data.message.content;
+          agent.dataset.done = "true";
+          if (data.ended) { status.textContent = "ended: " + data.ended_reason; say.hidden = true; }
+        }
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", setup);
+})();

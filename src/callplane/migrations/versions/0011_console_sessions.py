@@ -1,7 +1,7 @@
 """web console sessions and one-time login links
 
 Revision ID: 0011_console
-Revises: 0010
+Revises: 0011_core
 Create Date: 2026-12-04 19:40:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from callplane.db.types import UTCDateTime
 
 revision: str = "0011_console"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011_core"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
