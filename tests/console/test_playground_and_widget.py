@@ -17,7 +17,11 @@ from tests.support.site import html
 
 def test_talk_to_the_live_version_in_the_playground(world: World, page: Any, org: Org) -> None:
     agent_id = make_agent(
-        world, org, "Talkative", instructions="Answer questions about opening hours.", published=True
+        world,
+        org,
+        "Talkative",
+        instructions="Answer questions about opening hours.",
+        published=True,
     )
     sign_in(world, page, org)
     page.goto(f"{world.url}/console/agents/{agent_id}")
@@ -113,9 +117,7 @@ def test_the_widget_answers_on_an_allowed_origin_and_survives_a_reload(
     assert page.locator("table.list tbody tr").count() == 1
 
 
-def test_the_widget_refuses_another_origin(
-    world: World, page: Any, org: Org, serve: Any
-) -> None:
+def test_the_widget_refuses_another_origin(world: World, page: Any, org: Org, serve: Any) -> None:
     agent_id = make_agent(world, org, "Picky helper", instructions="Help.", published=True)
     allowed = serve({"/": html("<p>allowed</p>")})
     elsewhere = serve({})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from fastapi import APIRouter, Request, Response
@@ -52,10 +52,10 @@ from callplane.organizations.schemas import ApiKeyCreate
 from callplane.organizations.service import OrganizationService
 from callplane.phone_numbers.normalize import InvalidPhoneNumber, to_e164
 from callplane.phone_numbers.repository import PhoneNumberRepository
-from callplane.phone_numbers.schemas import PhoneNumberCreate
+from callplane.phone_numbers.schemas import PhoneNumberCreate, Slot
 from callplane.phone_numbers.service import PhoneNumberService
 from callplane.phone_numbers.slots import holder
-from callplane.publishing.schemas import PublishRequest
+from callplane.publishing.schemas import Direction, PublishRequest
 from callplane.publishing.service import PublishingService
 from callplane.scaffolding.schemas import CreateFromWebsite
 from callplane.scaffolding.service import ScaffoldingService
@@ -559,7 +559,9 @@ async def _moves(
     """Warnings for each slot that would move from another agent or version, and problems."""
     warnings: list[str] = []
     problems: list[str] = []
-    slots = ("inbound", "outbound") if direction == "both" else (direction,)
+    slots: tuple[Slot, ...] = (
+        ("inbound", "outbound") if direction == "both" else (cast(Slot, direction),)
+    )
     async with transaction(request, write=False) as session:
         numbers = PhoneNumberRepository(session, subject.organization_id)
         agents = AgentRepository(session, subject.organization_id)
@@ -643,7 +645,9 @@ async def publish(request: Request, agent_id: str, number: str) -> Response:
             await PublishingService(session, subject.organization_id).publish(
                 agent.id,
                 version.version,
-                PublishRequest(phone_numbers=_numbers(raw) or None, direction=direction),  # type: ignore[arg-type]
+                PublishRequest(
+                    phone_numbers=_numbers(raw) or None, direction=cast(Direction, direction)
+                ),
             )
     except AppError as refused:
         context["problems"] = [refused.detail]

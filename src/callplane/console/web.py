@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from importlib import metadata
 from pathlib import Path
@@ -66,7 +66,7 @@ class CsrfRefused(AppError):
 class ConsoleRoute(APIRoute):
     """Renders AppErrors as pages and sends visitors without a session to the sign-in page."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:
@@ -199,4 +199,5 @@ def set_session_cookie(request: Request, response: Response, value: str) -> None
 
 def sse(event: Any) -> bytes:
     """One engine event (callplane.runtime.events) as a Server-Sent Event."""
-    return b"event: " + event.event.encode() + b"\ndata: " + orjson.dumps(event.data()) + b"\n\n"
+    name: str = event.event
+    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(event.data()) + b"\n\n"
