@@ -21,7 +21,14 @@ from callplane.auth.scopes import ROLE_SCOPES
 from callplane.auth.subject import AuthSubject
 from callplane.db.types import utcnow
 from callplane.errors import AppError
-from callplane.models import ConsoleLoginLink, ConsoleSession, Membership, Organization, User
+from callplane.models import (
+    ApiKey,
+    ConsoleLoginLink,
+    ConsoleSession,
+    Membership,
+    Organization,
+    User,
+)
 
 COOKIE = "callplane_console"
 
@@ -207,41 +214,53 @@ class Lookup:
 
 
 async def resolve(session: AsyncSession, cookie: str | None) -> Lookup:
-    """The session a cookie names, if it is still good (and why not, when it expired)."""
+    """The session a cookie names, if it is still good (and why not, when it expired).
+
+    One statement on every console request: the session with its organization's name, the
+    user's role and email, or the API key it was opened with."""
     parts = _split(cookie)
     if parts is None:
         return Lookup(None)
-    row = await session.get(ConsoleSession, parts[0])
-    if row is None or not secret_matches(parts[1], row.secret_hash) or row.revoked_at is not None:
+    statement = (
+        select(ConsoleSession, Organization.name, Membership.role, User.email, ApiKey)
+        .join(Organization, Organization.id == ConsoleSession.organization_id)
+        .outerjoin(
+            Membership,
+            (Membership.user_id == ConsoleSession.user_id)
+            & (Membership.organization_id == ConsoleSession.organization_id),
+        )
+        .outerjoin(User, User.id == ConsoleSession.user_id)
+        .outerjoin(ApiKey, ApiKey.id == ConsoleSession.api_key_id)
+        .where(ConsoleSession.id == parts[0])
+    )
+    found = (await session.execute(statement)).one_or_none()
+    if found is None:
         return Lookup(None)
-    if row.expires_at <= utcnow():
+    row, organization_name, role, email, key = found
+    if not secret_matches(parts[1], row.secret_hash) or row.revoked_at is not None:
+        return Lookup(None)
+    now = utcnow()
+    if row.expires_at <= now:
         return Lookup(None, expired=True)
-    organization = await session.get(Organization, row.organization_id)
-    if organization is None:
-        return Lookup(None)
     if row.user_id is not None:
-        role = await auth_repository.get_role(session, row.user_id, row.organization_id)
-        user = await session.get(User, row.user_id)
-        if role is None or user is None:
+        if role is None or email is None:
             return Lookup(None)
         # A user does not expire: what they create through the console may outlive the session
         # (as through the API with a token that never expires).
         auth = AuthSubject(
             row.organization_id, ROLE_SCOPES[role], "user", row.id, row.user_id, None
         )
-        who = f"{user.email} ({role})"
+        who = f"{email} ({role})"
     else:
-        assert row.api_key_id is not None
-        key = await auth_repository.get_api_key(session, row.api_key_id)
         if key is None or key.revoked_at is not None:
             return Lookup(None)
-        if key.expires_at is not None and key.expires_at <= utcnow():
+        if key.expires_at is not None and key.expires_at <= now:
             return Lookup(None, expired=True)
         auth = AuthSubject(
             row.organization_id, frozenset(key.scopes), "api_key", key.id, None, key.expires_at
         )
         who = f"API key {key.name}"
-    return Lookup(ConsoleSubject(auth, row.id, row.csrf_token, who, organization.name))
+    return Lookup(ConsoleSubject(auth, row.id, row.csrf_token, who, organization_name))
 
 
 async def revoke(session: AsyncSession, session_id: uuid.UUID) -> None:
