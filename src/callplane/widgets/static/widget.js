@@ -15,7 +15,7 @@
   root.innerHTML =
     "<style>" +
     ":host{all:initial;position:fixed;right:20px;bottom:20px;z-index:2147483000;font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1d2330}" +
-    ".bubble{width:56px;height:56px;border-radius:50%;border:0;background:#2f5bd3;color:#fff;font-size:24px;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25)}" +
+    ".bubble{width:56px;height:56px;border-radius:50%;border:0;background:#2f5bd3;color:#fff;cursor:pointer;display:flex;align-items:center;justify-content:center;box-shadow:0 4px 14px rgba(0,0,0,.25)}" +
     ".panel{position:absolute;right:0;bottom:70px;width:340px;max-width:calc(100vw - 40px);height:440px;background:#fff;border:1px solid #dde1e8;border-radius:12px;box-shadow:0 8px 30px rgba(0,0,0,.2);display:flex;flex-direction:column;overflow:hidden}" +
     ".panel[hidden]{display:none}.head{padding:10px 14px;background:#2f5bd3;color:#fff;font-weight:600}" +
     ".log{flex:1;overflow-y:auto;padding:10px;display:flex;flex-direction:column;gap:6px;margin:0;list-style:none}" +
@@ -28,7 +28,7 @@
     '<div class="panel" part="panel" role="dialog" aria-label="Chat" hidden>' +
     '<div class="head">Chat with us</div><ol class="log" aria-live="polite"></ol><p class="error" role="alert" hidden></p>' +
     '<form><input name="message" autocomplete="off" placeholder="Type a message" aria-label="Message"><button class="send">Send</button></form></div>' +
-    '<button class="bubble" part="bubble" aria-label="Open the chat" aria-expanded="false">💬</button>';
+    '<button class="bubble" part="bubble" aria-label="Open the chat" aria-expanded="false"><svg width="26" height="26" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z"/></svg></button>';
   var panel = root.querySelector(".panel");
   var bubbleButton = root.querySelector(".bubble");
   var log = root.querySelector(".log");
