@@ -265,3 +265,21 @@ def test_sign_in_with_a_token_or_an_api_key(world: World, page: Any, org: Org) -
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/console/agents")
     assert "API key bootstrap" in page.inner_text("header")
+
+
+def test_generate_instructions_from_the_builder_inputs(world: World, page: Any, org: Org) -> None:
+    agent_id = make_agent(world, org, "Built by hand")
+    sign_in(world, page, org)
+    page.goto(f"{world.url}/console/agents/{agent_id}/versions/1")
+    page.get_by_label("Builder inputs", exact=False).fill(
+        '{"company_name": "Acme Dental", "purpose": "Book cleanings and answer questions"}'
+    )
+    page.get_by_role("button", name="Save and generate instructions").click()
+    page.wait_for_url("**/console/workflows/*")
+    status = page.locator("#run-status")
+    page.wait_for_function(
+        "document.querySelector('#run-status').textContent === 'succeeded'", timeout=60_000
+    )
+    assert status.inner_text() == "succeeded"
+    page.goto(f"{world.url}/console/agents/{agent_id}/versions/1")
+    assert "Acme Dental" in page.get_by_label("Instructions").input_value()
