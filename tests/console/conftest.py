@@ -137,7 +137,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     )
     process: Process = server(env, directory / "server.log")
     try:
-        asyncio.run(process.wait_healthy())
+        asyncio.run(process.wait_healthy(within=120))  # a loaded CI machine starts slowly
         assert process.url is not None
         yield World(process.url, database_url)
     finally:
