@@ -144,8 +144,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         process.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(world: World) -> Iterator[Any]:
+    """Per module: Playwright's sync API keeps an event loop running in this thread while it is
+    open, and the suite's other fixtures (asyncio.run) need it closed once the module is done."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
