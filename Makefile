@@ -11,7 +11,7 @@ PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-sqlite test-postgres lint format bench install clean
+.PHONY: run test test-sqlite test-postgres test-browser screenshots lint format bench install clean
 
 # The runtime (`make run`): the package with its server extra. The dev tools come on top, only
 # for the targets that need them, so `make run` after `make test` installs nothing again.
@@ -31,6 +31,7 @@ run: $(STAMP)
 	$(BIN)/callplane migrate
 	$(BIN)/callplane bootstrap --if-empty --org-name "My organization" --email admin@localhost \
 		--url http://$(HOST):$(PORT)
+	$(BIN)/callplane console-link --url http://$(HOST):$(PORT) || true
 	$(BIN)/callplane serve --host $(HOST) --port $(PORT)
 
 lint: $(DEV_STAMP)
@@ -52,8 +53,17 @@ test-sqlite: $(DEV_STAMP)
 	CALLPLANE_TEST_DATABASE_URL= $(PYTEST)
 
 test-postgres: $(DEV_STAMP)
-	CALLPLANE_TEST_DATABASE_URL=$(PG_TEST_URL) $(PYTEST) -m "not nodb and not processes"
-	CALLPLANE_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -m "processes and not nodb"
+	CALLPLANE_TEST_DATABASE_URL=$(PG_TEST_URL) $(PYTEST) -m "not nodb and not processes and not browser"
+	CALLPLANE_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -m "processes and not nodb and not browser"
+
+# The console and widget in chromium (tests/console; part of test-sqlite already). Skipped when
+# chromium is missing: `apt-get install -y chromium` (.ci/run does). `make screenshots` stores the
+# pages they visit as docs/console/*.png.
+test-browser: $(DEV_STAMP)
+	$(BIN)/pytest -n 0 -m browser tests/console
+
+screenshots: $(DEV_STAMP)
+	CALLPLANE_UPDATE_SCREENSHOTS=1 $(BIN)/pytest -n 0 -m browser tests/console
 
 test: lint test-sqlite test-postgres
 

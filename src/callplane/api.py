@@ -44,6 +44,7 @@ from callplane.voice.endpoints import router as telephony_router
 from callplane.webhooks.endpoints import router as webhooks_router
 from callplane.widgets.endpoints import public_router as public_widgets_router
 from callplane.widgets.endpoints import router as widgets_router
+from callplane.widgets.endpoints import script_router as widget_script_router
 from callplane.workflows.endpoints import router as workflows_router
 
 # Every authenticated route: credential and limit errors, a NUL in the URL (refused by
@@ -81,7 +82,13 @@ IDEMPOTENCY_HEADER = {
 def mount_routers(app: FastAPI) -> None:
     # Appended as they are, like the domain routes below (include_router would hand FastAPI
     # copies, out of reach of name_operations and document_validation_errors).
-    for public in (ops_router, metrics_router, public_widgets_router, voice_gateway_router):
+    for public in (
+        ops_router,
+        metrics_router,
+        public_widgets_router,
+        widget_script_router,
+        voice_gateway_router,
+    ):
         app.router.routes.extend(public.routes)
     for router in (
         routing_router,  # first: voice runtimes resolve on every call (no route matched before)

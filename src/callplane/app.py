@@ -23,6 +23,9 @@ from callplane.api import document_validation_errors, mount_routers
 from callplane.audit.recorder import bind_request
 from callplane.auth.authenticator import Authenticator
 from callplane.config import Settings, get_settings
+from callplane.console.endpoints import router as console_router
+from callplane.console.web import HERE as CONSOLE_DIR
+from callplane.console.web import StaticAssets
 from callplane.db.engine import Database, create_engine, is_transient
 from callplane.db.session import WriteHooks
 from callplane.errors import AppError, DatabaseUnavailable, validation_error_body
@@ -57,6 +60,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             backend=settings.rate_limit_backend,
         )
         app.state.writer = wiring.writer(settings)
+        # The public widget chat: per widget and client address (callplane.widgets.chat).
+        app.state.widget_rate_limiter = ratelimit.build(
+            database,
+            limit=settings.widget_rate_limit_requests,
+            window_seconds=60,
+            backend=settings.rate_limit_backend,
+        )
         app.state.live_runtime = wiring.live_runtime(settings)
         app.state.voice = wiring.voice_gateway(settings, database, lambda: app.state.live_runtime)
         sweeper: asyncio.Task[None] | None = None
@@ -91,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     wiring.install()
     _install_error_handlers(app)
     _install_docs(app)
+    _install_console(app)
     mount_routers(app)
     name_operations(app)
     document_validation_errors(app)
@@ -205,3 +216,14 @@ def _install_docs(app: FastAPI) -> None:
             swagger_css_url="/docs-assets/swagger-ui.css",
             swagger_favicon_url="/docs-assets/favicon-32x32.png",
         )
+
+
+def _install_console(app: FastAPI) -> None:
+    """The web console at /console (HTML, not in the OpenAPI) and its vendored assets, served
+    from the package: no CDN, no build step."""
+    app.mount(
+        "/console/static",
+        StaticAssets(directory=str(CONSOLE_DIR / "static")),
+        name="console-static",
+    )
+    app.router.routes.extend(console_router.routes)

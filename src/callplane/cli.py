@@ -1,4 +1,4 @@
-"""The `callplane` command: serve, worker, migrate, bootstrap, keys, tokens, orgs.
+"""The `callplane` command: serve, worker, migrate, bootstrap, keys, tokens, orgs, console-link.
 
 The server side (SQLAlchemy, Alembic, the app) is imported by the commands that use it, so the
 remote commands CI/CD runs step after step (agents, plan, apply…) start in a fraction of the time,
@@ -307,6 +307,77 @@ async def _the_only_organization(session: AsyncSession) -> uuid.UUID:
             f"{len(organizations)} organizations: pass --org (see `callplane orgs list`)"
         )
     return organizations[0].id
+
+
+@app.command("console-link")
+@_server_command
+def console_link(
+    email: Annotated[
+        str | None,
+        typer.Option("--email", help="The user to sign in; default: the only admin there is."),
+    ] = None,
+    org: Annotated[
+        str | None,
+        typer.Option("--org", help="Organization id; default: the only one (callplane orgs list)"),
+    ] = None,
+    url: Annotated[
+        str | None, typer.Option("--url", help="Where the server is (default: settings)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Print a one-time, short-lived link that signs a user in to the web console."""
+    from sqlalchemy import select
+
+    from callplane.console import sessions
+    from callplane.models import Membership, User
+    from callplane.organizations import repository
+
+    try:
+        chosen = None if org is None else uuid.UUID(org)
+    except ValueError:
+        raise typer.BadParameter("--org must be an organization id (UUID)") from None
+    settings = get_settings()
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        organization_id = chosen or await _the_only_organization(session)
+        if await repository.get_organization(session, organization_id) is None:
+            raise typer.BadParameter(f"no organization {organization_id}")
+        members = (
+            select(User, Membership.role)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.organization_id == organization_id)
+        )
+        if email is not None:
+            members = members.where(User.email == email)
+        else:
+            members = members.where(Membership.role == "admin")
+        found = (await session.execute(members.order_by(User.created_at).limit(2))).all()
+        if not found:
+            raise typer.BadParameter(
+                f"no member {email} in {organization_id}" if email else "no admin to sign in"
+            )
+        if len(found) > 1 and email is None:
+            raise typer.BadParameter("several admins: pass --email")
+        user = found[0][0]
+        issued = await sessions.create_login_link(
+            session, user.id, organization_id, settings.console_login_link_minutes
+        )
+        return {
+            "token": issued.token,
+            "email": user.email,
+            "organization_id": str(organization_id),
+            "expires_at": issued.expires_at.isoformat(),
+        }
+
+    result = _in_transaction(work)
+    base = (url or settings.console_public_url or "http://127.0.0.1:8000").rstrip("/")
+    result["url"] = f"{base}/console/login/link?token={result.pop('token')}"
+    _emit(
+        as_json,
+        result,
+        f"Console login link for {result['email']} (works once, until {result['expires_at']}):\n"
+        f"  {result['url']}",
+    )
 
 
 @orgs_app.command("list")

@@ -111,6 +111,28 @@ class Settings(BaseSettings):
         "Refused with CALLPLANE_ENV=production.",
     )
 
+    # The web console (docs/console.md)
+    console_session_minutes: int = Field(
+        default=12 * 60,
+        ge=1,
+        le=30 * 24 * 60,
+        description="How long a console sign-in lasts; signing out or revoking the credential it "
+        "was made with ends it sooner.",
+    )
+    console_login_link_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="How long a one-time console login link works."
+    )
+    console_public_url: str | None = Field(
+        default=None,
+        description="Base URL printed in console login links (`callplane console-link`); "
+        "default http://127.0.0.1:8000.",
+    )
+    widget_rate_limit_requests: int = Field(
+        default=60,
+        ge=1,
+        description="Public widget requests allowed per widget and client address per minute.",
+    )
+
     # Webhooks (docs/webhooks.md): attempt n+1 waits base * rate**(n-1) seconds after attempt n.
     # Webhook URLs go through the crawler's SSRF guard (crawler_allow_private_networks).
     webhook_max_attempts: int = Field(

@@ -34,8 +34,18 @@ PUBLIC_ROUTES = frozenset(
         "/openapi.json",
         "/docs-assets",
         "/core/public/web-widgets/{widget_id}",
+        # The widget's chat: no credential; Origin, rate limit and a per-conversation token
+        # guard it (tests/widgets/test_widget_chat.py).
+        "/core/public/web-widgets/{widget_id}/conversations",
+        "/core/public/web-widgets/{widget_id}/conversations/{conversation_id}",
+        "/core/public/web-widgets/{widget_id}/conversations/{conversation_id}/messages",
+        "/widget.js",
+        "/console/static",
     }
 )
+# The web console authenticates with its session cookie and CSRF token, not a bearer credential,
+# and checks the same scopes itself: tests/console covers it (sessions, scopes, CSRF, tenancy).
+CONSOLE = "/console"
 
 # Routes that accept any valid credential (no scope needed).
 ANY_CREDENTIAL_ROUTES = frozenset({("GET", "/admin/members/me/scopes")})
@@ -123,6 +133,8 @@ def endpoints(app: FastAPI) -> Iterator[Endpoint]:
     """Every (method, path) the app serves, from its route table (includes nested routers)."""
     for context in iter_route_contexts(app.routes):
         if not isinstance(context.original_route, APIRoute):
+            continue
+        if context.path == CONSOLE or context.path.startswith(CONSOLE + "/"):
             continue
         dependant = context.dependant
         for method in sorted(set(context.methods or ()) - {"HEAD"}):

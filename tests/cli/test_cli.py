@@ -320,3 +320,16 @@ def test_the_command_loads_no_server_stack() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.splitlines()[-1] == "loaded:"
+
+
+def test_console_link_prints_a_one_time_link_that_signs_the_admin_in(
+    run: Runner, bootstrapped: dict[str, Any], db_url: str
+) -> None:
+    printed = run("console-link", "--url", "http://console.test:9000", "--json")
+    link = json.loads(printed.stdout)
+    assert link["url"].startswith("http://console.test:9000/console/login/link?token=")
+    assert link["email"] == "a@b.c"
+    assert link["organization_id"] == bootstrapped["organization_id"]
+    human = run("console-link")
+    assert "works once" in human.stdout and "/console/login/link?token=" in human.stdout
+    assert run("console-link", "--email", "nobody@b.c", check=False).returncode == 2

@@ -6,6 +6,7 @@ from callplane.models.agent_version import AgentVersion
 from callplane.models.api_key import ApiKey
 from callplane.models.audit_event import AuditEvent
 from callplane.models.base import Base
+from callplane.models.console_session import ConsoleLoginLink, ConsoleSession
 from callplane.models.conversation import Conversation
 from callplane.models.idempotency_key import IdempotencyKey
 from callplane.models.knowledge_collection import (
@@ -32,6 +33,8 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Base",
+    "ConsoleLoginLink",
+    "ConsoleSession",
     "Conversation",
     "IdempotencyKey",
     "KnowledgeChunk",
