@@ -75,6 +75,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/core/web-widgets/{widget_id}"): {"published": False},
     ("PATCH", "/core/webhooks/{webhook_id}"): {"active": True},
     ("POST", "/core/knowledge-collections/{collection_id}/search"): {"query": "hours"},
+    ("PATCH", "/core/knowledge-collections/{collection_id}"): {"name": "Hijacked"},
 }
 
 # Required query parameters, so the 404 (not a 422) is what we observe.
@@ -163,6 +164,7 @@ def dummy_values() -> dict[str, str]:
         "collection_id": str(uuid.uuid4()),
         "webhook_id": str(uuid.uuid4()),
         "delivery_id": str(uuid.uuid4()),
+        "document_id": str(uuid.uuid4()),
     }
 
 
