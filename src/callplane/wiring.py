@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.audit import recorder as audit
 from callplane.config import Settings
+from callplane.knowledge import workflow as knowledge
 from callplane.llm import Writer, writer_for
 from callplane.scaffolding import workflow as scaffolding
 from callplane.versions import generation
@@ -29,6 +30,8 @@ WORKFLOWS: dict[str, Callable[..., Awaitable[None]]] = {
     scaffolding.FROM_WEBSITE: scaffolding.build,
     scaffolding.DEMO: scaffolding.build,
     delivery.WORKFLOW: delivery.deliver,
+    knowledge.CRAWL: knowledge.crawl_into_collection,
+    knowledge.REFRESH: knowledge.refresh_collection,
 }
 
 

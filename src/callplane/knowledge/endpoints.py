@@ -10,6 +10,8 @@ from fastapi import APIRouter, Query, Request, Response
 from callplane.auth.dependencies import Requires
 from callplane.auth.scopes import Scope
 from callplane.auth.subject import AuthSubject
+from callplane.crawler.errors import CrawlError, PrivateAddress
+from callplane.crawler.guard import check_start
 from callplane.db.session import ReadSession, WriteSession
 from callplane.errors import merge_responses
 from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
@@ -22,6 +24,7 @@ from callplane.knowledge.errors import (
     UnreadableDocument,
     UnsupportedDocumentType,
     UploadInvalid,
+    UrlRefused,
 )
 from callplane.knowledge.repository import CollectionRepository
 from callplane.knowledge.schemas import (
@@ -29,6 +32,7 @@ from callplane.knowledge.schemas import (
     CollectionDetail,
     CollectionRead,
     CollectionUpdate,
+    CrawlRequest,
     DocumentCreate,
     DocumentCreated,
     DocumentRead,
@@ -40,6 +44,9 @@ from callplane.knowledge.schemas import (
 from callplane.knowledge.search import KnowledgeSearch
 from callplane.knowledge.service import KnowledgeService
 from callplane.knowledge.uploads import read_document
+from callplane.workflows.errors import WorkflowEngineUnavailable
+from callplane.workflows.schemas import WorkflowAccepted
+from callplane.workflows.service import derive_workflow_id
 
 router = APIRouter(prefix="/core/knowledge-collections", tags=["knowledge"])
 
@@ -254,3 +261,62 @@ async def delete_knowledge_document(
     await KnowledgeService(session, subject.organization_id).delete_document(
         collection_id, document_id
     )
+
+
+# Web pages
+
+
+@router.post(
+    "/{collection_id}/crawl",
+    status_code=202,
+    response_model=WorkflowAccepted,
+    responses=merge_responses(CollectionNotFound, UrlRefused, WorkflowEngineUnavailable),
+)
+async def crawl_into_knowledge_collection(
+    collection_id: uuid.UUID,
+    body: CrawlRequest,
+    subject: Manager,
+    request: Request,
+    session: WriteSession,
+) -> WorkflowAccepted:
+    """Fetch a web page (`max_pages: 1`) or crawl a site (same host, breadth-first, robots.txt
+    obeyed) into the collection, in the background: poll `GET /core/workflows/{workflow_id}`
+    for progress. A page already in the collection (same URL) is replaced; content already held
+    under another URL is not stored twice. A URL the crawler would refuse is 422 at once."""
+    await check_url(body.url, request)
+    run = await KnowledgeService(session, subject.organization_id).start_crawl(
+        collection_id, body, derive_workflow_id(request)
+    )
+    return WorkflowAccepted(workflow_id=run.id)
+
+
+@router.post(
+    "/{collection_id}/refresh",
+    status_code=202,
+    response_model=WorkflowAccepted,
+    responses=merge_responses(CollectionNotFound, WorkflowEngineUnavailable),
+)
+async def refresh_knowledge_collection(
+    collection_id: uuid.UUID, subject: Manager, request: Request, session: WriteSession
+) -> WorkflowAccepted:
+    """Fetch every URL document again and replace those whose text changed, in the background.
+    While a refresh of the collection is unfinished, its workflow id is returned again."""
+    run = await KnowledgeService(session, subject.organization_id).start_refresh(
+        collection_id, derive_workflow_id(request)
+    )
+    return WorkflowAccepted(workflow_id=run.id)
+
+
+async def check_url(url: str, request: Request) -> None:
+    """What the crawl would refuse at its first connection is a 422 now (before the request
+    touches the database)."""
+    allow_private = bool(request.app.state.settings.crawler_allow_private_networks)
+    try:
+        await check_start(url, allow_private_networks=allow_private)
+    except PrivateAddress as error:
+        raise UrlRefused(
+            f"url: {error.message} Set CALLPLANE_CRAWLER_ALLOW_PRIVATE_NETWORKS=true on the "
+            "server to allow private networks (never in production)."
+        ) from None
+    except CrawlError as error:
+        raise UrlRefused(f"url: {error.message}") from None

@@ -55,3 +55,8 @@ class DocumentTooLarge(AppError):
 class UploadInvalid(UnprocessableRequest):
     code = "upload_invalid"
     default_detail = "Send one file in the multipart field `file`."
+
+
+class UrlRefused(UnprocessableRequest):
+    code = "url_refused"
+    default_detail = "The crawler cannot fetch this URL."

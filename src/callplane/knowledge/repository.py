@@ -82,6 +82,14 @@ class CollectionRepository(OrgRepository[KnowledgeCollection]):
         )
         return (await self.session.scalars(statement)).one_or_none()
 
+    async def by_url(self, collection_id: uuid.UUID, url: str) -> KnowledgeDocument | None:
+        statement = select(KnowledgeDocument).where(
+            KnowledgeDocument.organization_id == self.organization_id,
+            KnowledgeDocument.collection_id == collection_id,
+            KnowledgeDocument.url == url,
+        )
+        return (await self.session.scalars(statement)).one_or_none()
+
     async def url_documents(self, collection_id: uuid.UUID) -> Sequence[KnowledgeDocument]:
         statement = select(KnowledgeDocument).where(
             KnowledgeDocument.organization_id == self.organization_id,

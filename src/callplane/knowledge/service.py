@@ -15,8 +15,13 @@ from callplane.db.types import new_id
 from callplane.knowledge.errors import CollectionInUse, CollectionNotFound, DocumentNotFound
 from callplane.knowledge.extract import Extracted
 from callplane.knowledge.repository import CollectionRepository
-from callplane.knowledge.schemas import CollectionCreate, CollectionUpdate
-from callplane.models import AgentVersion, KnowledgeCollection, KnowledgeDocument
+from callplane.knowledge.schemas import CollectionCreate, CollectionUpdate, CrawlRequest
+from callplane.models import AgentVersion, KnowledgeCollection, KnowledgeDocument, WorkflowRun
+from callplane.workflows.service import WorkflowService
+
+# The workflows' durable names (knowledge.workflow): never change them.
+CRAWL = "knowledge_crawl"
+REFRESH = "knowledge_refresh"
 
 # Called (in the writing transaction) with the session, organization and collection whose
 # passages changed: the wiring uses it to schedule embeddings after commit.
@@ -145,6 +150,37 @@ class KnowledgeService:
         await self.session.delete(document)
         await self._record(
             "knowledge_document.deleted", document_id, {"collection_id": str(collection_id)}
+        )
+
+    async def start_crawl(
+        self, collection_id: uuid.UUID, body: CrawlRequest, workflow_id: str
+    ) -> WorkflowRun:
+        await self.get(collection_id)
+        return await WorkflowService(self.session, self.organization_id).start(
+            workflow_id=workflow_id,
+            type_=CRAWL,
+            input_={"collection_id": str(collection_id), **body.model_dump(mode="json")},
+            total_steps=2,
+        )
+
+    async def start_refresh(self, collection_id: uuid.UUID, workflow_id: str) -> WorkflowRun:
+        """One refresh of a collection at a time: while one is unfinished, it is returned."""
+        await self.get(collection_id)
+        unfinished = await self.session.scalars(
+            select(WorkflowRun).where(
+                WorkflowRun.organization_id == self.organization_id,
+                WorkflowRun.type == REFRESH,
+                WorkflowRun.status.in_(("queued", "running")),
+            )
+        )
+        for run in unfinished:
+            if run.input.get("collection_id") == str(collection_id):
+                return run
+        return await WorkflowService(self.session, self.organization_id).start(
+            workflow_id=workflow_id,
+            type_=REFRESH,
+            input_={"collection_id": str(collection_id)},
+            total_steps=1,
         )
 
     def passages_changed(self, collection_id: uuid.UUID) -> None:
