@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.audit import recorder as audit
 from callplane.config import Settings
+from callplane.knowledge import embedding as knowledge_embedding
+from callplane.knowledge import service as knowledge_service
 from callplane.knowledge import workflow as knowledge
 from callplane.llm import Writer, writer_for
 from callplane.scaffolding import workflow as scaffolding
@@ -32,6 +34,7 @@ WORKFLOWS: dict[str, Callable[..., Awaitable[None]]] = {
     delivery.WORKFLOW: delivery.deliver,
     knowledge.CRAWL: knowledge.crawl_into_collection,
     knowledge.REFRESH: knowledge.refresh_collection,
+    knowledge_embedding.EMBED: knowledge_embedding.embed_collection,
 }
 
 
@@ -45,6 +48,7 @@ def install() -> None:
     audit.on_event(fanout.fan_out)
     steps.on_transaction(_act_as_workflow)
     workflows.on_cancel(generation.TYPE, generation.reset_on_cancel)
+    knowledge_service.on_passages_changed(knowledge_embedding.schedule_after_commit)
     for name, body in WORKFLOWS.items():
         engine.register_workflow(name, body)
 

@@ -21,6 +21,7 @@ from callplane.knowledge.errors import (
     CollectionNotFound,
     DocumentNotFound,
     EmbeddingsNotConfigured,
+    EmbeddingsUnavailable,
     UnreadableDocument,
     UnsupportedDocumentType,
     UploadInvalid,
@@ -93,7 +94,7 @@ async def get_knowledge_collection(
 @router.post(
     "/{collection_id}/search",
     response_model=SearchResults,
-    responses=merge_responses(CollectionNotFound, EmbeddingsNotConfigured),
+    responses=merge_responses(CollectionNotFound, EmbeddingsNotConfigured, EmbeddingsUnavailable),
 )
 async def search_knowledge_collection(
     collection_id: uuid.UUID, body: SearchRequest, subject: Reader, session: ReadSession
@@ -104,9 +105,7 @@ async def search_knowledge_collection(
     if await CollectionRepository(session, subject.organization_id).get(collection_id) is None:
         raise CollectionNotFound()
     search = KnowledgeSearch(session, subject.organization_id)
-    hits = await search.search(
-        [collection_id], body.query, limit=body.limit, mode=body.mode or "keyword"
-    )
+    hits = await search.search([collection_id], body.query, limit=body.limit, mode=body.mode)
     return SearchResults(results=[SearchResult.model_validate(hit) for hit in hits])
 
 

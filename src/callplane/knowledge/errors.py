@@ -60,3 +60,9 @@ class UploadInvalid(UnprocessableRequest):
 class UrlRefused(UnprocessableRequest):
     code = "url_refused"
     default_detail = "The crawler cannot fetch this URL."
+
+
+class EmbeddingsUnavailable(AppError):
+    status = 503
+    code = "embeddings_unavailable"
+    default_detail = "The embeddings endpoint failed; retry, or use the keyword mode."

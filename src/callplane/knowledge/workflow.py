@@ -17,6 +17,7 @@ import uuid
 from typing import Any
 
 from callplane.db.types import utcnow
+from callplane.knowledge import embedding
 from callplane.knowledge.repository import CollectionRepository
 from callplane.knowledge.service import CRAWL, REFRESH, KnowledgeService
 from callplane.models import WorkflowRun
@@ -75,6 +76,7 @@ async def _crawl_body(run: WorkflowRun) -> dict[str, Any]:
             "pages": profile["pages"],
         },
     )
+    await embedding.start_in_workflow(run.id, run.organization_id, arguments["collection_id"])
     await tracking.progress(run.id, "done", "Done", 2, 2)
     return {
         "collection_id": arguments["collection_id"],
@@ -142,6 +144,8 @@ async def _refresh_body(run: WorkflowRun) -> dict[str, Any]:
         result = await engine.run_step(_refresh_page, {**arguments, "url": url})
         outcomes[result["outcome"]].append(url)
     await engine.run_step(_mark_refreshed, arguments)
+    if outcomes["changed"]:
+        await embedding.start_in_workflow(run.id, run.organization_id, arguments["collection_id"])
     await tracking.progress(run.id, "done", "Done", len(urls), len(urls))
     return {"collection_id": arguments["collection_id"], **outcomes}
 
