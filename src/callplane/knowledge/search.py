@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -94,24 +95,82 @@ _COLUMNS = (
     column("score", Float()),
 )
 
-# `any_terms`: the terms joined by " or " for websearch_to_tsquery (which never raises on its
-# input); `all_terms`: the terms joined by spaces for plainto_tsquery (every term).
+# `any_terms`: the query's lexemes (stemmed by the `english` configuration, common ones left out,
+# see `_lexemes`), quoted and joined by `|` for to_tsquery('simple') (no second stemming);
+# `all_terms`: the words joined by spaces for plainto_tsquery (every word). At most
+# `candidates` matching passages are ranked (any of them: see docs/knowledge.md).
 _POSTGRES = text(
     """
     SELECT c.id, c.document_id, c.collection_id, c.title, d.url, c.content,
            ts_rank_cd(c.search_vector, q.any_terms)
              + CASE WHEN c.search_vector @@ q.all_terms THEN 1.0 ELSE 0.0 END AS score
-    FROM (SELECT websearch_to_tsquery('english', :any_terms) AS any_terms,
+    FROM (SELECT to_tsquery('simple', :any_terms) AS any_terms,
                  plainto_tsquery('english', :all_terms) AS all_terms) AS q,
-         knowledge_chunks AS c
+         LATERAL (
+           SELECT m.seq, m.id, m.document_id, m.collection_id, m.title, m.content,
+                  m.search_vector
+           FROM knowledge_chunks AS m
+           WHERE m.search_vector @@ q.any_terms
+             AND m.organization_id = :organization_id
+             AND m.collection_id IN :collection_ids
+           LIMIT :candidates
+         ) AS c
     JOIN knowledge_documents AS d ON d.id = c.document_id
-    WHERE c.search_vector @@ q.any_terms
-      AND c.organization_id = :organization_id
-      AND c.collection_id IN :collection_ids
     ORDER BY score DESC, c.seq
     LIMIT :limit
     """
 )
+_LEXEMES = text("SELECT lexeme FROM unnest(to_tsvector('english', :words))")
+_STATISTICS = text(
+    """
+    SELECT most_common_elems::text::text[] AS lexemes, most_common_elem_freqs AS frequencies
+    FROM pg_stats
+    WHERE schemaname = current_schema() AND tablename = 'knowledge_chunks'
+      AND attname = 'search_vector'
+      AND (SELECT reltuples FROM pg_class WHERE oid = 'knowledge_chunks'::regclass)
+          >= :minimum
+    """
+)
+COMMON_FREQUENCY = 0.01  # a lexeme in more passages than this is left out of queries...
+MAX_RANKED = 1000  # ...and at most this many matching passages are ranked
+PRUNE_FROM_PASSAGES = 50_000  # below this many passages (all organizations), nothing is left out
+STATISTICS_TTL_SECONDS = 300.0
+_statistics: dict[int, tuple[float, dict[str, float]]] = {}
+
+
+async def _lexeme_frequencies(session: AsyncSession) -> dict[str, float]:
+    """The share of passages holding each of the most common lexemes, from the planner's
+    statistics (ANALYZE keeps them for tsvector columns), cached a few minutes per engine; none
+    while the table is smaller than PRUNE_FROM_PASSAGES (ranking every match is cheap then)."""
+    key = id(session.get_bind())
+    cached = _statistics.get(key)
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < STATISTICS_TTL_SECONDS:
+        return cached[1]
+    row = (await session.execute(_STATISTICS, {"minimum": PRUNE_FROM_PASSAGES})).first()
+    frequencies: dict[str, float] = {}
+    if row is not None and row.lexemes and row.frequencies:
+        frequencies = dict(zip(row.lexemes, row.frequencies, strict=False))
+    _statistics[key] = (now, frequencies)
+    return frequencies
+
+
+async def _lexemes(session: AsyncSession, terms: list[str]) -> list[str]:
+    """The query's lexemes worth searching: English stop words are gone (to_tsvector), and so are
+    lexemes in more than COMMON_FREQUENCY of all passages, unless all are (then the rarest is
+    kept): like stop words, they would match a large share of the passages and rank little."""
+    words = " ".join(terms)
+    lexemes = list(dict.fromkeys((await session.scalars(_LEXEMES, {"words": words})).all()))
+    if not lexemes:
+        return []
+    frequencies = await _lexeme_frequencies(session)
+    rare = [lexeme for lexeme in lexemes if frequencies.get(lexeme, 0.0) <= COMMON_FREQUENCY]
+    return rare or [min(lexemes, key=lambda lexeme: frequencies.get(lexeme, 0.0))]
+
+
+def _quoted(lexeme: str) -> str:
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
 
 # `match`: the terms as FTS5 strings ("term"), joined by OR. Title weighs twice the text.
 _SQLITE = text(
@@ -253,9 +312,13 @@ class KnowledgeSearch:
             "limit": limit,
         }
         if is_postgres(self.session):
+            lexemes = await _lexemes(self.session, terms)
+            if not lexemes:
+                return []
             statement = _POSTGRES_QUERY
-            params["any_terms"] = " or ".join(term for term in terms if term != "or")
+            params["any_terms"] = " | ".join(_quoted(lexeme) for lexeme in lexemes)
             params["all_terms"] = " ".join(terms)
+            params["candidates"] = MAX_RANKED
         else:
             statement = _SQLITE_QUERY
             words = [term for term in terms if term not in ENGLISH_STOP_WORDS]
