@@ -76,6 +76,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/core/webhooks/{webhook_id}"): {"active": True},
     ("POST", "/core/knowledge-collections/{collection_id}/search"): {"query": "hours"},
     ("PATCH", "/core/knowledge-collections/{collection_id}"): {"name": "Hijacked"},
+    ("POST", "/core/knowledge-collections/{collection_id}/crawl"): {"url": "http://127.0.0.1:9/"},
 }
 
 # Required query parameters, so the 404 (not a 422) is what we observe.
