@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from callplane.db.engine import Database
+from callplane.knowledge.repository import CollectionRepository
 from callplane.models import KnowledgeCollection
 from callplane.organizations.service import OrganizationService, PlatformService
 
@@ -147,6 +148,11 @@ class Tenant:
         async with self.database.session(write=True) as session, session.begin():
             collection = KnowledgeCollection(organization_id=self.organization_id, name="Docs")
             session.add(collection)
+            await session.flush()
+            document = await CollectionRepository(session, self.organization_id).put_document(
+                collection.id, "https://docs.test/", "Docs", "Opening hours: 9 to 5."
+            )
+            assert document is not None
         number = await self.register_number(label="Main line")
         widget = await self.create_widget(agent["id"], version["id"])
         conversation_id = await self.import_conversation(agent["id"])
@@ -158,6 +164,7 @@ class Tenant:
             "conversation_id": conversation_id,
             "workflow_id": generation.json()["workflow_id"],
             "collection_id": str(collection.id),
+            "document_id": str(document.id),
             "webhook_id": webhook_id,
             "delivery_id": delivery["id"],
         }

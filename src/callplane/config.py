@@ -104,6 +104,15 @@ class Settings(BaseSettings):
         description="Largest response body an `http_request` tool action reads.",
     )
 
+    # Embeddings for semantic/hybrid knowledge search: any OpenAI-compatible `/embeddings`
+    # endpoint; without a base URL, knowledge search is keyword search (docs/knowledge.md).
+    embeddings_base_url: str | None = None
+    embeddings_api_key: str | None = None
+    embeddings_model: str = "text-embedding-3-small"
+    embeddings_dimensions: int | None = Field(default=None, ge=1, le=8192)
+    embeddings_batch_size: int = Field(default=64, ge=1, le=2048)
+    embeddings_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+
     # Crawler
     crawler_allow_private_networks: bool = Field(
         default=False,

@@ -17,6 +17,9 @@ from callplane.config import Settings
 from callplane.conversations.knowledge import SearchRetriever
 from callplane.conversations.live import LiveRuntime
 from callplane.db.engine import Database
+from callplane.knowledge import embedding as knowledge_embedding
+from callplane.knowledge import service as knowledge_service
+from callplane.knowledge import workflow as knowledge
 from callplane.llm import OpenAICompatibleProvider, Writer, writer_for
 from callplane.runtime import workflows as conversation_workflows
 from callplane.runtime.http import GuardedHttp
@@ -37,6 +40,9 @@ WORKFLOWS: dict[str, Callable[..., Awaitable[None]]] = {
     scaffolding.DEMO: scaffolding.build,
     delivery.WORKFLOW: delivery.deliver,
     conversation_workflows.WORKFLOW: conversation_workflows.call_endpoint,
+    knowledge.CRAWL: knowledge.crawl_into_collection,
+    knowledge.REFRESH: knowledge.refresh_collection,
+    knowledge_embedding.EMBED: knowledge_embedding.embed_collection,
 }
 
 
@@ -50,6 +56,7 @@ def install() -> None:
     audit.on_event(fanout.fan_out)
     steps.on_transaction(_act_as_workflow)
     workflows.on_cancel(generation.TYPE, generation.reset_on_cancel)
+    knowledge_service.on_passages_changed(knowledge_embedding.schedule_after_commit)
     for name, body in WORKFLOWS.items():
         engine.register_workflow(name, body)
 

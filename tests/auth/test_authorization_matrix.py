@@ -88,6 +88,8 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/core/webhooks/{webhook_id}"): {"active": True},
     ("POST", "/core/knowledge-collections/{collection_id}/search"): {"query": "hours"},
     ("POST", "/core/conversations/{conversation_id}/messages"): {"content": "Hijacked"},
+    ("PATCH", "/core/knowledge-collections/{collection_id}"): {"name": "Hijacked"},
+    ("POST", "/core/knowledge-collections/{collection_id}/crawl"): {"url": "http://127.0.0.1:9/"},
 }
 
 # Required query parameters, so the 404 (not a 422) is what we observe.
@@ -178,6 +180,7 @@ def dummy_values() -> dict[str, str]:
         "collection_id": str(uuid.uuid4()),
         "webhook_id": str(uuid.uuid4()),
         "delivery_id": str(uuid.uuid4()),
+        "document_id": str(uuid.uuid4()),
     }
 
 

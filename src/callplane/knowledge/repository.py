@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import builtins
+import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -9,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.db.repository import OrgRepository
 from callplane.db.types import new_id, utcnow
+from callplane.kit.filters import like_pattern
 from callplane.kit.pagination import paginate
 from callplane.knowledge.chunking import chunk_text
 from callplane.models import KnowledgeChunk, KnowledgeCollection, KnowledgeDocument
@@ -18,11 +21,16 @@ class CollectionRepository(OrgRepository[KnowledgeCollection]):
     model = KnowledgeCollection
 
     async def list(
-        self, *, limit: int, cursor: str | None
+        self, *, limit: int, cursor: str | None, name: str | None = None
     ) -> tuple[list[KnowledgeCollection], str | None]:
+        statement = self.scoped()
+        if name:
+            statement = statement.where(
+                KnowledgeCollection.name.ilike(like_pattern(name), escape="\\")
+            )
         return await paginate(
             self.session,
-            self.scoped(),
+            statement,
             (KnowledgeCollection.created_at, KnowledgeCollection.id),
             (datetime, uuid.UUID),
             limit=limit,
@@ -40,11 +48,66 @@ class CollectionRepository(OrgRepository[KnowledgeCollection]):
         )
         return (await self.session.scalars(statement)).all()
 
+    async def page_documents(
+        self, collection_id: uuid.UUID, *, limit: int, cursor: str | None
+    ) -> tuple[builtins.list[KnowledgeDocument], str | None]:
+        statement = select(KnowledgeDocument).where(
+            KnowledgeDocument.organization_id == self.organization_id,
+            KnowledgeDocument.collection_id == collection_id,
+        )
+        return await paginate(
+            self.session,
+            statement,
+            (KnowledgeDocument.created_at, KnowledgeDocument.id),
+            (datetime, uuid.UUID),
+            limit=limit,
+            cursor=cursor,
+        )
+
+    async def document(
+        self, collection_id: uuid.UUID, document_id: uuid.UUID
+    ) -> KnowledgeDocument | None:
+        statement = select(KnowledgeDocument).where(
+            KnowledgeDocument.organization_id == self.organization_id,
+            KnowledgeDocument.collection_id == collection_id,
+            KnowledgeDocument.id == document_id,
+        )
+        return (await self.session.scalars(statement)).one_or_none()
+
+    async def by_hash(self, collection_id: uuid.UUID, digest: str) -> KnowledgeDocument | None:
+        statement = select(KnowledgeDocument).where(
+            KnowledgeDocument.organization_id == self.organization_id,
+            KnowledgeDocument.collection_id == collection_id,
+            KnowledgeDocument.content_hash == digest,
+        )
+        return (await self.session.scalars(statement)).one_or_none()
+
+    async def by_url(self, collection_id: uuid.UUID, url: str) -> KnowledgeDocument | None:
+        statement = select(KnowledgeDocument).where(
+            KnowledgeDocument.organization_id == self.organization_id,
+            KnowledgeDocument.collection_id == collection_id,
+            KnowledgeDocument.url == url,
+        )
+        return (await self.session.scalars(statement)).one_or_none()
+
+    async def url_documents(self, collection_id: uuid.UUID) -> Sequence[KnowledgeDocument]:
+        statement = select(KnowledgeDocument).where(
+            KnowledgeDocument.organization_id == self.organization_id,
+            KnowledgeDocument.collection_id == collection_id,
+            KnowledgeDocument.url.is_not(None),
+        )
+        return (await self.session.scalars(statement)).all()
+
     async def put_document(
         self, collection_id: uuid.UUID, url: str, title: str | None, content: str
-    ) -> KnowledgeDocument:
-        """Add a document, or replace the one with the same URL (so re-adding is idempotent).
-        Its search passages are cut here, in the same transaction, whenever its text changes."""
+    ) -> KnowledgeDocument | None:
+        """Add a page, or replace the one with the same URL (so re-adding is idempotent).
+        Its search passages are cut here, in the same transaction, whenever its text changes.
+
+        A page whose text another document of the collection already holds is not stored twice:
+        None (and a page that now duplicates another is removed)."""
+        digest = hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest()
+        twin = await self.by_hash(collection_id, digest)
         existing = (
             await self.session.scalars(
                 select(KnowledgeDocument).where(
@@ -54,10 +117,16 @@ class CollectionRepository(OrgRepository[KnowledgeCollection]):
                 )
             )
         ).one_or_none()
+        if twin is not None and (existing is None or twin.id != existing.id):
+            if existing is not None:
+                await self.session.delete(existing)
+                await self.session.flush()
+            return None
         if existing is not None:
             if existing.title != title or existing.content != content:
                 existing.title = title
                 existing.content = content
+                existing.content_hash = digest
                 await self.write_chunks(existing)
             return existing
         document = KnowledgeDocument(
@@ -67,6 +136,9 @@ class CollectionRepository(OrgRepository[KnowledgeCollection]):
             url=url,
             title=title,
             content=content,
+            source="url",
+            content_type="text/html",
+            content_hash=digest,
         )
         self.session.add(document)
         await self.session.flush()

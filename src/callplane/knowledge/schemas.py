@@ -7,26 +7,83 @@ from pydantic import Field, StringConstraints
 
 from callplane.kit.schemas import RequestModel, ResponseModel, UTCDateTime
 
+DocumentSource = Literal["url", "upload", "text"]
+TextType = Literal["text/plain", "text/markdown", "text/html"]
 
-class DocumentRead(ResponseModel):
+
+class DocumentSummary(ResponseModel):
     id: uuid.UUID
-    url: str
+    collection_id: uuid.UUID
+    source: DocumentSource
+    url: str | None
     title: str | None
-    content: str
+    filename: str | None
+    content_type: str
+    content_hash: str
     created_at: UTCDateTime
     updated_at: UTCDateTime
+
+
+class DocumentRead(DocumentSummary):
+    content: str
 
 
 class CollectionRead(ResponseModel):
     id: uuid.UUID
     name: str
+    description: str | None = None
     source_url: str | None
+    refresh_interval_hours: int | None = None
+    last_refreshed_at: UTCDateTime | None = None
     created_at: UTCDateTime
     updated_at: UTCDateTime
 
 
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Description = Annotated[str, StringConstraints(max_length=2000)]
+RefreshHours = Annotated[int, Field(ge=1, le=24 * 365)]
+
+
+class CollectionCreate(RequestModel):
+    name: Name
+    description: Description | None = None
+    refresh_interval_hours: RefreshHours | None = Field(
+        default=None,
+        description="Re-fetch the collection's URL documents every this many hours (1..8760).",
+    )
+
+
+class CollectionUpdate(RequestModel):
+    """Fields left out are unchanged; `description` and `refresh_interval_hours` may be null."""
+
+    name: Name | None = None
+    description: Description | None = None
+    refresh_interval_hours: RefreshHours | None = None
+
+
+class DocumentCreate(RequestModel):
+    """A text document (`content` with its `content_type`), or a web page to fetch (`url`)."""
+
+    title: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    content: Annotated[str, StringConstraints(max_length=1_000_000)] | None = None
+    content_type: TextType = "text/plain"
+    url: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+
+
+class CrawlRequest(RequestModel):
+    url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    max_pages: int = Field(default=20, ge=1, le=200)
+    max_depth: int = Field(default=2, ge=0, le=5)
+
+
 class CollectionDetail(CollectionRead):
     documents: list[DocumentRead]
+
+
+class DocumentCreated(DocumentRead):
+    duplicate: bool = Field(
+        default=False, description="The collection already held this content: nothing was added."
+    )
 
 
 SearchMode = Literal["keyword", "semantic", "hybrid"]

@@ -3,7 +3,17 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callplane.db.types import UTCDateTime, new_id, utcnow
@@ -23,13 +33,23 @@ class KnowledgeCollection(IdMixin, TimestampsMixin, Base):
     )
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     source_url: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    # Re-fetch the URL documents every this many hours (None: only on request).
+    refresh_interval_hours: Mapped[int | None] = mapped_column(Integer)
+    last_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class KnowledgeDocument(IdMixin, TimestampsMixin, Base):
-    """One document (e.g. a crawled page); unique per collection and URL, so re-adding replaces."""
+    """One document: a page (by URL: unique per collection, so re-adding replaces), an uploaded
+    file or a text. Its content is stored once per collection (`content_hash`, unique)."""
 
     __tablename__ = "knowledge_documents"
-    __table_args__ = (UniqueConstraint("collection_id", "url"),)
+    __table_args__ = (
+        UniqueConstraint("collection_id", "url"),
+        Index(
+            "ix_knowledge_documents_collection_hash", "collection_id", "content_hash", unique=True
+        ),
+    )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False, index=True
@@ -37,9 +57,15 @@ class KnowledgeDocument(IdMixin, TimestampsMixin, Base):
     collection_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("knowledge_collections.id", ondelete="CASCADE"), nullable=False
     )
-    url: Mapped[str] = mapped_column(String(2000), nullable=False)
+    url: Mapped[str | None] = mapped_column(String(2000))
     title: Mapped[str | None] = mapped_column(String(500))
     content: Mapped[str] = mapped_column(Text, nullable=False)
+    source: Mapped[str] = mapped_column(
+        String(20), nullable=False, default="url"
+    )  # url|upload|text
+    content_type: Mapped[str] = mapped_column(String(100), nullable=False, default="text/plain")
+    filename: Mapped[str | None] = mapped_column(String(255))
+    content_hash: Mapped[str] = mapped_column(String(64), nullable=False)
 
 
 class KnowledgeChunk(Base):
@@ -70,4 +96,7 @@ class KnowledgeChunk(Base):
     position: Mapped[int] = mapped_column(Integer, nullable=False)
     title: Mapped[str | None] = mapped_column(String(500))
     content: Mapped[str] = mapped_column(Text, nullable=False)
+    # The passage's embedding (little-endian float32, unit length) once computed; None until
+    # then, and while no embeddings endpoint is configured (keyword search still finds it).
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)

@@ -20,6 +20,7 @@ from callplane.agents.schemas import AgentCreate
 from callplane.agents.service import AgentService
 from callplane.audit import recorder as audit
 from callplane.crawler.profile import SitePage, SiteProfile
+from callplane.knowledge import embedding as knowledge_embedding
 from callplane.knowledge.repository import CollectionRepository
 from callplane.models import KnowledgeCollection, WorkflowRun
 from callplane.phone_numbers.repository import PhoneNumberRepository
@@ -227,6 +228,7 @@ async def _build(run: WorkflowRun) -> dict[str, Any]:
     await tracking.progress(run.id, "knowledge", "Storing the pages", 1, total)
     knowledge = KnowledgeStep(build=build, name=f"{company_name} website", profile=profile)
     collection_id = await engine.run_step(store_knowledge, knowledge)
+    await knowledge_embedding.start_in_workflow(run.id, run.organization_id, collection_id)
 
     await tracking.progress(run.id, "write", "Writing the agent's instructions", 2, total)
     writing = ConfigStep(
