@@ -156,6 +156,11 @@ class Tenant:
         number = await self.register_number(label="Main line")
         widget = await self.create_widget(agent["id"], version["id"])
         conversation_id = await self.import_conversation(agent["id"])
+        telephony = await self.put(
+            "/core/telephony/twilio",
+            json={"account_sid": "AC" + "0" * 32, "auth_token": "a-test-auth-token"},
+        )
+        assert telephony.status_code == 200, telephony.text
         return {
             "agent_id": agent["id"],
             "version": str(version["version"]),
@@ -167,6 +172,7 @@ class Tenant:
             "document_id": str(document.id),
             "webhook_id": webhook_id,
             "delivery_id": delivery["id"],
+            "provider": "twilio",
         }
 
 

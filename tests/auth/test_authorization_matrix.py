@@ -41,6 +41,10 @@ PUBLIC_ROUTES = frozenset(
         "/core/public/web-widgets/{widget_id}/conversations/{conversation_id}/messages",
         "/widget.js",
         "/console/static",
+        # Carriers' call webhooks: no credential; each request is signed with the organization's
+        # carrier credentials (tests/voice/test_webhooks.py).
+        "/voice/twilio/incoming",
+        "/voice/telnyx/incoming",
     }
 )
 # The web console authenticates with its session cookie and CSRF token, not a bearer credential,
@@ -73,6 +77,7 @@ SCOPE_FAMILIES = {
     "/admin/organization-pats": "api_keys",
     "/core/audit-events": "audit",
     "/core/webhooks": "webhooks",
+    "/core/telephony": "phone_numbers",  # carrier credentials of the voice gateway
 }
 
 # Valid bodies for the write routes that take an id, so the 404 (not a 422) is what we observe.
@@ -181,6 +186,7 @@ def dummy_values() -> dict[str, str]:
         "webhook_id": str(uuid.uuid4()),
         "delivery_id": str(uuid.uuid4()),
         "document_id": str(uuid.uuid4()),
+        "provider": "twilio",
     }
 
 
