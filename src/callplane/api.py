@@ -11,6 +11,7 @@ from fastapi.utils import create_model_field
 
 from callplane.agent_config.endpoints import router as agent_config_router
 from callplane.agents.endpoints import router as agents_router
+from callplane.analytics.endpoints import router as analytics_router
 from callplane.audit.endpoints import router as audit_router
 from callplane.conversations.endpoints import router as conversations_router
 from callplane.errors import (
@@ -88,6 +89,7 @@ def mount_routers(app: FastAPI) -> None:
         phone_numbers_router,
         widgets_router,
         conversations_router,
+        analytics_router,
         agent_config_router,
         workflows_router,
         knowledge_router,

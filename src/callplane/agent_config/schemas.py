@@ -641,7 +641,8 @@ class AgentConfig(BaseModel):
         default=EndCallRules(), description="Rules for ending a conversation automatically."
     )
     analysis: AnalysisConfig = Field(
-        default=AnalysisConfig(), description="Post-conversation analysis: summary, success, fields."
+        default=AnalysisConfig(),
+        description="Post-conversation analysis: summary, success, fields.",
     )
 
     @field_validator("tools")
