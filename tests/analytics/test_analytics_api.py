@@ -150,7 +150,7 @@ async def test_buckets_match_a_python_computation(tenant: Tenant, interval: str)
 
 
 async def test_version_filter_and_partial_range(tenant: Tenant) -> None:
-    agent_id, rows, versions = await setup(tenant, count=60)
+    _, rows, versions = await setup(tenant, count=60)
     version_id = versions[1]["id"]
     start = DAY0 + timedelta(hours=30)  # mid-day: the first bucket is cut at `from`
     end = DAY0 + timedelta(days=3, hours=5)
