@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callplane.analytics import analysis
 from callplane.audit import recorder as audit
 from callplane.config import Settings
 from callplane.llm import Writer, writer_for
@@ -29,6 +30,7 @@ WORKFLOWS: dict[str, Callable[..., Awaitable[None]]] = {
     scaffolding.FROM_WEBSITE: scaffolding.build,
     scaffolding.DEMO: scaffolding.build,
     delivery.WORKFLOW: delivery.deliver,
+    analysis.TYPE: analysis.analyze_conversations,
 }
 
 

@@ -26,6 +26,7 @@ ACTIONS: dict[str, str] = {
     "web_widget.updated": "A web widget changed.",
     "web_widget.deleted": "A web widget was deleted.",
     "conversations.imported": "Conversations were imported.",
+    "conversation.analyzed": "An ended conversation's post-conversation analysis was written.",
     "organization.created": "The organization was created (`callplane bootstrap`).",
     "member.added": "A user became a member of the organization (`callplane bootstrap`).",
     "api_key.created": "An API key was created.",

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.agents.errors import AgentNotFound
 from callplane.agents.repository import AgentRepository
+from callplane.analytics import analysis
 from callplane.analytics.metrics import tool_calls
 from callplane.audit import recorder as audit
 from callplane.auth.scopes import Scope
@@ -99,6 +100,7 @@ class ConversationService:
         ]
         await self.session.flush()
         await self.conversations.count_in_stats(rows)
+        analysis.schedule(self.session, self.organization_id, rows)
         await audit.record(
             self.session,
             self.organization_id,
