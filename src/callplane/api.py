@@ -14,6 +14,7 @@ from callplane.agents.endpoints import router as agents_router
 from callplane.agenttests.endpoints import router as agent_tests_router
 from callplane.analytics.endpoints import router as analytics_router
 from callplane.audit.endpoints import router as audit_router
+from callplane.conversations.endpoints import agent_router as live_conversations_router
 from callplane.conversations.endpoints import router as conversations_router
 from callplane.errors import (
     BadRequest,
@@ -66,7 +67,9 @@ IDEMPOTENCY_HEADER = {
         "request. The caller is authorized first: a replay is never served to a caller that "
         "lacks the scope now, and 401, 403, 429 and 5xx answers are not stored (a retry runs "
         "again). A streamed response (text/plain, e.g. a version comparison) is not stored: a "
-        "retry runs again. Another request under the key → 422 `idempotency_key_reused`; while "
+        "retry runs again; a conversation turn's stream is the exception: it is stored whole "
+        "when it ends, and replayed. Another request under the key → 422 "
+        "`idempotency_key_reused`; while "
         "the first is running → 409 `idempotency_key_in_flight`; if it committed but its "
         "response was lost → 409 `idempotency_key_response_lost`; a malformed key → 400."
     ),
@@ -92,6 +95,7 @@ def mount_routers(app: FastAPI) -> None:
         widgets_router,
         conversations_router,
         analytics_router,
+        live_conversations_router,
         agent_config_router,
         workflows_router,
         knowledge_router,

@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             backend=settings.rate_limit_backend,
         )
         app.state.writer = wiring.writer(settings)
+        app.state.live_runtime = wiring.live_runtime(settings)
         sweeper: asyncio.Task[None] | None = None
         if settings.workflows != "off":
             await worker.start(settings, database, listen=settings.workflows == "embedded")

@@ -86,6 +86,24 @@ class Settings(BaseSettings):
     llm_model: str = "gpt-4o-mini"
     llm_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
+    # Live conversations (docs/runtime.md)
+    conversation_idle_timeout_seconds: int = Field(
+        default=900,
+        ge=10,
+        le=7 * 24 * 3600,
+        description="A live conversation with no turn for this long ends as `idle_timeout` "
+        "(checked when it is next used, and swept by housekeeping about once a minute).",
+    )
+    conversation_max_message_chars: int = Field(
+        default=8000, ge=1, le=100_000, description="Longest user message a turn accepts."
+    )
+    conversation_http_max_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="Largest response body an `http_request` tool action reads.",
+    )
+
     # Crawler
     crawler_allow_private_networks: bool = Field(
         default=False,

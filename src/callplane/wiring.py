@@ -15,7 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callplane.analytics import analysis
 from callplane.audit import recorder as audit
 from callplane.config import Settings
-from callplane.llm import Writer, writer_for
+from callplane.conversations.knowledge import SearchRetriever
+from callplane.conversations.live import LiveRuntime
+from callplane.llm import OpenAICompatibleProvider, Writer, writer_for
+from callplane.runtime import workflows as conversation_workflows
+from callplane.runtime.http import GuardedHttp
 from callplane.scaffolding import workflow as scaffolding
 from callplane.versions import generation
 from callplane.versions.summary import summary_chunks
@@ -31,6 +35,7 @@ WORKFLOWS: dict[str, Callable[..., Awaitable[None]]] = {
     scaffolding.DEMO: scaffolding.build,
     delivery.WORKFLOW: delivery.deliver,
     analysis.TYPE: analysis.analyze_conversations,
+    conversation_workflows.WORKFLOW: conversation_workflows.call_endpoint,
 }
 
 
@@ -52,3 +57,30 @@ def writer(settings: Settings) -> Writer:
     """The process's writer (model or templates), with the versions domain's model-less change
     summary as its fallback: the LLM layer knows no domain."""
     return writer_for(settings, summary_chunks)
+
+
+def live_runtime(settings: Settings) -> LiveRuntime:
+    """What live conversations run with: the configured model (none: the offline responder),
+    `http_request` actions through the SSRF guard, workflows on the durable engine."""
+    model = None
+    if settings.llm_base_url:
+        model = OpenAICompatibleProvider(
+            settings.llm_base_url,
+            settings.llm_api_key or "none",
+            settings.llm_model,
+            timeout_seconds=settings.llm_timeout_seconds,
+            max_retries=1,
+        )
+    return LiveRuntime(
+        model=model,
+        http=GuardedHttp(
+            allow_private_networks=settings.crawler_allow_private_networks,
+            max_bytes=settings.conversation_http_max_bytes,
+        ),
+        idle_timeout_seconds=settings.conversation_idle_timeout_seconds,
+        max_message_chars=settings.conversation_max_message_chars,
+        workflows=(
+            conversation_workflows.DurableWorkflows() if settings.workflows != "off" else None
+        ),
+        retriever=SearchRetriever,
+    )

@@ -45,6 +45,7 @@ READ_ONLY_POSTS = frozenset(
     {
         ("POST", "/core/agents/{agent_id}/versions/compare"),
         ("POST", "/core/agent-config/validate"),
+        ("POST", "/core/knowledge-collections/{collection_id}/search"),
     }
 )
 
@@ -73,6 +74,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/core/phone-numbers/{phone_number}"): {"label": "Hijacked"},
     ("PATCH", "/core/web-widgets/{widget_id}"): {"published": False},
     ("PATCH", "/core/webhooks/{webhook_id}"): {"active": True},
+    ("POST", "/core/knowledge-collections/{collection_id}/search"): {"query": "hours"},
 }
 
 # Required query parameters, so the 404 (not a 422) is what we observe.

@@ -85,6 +85,8 @@ async def test_import_returns_ids_and_stores_every_field(tenant: Tenant) -> None
         "ended_at": "2024-05-01T10:01:33.500000Z",
         "created_at": first["created_at"],
         "updated_at": first["updated_at"],
+        "ended_reason": "hangup",  # imported records may carry it (live ones always do)
+        "expires_at": None,
         "sensitive_included": True,
         "transcript": [
             {"role": "agent", "content": "Hello, Acme Dental.", "at": "2024-05-01T10:00:00Z"},
@@ -92,7 +94,6 @@ async def test_import_returns_ids_and_stores_every_field(tenant: Tenant) -> None
         ],
         "summary": "Booked a cleaning.",
         "metadata": {"crm_id": "42", "tags": ["vip"]},
-        "ended_reason": "hangup",
         "successful": True,
         "tool_call_count": 0,
     }

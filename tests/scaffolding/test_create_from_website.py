@@ -70,6 +70,13 @@ async def test_builds_publishes_and_deploys_an_agent(tenant: Tenant, serve: Serv
     urls = sorted(d["url"] for d in collection.json()["documents"])
     assert urls == [f"{site.url}/", f"{site.url}/contact", f"{site.url}/services"]
     assert any("emergency care" in d["content"] for d in collection.json()["documents"])
+    # The crawled pages were cut into passages and indexed as they were stored.
+    search = await tenant.post(
+        f"/core/knowledge-collections/{result['collection_id']}/search",
+        json={"query": "same-day emergency appointments?"},
+    )
+    assert search.status_code == 200, search.text
+    assert search.json()["results"][0]["url"] == f"{site.url}/services"
 
 
 async def test_skip_deployment_leaves_a_draft(tenant: Tenant, serve: Serve) -> None:

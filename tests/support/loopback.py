@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # slow handlers must not hold up the test's teardown
+    request_queue_size = 128  # many clients connecting at once (the default backlog is 5)
 
 
 class LoopbackServer:

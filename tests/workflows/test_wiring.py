@@ -45,6 +45,7 @@ expected = {
     "create_demo",
     "deliver",
     "analyze_conversations",
+    "conversation_call",
 }
 assert durable() == expected, durable()
 assert all(engine.knows(name) for name in expected)

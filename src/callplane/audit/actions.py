@@ -32,6 +32,8 @@ ACTIONS: dict[str, str] = {
     "web_widget.deleted": "A web widget was deleted.",
     "conversations.imported": "Conversations were imported.",
     "conversation.analyzed": "An ended conversation's post-conversation analysis was written.",
+    "conversation.started": "A live conversation with an agent started.",
+    "conversation.ended": "A live conversation ended (`changes.reason` says why).",
     "organization.created": "The organization was created (`callplane bootstrap`).",
     "member.added": "A user became a member of the organization (`callplane bootstrap`).",
     "api_key.created": "An API key was created.",

@@ -15,6 +15,7 @@ from callplane.agents.schemas import AgentDetail, AgentRead, SipEndpoint
 from callplane.audit.schemas import AuditEventRead
 from callplane.client._http import Call, PageCall, clean_params
 from callplane.conversations.schemas import ConversationImportResult, ConversationRead
+from callplane.knowledge.schemas import SearchResult
 from callplane.phone_numbers.schemas import PhoneNumberRead
 from callplane.publishing.schemas import RollbackRead
 from callplane.versions.schemas import VersionRead
@@ -358,6 +359,29 @@ def audit_events_list(filters: dict[str, Any]) -> PageCall[AuditEventRead]:
 def _iso(value: Any) -> Any:
     """Datetimes (the created_after/created_before filters) as the API reads them."""
     return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+# Knowledge
+
+
+def collection_path(collection_id: Id) -> str:
+    return f"/core/knowledge-collections/{collection_id}"
+
+
+_search_results = TypeAdapter(list[SearchResult])
+
+
+def _results(response: httpx.Response) -> list[SearchResult]:
+    return _search_results.validate_python(response.json()["results"])
+
+
+def knowledge_search(
+    collection_id: Id, query: str, limit: int, mode: str | None
+) -> Call[list[SearchResult]]:
+    """A read sent as POST: no Idempotency-Key, safe to retry."""
+    path = f"{collection_path(collection_id)}/search"
+    body = body_of(query=query, limit=limit, mode=mode)
+    return Call("POST", path, _results, json=body, idempotent_write=False)
 
 
 # The config contract and the caller

@@ -19,6 +19,7 @@ from callplane.client import _calls as calls
 from callplane.client._calls import Id, VersionRef, body_of
 from callplane.client._http import AsyncHTTP
 from callplane.conversations.schemas import ConversationImportResult, ConversationRead
+from callplane.knowledge.schemas import SearchResult
 from callplane.phone_numbers.schemas import PhoneNumberRead
 from callplane.publishing.schemas import RollbackRead
 from callplane.versions.schemas import VersionRead
@@ -392,6 +393,20 @@ class AsyncAuditEvents:
         return self._http.paginate(calls.audit_events_list(filters))
 
 
+class AsyncKnowledge:
+    """Knowledge collections: what agents can search."""
+
+    def __init__(self, http: AsyncHTTP) -> None:
+        self._http = http
+
+    async def search(
+        self, collection_id: Id, query: str, *, limit: int = 5, mode: str | None = None
+    ) -> builtins.list[SearchResult]:
+        """The passages of the collection that best match `query`, best first (`mode`:
+        `keyword`, `semantic` or `hybrid`; the server's default when None)."""
+        return await self._http.run(calls.knowledge_search(collection_id, query, limit, mode))
+
+
 class AsyncClient:
     """An asyncio callplane API client. Arguments fall back to CALLPLANE_URL, CALLPLANE_API_KEY and
     CALLPLANE_ORG; `backoff` is the first retry's delay in seconds (doubling, capped at 5 s)."""
@@ -424,6 +439,7 @@ class AsyncClient:
         self.widgets = AsyncWidgets(self._http)
         self.webhooks = AsyncWebhooks(self._http)
         self.audit_events = AsyncAuditEvents(self._http)
+        self.knowledge = AsyncKnowledge(self._http)
 
     async def config_schema(self) -> dict[str, Any]:
         return dict(await self._http.run(calls.config_schema()))

@@ -17,6 +17,7 @@ from callplane.client import _calls as calls
 from callplane.client._calls import Id, VersionRef, body_of
 from callplane.client._http import SyncHTTP
 from callplane.conversations.schemas import ConversationImportResult, ConversationRead
+from callplane.knowledge.schemas import SearchResult
 from callplane.phone_numbers.schemas import PhoneNumberRead
 from callplane.publishing.schemas import RollbackRead
 from callplane.versions.schemas import VersionRead
@@ -382,6 +383,20 @@ class AuditEvents:
         return self._http.paginate(calls.audit_events_list(filters))
 
 
+class Knowledge:
+    """Knowledge collections: what agents can search."""
+
+    def __init__(self, http: SyncHTTP) -> None:
+        self._http = http
+
+    def search(
+        self, collection_id: Id, query: str, *, limit: int = 5, mode: str | None = None
+    ) -> builtins.list[SearchResult]:
+        """The passages of the collection that best match `query`, best first (`mode`:
+        `keyword`, `semantic` or `hybrid`; the server's default when None)."""
+        return self._http.run(calls.knowledge_search(collection_id, query, limit, mode))
+
+
 class Client:
     """A callplane API client. Arguments fall back to CALLPLANE_URL, CALLPLANE_API_KEY and
     CALLPLANE_ORG; `backoff` is the first retry's delay in seconds (doubling, capped at 5 s)."""
@@ -414,6 +429,7 @@ class Client:
         self.widgets = Widgets(self._http)
         self.webhooks = Webhooks(self._http)
         self.audit_events = AuditEvents(self._http)
+        self.knowledge = Knowledge(self._http)
 
     def config_schema(self) -> dict[str, Any]:
         return dict(self._http.run(calls.config_schema()))

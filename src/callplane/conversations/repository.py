@@ -5,7 +5,8 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import case, or_, select
+from sqlalchemy import case, delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.agents.schemas import ConversationStats
 from callplane.db import dialect
@@ -89,6 +90,26 @@ class ConversationRepository(OrgRepository[Conversation]):
                 )
             )
 
+    async def uncount(self, row: Conversation) -> None:
+        """Take a conversation out of its agent's totals (before it moves to another status:
+        `count_in_stats` then counts it under the new one). Live conversations are counted
+        without a duration while in progress, so only the count moves; a group left empty is
+        deleted, so the stats show no `in_progress: 0`."""
+        if row.agent_id is None:
+            return
+        table = AgentConversationStat
+        group = (
+            table.agent_id == row.agent_id,
+            table.status == row.status,
+            table.channel == row.channel,
+        )
+        await self.session.execute(
+            update(table).where(*group).values(conversations=table.conversations - 1)
+        )
+        await self.session.execute(
+            delete(table).where(*group, table.conversations <= 0, table.durations_counted == 0)
+        )
+
     async def stats(self, agent_id: uuid.UUID) -> ConversationStats:
         """Counts by status and channel, durations and recency, from the running totals."""
         statement = select(AgentConversationStat).where(
@@ -111,3 +132,17 @@ class ConversationRepository(OrgRepository[Conversation]):
         if timed:
             stats.average_duration_seconds = stats.total_duration_seconds / timed
         return stats
+
+
+async def idle_conversations(
+    session: AsyncSession, now: datetime, limit: int
+) -> builtins.list[tuple[uuid.UUID, uuid.UUID]]:
+    """Housekeeping, across organizations: (organization id, conversation id) of live
+    conversations past their idle expiry, oldest expiry first."""
+    statement = (
+        select(Conversation.organization_id, Conversation.id)
+        .where(Conversation.status == "in_progress", Conversation.expires_at < now)
+        .order_by(Conversation.expires_at)
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in (await session.execute(statement)).all()]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -108,6 +108,7 @@ class ConversationRead(ResponseModel):
         description="`analyzed` (everything asked for was filled), `partial` (some parts are "
         "`not_analyzed`, e.g. without an LLM), `failed`; null until the analysis ran.",
     )
+    expires_at: UTCDateTime | None = None
     sensitive_included: bool = Field(
         description="Whether transcript, summary and metadata are shown "
         "(they need conversations:read_sensitive)."
@@ -120,3 +121,65 @@ class ConversationRead(ResponseModel):
         description="The post-conversation analysis (summary, success reason, extracted fields, "
         "computed metrics); sensitive like the transcript.",
     )
+
+
+# --- live conversations -------------------------------------------------------------------------
+
+VariableName = Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]{0,63}$")]
+
+
+class LiveConversationStart(RequestModel):
+    version: Literal["live", "latest"] | Annotated[int, Field(ge=1)] = Field(
+        default="live",
+        description="`live` (the published version), `latest` (the newest version, drafts "
+        "included) or a version number.",
+    )
+    channel: Channel = Field(
+        default="text", description="Selects the config's `channel_overrides` entry."
+    )
+    variables: dict[VariableName, Annotated[str, Field(max_length=4000)]] = Field(
+        default_factory=dict,
+        max_length=100,
+        description="Values of `{{name}}` placeholders in instructions, starting message and "
+        "tool actions.",
+    )
+    direction: Direction | None = None
+    caller: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The caller's phone number or address (`{{caller.phone_number}}`).",
+    )
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class LiveConversationRead(ResponseModel):
+    id: uuid.UUID
+    agent_id: uuid.UUID
+    agent_version_id: uuid.UUID
+    version: int
+    channel: str
+    status: str
+    model: str = Field(description='The model that answers; `"offline"` without one.')
+    starting_message: str | None
+    created_at: UTCDateTime
+    expires_at: UTCDateTime | None
+
+
+class MessageCreate(RequestModel):
+    content: str = Field(min_length=1, description="The user's message.")
+
+
+class TurnEvent(ResponseModel):
+    event: str
+    data: dict[str, Any]
+
+
+class TurnRead(ResponseModel):
+    """A whole turn, for `Accept: application/json`: the events the stream would have sent."""
+
+    message: dict[str, Any]
+    events: list[TurnEvent]
+    ended: bool
+    ended_reason: str | None
+    usage: dict[str, int]
+    model: str

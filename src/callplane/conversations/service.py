@@ -38,6 +38,7 @@ def to_read(conversation: Conversation, subject: AuthSubject) -> ConversationRea
         tool_call_count=conversation.tool_call_count,
         successful=conversation.successful,
         analysis_status=conversation.analysis_status,
+        expires_at=conversation.expires_at,
         sensitive_included=sensitive,
         transcript=conversation.transcript if sensitive else None,
         summary=conversation.summary if sensitive else None,

@@ -25,6 +25,10 @@ _REPLAYED_HEADERS = {b"content-type", b"etag", b"location"}
 _KEY = "idempotency_key"
 # Not an answer to the request: authentication or scope refused, rate limited.
 _REFUSALS = frozenset({401, 403, 429})
+# Request state: set by a route whose streamed answer must be stored once it is complete (a
+# conversation turn: a retry must replay it, not run it again). The key stays reserved while the
+# answer streams (a retry meanwhile gets 409 in flight), and the whole body is stored at its end.
+STORE_STREAM = "idempotency_store_stream"
 
 
 class IdempotentReplay(Exception):
@@ -58,27 +62,46 @@ class IdempotencyMiddleware:
         database: Database = scope["app"].state.database
         start: Message | None = None
         settled = False
+        streamed: list[bytes] | None = None  # a streamed answer being kept (STORE_STREAM)
 
         async def settle_then_send(message: Message) -> None:
             """Holds the response start until the first body message shows whether the answer
-            is complete (store it, then send) or streamed (release it, then send)."""
-            nonlocal start, settled
+            is complete (store it, then send) or streamed (release it, then send; or, when the
+            route asked for it, keep it and store it whole once it ends)."""
+            nonlocal start, settled, streamed
             if message["type"] == "http.response.start":
                 start = message
                 return
-            if not settled and start is not None and message["type"] == "http.response.body":
+            if message["type"] != "http.response.body" or start is None:
+                await send(message)
+                return
+            reserved = _reserved(scope)
+            if not settled:
                 settled = True
-                reserved = _reserved(scope)
                 if reserved is not None:
-                    await _settle(database, reserved, start, message)
+                    if (
+                        message.get("more_body", False)
+                        and state(scope).get(STORE_STREAM)
+                        and start["status"] < 300
+                    ):
+                        streamed = [message.get("body", b"")]
+                    else:
+                        await _settle(database, reserved, start, message)
                 await send(start)
+            elif streamed is not None and reserved is not None:
+                streamed.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    whole = {"type": "http.response.body", "body": b"".join(streamed)}
+                    streamed = None
+                    await _settle(database, reserved, start, whole)
             await send(message)
 
         try:
             await self.app(scope, receive, settle_then_send)
         finally:
             reserved = _reserved(scope)
-            if reserved is not None and not settled:  # the app failed before answering
+            # The app failed before answering, or a kept stream broke off before its end.
+            if reserved is not None and (not settled or streamed is not None):
                 await repository.release(database, reserved)
 
 

@@ -20,6 +20,7 @@ VERBS = frozenset(
         "delete",
         "deploy",
         "diff",
+        "end",
         "generate",
         "get",
         "import",
@@ -32,6 +33,8 @@ VERBS = frozenset(
         "revoke",
         "rollback",
         "rotate",
+        "send",
+        "start",
         "update",
         "validate",
     }

@@ -14,9 +14,17 @@ from callplane.db.session import ReadSession
 from callplane.errors import merge_responses
 from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
 from callplane.kit.schemas import Page
-from callplane.knowledge.errors import CollectionNotFound
+from callplane.knowledge.errors import CollectionNotFound, EmbeddingsNotConfigured
 from callplane.knowledge.repository import CollectionRepository
-from callplane.knowledge.schemas import CollectionDetail, CollectionRead, DocumentRead
+from callplane.knowledge.schemas import (
+    CollectionDetail,
+    CollectionRead,
+    DocumentRead,
+    SearchRequest,
+    SearchResult,
+    SearchResults,
+)
+from callplane.knowledge.search import KnowledgeSearch
 
 router = APIRouter(prefix="/core/knowledge-collections", tags=["knowledge"])
 
@@ -51,3 +59,23 @@ async def get_knowledge_collection(
         **CollectionRead.model_validate(collection).model_dump(),
         documents=[DocumentRead.model_validate(d) for d in documents],
     )
+
+
+@router.post(
+    "/{collection_id}/search",
+    response_model=SearchResults,
+    responses=merge_responses(CollectionNotFound, EmbeddingsNotConfigured),
+)
+async def search_knowledge_collection(
+    collection_id: uuid.UUID, body: SearchRequest, subject: Reader, session: ReadSession
+) -> SearchResults:
+    """The passages of the collection's documents that best match `query`, best first: the same
+    search an agent's conversation runs over its knowledge bases. Any text is a valid query (it
+    is reduced to its words); a query of punctuation only finds nothing."""
+    if await CollectionRepository(session, subject.organization_id).get(collection_id) is None:
+        raise CollectionNotFound()
+    search = KnowledgeSearch(session, subject.organization_id)
+    hits = await search.search(
+        [collection_id], body.query, limit=body.limit, mode=body.mode or "keyword"
+    )
+    return SearchResults(results=[SearchResult.model_validate(hit) for hit in hits])

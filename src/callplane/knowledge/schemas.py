@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated, Literal
 
-from callplane.kit.schemas import ResponseModel, UTCDateTime
+from pydantic import Field, StringConstraints
+
+from callplane.kit.schemas import RequestModel, ResponseModel, UTCDateTime
 
 
 class DocumentRead(ResponseModel):
@@ -24,3 +27,34 @@ class CollectionRead(ResponseModel):
 
 class CollectionDetail(CollectionRead):
     documents: list[DocumentRead]
+
+
+SearchMode = Literal["keyword", "semantic", "hybrid"]
+
+
+class SearchRequest(RequestModel):
+    query: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    limit: int = Field(default=5, ge=1, le=50)
+    mode: SearchMode | None = Field(
+        default=None,
+        description=(
+            "`keyword` (the database's full-text search), `semantic` (embeddings), or `hybrid` "
+            "(both, fused). Default: `hybrid` when embeddings are configured, else `keyword`."
+        ),
+    )
+
+
+class SearchResult(ResponseModel):
+    """One passage of a document, with the score it ranked by (higher is better)."""
+
+    chunk_id: uuid.UUID
+    document_id: uuid.UUID
+    collection_id: uuid.UUID
+    title: str | None
+    url: str | None
+    text: str
+    score: float
+
+
+class SearchResults(ResponseModel):
+    results: list[SearchResult]

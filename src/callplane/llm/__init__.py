@@ -2,6 +2,8 @@
 (template or model) that produce agent instructions and change summaries."""
 
 from callplane.llm.provider import (
+    ChatItem,
+    ChatModel,
     LLMEmptyResponse,
     LLMError,
     LLMProvider,
@@ -10,6 +12,9 @@ from callplane.llm.provider import (
     LLMUnavailable,
     Message,
     OpenAICompatibleProvider,
+    TextDelta,
+    ToolCallRequest,
+    Usage,
 )
 from callplane.llm.writer import (
     GeneratedInstructions,
@@ -20,6 +25,8 @@ from callplane.llm.writer import (
 )
 
 __all__ = [
+    "ChatItem",
+    "ChatModel",
     "GeneratedInstructions",
     "LLMEmptyResponse",
     "LLMError",
@@ -31,6 +38,9 @@ __all__ = [
     "Message",
     "OpenAICompatibleProvider",
     "TemplateWriter",
+    "TextDelta",
+    "ToolCallRequest",
+    "Usage",
     "Writer",
     "writer_for",
 ]

@@ -6,7 +6,8 @@ implementation detail, and `transient` tells a workflow whether retrying can hel
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, cast
 
 if TYPE_CHECKING:
@@ -33,6 +34,56 @@ class LLMProvider(Protocol):
     def stream(
         self, messages: list[Message], *, max_tokens: int, temperature: float
     ) -> AsyncIterator[str]: ...
+
+
+# --- chat with tools (the conversation engine) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """A piece of the answer's text, as the model produced it."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCallRequest:
+    """One complete tool call (its streamed argument fragments joined). `arguments` is the raw
+    JSON text the model wrote: it may be malformed, and the caller decides what that means."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+
+
+ChatItem = TextDelta | ToolCallRequest | Usage
+
+
+class ChatModel(Protocol):
+    """A chat model that streams text and may call tools (OpenAI chat-completions semantics):
+    text deltas as they come, then the complete tool calls, then the usage when the endpoint
+    reports it. `messages` and `tools` are in the OpenAI wire format."""
+
+    @property
+    def name(self) -> str:
+        """The default model's name (a request may name another)."""
+        ...
+
+    def stream_chat(
+        self,
+        messages: Sequence[dict[str, Any]],
+        *,
+        tools: Sequence[dict[str, Any]] | None,
+        model: str | None,
+        temperature: float,
+        max_tokens: int | None,
+    ) -> AsyncIterator[ChatItem]: ...
 
 
 # --- errors ---------------------------------------------------------------------------------------
@@ -166,6 +217,65 @@ class OpenAICompatibleProvider:
             raise _translate(exc) from exc
         if not produced:
             raise LLMEmptyResponse("The language model returned an empty answer.")
+
+    async def stream_chat(
+        self,
+        messages: Sequence[dict[str, Any]],
+        *,
+        tools: Sequence[dict[str, Any]] | None,
+        model: str | None,
+        temperature: float,
+        max_tokens: int | None,
+    ) -> AsyncIterator[ChatItem]:
+        """Text deltas as they arrive; tool calls once the stream ends (their arguments come in
+        fragments keyed by index); usage last. Errors are our `LLMError`s."""
+        options: dict[str, Any] = {}
+        if tools:
+            options["tools"] = list(tools)
+        if max_tokens is not None:
+            options["max_tokens"] = max_tokens
+        calls: dict[int, dict[str, str]] = {}
+        usage: Usage | None = None
+        try:
+            chunks = await self._client.chat.completions.create(
+                model=model or self.model,
+                messages=cast("list[ChatCompletionMessageParam]", list(messages)),
+                temperature=temperature,
+                stream=True,
+                stream_options={"include_usage": True},
+                **options,
+            )
+            async with chunks:
+                async for chunk in chunks:
+                    if chunk.usage is not None:
+                        usage = Usage(
+                            chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0
+                        )
+                    if not chunk.choices:
+                        continue
+                    delta = chunk.choices[0].delta
+                    if delta.content:
+                        yield TextDelta(delta.content)
+                    for fragment in delta.tool_calls or ():
+                        call = calls.setdefault(
+                            fragment.index, {"id": "", "name": "", "arguments": ""}
+                        )
+                        if fragment.id:
+                            call["id"] = fragment.id
+                        if fragment.function is not None:
+                            call["name"] += fragment.function.name or ""
+                            call["arguments"] += fragment.function.arguments or ""
+        except self._errors as exc:
+            raise _translate(exc) from exc
+        for index in sorted(calls):
+            call = calls[index]
+            yield ToolCallRequest(call["id"] or f"call_{index}", call["name"], call["arguments"])
+        if usage is not None:
+            yield usage
+
+    @property
+    def name(self) -> str:
+        return self.model
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -14,10 +14,22 @@ config = context.config
 
 # Indexes only PostgreSQL has (trigram and GIN), created by raw SQL in the migrations.
 POSTGRES_ONLY_INDEXES = {"ix_agents_name_trgm", "ix_agents_org_name_trgm", "ix_agents_metadata_gin"}
+# Full-text indexes of knowledge chunks, created by raw SQL (migration 0011_knowledge): the
+# PostgreSQL generated tsvector column and its GIN index, SQLite's FTS5 table and its shadow tables.
+FULL_TEXT_INDEXES = {"ix_knowledge_chunks_search"}
+FULL_TEXT_COLUMNS = {("knowledge_chunks", "search_vector")}
+FULL_TEXT_TABLE_PREFIX = "knowledge_chunks_fts"
 
 
 def _include_object(obj: object, name: str | None, type_: str, reflected: bool, _: object) -> bool:
-    return not (type_ == "index" and name in POSTGRES_ONLY_INDEXES)
+    if type_ == "index" and name in POSTGRES_ONLY_INDEXES | FULL_TEXT_INDEXES:
+        return False
+    if type_ == "table" and name and name.startswith(FULL_TEXT_TABLE_PREFIX):
+        return False
+    if type_ == "column" and reflected:
+        table = getattr(getattr(obj, "table", None), "name", None)
+        return (table, name) not in FULL_TEXT_COLUMNS
+    return True
 
 
 target_metadata = Base.metadata

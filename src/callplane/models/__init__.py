@@ -9,7 +9,11 @@ from callplane.models.audit_event import AuditEvent
 from callplane.models.base import Base
 from callplane.models.conversation import Conversation
 from callplane.models.idempotency_key import IdempotencyKey
-from callplane.models.knowledge_collection import KnowledgeCollection, KnowledgeDocument
+from callplane.models.knowledge_collection import (
+    KnowledgeChunk,
+    KnowledgeCollection,
+    KnowledgeDocument,
+)
 from callplane.models.membership import Membership
 from callplane.models.organization import Organization
 from callplane.models.personal_access_token import PersonalAccessToken
@@ -32,6 +36,7 @@ __all__ = [
     "Base",
     "Conversation",
     "IdempotencyKey",
+    "KnowledgeChunk",
     "KnowledgeCollection",
     "KnowledgeDocument",
     "Membership",

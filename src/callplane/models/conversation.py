@@ -26,6 +26,7 @@ class Conversation(IdMixin, TimestampsMixin, Base):
             "agent_id",
             func.coalesce(text("started_at"), text("created_at")),
         ),
+        Index("ix_conversations_expiry", "status", "expires_at"),
     )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(
@@ -45,10 +46,14 @@ class Conversation(IdMixin, TimestampsMixin, Base):
     metadata_: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONType, nullable=False, default=dict
     )
-    # Post-conversation analysis (callplane.analytics.analysis) and why it ended. `ended_reason`
-    # uses the live-conversation vocabulary (CONTRACTS.md §3); `tool_call_count` and
+    # Live conversations only (null on imported ones): why it ended, when it expires if idle.
+    ended_reason: Mapped[str | None] = mapped_column(String(40))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    variables: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    caller: Mapped[str | None] = mapped_column(String(64))
+    # Post-conversation analysis (callplane.analytics.analysis); `tool_call_count` and
     # `successful` are kept as columns so that analytics aggregate them in SQL.
-    ended_reason: Mapped[str | None] = mapped_column(String(32))
     tool_call_count: Mapped[int | None] = mapped_column(Integer)
     successful: Mapped[bool | None] = mapped_column(Boolean)
     analysis_status: Mapped[str | None] = mapped_column(String(20))

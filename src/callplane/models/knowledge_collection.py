@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
+from callplane.db.types import UTCDateTime, new_id, utcnow
 from callplane.models.base import Base, IdMixin, TimestampsMixin
 
 
@@ -38,3 +40,34 @@ class KnowledgeDocument(IdMixin, TimestampsMixin, Base):
     url: Mapped[str] = mapped_column(String(2000), nullable=False)
     title: Mapped[str | None] = mapped_column(String(500))
     content: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class KnowledgeChunk(Base):
+    """A searchable passage of a document, cut when the document is written.
+
+    `seq` is an integer key because SQLite's FTS5 index addresses rows by integer rowid (it is
+    the rowid itself there); `id` is the chunk's public id. The full-text index itself is not in
+    the model: PostgreSQL has a generated `search_vector` column with a GIN index, SQLite an
+    external-content FTS5 table kept in sync by triggers (migration 0011_knowledge). `title`
+    repeats the document's title so that both indexes can weigh it without a join.
+    """
+
+    __tablename__ = "knowledge_chunks"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True, nullable=False, default=new_id)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
+    collection_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("knowledge_collections.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    document_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("knowledge_documents.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    title: Mapped[str | None] = mapped_column(String(500))
+    content: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)

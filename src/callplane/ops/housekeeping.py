@@ -1,6 +1,7 @@
 """Deleting what has outlived its use, so tables do not grow forever: Idempotency-Keys past their
 TTL (every write with a key stores its response), audit events past their retention, and the
-workflow engine's records of long-finished workflows (every webhook attempt is one).
+workflow engine's records of long-finished workflows (every webhook attempt is one). It also ends
+live conversations left idle past their expiry (`idle_timeout`; a turn would end them too).
 
 Runs in every process that runs workflows, beside the workflow sweep. Each batch is one statement
 that commits on its own (`Database.autocommit`), and a round deletes at most MAX_BATCHES batches
@@ -17,11 +18,14 @@ from functools import partial
 from typing import Any
 
 from callplane.config import Settings
+from callplane.conversations.live import LiveRuntime, expire_idle
 from callplane.db.engine import Database
 from callplane.db.repository import delete_oldest
 from callplane.db.types import utcnow
 from callplane.models import AuditEvent, IdempotencyKey
 from callplane.observability.counters import HOUSEKEEPING_DELETED
+from callplane.runtime.http import GuardedHttp
+from callplane.runtime.workflows import DurableWorkflows
 from callplane.workflows import engine
 
 logger = logging.getLogger("callplane.housekeeping")
@@ -49,12 +53,23 @@ async def prune(database: Database, settings: Settings) -> dict[str, int]:
     if settings.workflow_history_days and engine.is_running():
         history = now - timedelta(days=settings.workflow_history_days)
         jobs["workflow_history"] = partial(engine.delete_finished_before, history)
+    jobs["conversations_idle_ended"] = partial(expire_idle, database, _ending_runtime(settings))
     removed = {name: await _drain(batch) for name, batch in jobs.items()}
     for name, count in removed.items():
         HOUSEKEEPING_DELETED.labels(name).inc(count)
     if any(removed.values()):
         logger.info("housekeeping deleted old rows", extra={"deleted": removed})
     return removed
+
+
+def _ending_runtime(settings: Settings) -> LiveRuntime:
+    """Enough of a live runtime to end conversations (their post-conversation workflows)."""
+    return LiveRuntime(
+        model=None,
+        http=GuardedHttp(allow_private_networks=settings.crawler_allow_private_networks),
+        idle_timeout_seconds=settings.conversation_idle_timeout_seconds,
+        workflows=DurableWorkflows() if engine.is_running() else None,
+    )
 
 
 async def _delete_rows(database: Database, model: Any, cutoff: datetime, limit: int) -> int:

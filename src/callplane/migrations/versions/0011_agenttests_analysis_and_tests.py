@@ -2,13 +2,14 @@
 
 - `agent_tests` (an agent's tests), `agent_test_settings` (`require_passing_tests`),
   `test_runs` and `test_results` (callplane.agenttests);
-- on `conversations`: `ended_reason`, `tool_call_count`, `successful`, and the post-conversation
-  analysis (`analysis_status`, `analysis`, `analyzed_at`) (callplane.analytics);
+- on `conversations` (whose `ended_reason` comes with 0011_core): `tool_call_count`,
+  `successful`, and the post-conversation analysis (`analysis_status`, `analysis`,
+  `analyzed_at`) (callplane.analytics);
 - the analytics index: an organization's conversations by agent and by when they happened
   (`coalesce(started_at, created_at)`, an expression index on both dialects).
 
 Revision ID: 0011_agenttests
-Revises: 0010
+Revises: 0011_core
 Create Date: 2026-12-04 19:29:07.960322
 """
 
@@ -20,7 +21,7 @@ from alembic import op
 from callplane.db.types import JSONType, UTCDateTime
 
 revision: str = "0011_agenttests"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011_core"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -175,7 +176,6 @@ def upgrade() -> None:
         )
 
     with op.batch_alter_table("conversations", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("ended_reason", sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column("tool_call_count", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("successful", sa.Boolean(), nullable=True))
         batch_op.add_column(sa.Column("analysis_status", sa.String(length=20), nullable=True))
@@ -196,7 +196,6 @@ def downgrade() -> None:
         batch_op.drop_column("analysis_status")
         batch_op.drop_column("successful")
         batch_op.drop_column("tool_call_count")
-        batch_op.drop_column("ended_reason")
 
     with op.batch_alter_table("test_results", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_test_results_organization_id"))
