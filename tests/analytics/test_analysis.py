@@ -181,3 +181,31 @@ async def test_analysis_is_sensitive_but_the_verdict_is_not(tenant: Tenant) -> N
     ).json()
     assert body["analysis"] is None
     assert body["successful"] is True and body["analysis_status"] == "partial"
+
+
+async def test_a_live_conversation_is_analyzed_when_it_ends(tenant: Tenant) -> None:
+    agent = await tenant.create_agent()
+    await tenant.create_version(
+        agent["id"], config={"instructions": "Book cleanings.", "analysis": ANALYSIS}
+    )
+    started = await tenant.post(
+        f"/core/agents/{agent['id']}/conversations", json={"version": "latest"}
+    )
+    assert started.status_code == 201, started.text
+    conversation_id = started.json()["id"]
+    said = await tenant.post(
+        f"/core/conversations/{conversation_id}/messages",
+        json={"content": "Hello there."},
+        headers={"Accept": "application/json"},
+    )
+    assert said.status_code == 200, said.text
+    before = (await tenant.get(f"/core/conversations/{conversation_id}")).json()
+    assert before["analysis_status"] is None  # not before it ends
+    assert (await tenant.post(f"/core/conversations/{conversation_id}/end")).status_code == 200
+    body = await wait_analyzed(tenant, conversation_id)
+    assert body["analysis_status"] == "partial"
+    metrics = body["analysis"]["metrics"]
+    assert metrics["ended_reason"] == "ended_by_user"
+    assert metrics["turns"] == 1  # the row's own count of turns
+    assert metrics["tool_calls"] == 0 and body["tool_call_count"] == 0
+    assert metrics["duration_seconds"] == body["duration_seconds"]
