@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callplane.agenttests import runner as test_runner
+from callplane.agenttests import workflow as test_runs
 from callplane.analytics import analysis
 from callplane.audit import recorder as audit
 from callplane.config import Settings
@@ -35,6 +37,7 @@ WORKFLOWS: dict[str, Callable[..., Awaitable[None]]] = {
     scaffolding.DEMO: scaffolding.build,
     delivery.WORKFLOW: delivery.deliver,
     analysis.TYPE: analysis.analyze_conversations,
+    test_runs.TYPE: test_runs.run_tests,
     conversation_workflows.WORKFLOW: conversation_workflows.call_endpoint,
 }
 
@@ -49,6 +52,7 @@ def install() -> None:
     audit.on_event(fanout.fan_out)
     steps.on_transaction(_act_as_workflow)
     workflows.on_cancel(generation.TYPE, generation.reset_on_cancel)
+    test_runner.use_live_runtime(live_runtime)
     for name, body in WORKFLOWS.items():
         engine.register_workflow(name, body)
 

@@ -81,6 +81,10 @@ class TestRunRepository(OrgRepository[TestRun]):
             cursor=cursor,
         )
 
+    async def by_workflow(self, workflow_id: str) -> TestRun | None:
+        statement = self.scoped().where(TestRun.workflow_id == workflow_id)
+        return (await self.session.scalars(statement)).one_or_none()
+
     async def latest_for(self, version_id: uuid.UUID) -> TestRun | None:
         statement = (
             self.scoped()

@@ -191,3 +191,46 @@ class TestSettingsRead(ResponseModel):
     __test__ = False
     agent_id: uuid.UUID
     require_passing_tests: bool
+
+
+class TestRunCreate(RequestModel):
+    __test__ = False
+    tests: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
+        default=None, max_length=200, description="Names of the tests to run; null runs them all."
+    )
+
+
+class TestResultRead(ResponseModel):
+    __test__ = False
+    test_id: uuid.UUID
+    name: str
+    status: Literal["passed", "failed", "skipped", "error"]
+    reason: str | None = Field(description="Why it failed or was skipped (the first failure).")
+    expectations: list[dict[str, Any]] = Field(
+        description="Each expectation's verdict: `status`, `reason`, and what was `seen`."
+    )
+    transcript: list[dict[str, Any]]
+    duration_seconds: float
+
+
+class TestRunRead(ResponseModel):
+    __test__ = False
+    id: uuid.UUID
+    workflow_id: str
+    agent_id: uuid.UUID
+    agent_version_id: uuid.UUID
+    version: int
+    revision: int = Field(description="The version's revision the run tested.")
+    status: Literal["queued", "running", "passed", "failed", "error"]
+    all_tests: bool
+    tests: int
+    passed: int
+    failed: int
+    skipped: int
+    errors: int
+    created_at: UTCDateTime
+    started_at: UTCDateTime | None
+    finished_at: UTCDateTime | None
+    results: list[TestResultRead] | None = Field(
+        default=None, description="Per test (in a single run's read; null in lists)."
+    )
