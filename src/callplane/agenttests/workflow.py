@@ -96,11 +96,7 @@ async def tally(target: dict[str, Any]) -> dict[str, Any]:
     run_id = uuid.UUID(target["test_run_id"])
     async with steps.transaction("tally") as session:
         statuses = list(
-
-                await session.scalars(
-                    select(TestResult.status).where(TestResult.test_run_id == run_id)
-                )
-
+            await session.scalars(select(TestResult.status).where(TestResult.test_run_id == run_id))
         )
         counts = {name: statuses.count(name) for name in ("passed", "failed", "skipped", "error")}
         status = "failed" if counts["failed"] or counts["error"] else "passed"

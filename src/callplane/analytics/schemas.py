@@ -4,7 +4,7 @@ import uuid
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from callplane.kit.schemas import ResponseModel, UTCDateTime
 
@@ -63,6 +63,8 @@ class ConversationAnalytics(ResponseModel):
     agent_id: uuid.UUID | None
     version_id: uuid.UUID | None
     interval: Interval
-    from_: UTCDateTime = Field(serialization_alias="from")
+    from_: UTCDateTime = Field(
+        validation_alias=AliasChoices("from", "from_"), serialization_alias="from"
+    )
     to: UTCDateTime
     buckets: list[Bucket]

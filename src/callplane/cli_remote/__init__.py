@@ -15,6 +15,7 @@ from callplane.cli_remote import (
     audit,
     conversations,
     numbers,
+    tests,
     versions,
     webhooks,
     widgets,
@@ -36,3 +37,4 @@ GROUPS: dict[str, typer.Typer] = {
 def register(app: typer.Typer) -> None:
     for name, group in GROUPS.items():
         app.add_typer(group, name=name)
+    app.command("test")(tests.test_command)
