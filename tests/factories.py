@@ -150,6 +150,17 @@ class Tenant:
         number = await self.register_number(label="Main line")
         widget = await self.create_widget(agent["id"], version["id"])
         conversation_id = await self.import_conversation(agent["id"])
+        test = await self.post(
+            f"/core/agents/{agent['id']}/tests",
+            json={
+                "name": "greets",
+                "turns": ["Hi"],
+                "expectations": [{"type": "max_turns", "turns": 1}],
+            },
+        )
+        assert test.status_code == 201, test.text
+        run = await self.post(f"/core/agents/{agent['id']}/versions/{version['version']}/test-runs")
+        assert run.status_code == 202, run.text
         return {
             "agent_id": agent["id"],
             "version": str(version["version"]),
@@ -160,6 +171,8 @@ class Tenant:
             "collection_id": str(collection.id),
             "webhook_id": webhook_id,
             "delivery_id": delivery["id"],
+            "test_id": test.json()["id"],
+            "run_id": run.json()["id"],
         }
 
 

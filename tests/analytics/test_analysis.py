@@ -7,10 +7,15 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from callplane.analytics import analysis
+from callplane.db.engine import Database
+from callplane.db.types import utcnow
+from callplane.models import Conversation
 from callplane.workflows.runtime import runtime
 from tests.factories import Tenant
 from tests.support.llm_stub import StubBehaviour, StubLLMServer
@@ -209,3 +214,22 @@ async def test_a_live_conversation_is_analyzed_when_it_ends(tenant: Tenant) -> N
     assert metrics["turns"] == 1  # the row's own count of turns
     assert metrics["tool_calls"] == 0 and body["tool_call_count"] == 0
     assert metrics["duration_seconds"] == body["duration_seconds"]
+
+
+async def test_conversations_left_pending_are_handed_over_by_the_sweep(
+    tenant: Tenant, database: Database
+) -> None:
+    """A process that died between commit and hand-over leaves `pending` rows behind."""
+    async with database.session(write=True) as session, session.begin():
+        row = Conversation(
+            organization_id=tenant.organization_id,
+            channel="text",
+            status="completed",
+            transcript=[{"role": "user", "content": "hi"}],
+            analysis_status="pending",
+            updated_at=utcnow() - timedelta(hours=1),
+        )
+        session.add(row)
+    assert await analysis.sweep_pending(database, timedelta(minutes=10)) >= 1
+    body = await wait_analyzed(tenant, str(row.id))
+    assert body["analysis_status"] == "partial" and body["tool_call_count"] == 0

@@ -54,6 +54,9 @@ SCOPE_FAMILIES = {
     "/core/agents": "agents",
     "/core/agent-config": "agents",
     "/core/workflows": "agents",
+    "/core/test-runs": "agents",
+    "/core/analytics": "conversations",
+    "/core/agents/{agent_id}/conversations": "conversations",  # live conversations (core)
     "/core/phone-numbers": "phone_numbers",
     "/core/web-widgets": "web_widgets",
     "/core/conversations": "conversations",
@@ -75,6 +78,18 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/core/web-widgets/{widget_id}"): {"published": False},
     ("PATCH", "/core/webhooks/{webhook_id}"): {"active": True},
     ("POST", "/core/knowledge-collections/{collection_id}/search"): {"query": "hours"},
+    ("POST", "/core/agents/{agent_id}/tests"): {
+        "name": "Hijacked",
+        "turns": ["Hi"],
+        "expectations": [{"type": "max_turns", "turns": 1}],
+    },
+    ("PUT", "/core/agents/{agent_id}/tests/{test_id}"): {
+        "name": "Hijacked",
+        "turns": ["Hi"],
+        "expectations": [{"type": "max_turns", "turns": 1}],
+    },
+    ("PUT", "/core/agents/{agent_id}/test-settings"): {"require_passing_tests": True},
+    ("POST", "/core/conversations/{conversation_id}/messages"): {"content": "Hi"},  # core
 }
 
 # Required query parameters, so the 404 (not a 422) is what we observe.
@@ -158,6 +173,8 @@ def dummy_values() -> dict[str, str]:
         "phone_number": unique_phone_number(),
         "widget_id": str(uuid.uuid4()),
         "conversation_id": str(uuid.uuid4()),
+        "test_id": str(uuid.uuid4()),
+        "run_id": str(uuid.uuid4()),
         "key_id": uuid.uuid4().hex,
         "workflow_id": str(uuid.uuid4()),
         "collection_id": str(uuid.uuid4()),
