@@ -43,7 +43,7 @@ CONFIG = {
 
 
 async def run_and_wait(
-    tenant: Tenant, agent_id: str, version: int, within: float = 30.0, **body: Any
+    tenant: Tenant, agent_id: str, version: int, within: float = 120.0, **body: Any
 ) -> dict[str, Any]:
     started = await tenant.post(
         f"/core/agents/{agent_id}/versions/{version}/test-runs", json=body or None

@@ -37,7 +37,7 @@ TRANSCRIPT = [
 
 
 async def wait_analyzed(
-    tenant: Tenant, conversation_id: str, within: float = 20.0
+    tenant: Tenant, conversation_id: str, within: float = 60.0
 ) -> dict[str, Any]:
     deadline = time.monotonic() + within
     while True:

@@ -70,7 +70,7 @@ async def test_the_sdk_drives_tests_runs_and_analytics(
             )
             assert [t.name for t in sdk.tests.list(agent["id"])] == ["greets"]
             assert sdk.tests.require_passing_tests(agent["id"]).require_passing_tests
-            run = sdk.test_runs.wait(sdk.test_runs.start(agent["id"], 1).id, timeout=30)
+            run = sdk.test_runs.wait(sdk.test_runs.start(agent["id"], 1).id, timeout=120)
             assert run.status == "passed" and run.results and run.results[0].test_id == test.id
             assert [r.id for r in sdk.test_runs.list(agent["id"], version=1)] == [run.id]
             sdk.agents.versions.publish(agent["id"], 1)  # the gate is open
