@@ -46,6 +46,7 @@ expected = {
     "deliver",
     "analyze_conversations",
     "conversation_call",
+    "agent_test_run",
 }
 assert durable() == expected, durable()
 assert all(engine.knows(name) for name in expected)

@@ -89,7 +89,7 @@ async def get_agent_test(
     response_model=AgentTestRead,
     responses=merge_responses(AgentNotFound, AgentTestNotFound, TestNameTaken),
 )
-async def replace_agent_test(
+async def update_agent_test(
     agent_id: uuid.UUID,
     test_id: uuid.UUID,
     body: AgentTestCreate,
@@ -128,7 +128,7 @@ async def get_test_settings(
 @router.put(
     "/test-settings", response_model=TestSettingsRead, responses=merge_responses(AgentNotFound)
 )
-async def put_test_settings(
+async def update_test_settings(
     agent_id: uuid.UUID, body: TestSettings, subject: AgentsManager, session: WriteSession
 ) -> TestSettingsRead:
     """`require_passing_tests` (default false): when true, publishing a draft needs a passed run

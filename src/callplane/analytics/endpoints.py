@@ -29,7 +29,7 @@ Reader = Annotated[
     response_model=ConversationAnalytics,
     responses=merge_responses(InvalidRange),
 )
-async def conversation_analytics(
+async def get_conversation_analytics(
     subject: Reader,
     session: ReadSession,
     agent_id: uuid.UUID | None = None,
