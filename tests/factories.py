@@ -161,6 +161,18 @@ class Tenant:
             json={"account_sid": "AC" + "0" * 32, "auth_token": "a-test-auth-token"},
         )
         assert telephony.status_code == 200, telephony.text
+
+        test = await self.post(
+            f"/core/agents/{agent['id']}/tests",
+            json={
+                "name": "greets",
+                "turns": ["Hi"],
+                "expectations": [{"type": "max_turns", "turns": 1}],
+            },
+        )
+        assert test.status_code == 201, test.text
+        run = await self.post(f"/core/agents/{agent['id']}/versions/{version['version']}/test-runs")
+        assert run.status_code == 202, run.text
         return {
             "agent_id": agent["id"],
             "version": str(version["version"]),
@@ -173,6 +185,8 @@ class Tenant:
             "webhook_id": webhook_id,
             "delivery_id": delivery["id"],
             "provider": "twilio",
+            "test_id": test.json()["id"],
+            "run_id": run.json()["id"],
         }
 
 

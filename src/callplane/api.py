@@ -11,6 +11,9 @@ from fastapi.utils import create_model_field
 
 from callplane.agent_config.endpoints import router as agent_config_router
 from callplane.agents.endpoints import router as agents_router
+from callplane.agenttests.endpoints import router as agent_tests_router
+from callplane.agenttests.endpoints import runs_router as test_runs_router
+from callplane.analytics.endpoints import router as analytics_router
 from callplane.audit.endpoints import router as audit_router
 from callplane.conversations.endpoints import agent_router as live_conversations_router
 from callplane.conversations.endpoints import router as conversations_router
@@ -98,10 +101,13 @@ def mount_routers(app: FastAPI) -> None:
         comparison_router,  # before versions_router: `/versions/diff` is not a `{version}`
         versions_router,
         publishing_router,
+        agent_tests_router,
+        test_runs_router,
         sip_router,
         phone_numbers_router,
         widgets_router,
         conversations_router,
+        analytics_router,
         live_conversations_router,
         agent_config_router,
         workflows_router,

@@ -89,12 +89,20 @@ def plan(
 
 def apply(
     file: FileOption,
+    test: Annotated[
+        bool,
+        typer.Option(
+            "--test",
+            help="Run each new version's tests against it (a draft) before publishing it; "
+            "stop at the first failure (exit 1).",
+        ),
+    ] = False,
     url: UrlOption = None,
     api_key: KeyOption = None,
     org: OrgOption = None,
 ) -> None:
     """Make the server match the file (creates, updates, publishes; never deletes agents)."""
-    from callplane.ascode.apply import apply_plan, plan_file
+    from callplane.ascode.apply import TestsFailed, apply_plan, plan_file
     from callplane.ascode.plan import render_plan
 
     with _backend(url, api_key, org) as backend:
@@ -105,8 +113,18 @@ def apply(
         typer.echo("\nApplying:")
         try:
             _guarded(
-                lambda: apply_plan(computed, backend, log=lambda line: typer.echo(f"  {line}"))
+                lambda: apply_plan(
+                    computed, backend, log=lambda line: typer.echo(f"  {line}"), run_tests=test
+                )
             )
+        except TestsFailed as failed:
+            typer.echo(str(failed), err=True)
+            typer.echo(
+                "apply stopped: the steps above are done (the draft stays unpublished), the "
+                "rest are not; fix the agent or its tests and run apply again",
+                err=True,
+            )
+            raise typer.Exit(EXIT_ERROR) from None
         except typer.Exit:
             typer.echo(
                 "apply stopped: the steps above are done, the rest are not; "

@@ -12,6 +12,9 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callplane.agenttests import runner as test_runner
+from callplane.agenttests import workflow as test_runs
+from callplane.analytics import analysis
 from callplane.audit import recorder as audit
 from callplane.config import Settings
 from callplane.conversations.knowledge import SearchRetriever
@@ -39,6 +42,8 @@ WORKFLOWS: dict[str, Callable[..., Awaitable[None]]] = {
     scaffolding.FROM_WEBSITE: scaffolding.build,
     scaffolding.DEMO: scaffolding.build,
     delivery.WORKFLOW: delivery.deliver,
+    analysis.TYPE: analysis.analyze_conversations,
+    test_runs.TYPE: test_runs.run_tests,
     conversation_workflows.WORKFLOW: conversation_workflows.call_endpoint,
     knowledge.CRAWL: knowledge.crawl_into_collection,
     knowledge.REFRESH: knowledge.refresh_collection,
@@ -57,6 +62,8 @@ def install() -> None:
     steps.on_transaction(_act_as_workflow)
     workflows.on_cancel(generation.TYPE, generation.reset_on_cancel)
     knowledge_service.on_passages_changed(knowledge_embedding.schedule_after_commit)
+
+    test_runner.use_live_runtime(live_runtime)
     for name, body in WORKFLOWS.items():
         engine.register_workflow(name, body)
 

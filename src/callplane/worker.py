@@ -12,6 +12,7 @@ import time
 from datetime import timedelta
 
 from callplane import wiring
+from callplane.analytics import analysis
 from callplane.config import Settings
 from callplane.db.engine import Database
 from callplane.ops import housekeeping
@@ -24,6 +25,7 @@ logger = logging.getLogger("callplane.workflows")
 
 SWEEP_INTERVAL_SECONDS = 15.0
 SWEEP_AGE = timedelta(seconds=10)
+ANALYSIS_SWEEP_AGE = timedelta(minutes=10)
 
 
 async def start(settings: Settings, database: Database, *, listen: bool) -> None:
@@ -39,9 +41,12 @@ def stop() -> None:
 
 
 async def sweep(database: Database) -> int:
-    """Enqueue the runs and webhook deliveries whose process died between commit and enqueue."""
-    return await workflows.enqueue_stale(database, SWEEP_AGE) + await webhooks.sweep(
-        database, SWEEP_AGE
+    """Enqueue the runs and webhook deliveries whose process died between commit and enqueue
+    (and conversations left waiting for their analysis for long: a batch may take minutes)."""
+    return (
+        await workflows.enqueue_stale(database, SWEEP_AGE)
+        + await webhooks.sweep(database, SWEEP_AGE)
+        + await analysis.sweep_pending(database, ANALYSIS_SWEEP_AGE)
     )
 
 

@@ -68,6 +68,8 @@ SCOPE_FAMILIES = {
     "/core/agents": "agents",
     "/core/agent-config": "agents",
     "/core/workflows": "agents",
+    "/core/test-runs": "agents",
+    "/core/analytics": "conversations",
     "/core/phone-numbers": "phone_numbers",
     "/core/routing": "agents",  # a voice runtime reads agent configs
     "/core/web-widgets": "web_widgets",
@@ -95,6 +97,17 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/core/conversations/{conversation_id}/messages"): {"content": "Hijacked"},
     ("PATCH", "/core/knowledge-collections/{collection_id}"): {"name": "Hijacked"},
     ("POST", "/core/knowledge-collections/{collection_id}/crawl"): {"url": "http://127.0.0.1:9/"},
+    ("POST", "/core/agents/{agent_id}/tests"): {
+        "name": "Hijacked",
+        "turns": ["Hi"],
+        "expectations": [{"type": "max_turns", "turns": 1}],
+    },
+    ("PUT", "/core/agents/{agent_id}/tests/{test_id}"): {
+        "name": "Hijacked",
+        "turns": ["Hi"],
+        "expectations": [{"type": "max_turns", "turns": 1}],
+    },
+    ("PUT", "/core/agents/{agent_id}/test-settings"): {"require_passing_tests": True},
 }
 
 # Required query parameters, so the 404 (not a 422) is what we observe.
@@ -180,6 +193,8 @@ def dummy_values() -> dict[str, str]:
         "phone_number": unique_phone_number(),
         "widget_id": str(uuid.uuid4()),
         "conversation_id": str(uuid.uuid4()),
+        "test_id": str(uuid.uuid4()),
+        "run_id": str(uuid.uuid4()),
         "key_id": uuid.uuid4().hex,
         "workflow_id": str(uuid.uuid4()),
         "collection_id": str(uuid.uuid4()),

@@ -173,6 +173,9 @@ async def test_no_204_has_a_content_type(tenant: Tenant, client: httpx.AsyncClie
         ("DELETE", "/admin/organization-pats/{key_id}"): await tenant.delete(
             f"/admin/organization-pats/{key.json()['key_id']}"
         ),
+        ("DELETE", "/core/agents/{agent_id}/tests/{test_id}"): await tenant.delete(
+            f"/core/agents/{agent_id}/tests/{everything['test_id']}"
+        ),
         ("DELETE", "/core/agents/{agent_id}"): await tenant.delete(f"/core/agents/{agent_id}"),
         ("DELETE", "/core/phone-numbers/{phone_number}"): await tenant.delete(
             f"/core/phone-numbers/{everything['phone_number']}"

@@ -39,7 +39,15 @@ assert recorder._listeners == [callplane.webhooks.fanout.fan_out], recorder._lis
 assert list(service._cancel_hooks) == ["generate_instructions"]
 assert len(steps._transaction_hooks) == 1
 # The names stored with every run: existing runs resolve only while these stay the same.
-expected = {"generate_instructions", "create_from_website", "create_demo", "deliver"}
+expected = {
+    "generate_instructions",
+    "create_from_website",
+    "create_demo",
+    "deliver",
+    "analyze_conversations",
+    "conversation_call",
+    "agent_test_run",
+}
 assert durable() == expected, durable()
 assert all(engine.knows(name) for name in expected)
 print("ok")

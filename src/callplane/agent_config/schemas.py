@@ -529,6 +529,65 @@ class EndCallRules(BaseModel):
     )
 
 
+# --- post-conversation analysis -----------------------------------------------------------------
+
+
+class AnalysisField(BaseModel):
+    """One structured value to extract from each ended conversation (by the LLM)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        max_length=64,
+        pattern=IDENTIFIER_PATTERN,
+        description="Key the value is stored under; unique within `analysis.fields`.",
+    )
+    type: Literal["string", "number", "integer", "boolean"] = Field(
+        default="string", description="JSON type of the extracted value."
+    )
+    description: str = Field(
+        min_length=1,
+        max_length=1000,
+        description="What to extract, written for the LLM (e.g. `The caller's account number`).",
+    )
+
+
+class AnalysisConfig(BaseModel):
+    """What the post-conversation analysis writes into each ended conversation.
+
+    Without a configured LLM only what can be computed honestly (turns, duration, tools used,
+    ended reason) is written; the summary, success and fields are marked `not_analyzed`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    summary: bool = Field(default=True, description="Write a short summary of the conversation.")
+    success_criterion: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        description=(
+            "What a successful conversation achieves, in words (e.g. `The caller booked an "
+            "appointment`); null skips the success verdict."
+        ),
+    )
+    fields: list[AnalysisField] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Structured values to extract; names are unique.",
+    )
+
+    @field_validator("fields")
+    @classmethod
+    def _unique_field_names(cls, value: list[AnalysisField]) -> list[AnalysisField]:
+        if duplicated := _duplicates(field.name for field in value):
+            raise PydanticCustomError(
+                "duplicate_field_name",
+                "Field names must be unique; duplicated: {names}",
+                {"names": ", ".join(duplicated)},
+            )
+        return value
+
+
 # --- the config ---------------------------------------------------------------------------------
 
 
@@ -580,6 +639,10 @@ class AgentConfig(BaseModel):
     )
     end_call: EndCallRules = Field(
         default=EndCallRules(), description="Rules for ending a conversation automatically."
+    )
+    analysis: AnalysisConfig = Field(
+        default=AnalysisConfig(),
+        description="Post-conversation analysis: summary, success, fields.",
     )
 
     @field_validator("tools")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from callplane.ascode.model import SLOTS, load_file
 from callplane.ascode.plan import AgentPlan, Backend, Plan, compute_plan, read_state
@@ -23,17 +24,50 @@ def plan_file(path: Path | str, backend: Backend) -> Plan:
     return compute_plan(desired, read_state(backend, desired))
 
 
+class TestsFailed(Exception):
+    """`apply --test`: a new draft's tests did not pass; it was not published."""
+
+    __test__ = False
+
+    def __init__(self, agent: str, version: int, run: Any):
+        self.run = run
+        failing = [r for r in (run.results or []) if r.status in ("failed", "error")]
+        lines = [f'tests of "{agent}" v{version} {run.status} (run {run.id}); not published:']
+        lines += [f"  ✗ {r.name}: {r.reason}" for r in failing]
+        super().__init__("\n".join(lines))
+
+
 def apply_plan(
-    plan: Plan, backend: Backend, log: Callable[[str], None] = lambda _: None
+    plan: Plan,
+    backend: Backend,
+    log: Callable[[str], None] = lambda _: None,
+    *,
+    run_tests: bool = False,
 ) -> dict[str, str]:
-    """Execute every agent's changes; returns {agent name: agent id} for the file's agents."""
+    """Execute every agent's changes; returns {agent name: agent id} for the file's agents.
+    With `run_tests`, each new version's tests run against it (a draft) before it is
+    published, and the first failure stops everything (`TestsFailed`)."""
     ids: dict[str, str] = {}
     for agent in plan.agents:
-        ids[agent.name] = _apply_agent(agent, backend, log)
+        ids[agent.name] = _apply_agent(agent, backend, log, run_tests)
     return ids
 
 
-def _apply_agent(plan: AgentPlan, backend: Backend, log: Callable[[str], None]) -> str:
+def _apply_tests(plan: AgentPlan, agent_id: str, backend: Any, log: Callable[[str], None]) -> None:
+    for name, test_id in plan.tests_delete.items():
+        backend.delete_test(agent_id, test_id)
+        log(f'deleted test "{name}"')
+    for name, (test_id, definition) in plan.tests_replace.items():
+        backend.replace_test(agent_id, test_id, definition)
+        log(f'replaced test "{name}"')
+    for name, definition in plan.tests_create.items():
+        backend.create_test(agent_id, definition)
+        log(f'created test "{name}"')
+
+
+def _apply_agent(
+    plan: AgentPlan, backend: Backend, log: Callable[[str], None], run_tests: bool = False
+) -> str:
     desired = plan.desired
     if plan.agent_id is None:
         agent_id = backend.create_agent(
@@ -50,6 +84,8 @@ def _apply_agent(plan: AgentPlan, backend: Backend, log: Callable[[str], None]) 
             fields = {name: after for name, (_, after) in plan.field_changes.items()}
             backend.update_agent(agent_id, fields)
             log(f'updated agent "{desired.name}": {", ".join(fields)}')
+    if plan.test_changes:
+        _apply_tests(plan, agent_id, backend, log)
     if not plan.publishes:
         _apply_sip(plan, agent_id, backend, log)
         return agent_id
@@ -57,6 +93,14 @@ def _apply_agent(plan: AgentPlan, backend: Backend, log: Callable[[str], None]) 
     if plan.new_version:
         version = backend.create_version(agent_id, desired.config)
         log(f'created version {version} of "{desired.name}"')
+        if run_tests:
+            run = backend.run_tests(agent_id, version)  # type: ignore[attr-defined]
+            if run is None:
+                log(f'no tests for "{desired.name}": nothing to run')
+            elif run.status != "passed":
+                raise TestsFailed(desired.name, version, run)
+            else:
+                log(f"tests of v{version} passed ({run.passed} passed, {run.skipped} skipped)")
     else:
         assert plan.live_version is not None  # numbers move only onto a live version
         version = plan.live_version

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from callplane.agenttests.schemas import AgentTestCreate, AgentTestRead, TestRunRead
 from callplane.ascode.plan import RemoteAgent, RemoteNumber
 from callplane.client import Client, NotFound
 from callplane.phone_numbers.schemas import PhoneNumberRead
@@ -55,6 +56,10 @@ class SdkBackend:
             newest_config=newest_config,
             sip_enabled=detail.sip_endpoint.enabled,
             held_numbers=tuple(_number(record) for record in detail.phone_numbers),
+            tests={
+                test.name: (str(test.id), _test_definition(test))
+                for test in self.client.tests.list(agent_id)
+            },
         )
 
     def get_number(self, number: str) -> RemoteNumber | None:
@@ -105,3 +110,40 @@ class SdkBackend:
 
     def remove_sip(self, agent_id: str) -> None:
         self.client.agents.remove_sip(agent_id)
+
+    def create_test(self, agent_id: str, definition: dict[str, Any]) -> None:
+        self.client.tests.create(agent_id, **definition)
+
+    def replace_test(self, agent_id: str, test_id: str, definition: dict[str, Any]) -> None:
+        self.client.tests.replace(agent_id, test_id, **definition)
+
+    def delete_test(self, agent_id: str, test_id: str) -> None:
+        self.client.tests.delete(agent_id, test_id)
+
+    def run_tests(self, agent_id: str, version: int) -> TestRunRead | None:
+        """Run all the agent's tests against `version` and wait; None when it has none."""
+        if not any(True for _ in self.client.tests.list(agent_id, limit=1)):
+            return None
+        run = self.client.test_runs.start(agent_id, version)
+        return self.client.test_runs.wait(run.id)
+
+
+def _test_definition(test: AgentTestRead) -> dict[str, Any]:
+    """A server test in the file's normal form (AgentTestCreate, JSON mode)."""
+    fields = test.model_dump(
+        mode="json",
+        include={
+            "name",
+            "description",
+            "turns",
+            "caller",
+            "expectations",
+            "tool_mocks",
+            "variables",
+            "channel",
+        },
+    )
+    try:
+        return AgentTestCreate.model_validate(fields).model_dump(mode="json")
+    except ValueError:
+        return fields

@@ -17,6 +17,7 @@ import yaml  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from callplane.agent_config import AgentConfig
+from callplane.agenttests.schemas import AgentTestCreate
 from callplane.phone_numbers.normalize import InvalidPhoneNumber, to_e164
 
 API_VERSION = "callplane/v1"
@@ -79,6 +80,9 @@ class AgentSpec(BaseModel):
     config_file: str | None = None
     phone_numbers: PhoneNumbersSpec = Field(default_factory=PhoneNumbersSpec)
     sip: bool = False
+    # The agent's tests (docs/testing-agents.md): left out, the server's tests are left alone;
+    # a list is the whole wanted set (matched by name: created, replaced, deleted).
+    tests: list[dict[str, Any]] | None = None
 
     @field_validator("name")
     @classmethod
@@ -126,6 +130,7 @@ class DesiredAgent:
     inbound: tuple[str, ...] = ()
     outbound: tuple[str, ...] = ()
     sip: bool = False
+    tests: tuple[dict[str, Any], ...] | None = None  # normalized AgentTestCreate dumps
 
     def numbers(self, slot: str) -> tuple[str, ...]:
         return self.inbound if slot == "inbound" else self.outbound
@@ -203,6 +208,7 @@ def _resolve(path: Path, parsed: AgentsFile) -> list[DesiredAgent]:
                         f"agents[{other}]; a slot holds one agent"
                     )
         config = _config_of(path, spec, where, problems)
+        tests = _tests_of(spec, index, problems)
         if config is None:
             continue
         agents.append(
@@ -216,11 +222,36 @@ def _resolve(path: Path, parsed: AgentsFile) -> list[DesiredAgent]:
                 inbound=tuple(spec.phone_numbers.inbound),
                 outbound=tuple(spec.phone_numbers.outbound),
                 sip=spec.sip,
+                tests=tests,
             )
         )
     if problems:
         raise FileError(path, problems)
     return agents
+
+
+def _tests_of(
+    spec: AgentSpec, agent_index: int, problems: list[str]
+) -> tuple[dict[str, Any], ...] | None:
+    """The spec's tests as the server stores them (validated like the API does); None when the
+    file does not manage them."""
+    if spec.tests is None:
+        return None
+    tests: list[dict[str, Any]] = []
+    names: set[str] = set()
+    for index, raw in enumerate(spec.tests):
+        try:
+            test = AgentTestCreate.model_validate(raw)
+        except ValidationError as error:
+            problems.extend(_problems(error, ("agents", agent_index, "tests", index)))
+            continue
+        if test.name in names:
+            problems.append(
+                f"agents[{agent_index}].tests[{index}].name: {test.name!r} is declared twice"
+            )
+        names.add(test.name)
+        tests.append(test.model_dump(mode="json"))
+    return tuple(tests)
 
 
 def _config_of(

@@ -62,6 +62,8 @@ class RemoteAgent:
     newest_config: dict[str, Any] | None = None  # only read when there is no live version
     sip_enabled: bool = False
     held_numbers: tuple[RemoteNumber, ...] = ()  # numbers with a slot holding this agent
+    # The agent's tests by name: (test id, definition as AgentTestCreate fields); None: unknown.
+    tests: dict[str, tuple[str, dict[str, Any]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,14 @@ class AgentPlan:
     assign: list[NumberMove] = field(default_factory=list)
     unassign: list[NumberMove] = field(default_factory=list)
     sip: Literal["deploy", "remove"] | None = None
+    # Tests to create (definitions), replace ((id, definition)), delete (ids), by name.
+    tests_create: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tests_replace: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    tests_delete: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def test_changes(self) -> bool:
+        return bool(self.tests_create or self.tests_replace or self.tests_delete)
 
     @property
     def name(self) -> str:
@@ -150,7 +160,13 @@ class AgentPlan:
 
     @property
     def has_changes(self) -> bool:
-        return self.create or bool(self.field_changes) or self.publishes or self.sip is not None
+        return (
+            self.create
+            or bool(self.field_changes)
+            or self.publishes
+            or self.sip is not None
+            or self.test_changes
+        )
 
     def moves(self, slot: str) -> tuple[list[str], list[str]]:
         """(numbers to assign, numbers to unassign) in one slot."""
@@ -220,7 +236,26 @@ def _plan_agent(desired: DesiredAgent, state: ServerState) -> AgentPlan:
         if desired.sip != remote.sip_enabled:
             plan.sip = "deploy" if desired.sip else "remove"
     _plan_numbers(plan, remote, state)
+    _plan_tests(plan, remote)
     return plan
+
+
+def _plan_tests(plan: AgentPlan, remote: RemoteAgent | None) -> None:
+    """The file's tests against the server's, by name (only when the file declares tests)."""
+    wanted = plan.desired.tests
+    if wanted is None:
+        return
+    have = (remote.tests if remote is not None else None) or {}
+    for test in wanted:
+        name = test["name"]
+        if name not in have:
+            plan.tests_create[name] = test
+        elif have[name][1] != test:
+            plan.tests_replace[name] = (have[name][0], test)
+    names = {test["name"] for test in wanted}
+    for name, (test_id, _) in sorted(have.items()):
+        if name not in names:
+            plan.tests_delete[name] = test_id
 
 
 def _normalized(config: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -297,6 +332,9 @@ def render_agent(plan: AgentPlan) -> list[str]:
         lines.append(f"    + {move.slot} {move.number} → {target} ({_holder(move, plan)})")
     for move in plan.unassign:
         lines.append(f"    - {move.slot} {move.number}: unassign ({_holder(move, plan)})")
+    lines.extend(f'    + test "{name}"' for name in plan.tests_create)
+    lines.extend(f'    ~ test "{name}"' for name in plan.tests_replace)
+    lines.extend(f'    - test "{name}"' for name in plan.tests_delete)
     if plan.sip == "deploy":
         lines.append("    + deploy SIP endpoint")
     elif plan.sip == "remove":

@@ -16,6 +16,7 @@ from callplane.cli_remote import (
     chat,
     conversations,
     numbers,
+    tests,
     versions,
     webhooks,
     widgets,
@@ -38,3 +39,5 @@ def register(app: typer.Typer) -> None:
     for name, group in GROUPS.items():
         app.add_typer(group, name=name)
     chat.register(app)
+
+    app.command("test")(tests.test_command)

@@ -12,6 +12,8 @@ import httpx
 from pydantic import BaseModel, TypeAdapter
 
 from callplane.agents.schemas import AgentDetail, AgentRead, SipEndpoint
+from callplane.agenttests.schemas import AgentTestRead, TestRunRead, TestSettingsRead
+from callplane.analytics.schemas import ConversationAnalytics
 from callplane.audit.schemas import AuditEventRead
 from callplane.client._http import Call, PageCall, clean_params
 from callplane.conversations.schemas import (
@@ -477,3 +479,72 @@ def _jsonable(body: dict[str, Any]) -> dict[str, Any]:
 def body_of(**fields: Any) -> dict[str, Any]:
     """A request body with the unset (None) optional fields left out."""
     return _jsonable({k: v for k, v in fields.items() if v is not None})
+
+
+# Agent tests, test runs, analytics
+
+
+def tests_list(agent_id: Id, limit: int) -> PageCall[AgentTestRead]:
+    return PageCall(f"{agent_path(agent_id)}/tests", AgentTestRead, {"limit": _page(limit)})
+
+
+def tests_get(agent_id: Id, test_id: Id) -> Call[AgentTestRead]:
+    return Call("GET", f"{agent_path(agent_id)}/tests/{test_id}", _model(AgentTestRead))
+
+
+def tests_create(agent_id: Id, body: dict[str, Any], key: str | None) -> Call[AgentTestRead]:
+    path = f"{agent_path(agent_id)}/tests"
+    return Call("POST", path, _model(AgentTestRead), json=_jsonable(body), idempotency_key=key)
+
+
+def tests_replace(
+    agent_id: Id, test_id: Id, body: dict[str, Any], key: str | None
+) -> Call[AgentTestRead]:
+    path = f"{agent_path(agent_id)}/tests/{test_id}"
+    return Call("PUT", path, _model(AgentTestRead), json=_jsonable(body), idempotency_key=key)
+
+
+def tests_delete(agent_id: Id, test_id: Id, key: str | None) -> Call[None]:
+    path = f"{agent_path(agent_id)}/tests/{test_id}"
+    return Call("DELETE", path, _nothing, idempotency_key=key)
+
+
+def test_settings_get(agent_id: Id) -> Call[TestSettingsRead]:
+    return Call("GET", f"{agent_path(agent_id)}/test-settings", _model(TestSettingsRead))
+
+
+def test_settings_put(agent_id: Id, require: bool, key: str | None) -> Call[TestSettingsRead]:
+    return Call(
+        "PUT",
+        f"{agent_path(agent_id)}/test-settings",
+        _model(TestSettingsRead),
+        json={"require_passing_tests": require},
+        idempotency_key=key,
+    )
+
+
+def test_runs_start(
+    agent_id: Id, version: int, tests: list[str] | None, key: str | None
+) -> Call[TestRunRead]:
+    path = f"{agent_path(agent_id)}/versions/{version}/test-runs"
+    return Call("POST", path, _model(TestRunRead), json={"tests": tests}, idempotency_key=key)
+
+
+def test_runs_get(run_id: Id) -> Call[TestRunRead]:
+    return Call("GET", f"/core/test-runs/{run_id}", _model(TestRunRead))
+
+
+def test_runs_list(
+    agent_id: Id, version: int | None, status: str | None, limit: int
+) -> PageCall[TestRunRead]:
+    params = clean_params(version=version, status=status, limit=_page(limit))
+    return PageCall(f"{agent_path(agent_id)}/test-runs", TestRunRead, params)
+
+
+def analytics_conversations(params: dict[str, Any]) -> Call[ConversationAnalytics]:
+    return Call(
+        "GET",
+        "/core/analytics/conversations",
+        _model(ConversationAnalytics),
+        params=clean_params(**params),
+    )

@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 
 from callplane.agents.schemas import AgentDetail, AgentRead, SipEndpoint
+from callplane.agenttests.schemas import AgentTestRead, TestRunRead, TestSettingsRead
+from callplane.analytics.schemas import ConversationAnalytics
 from callplane.audit.schemas import AuditEventRead
 from callplane.client import _calls as calls
 from callplane.client import _sse
@@ -475,6 +477,106 @@ class Knowledge:
         return self._http.run(calls.knowledge_search(collection_id, query, limit, mode))
 
 
+class Tests:
+    """An agent's tests (`/core/agents/{id}/tests`) and its `require_passing_tests` setting."""
+
+    def __init__(self, http: SyncHTTP) -> None:
+        self._http = http
+
+    def list(self, agent_id: Id, *, limit: int = 100) -> Iterator[AgentTestRead]:
+        return self._http.paginate(calls.tests_list(agent_id, limit))
+
+    def get(self, agent_id: Id, test_id: Id) -> AgentTestRead:
+        return self._http.run(calls.tests_get(agent_id, test_id))
+
+    def create(
+        self, agent_id: Id, *, idempotency_key: str | None = None, **body: Any
+    ) -> AgentTestRead:
+        """`name`, `turns` or `caller`, `expectations`, optional `tool_mocks`, `variables`."""
+        return self._http.run(calls.tests_create(agent_id, body, idempotency_key))
+
+    def replace(
+        self, agent_id: Id, test_id: Id, *, idempotency_key: str | None = None, **body: Any
+    ) -> AgentTestRead:
+        return self._http.run(calls.tests_replace(agent_id, test_id, body, idempotency_key))
+
+    def delete(self, agent_id: Id, test_id: Id, *, idempotency_key: str | None = None) -> None:
+        self._http.run(calls.tests_delete(agent_id, test_id, idempotency_key))
+
+    def settings(self, agent_id: Id) -> TestSettingsRead:
+        return self._http.run(calls.test_settings_get(agent_id))
+
+    def require_passing_tests(
+        self, agent_id: Id, required: bool = True, *, idempotency_key: str | None = None
+    ) -> TestSettingsRead:
+        return self._http.run(calls.test_settings_put(agent_id, required, idempotency_key))
+
+
+class TestRuns:
+    """Runs of an agent's tests against a version (`/core/test-runs`)."""
+
+    def __init__(self, http: SyncHTTP) -> None:
+        self._http = http
+
+    def start(
+        self,
+        agent_id: Id,
+        version: int,
+        *,
+        tests: builtins.list[str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> TestRunRead:
+        return self._http.run(calls.test_runs_start(agent_id, version, tests, idempotency_key))
+
+    def get(self, run_id: Id) -> TestRunRead:
+        return self._http.run(calls.test_runs_get(run_id))
+
+    def list(
+        self,
+        agent_id: Id,
+        *,
+        version: int | None = None,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> Iterator[TestRunRead]:
+        return self._http.paginate(calls.test_runs_list(agent_id, version, status, limit))
+
+    def wait(self, run_id: Id, timeout: float = 600.0, poll_interval: float = 0.5) -> TestRunRead:
+        """Poll until the run finished (passed, failed or error); TimeoutError after."""
+        deadline = time.monotonic() + timeout
+        while True:
+            run = self.get(run_id)
+            if run.status not in ("queued", "running"):
+                return run
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"test run {run_id} still {run.status} after {timeout}s")
+            time.sleep(poll_interval)
+
+
+class Analytics:
+    def __init__(self, http: SyncHTTP) -> None:
+        self._http = http
+
+    def conversations(
+        self,
+        *,
+        agent_id: Id | None = None,
+        version_id: Id | None = None,
+        from_: datetime | str | None = None,
+        to: datetime | str | None = None,
+        interval: str = "day",
+    ) -> ConversationAnalytics:
+        """Conversations per time bucket (`GET /core/analytics/conversations`)."""
+        params = {
+            "agent_id": agent_id,
+            "version_id": version_id,
+            "from": from_.isoformat() if isinstance(from_, datetime) else from_,
+            "to": to.isoformat() if isinstance(to, datetime) else to,
+            "interval": interval,
+        }
+        return self._http.run(calls.analytics_conversations(params))
+
+
 class Client:
     """A callplane API client. Arguments fall back to CALLPLANE_URL, CALLPLANE_API_KEY and
     CALLPLANE_ORG; `backoff` is the first retry's delay in seconds (doubling, capped at 5 s)."""
@@ -509,6 +611,9 @@ class Client:
         self.routing = Routing(self._http)
         self.audit_events = AuditEvents(self._http)
         self.knowledge = Knowledge(self._http)
+        self.tests = Tests(self._http)
+        self.test_runs = TestRuns(self._http)
+        self.analytics = Analytics(self._http)
 
     def config_schema(self) -> dict[str, Any]:
         return dict(self._http.run(calls.config_schema()))

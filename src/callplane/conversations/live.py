@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callplane.agent_config.schemas import AgentConfig
 from callplane.agents.errors import AgentNotFound
 from callplane.agents.repository import AgentRepository
+from callplane.analytics import analysis
 from callplane.audit import recorder as audit
 from callplane.conversations.errors import (
     AgentNotLive,
@@ -234,6 +235,7 @@ class LiveConversationService:
             row.id,
             {"agent_id": str(row.agent_id), "reason": reason, "status": row.status},
         )
+        analysis.schedule(self.session, self.organization_id, [row])  # agenttests: analysis
         version = await self.versions.get(row.agent_version_id) if row.agent_version_id else None
         if version is not None:
             try:

@@ -11,6 +11,17 @@ from callplane.kit.schemas import RequestModel, ResponseModel, UTCDateTime
 Channel = Literal["telephone", "webrtc", "sms", "email", "text"]
 Direction = Literal["inbound", "outbound"]
 Status = Literal["in_progress", "completed", "failed", "missed", "abandoned"]
+# Why a conversation ended (CONTRACTS.md §3, the live conversations' vocabulary).
+EndedReason = Literal[
+    "ended_by_user",
+    "hangup",
+    "cold_transfer",
+    "warm_transfer",
+    "end_phrase",
+    "idle_timeout",
+    "max_duration",
+    "error",
+]
 
 
 def _in_utc(value: datetime | None) -> datetime | None:
@@ -46,6 +57,11 @@ class ConversationImport(RequestModel):
     transcript: list[TranscriptTurn] | None = Field(default=None, max_length=2000)
     summary: str | None = Field(default=None, max_length=20_000)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    ended_reason: EndedReason | None = Field(default=None, description="Why it ended.")
+    successful: bool | None = Field(
+        default=None,
+        description="A success verdict the records already carry (kept by the analysis).",
+    )
 
     _times = field_validator("started_at", "ended_at")(_in_utc)
 
@@ -81,6 +97,17 @@ class ConversationRead(ResponseModel):
     created_at: UTCDateTime
     updated_at: UTCDateTime
     ended_reason: str | None = None
+    tool_call_count: int | None = Field(
+        default=None, description="Tool calls made (from the transcript; null until analyzed)."
+    )
+    successful: bool | None = Field(
+        default=None, description="The success verdict of the analysis (null: none)."
+    )
+    analysis_status: str | None = Field(
+        default=None,
+        description="`analyzed` (everything asked for was filled), `partial` (some parts are "
+        "`not_analyzed`, e.g. without an LLM), `failed`; null until the analysis ran.",
+    )
     expires_at: UTCDateTime | None = None
     sensitive_included: bool = Field(
         description="Whether transcript, summary and metadata are shown "
@@ -89,6 +116,11 @@ class ConversationRead(ResponseModel):
     transcript: list[dict[str, Any]] | None = None
     summary: str | None = None
     metadata: dict[str, Any] | None = None
+    analysis: dict[str, Any] | None = Field(
+        default=None,
+        description="The post-conversation analysis (summary, success reason, extracted fields, "
+        "computed metrics); sensitive like the transcript.",
+    )
 
 
 # --- live conversations -------------------------------------------------------------------------

@@ -6,6 +6,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.agents.errors import AgentNotFound
 from callplane.agents.repository import AgentRepository
+from callplane.analytics import analysis
+from callplane.analytics.metrics import tool_calls
 from callplane.audit import recorder as audit
 from callplane.auth.scopes import Scope
 from callplane.auth.subject import AuthSubject
@@ -33,11 +35,15 @@ def to_read(conversation: Conversation, subject: AuthSubject) -> ConversationRea
         created_at=conversation.created_at,
         updated_at=conversation.updated_at,
         ended_reason=conversation.ended_reason,
+        tool_call_count=conversation.tool_call_count,
+        successful=conversation.successful,
+        analysis_status=conversation.analysis_status,
         expires_at=conversation.expires_at,
         sensitive_included=sensitive,
         transcript=conversation.transcript if sensitive else None,
         summary=conversation.summary if sensitive else None,
         metadata=conversation.metadata_ if sensitive else None,
+        analysis=conversation.analysis if sensitive else None,
     )
 
 
@@ -86,12 +92,16 @@ class ConversationService:
                     ),
                     summary=record.summary,
                     metadata_=record.metadata,
+                    ended_reason=record.ended_reason,
+                    successful=record.successful,
+                    tool_call_count=tool_calls(record.transcript),
                 )
             )
             for record in records
         ]
         await self.session.flush()
         await self.conversations.count_in_stats(rows)
+        analysis.schedule(self.session, self.organization_id, rows)
         await audit.record(
             self.session,
             self.organization_id,

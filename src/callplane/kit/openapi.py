@@ -90,6 +90,15 @@ TAGS: list[dict[str, Any]] = [
         "description": "Conversation history: list, read and import conversations.",
     },
     {
+        "name": "agent tests",
+        "description": "Tests of an agent (scripted or simulated conversations with "
+        "expectations), runs against a version, and the publish gate.",
+    },
+    {
+        "name": "analytics",
+        "description": "Conversation analytics per time bucket, computed by the database.",
+    },
+    {
         "name": "workflows",
         "description": "Background work (instruction generation, scaffolding): follow it and "
         "cancel it.",

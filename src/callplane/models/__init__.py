@@ -2,6 +2,7 @@
 
 from callplane.models.agent import Agent
 from callplane.models.agent_conversation_stat import AgentConversationStat
+from callplane.models.agent_test import AgentTest, AgentTestSettings, TestResult, TestRun
 from callplane.models.agent_version import AgentVersion
 from callplane.models.api_key import ApiKey
 from callplane.models.audit_event import AuditEvent
@@ -29,6 +30,8 @@ from callplane.models.workflow_run import WorkflowRun
 __all__ = [
     "Agent",
     "AgentConversationStat",
+    "AgentTest",
+    "AgentTestSettings",
     "AgentVersion",
     "ApiKey",
     "AuditEvent",
@@ -46,6 +49,8 @@ __all__ = [
     "PhoneNumber",
     "RateLimitWindow",
     "TelephonyCredential",
+    "TestResult",
+    "TestRun",
     "User",
     "WebWidget",
     "Webhook",

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, Uuid, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callplane.db.types import JSONType, UTCDateTime
@@ -18,6 +18,14 @@ class Conversation(IdMixin, TimestampsMixin, Base):
     __table_args__ = (
         Index("ix_conversations_org_created", "organization_id", "created_at", "id"),
         Index("ix_conversations_agent", "agent_id", "status", "channel"),
+        # Analytics (callplane.analytics): an organization's or an agent's conversations by the
+        # time they happened (imported ones carry `started_at`; `created_at` otherwise).
+        Index(
+            "ix_conversations_analytics_agent",
+            "organization_id",
+            "agent_id",
+            func.coalesce(text("started_at"), text("created_at")),
+        ),
         Index("ix_conversations_expiry", "status", "expires_at"),
     )
 
@@ -44,3 +52,10 @@ class Conversation(IdMixin, TimestampsMixin, Base):
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     variables: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     caller: Mapped[str | None] = mapped_column(String(64))
+    # Post-conversation analysis (callplane.analytics.analysis); `tool_call_count` and
+    # `successful` are kept as columns so that analytics aggregate them in SQL.
+    tool_call_count: Mapped[int | None] = mapped_column(Integer)
+    successful: Mapped[bool | None] = mapped_column(Boolean)
+    analysis_status: Mapped[str | None] = mapped_column(String(20))
+    analysis: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    analyzed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body
 
 from callplane.agents.auth import AgentsManager
 from callplane.agents.errors import AgentNotFound
+from callplane.agenttests.errors import TestsNotPassed
 from callplane.db.session import WriteSession
 from callplane.errors import merge_responses
 from callplane.publishing.errors import (
@@ -37,6 +38,7 @@ router = APIRouter(prefix="/core/agents/{agent_id}", tags=["publishing"])
         PhoneNumbersNotRegistered,
         errors.InstructionsStale,
         InvalidPhoneNumbers,
+        TestsNotPassed,
     ),
 )
 async def publish_agent_version(

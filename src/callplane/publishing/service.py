@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callplane.agenttests import gate as tests_gate
 from callplane.audit import recorder as audit
 from callplane.models import Agent, AgentVersion, PhoneNumber
 from callplane.phone_numbers.normalize import InvalidPhoneNumber, to_e164
@@ -57,6 +58,7 @@ class PublishingService:
         agent = await self.versions.agent(agent_id, lock=True)  # serializes publishes of the agent
         version = await self.versions.get(agent_id, number, lock=True)
         check_publishable(version)
+        await tests_gate.check(self.session, self.organization_id, version)  # agenttests
 
         records = await self.phone_numbers.lock_many([*assign, *unassign])
         missing = [n for n in [*assign, *unassign] if n not in records]

@@ -1,0 +1,215 @@
+"""Conversation analytics: the database's numbers against a Python computation on the same
+imported conversations, on both dialects; and bad input → 422, other organizations → nothing."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.factories import Tenant
+
+URL = "/core/analytics/conversations"
+STATUSES = ["completed", "failed", "missed", "abandoned"]
+CHANNELS = ["telephone", "webrtc", "text", "sms"]
+REASONS = [None, "ended_by_user", "hangup", "cold_transfer", "error"]
+DAY0 = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def nearest_rank(values: list[float], p: int) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[math.ceil(p * len(ordered) / 100) - 1]
+
+
+def records(agent_id: str, versions: list[str], count: int, seed: int) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    made = []
+    for _ in range(count):
+        started = DAY0 + timedelta(minutes=rng.randrange(0, 4 * 24 * 60))
+        tools = rng.randrange(0, 3)
+        transcript = [{"role": "user", "content": "hi"}] + [
+            {"role": "tool", "content": "{}"} for _ in range(tools)
+        ]
+        made.append(
+            {
+                "agent_id": agent_id,
+                "agent_version_id": rng.choice(versions),
+                "channel": rng.choice(CHANNELS),
+                "status": rng.choice(STATUSES),
+                "ended_reason": rng.choice(REASONS),
+                "successful": rng.choice([None, True, False]),
+                # a few ties and unknown durations, so ranks and counts are both exercised
+                "duration_seconds": rng.choice([None, 30.0, float(rng.randrange(1, 900))]),
+                "started_at": iso(started),
+                "transcript": transcript,
+            }
+        )
+    return made
+
+
+def expected(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    durations = [r["duration_seconds"] for r in rows if r["duration_seconds"] is not None]
+    judged = [r["successful"] for r in rows if r["successful"] is not None]
+    return {
+        "total": len(rows),
+        "by_status": dict(Counter(r["status"] for r in rows)),
+        "by_channel": dict(Counter(r["channel"] for r in rows)),
+        "by_ended_reason": dict(Counter(r["ended_reason"] or "unknown" for r in rows)),
+        "counted": len(durations),
+        "average": sum(durations) / len(durations) if durations else None,
+        "p50": nearest_rank(durations, 50),
+        "p90": nearest_rank(durations, 90),
+        "evaluated": len(judged),
+        "successful": sum(judged),
+        "success_rate": sum(judged) / len(judged) if judged else None,
+        "tool_calls": sum(sum(1 for t in r["transcript"] if t["role"] == "tool") for r in rows),
+    }
+
+
+def observed(metrics: dict[str, Any]) -> dict[str, Any]:
+    durations = metrics["duration_seconds"]
+    return {
+        "total": metrics["total"],
+        "by_status": metrics["by_status"],
+        "by_channel": metrics["by_channel"],
+        "by_ended_reason": metrics["by_ended_reason"],
+        "counted": durations["counted"],
+        "average": durations["average"],
+        "p50": durations["p50"],
+        "p90": durations["p90"],
+        "evaluated": metrics["evaluated"],
+        "successful": metrics["successful"],
+        "success_rate": metrics["success_rate"],
+        "tool_calls": metrics["tool_calls"],
+    }
+
+
+def same(a: dict[str, Any], b: dict[str, Any]) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        if isinstance(a[key], float) and b[key] is not None:
+            assert a[key] == pytest.approx(b[key]), key
+        else:
+            assert a[key] == b[key], key
+
+
+async def setup(tenant: Tenant, count: int = 120) -> tuple[str, list[dict[str, Any]], list[Any]]:
+    agent = await tenant.create_agent()
+    versions = [await tenant.create_version(agent["id"]) for _ in range(2)]
+    rows = records(agent["id"], [v["id"] for v in versions], count, seed=count)
+    response = await tenant.post("/core/conversations/import", json={"conversations": rows})
+    assert response.status_code == 201, response.text
+    return agent["id"], rows, versions
+
+
+@pytest.mark.parametrize("interval", ["day", "hour", "week"])
+async def test_buckets_match_a_python_computation(tenant: Tenant, interval: str) -> None:
+    agent_id, rows, versions = await setup(tenant)
+    width = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}[
+        interval
+    ]
+    start, end = DAY0, DAY0 + timedelta(days=4)
+    response = await tenant.get(
+        URL,
+        params={"agent_id": agent_id, "from": iso(start), "to": iso(end), "interval": interval},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    buckets = body["buckets"]
+    assert len(buckets) == -(-(end - start) // width)
+    number = {v["id"]: v["version"] for v in versions}
+    for index, bucket in enumerate(buckets):
+        low = start + width * index
+        assert bucket["start"] == iso(low)
+        assert bucket["end"] == iso(low + width)
+        inside = [
+            r
+            for r in rows
+            if low <= datetime.fromisoformat(r["started_at"].replace("Z", "+00:00")) < low + width
+        ]
+        same(observed(bucket), expected(inside))
+        seen = {r["agent_version_id"] for r in inside}
+        assert [v["agent_version_id"] for v in bucket["versions"]] == sorted(
+            seen, key=lambda v: number[v]
+        )
+        for per_version in bucket["versions"]:
+            assert per_version["version"] == number[per_version["agent_version_id"]]
+            mine = [r for r in inside if r["agent_version_id"] == per_version["agent_version_id"]]
+            same(observed(per_version), expected(mine))
+    assert sum(b["total"] for b in buckets) == len(rows)
+
+
+async def test_version_filter_and_partial_range(tenant: Tenant) -> None:
+    _, rows, versions = await setup(tenant, count=60)
+    version_id = versions[1]["id"]
+    start = DAY0 + timedelta(hours=30)  # mid-day: the first bucket is cut at `from`
+    end = DAY0 + timedelta(days=3, hours=5)
+    response = await tenant.get(
+        URL,
+        params={"version_id": version_id, "from": iso(start), "to": iso(end), "interval": "day"},
+    )
+    assert response.status_code == 200, response.text
+    buckets = response.json()["buckets"]
+    assert buckets[0]["start"] == iso(DAY0 + timedelta(days=1))
+    assert buckets[-1]["end"] == iso(DAY0 + timedelta(days=4))
+    for bucket in buckets:
+        low = datetime.fromisoformat(bucket["start"].replace("Z", "+00:00"))
+        inside = [
+            r
+            for r in rows
+            if r["agent_version_id"] == version_id
+            and max(low, start)
+            <= datetime.fromisoformat(r["started_at"].replace("Z", "+00:00"))
+            < min(low + timedelta(days=1), end)
+        ]
+        same(observed(bucket), expected(inside))
+
+
+async def test_other_organizations_conversations_are_not_counted(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
+    agent_id, rows, _ = await setup(tenant, count=20)
+    params = {"from": iso(DAY0), "to": iso(DAY0 + timedelta(days=4))}
+    mine = (await tenant.get(URL, params=params)).json()["buckets"]
+    assert sum(b["total"] for b in mine) >= len(rows)
+    theirs = await other_tenant.get(URL, params={**params, "agent_id": agent_id})
+    assert theirs.status_code == 200
+    assert sum(b["total"] for b in theirs.json()["buckets"]) == 0
+    empty = theirs.json()["buckets"][0]
+    assert empty["duration_seconds"] == {"counted": 0, "average": None, "p50": None, "p90": None}
+    assert empty["success_rate"] is None and empty["versions"] == []
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"from": "2026-03-02T00:00:00Z", "to": "2026-03-02T00:00:00Z"},
+        {"from": "2026-03-03T00:00:00Z", "to": "2026-03-02T00:00:00Z"},
+        {"from": "2020-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z", "interval": "hour"},
+        {"interval": "month"},
+        {"from": "yesterday"},
+        {"from": "2026"},
+        {"agent_id": "not-a-uuid"},
+    ],
+)
+async def test_bad_input_is_422(tenant: Tenant, params: dict[str, str]) -> None:
+    response = await tenant.get(URL, params=params)
+    assert response.status_code == 422, response.text
+
+
+async def test_needs_a_conversations_read_scope(tenant: Tenant) -> None:
+    headers = await tenant.key_with("agents:read")
+    response = await tenant.client.get(URL, headers=headers)
+    assert response.status_code == 403
+    headers = await tenant.key_with("conversations:read")
+    assert (await tenant.client.get(URL, headers=headers)).status_code == 200
