@@ -181,6 +181,15 @@ async def test_no_204_has_a_content_type(tenant: Tenant, client: httpx.AsyncClie
             f"/core/phone-numbers/{everything['phone_number']}"
         ),
         ("DELETE", "/core/telephony/{provider}"): await tenant.delete("/core/telephony/twilio"),
+        ("DELETE", "/core/knowledge-collections/{collection_id}/documents/{document_id}"): (
+            await tenant.delete(
+                f"/core/knowledge-collections/{everything['collection_id']}"
+                f"/documents/{everything['document_id']}"
+            )
+        ),
+        ("DELETE", "/core/knowledge-collections/{collection_id}"): await tenant.delete(
+            f"/core/knowledge-collections/{everything['collection_id']}"
+        ),
     }
     replayed = await tenant.delete(
         f"/core/agents/{agent_id}/versions/{draft['version']}", headers=replay

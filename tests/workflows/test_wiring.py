@@ -47,6 +47,9 @@ expected = {
     "analyze_conversations",
     "conversation_call",
     "agent_test_run",
+    "knowledge_crawl",
+    "knowledge_refresh",
+    "knowledge_embed",
 }
 assert durable() == expected, durable()
 assert all(engine.knows(name) for name in expected)

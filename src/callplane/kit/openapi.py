@@ -14,8 +14,10 @@ from fastapi.routing import APIRoute
 # The verbs an operation id may start with (tests/kit/test_conventions.py checks every route).
 VERBS = frozenset(
     {
+        "add",
         "cancel",
         "compare",
+        "crawl",
         "create",
         "delete",
         "deploy",
@@ -28,9 +30,11 @@ VERBS = frozenset(
         "preflight",
         "publish",
         "redeliver",
+        "refresh",
         "register",
         "remove",
         "revoke",
+        "resolve",
         "rollback",
         "rotate",
         "search",
@@ -70,6 +74,11 @@ TAGS: list[dict[str, Any]] = [
         "name": "phone numbers",
         "description": "Register the organization's phone numbers (E.164) and see which agent "
         "version each one routes to.",
+    },
+    {
+        "name": "routing",
+        "description": "What answers a phone number or SIP URI: the agent version and its config "
+        "as a voice runtime runs it.",
     },
     {
         "name": "telephony",
