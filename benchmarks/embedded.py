@@ -16,6 +16,7 @@ Nothing is written to RESULTS.md: the printed block is pasted there by hand with
 from __future__ import annotations
 
 import argparse
+import os
 import asyncio
 import random
 import shutil
@@ -109,6 +110,7 @@ def seed_sqlite(url: str, counts: dict[uuid.UUID, int]) -> None:
 @dataclass
 class Results:
     database: str
+    code: str = field(default_factory=code_version)  # when the server starts, not at the end
     health_rps_32: list[float] = field(default_factory=list)
     detail_rps_32: list[float] = field(default_factory=list)
     detail_p50_32: list[float] = field(default_factory=list)
@@ -173,7 +175,7 @@ def idle_cpu(pid: int, seconds: float) -> float:
 def render(results: Results, args: argparse.Namespace, wall: float) -> str:
     lines = [
         f"- Database: {results.database}; {BIG_AGENTS:,} + {SMALL_AGENTS:,} agents; "
-        f"{code_version()}; 2 cores; wall {wall:.0f} s",
+        f"{results.code}; {os.cpu_count()} cores; wall {wall:.0f} s",
         f"- Command: `{' '.join(['python -m benchmarks.embedded', *sys.argv[1:]])}`",
         "",
         "| figure | measured |",

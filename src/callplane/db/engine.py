@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from callplane.db.sqlite_reads import SqliteReads
+
 WRITE_OPTION = "callplane_write"
 # How long a SQLite writer waits for the write lock before giving up (then: 503, see below).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -93,6 +95,31 @@ def canonical_json_text(text: str | None) -> str | None:
         return None
 
 
+def json_float_text(value: float | int | None) -> str | None:
+    """A number as Python (and PostgreSQL) spell a float in JSON: SQLite's `cp_json_float(x)`.
+    SQLite's own JSON functions print reals with 15 significant digits, which can differ from
+    the shortest exact spelling in the last digits; `json(cp_json_float(x))` does not."""
+    return None if value is None else repr(float(value))
+
+
+def register_sqlite_functions(dbapi_connection: Any) -> None:
+    """The Python functions our SQL calls on SQLite, on one sqlite3 connection."""
+    dbapi_connection.create_function(
+        "cp_json_canonical", 1, canonical_json_text, deterministic=True
+    )
+    dbapi_connection.create_function("cp_json_float", 1, json_float_text, deterministic=True)
+
+
+def sqlite_file(engine: AsyncEngine) -> str | None:
+    """The database file of a SQLite engine (None for PostgreSQL and in-memory databases)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
+
+
 def _install_sqlite_quirks(engine: AsyncEngine) -> None:
     """Take transaction control from pysqlite, to BEGIN IMMEDIATE where a read decides a write.
 
@@ -110,9 +137,7 @@ def _install_sqlite_quirks(engine: AsyncEngine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
-        dbapi_connection.create_function(
-            "cp_json_canonical", 1, canonical_json_text, deterministic=True
-        )
+        register_sqlite_functions(dbapi_connection)
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -128,6 +153,13 @@ class Database:
     def __init__(self, engine: AsyncEngine):
         self.engine = engine
         self.dialect = engine.dialect.name
+        path = sqlite_file(engine)
+        # SQLite: one-statement hot reads on connections of their own (db/sqlite_reads.py).
+        self.sqlite_reads = (
+            SqliteReads(path, setup=register_sqlite_functions, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS)
+            if path is not None
+            else None
+        )
         self._read = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self._write = async_sessionmaker(
             engine.execution_options(**{WRITE_OPTION: True}),
@@ -148,4 +180,6 @@ class Database:
             yield await connection.execution_options(isolation_level="AUTOCOMMIT")
 
     async def dispose(self) -> None:
+        if self.sqlite_reads is not None:
+            self.sqlite_reads.close()
         await self.engine.dispose()
