@@ -204,12 +204,24 @@ def render(results: Results, args: argparse.Namespace, wall: float) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _idle_only(url: str, seconds: float) -> int:
+    env = {"CALLPLANE_ENV": "development", "CALLPLANE_RATE_LIMIT_REQUESTS": "0"}
+    with Server(url, env=env) as server:
+        time.sleep(3)
+        percent = idle_cpu(server.pid, seconds)
+        log(f"idle CPU over {seconds:.0f} s: {percent:.2f}% of one core")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.embedded")
     parser.add_argument("--database-url", default=None, help="default: a SQLite file in a temp dir")
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--pairs", type=int, default=2)
     parser.add_argument("--idle-seconds", type=float, default=30)
+    parser.add_argument(
+        "--idle-only", action="store_true", help="only start a server and measure its idle CPU"
+    )
     args = parser.parse_args(argv)
     wrk.require_wrk()
     started = time.monotonic()
@@ -221,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             asyncio.run(database.recreate(url))
             database.upgrade(url)
+        if args.idle_only:
+            return _idle_only(url, args.idle_seconds)
         small = asyncio.run(database.create_org(url, SMALL_ORG))
         big = asyncio.run(database.create_org(url, BIG_ORG))
         counts = {small.id: SMALL_AGENTS, big.id: BIG_AGENTS}
