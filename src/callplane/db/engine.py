@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import NullPool
+from sqlalchemy.util import await_
 
 from callplane.db.sqlite_reads import SqliteReads
 
@@ -43,7 +44,13 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
-            url, echo=echo, connect_args={"timeout": 30}, pool_size=pool_size, max_overflow=10
+            url,
+            echo=echo,
+            connect_args={"timeout": 30},
+            pool_size=pool_size,
+            max_overflow=10,
+            # `_install_sqlite_quirks` rolls back only a connection still in a transaction.
+            pool_reset_on_return=None,
         )
         _install_sqlite_quirks(engine)
         return engine
@@ -144,7 +151,22 @@ def _install_sqlite_quirks(engine: AsyncEngine) -> None:
         options = conn.get_execution_options()
         if options.get("isolation_level") == "AUTOCOMMIT":
             return  # every statement is its own transaction
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION, False) else "BEGIN")
+        if options.get(WRITE_OPTION, False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            # A deferred BEGIN cannot fail or wait; sent straight to aiosqlite it is one trip to
+            # the connection's thread instead of three (cursor, execute, close).
+            await_(conn.connection.driver_connection.execute("BEGIN"))
+
+    @event.listens_for(sync_engine, "reset")
+    def _on_reset(dbapi_connection: Any, _record: Any, reset_state: Any) -> None:
+        # What the pool's reset-on-return did, less the trip to the connection's thread for
+        # the ROLLBACK of a connection whose session already committed or rolled back.
+        if reset_state.terminate_only:
+            return
+        driver = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+        if getattr(driver, "in_transaction", True):
+            dbapi_connection.rollback()
 
 
 class Database:
