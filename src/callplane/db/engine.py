@@ -24,11 +24,13 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 from sqlalchemy.util import await_
 
-from callplane.db.sqlite_reads import SqliteReads
+from callplane.db.sqlite_reads import SQLITE_CACHE_KIB, SqliteReads
 
 WRITE_OPTION = "callplane_write"
 # How long a SQLite writer waits for the write lock before giving up (then: 503, see below).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Connections a SQLite engine keeps open (more are opened, up to 10, while needed).
+SQLITE_POOL_SIZE = 5
 # PostgreSQL states a retry can cure: serialization failure, deadlock, lock not available,
 # shutdown or restart, connection failures, too many connections.
 _TRANSIENT_SQLSTATES = frozenset(
@@ -47,7 +49,9 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
             url,
             echo=echo,
             connect_args={"timeout": 30},
-            pool_size=pool_size,
+            # SQLite has one writer and reads in parallel only up to the cores: more kept
+            # connections (each with its thread, page cache and parsed schema) only cost memory.
+            pool_size=min(pool_size, SQLITE_POOL_SIZE),
             max_overflow=10,
             # `_install_sqlite_quirks` rolls back only a connection still in a transaction.
             pool_reset_on_return=None,
@@ -143,6 +147,7 @@ def _install_sqlite_quirks(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.close()
         register_sqlite_functions(dbapi_connection)
 

@@ -25,7 +25,7 @@ from typing import Any
 # connection keeps its own page cache (see SQLITE_CACHE_KIB).
 READ_CONNECTIONS = 3
 # Page cache per read connection, in KiB (SQLite's default is 2,000 KiB).
-SQLITE_CACHE_KIB = 2_000
+SQLITE_CACHE_KIB = 512
 
 
 class SqliteReads:
