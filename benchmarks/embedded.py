@@ -16,8 +16,8 @@ Nothing is written to RESULTS.md: the printed block is pasted there by hand with
 from __future__ import annotations
 
 import argparse
-import os
 import asyncio
+import os
 import random
 import shutil
 import statistics
@@ -75,8 +75,11 @@ def seed_sqlite(url: str, counts: dict[uuid.UUID, int]) -> None:
                     edits = rng.randrange(4)
                     rows.append(
                         {
-                            "id": uuid.UUID(int=(int(created.timestamp() * 1000) << 80)
-                                            | (7 << 76) | rng.getrandbits(76)),
+                            "id": uuid.UUID(
+                                int=(int(created.timestamp() * 1000) << 80)
+                                | (7 << 76)
+                                | rng.getrandbits(76)
+                            ),
                             "organization_id": organization_id,
                             "name": f"{company} {department} {rng.choice(seed.ROLES)}",
                             "description": f"Answers {department.lower()} calls for {company}."
@@ -133,8 +136,14 @@ def _wrk(url: str, org: database.Org, seconds: float, connections: int) -> wrk.W
 
 
 def measure(
-    server: Server, org: database.Org, small: database.Org, big: database.Org, agent_id: str,
-    results: Results, seconds: float, pairs: int,
+    server: Server,
+    org: database.Org,
+    small: database.Org,
+    big: database.Org,
+    agent_id: str,
+    results: Results,
+    seconds: float,
+    pairs: int,
 ) -> None:
     health, detail = f"{server.base_url}/health", f"{server.base_url}/core/agents/{agent_id}"
     for url in (health, detail):
@@ -145,14 +154,18 @@ def measure(
         results.health_rps_32.append(h.requests_per_second)
         results.detail_rps_32.append(d.requests_per_second)
         results.detail_p50_32.append(d.p50_ms)
-        log(f"c32 pair {pair + 1}: health {h.requests_per_second:.0f} req/s, detail "
-            f"{d.requests_per_second:.0f} req/s (p50 {d.p50_ms:.1f} ms)")
+        log(
+            f"c32 pair {pair + 1}: health {h.requests_per_second:.0f} req/s, detail "
+            f"{d.requests_per_second:.0f} req/s (p50 {d.p50_ms:.1f} ms)"
+        )
         h = _wrk(health, org, seconds, 1)
         d = _wrk(detail, org, seconds, 1)
         results.health_rps_1.append(h.requests_per_second)
         results.detail_rps_1.append(d.requests_per_second)
-        log(f"c1 pair {pair + 1}: health {h.requests_per_second:.0f} req/s, detail "
-            f"{d.requests_per_second:.0f} req/s ({1000 / d.requests_per_second:.2f} ms each)")
+        log(
+            f"c1 pair {pair + 1}: health {h.requests_per_second:.0f} req/s, detail "
+            f"{d.requests_per_second:.0f} req/s ({1000 / d.requests_per_second:.2f} ms each)"
+        )
     for label, query in LISTS.items():
         url = f"{server.base_url}/core/agents?limit=20{query}"
         figures: dict[str, float] = {}
@@ -181,12 +194,12 @@ def render(results: Results, args: argparse.Namespace, wall: float) -> str:
         "| figure | measured |",
         "|---|---|",
         f"| detail ÷ /health, 32 connections | "
-        f"{results.ratio(results.health_rps_32, results.detail_rps_32):.3f}× "
+        f"{results.ratio(results.health_rps_32, results.detail_rps_32):.3f}x "
         f"({statistics.median(results.detail_rps_32):,.0f} vs "
         f"{statistics.median(results.health_rps_32):,.0f} req/s; detail p50 "
         f"{statistics.median(results.detail_p50_32):.1f} ms) |",
         f"| detail ÷ /health, 1 connection | "
-        f"{results.ratio(results.health_rps_1, results.detail_rps_1):.3f}× "
+        f"{results.ratio(results.health_rps_1, results.detail_rps_1):.3f}x "
         f"({1000 / statistics.median(results.detail_rps_1):.2f} ms per detail, "
         f"{1000 / statistics.median(results.health_rps_1):.2f} ms per /health) |",
     ]
@@ -199,7 +212,8 @@ def render(results: Results, args: argparse.Namespace, wall: float) -> str:
     lines += [
         f"| server VmRSS after start / after the run (peak) | {results.rss_start_mb:.1f} / "
         f"{results.rss_end_mb:.1f} MB ({results.hwm_mb:.1f} MB) |",
-        f"| idle CPU over {args.idle_seconds:.0f} s | {results.idle_cpu_percent:.2f}% of one core |",
+        f"| idle CPU over {args.idle_seconds:.0f} s | "
+        f"{results.idle_cpu_percent:.2f}% of one core |",
     ]
     return "\n".join(lines) + "\n"
 
@@ -258,8 +272,16 @@ def main(argv: list[str] | None = None) -> int:
                 base_url=server.base_url, headers=main_org.headers, timeout=60
             ) as client:
                 built = fixtures.build(client, numbers=10)
-            measure(server, main_org, small, big, built.detail_agent_id, results,
-                    args.seconds, args.pairs)
+            measure(
+                server,
+                main_org,
+                small,
+                big,
+                built.detail_agent_id,
+                results,
+                args.seconds,
+                args.pairs,
+            )
             memory = server.memory_kib()
             results.rss_end_mb = memory["VmRSS"] * 1024 / 1e6
             results.hwm_mb = memory["VmHWM"] * 1024 / 1e6

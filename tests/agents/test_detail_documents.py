@@ -100,7 +100,9 @@ async def test_a_fully_deployed_agent(tenant: Tenant) -> None:
     assert built["conversation_stats"]["last_conversation_at"] == "2024-05-04T10:00:00.425000Z"
 
 
-async def test_another_organizations_agent_is_not_found(tenant: Tenant, other_tenant: Tenant) -> None:
+async def test_another_organizations_agent_is_not_found(
+    tenant: Tenant, other_tenant: Tenant
+) -> None:
     agent = await other_tenant.create_agent()
     response = await tenant.get(f"/core/agents/{agent['id']}")
     assert response.status_code == 404

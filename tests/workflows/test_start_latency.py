@@ -9,8 +9,8 @@ from datetime import datetime
 from callplane.workflows import engine
 from tests.factories import Tenant
 from tests.scaffolding.conftest import dental_site
-from tests.workflows.helpers import wait_for_workflow
 from tests.scaffolding.test_create_from_website import Serve, start
+from tests.workflows.helpers import wait_for_workflow
 
 
 def _at(value: str) -> datetime:

@@ -206,6 +206,10 @@ async def sqlite_detail_json(
     row = await dialect.sqlite_fetchone(
         database,
         SQLITE_AGENT_DETAIL_SQL,
-        {"agent_id": agent_id.hex, "organization_id": organization_id.hex, "sip_domain": sip_domain},
+        {
+            "agent_id": agent_id.hex,
+            "organization_id": organization_id.hex,
+            "sip_domain": sip_domain,
+        },
     )
     return None if row is None else (row[0], row[1])

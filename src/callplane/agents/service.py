@@ -159,9 +159,7 @@ async def agent_detail(
     if dialect.is_postgres(database):
         found = await repository.detail_json(database, organization_id, agent_id, sip_domain)
     else:
-        found = await detail_sql.sqlite_detail_json(
-            database, organization_id, agent_id, sip_domain
-        )
+        found = await detail_sql.sqlite_detail_json(database, organization_id, agent_id, sip_domain)
     if found is None:
         raise AgentNotFound()
     document, revision = found

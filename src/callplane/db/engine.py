@@ -183,7 +183,9 @@ class Database:
         path = sqlite_file(engine)
         # SQLite: one-statement hot reads on connections of their own (db/sqlite_reads.py).
         self.sqlite_reads = (
-            SqliteReads(path, setup=register_sqlite_functions, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS)
+            SqliteReads(
+                path, setup=register_sqlite_functions, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS
+            )
             if path is not None
             else None
         )

@@ -45,14 +45,15 @@ def head_revision() -> str | None:
     for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
         values: dict[str, object] = {}
         for node in ast.parse(path.read_text()).body:
-            target = node.target if isinstance(node, ast.AnnAssign) else None
-            if isinstance(node, ast.Assign) and len(node.targets) == 1:
-                target = node.targets[0]
-            if isinstance(target, ast.Name) and getattr(node, "value", None) is not None:
-                try:
-                    values[target.id] = ast.literal_eval(node.value)  # type: ignore[arg-type]
-                except ValueError:
-                    continue
+            target: ast.expr
+            if isinstance(node, ast.AnnAssign) and node.value is not None:
+                target, value = node.target, node.value
+            elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value = node.targets[0], node.value
+            else:
+                continue
+            if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+                values[target.id] = ast.literal_eval(value)
         revision = values.get("revision")
         if isinstance(revision, str):
             down = values.get("down_revision")
@@ -65,6 +66,7 @@ async def current_revision(engine: AsyncEngine) -> str | None:
     """The database's revision (Alembic's `alembic_version` table); None before any migration."""
     async with engine.connect() as connection:
         try:
-            return await connection.scalar(text("SELECT version_num FROM alembic_version"))
+            found = await connection.scalar(text("SELECT version_num FROM alembic_version"))
         except DBAPIError:  # no such table: never migrated
             return None
+        return None if found is None else str(found)

@@ -296,6 +296,9 @@ class _WakeableEvent(threading.Event):
     this process is dequeued at once instead of at the next poll. A waiting thread sees the
     event as not set (it polls, then waits again); only `set()` stops the threads."""
 
+    # threading.Event's own (CPython) state, and ours.
+    _cond: threading.Condition
+    _flag: bool
     _generation: int
     _seen: dict[int, int]
 
@@ -309,7 +312,7 @@ class _WakeableEvent(threading.Event):
             if self._seen.get(me, -1) == self._generation:
                 self._cond.wait(timeout)
             self._seen[me] = self._generation
-            return self._flag
+            return bool(self._flag)
 
     def wake(self) -> None:
         with self._cond:
@@ -331,7 +334,7 @@ def _install_waker() -> None:
         if getattr(thread, "_target", None) is dbos_queue.queue_thread:
             stop_event = getattr(thread, "_args", (None,))[0]
             if type(stop_event) is threading.Event:
-                with stop_event._cond:  # type: ignore[attr-defined]
+                with stop_event._cond:  # type: ignore[attr-defined]  # Event's own lock
                     stop_event.__class__ = _WakeableEvent
                     waker: _WakeableEvent = stop_event  # type: ignore[assignment]
                     waker._generation, waker._seen = 0, {}
