@@ -333,7 +333,7 @@ def _install_waker() -> None:
     for thread in threading.enumerate():
         if getattr(thread, "_target", None) is dbos_queue.queue_thread:
             stop_event = getattr(thread, "_args", (None,))[0]
-            if type(stop_event) is threading.Event:
+            if type(stop_event) is threading.Event and not stop_event.is_set():
                 with stop_event._cond:  # type: ignore[attr-defined]  # Event's own lock
                     stop_event.__class__ = _WakeableEvent
                     waker: _WakeableEvent = stop_event  # type: ignore[assignment]
