@@ -20,11 +20,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-import sqlalchemy as sa
 from dbos import DBOS, DBOSConfig, SetEnqueueOptions, SetWorkflowID, StepOptions
 from dbos import _queue as dbos_queue
 from dbos import error as dbos_error
-from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from callplane.config import Settings
@@ -168,8 +166,6 @@ async def launch(settings: Settings, *, listen: bool) -> None:
         "log_level": "DEBUG" if settings.log_level.upper() == "DEBUG" else "WARNING",
         "notification_listener_polling_interval_sec": NOTIFICATION_POLLING_SECONDS,
     }
-    if _is_sqlite(url):
-        config["system_database_engine"] = sqlite_system_engine(url)
     identity = _executor_id_for(settings)
     if identity:
         config["executor_id"] = identity
@@ -269,25 +265,6 @@ def _recover(dead_executor_id: str) -> int:
     through its commercial Conductor service). `_recover_pending_workflows` is the function its
     launch calls; tests/ops/test_crash_safety.py proves it still does what takeover.py needs."""
     return len(DBOS._recover_pending_workflows([dead_executor_id]))
-
-
-def sqlite_system_engine(url: str) -> sa.Engine:
-    """The engine DBOS would make for a SQLite system database (every transaction `BEGIN
-    IMMEDIATE`, a 30 s busy timeout, foreign keys), in WAL mode with `synchronous=NORMAL` like
-    the app's database: DBOS leaves the file in rollback-journal mode, where every commit
-    creates, syncs and deletes a journal file (and its background jobs commit every second),
-    and readers wait for writers."""
-    engine = sa.create_engine(url, pool_size=5, max_overflow=20)
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.execute("PRAGMA journal_mode=WAL")
-        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
-        dbapi_connection.execute("PRAGMA busy_timeout=30000")
-        dbapi_connection.execute("PRAGMA foreign_keys=ON")
-        dbapi_connection.isolation_level = "IMMEDIATE"
-
-    return engine
 
 
 class _WakeableEvent(threading.Event):
