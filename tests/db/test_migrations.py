@@ -149,3 +149,14 @@ def test_idempotency_records_become_per_credential(scratch_url: str) -> None:
     assert execute(scratch_url, "SELECT count(*) FROM idempotency_keys") == [(2,)]
     command.downgrade(config, "0009")
     assert execute(scratch_url, "SELECT count(*) FROM idempotency_keys") == [(0,)]
+
+
+def test_head_revision_without_alembic_is_alembics() -> None:
+    """`/ready` reads the newest revision from the migration files without importing Alembic
+    (db/migrate.py); it must be the head Alembic itself finds."""
+    from alembic.script import ScriptDirectory
+
+    from callplane.db import migrate
+
+    expected = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head()
+    assert migrate.head_revision() == expected is not None

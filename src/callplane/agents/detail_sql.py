@@ -1,12 +1,17 @@
-"""The agent detail document built by PostgreSQL in one statement.
+"""The agent detail document built by the database in one statement (PostgreSQL and SQLite).
 
 `GET /core/agents/{id}` is the hottest read. Assembled in Python it costs six round trips and as
 many ORM result-processing passes; here PostgreSQL assembles the JSON and the server passes the
-bytes through. The shape must stay identical to `AgentDetail` (the tests run the same assertions
-against this and against the Python assembly used on SQLite).
+bytes through. The shape must stay identical to `AgentDetail`: tests/agents/test_detail_documents.py
+compares each dialect's document with the Python assembly (`AgentService.assemble_detail`).
 """
 
 from __future__ import annotations
+
+import uuid
+
+from callplane.db import dialect
+from callplane.db.engine import Database
 
 _PHONE = """json_build_object(
     'phone_number', p.phone_number, 'label', p.label, 'outbound_shareable', p.outbound_shareable,
@@ -77,3 +82,134 @@ SELECT json_build_object(
 FROM agents a
 WHERE a.id = $1 AND a.organization_id = $2
 """
+
+
+# --- SQLite: the same document with SQLite's JSON functions ---------------------------------------
+#
+# SQLite stores what SQLAlchemy gives it: UUIDs as 32 hex digits, timestamps as naive UTC text
+# `YYYY-MM-DD HH:MM:SS.ffffff`, booleans as 0/1, JSON columns as text. The expressions below turn
+# each into what the Python assembly (pydantic) writes: dashed UUIDs, ISO-8601 with `Z` and no
+# fraction when it is zero, true/false, the stored JSON itself. Floats go through
+# `cp_json_float` (db/engine.py): SQLite prints reals with 15 significant digits, Python and
+# PostgreSQL with the shortest exact spelling. Aggregates read ordered subqueries (SQLite 3.40
+# has no ORDER BY inside an aggregate; it aggregates a subquery's rows in their order).
+
+
+def _uuid(column: str) -> str:
+    return (
+        f"(substr({column}, 1, 8) || '-' || substr({column}, 9, 4) || '-' || "
+        f"substr({column}, 13, 4) || '-' || substr({column}, 17, 4) || '-' || "
+        f"substr({column}, 21))"
+    )
+
+
+def _iso(column: str) -> str:
+    return (
+        f"(CASE WHEN {column} IS NULL THEN NULL "
+        f"WHEN length({column}) = 19 OR substr({column}, 20) = '.000000' "
+        f"THEN substr({column}, 1, 10) || 'T' || substr({column}, 12, 8) || 'Z' "
+        f"ELSE substr({column}, 1, 10) || 'T' || substr({column}, 12) || 'Z' END)"
+    )
+
+
+def _bool(column: str) -> str:
+    return f"(CASE WHEN {column} THEN json('true') ELSE json('false') END)"
+
+
+_SQLITE_PHONE = f"""json_object(
+    'phone_number', p.phone_number, 'label', p.label,
+    'outbound_shareable', {_bool("p.outbound_shareable")},
+    'inbound_agent_id', {_uuid("p.inbound_agent_id")},
+    'inbound_agent_version_id', {_uuid("p.inbound_agent_version_id")},
+    'inbound_version', p.inbound_version, 'outbound_agent_id', {_uuid("p.outbound_agent_id")},
+    'outbound_agent_version_id', {_uuid("p.outbound_agent_version_id")},
+    'outbound_version', p.outbound_version,
+    'created_at', {_iso("p.created_at")}, 'updated_at', {_iso("p.updated_at")})"""
+
+_SQLITE_VERSION = f"""json_object(
+    'id', {_uuid("v.id")}, 'version', v.version, 'published', {_bool("v.published")},
+    'published_at', {_iso("v.published_at")}, 'instructions_status', v.instructions_status,
+    'created_at', {_iso("v.created_at")}, 'updated_at', {_iso("v.updated_at")})"""
+
+_SQLITE_WIDGET = f"""json_object(
+    'id', {_uuid("w.id")}, 'agent_id', {_uuid("w.agent_id")},
+    'agent_version_id', {_uuid("w.agent_version_id")},
+    'domains', json(w.domains), 'published', {_bool("w.published")}, 'config', json(w.config),
+    'created_at', {_iso("w.created_at")}, 'updated_at', {_iso("w.updated_at")})"""
+
+_SQLITE_STATS = f"""(
+    SELECT json_object(
+        'total', coalesce(sum(s.conversations), 0),
+        'by_status', coalesce((
+            SELECT json_group_object(status, n) FROM (
+                SELECT status, sum(conversations) AS n FROM agent_conversation_stats
+                WHERE organization_id = a.organization_id AND agent_id = a.id GROUP BY status)
+        ), json('{{}}')),
+        'by_channel', coalesce((
+            SELECT json_group_object(channel, n) FROM (
+                SELECT channel, sum(conversations) AS n FROM agent_conversation_stats
+                WHERE organization_id = a.organization_id AND agent_id = a.id GROUP BY channel)
+        ), json('{{}}')),
+        'average_duration_seconds', CASE WHEN sum(s.durations_counted) > 0
+            THEN json(cp_json_float(sum(s.duration_total) / sum(s.durations_counted))) END,
+        'total_duration_seconds', json(cp_json_float(coalesce(sum(s.duration_total), 0.0))),
+        'last_conversation_at', {_iso("max(s.last_conversation_at)")})
+    FROM agent_conversation_stats s
+    WHERE s.organization_id = a.organization_id AND s.agent_id = a.id
+)"""
+
+SQLITE_AGENT_DETAIL_SQL = f"""
+SELECT json_object(
+    'id', {_uuid("a.id")}, 'name', a.name, 'description', a.description,
+    'active', {_bool("a.active")}, 'is_demo', {_bool("a.is_demo")},
+    'metadata', json(a.metadata), 'live_version', a.live_version,
+    'created_at', {_iso("a.created_at")}, 'updated_at', {_iso("a.updated_at")},
+    'etag', '"' || a.revision || '"',
+    'versions', (
+        SELECT json_group_array(json(doc)) FROM (
+            SELECT {_SQLITE_VERSION} AS doc
+            FROM agent_versions v
+            WHERE v.organization_id = a.organization_id AND v.agent_id = a.id
+            ORDER BY v.version DESC)
+    ),
+    'phone_numbers', (
+        SELECT json_group_array(json(doc)) FROM (
+            SELECT {_SQLITE_PHONE} AS doc
+            FROM phone_numbers p
+            WHERE p.organization_id = a.organization_id
+              AND (p.inbound_agent_id = a.id OR p.outbound_agent_id = a.id)
+            ORDER BY p.phone_number)
+    ),
+    'widgets', (
+        SELECT json_group_array(json(doc)) FROM (
+            SELECT {_SQLITE_WIDGET} AS doc
+            FROM web_widgets w
+            WHERE w.organization_id = a.organization_id AND w.agent_id = a.id
+            ORDER BY w.created_at)
+    ),
+    'sip_endpoint', json_object(
+        'enabled', {_bool("a.sip_enabled")},
+        'sip_uri', CASE WHEN a.sip_enabled THEN 'sip:' || {_uuid("a.id")} || '@' || :sip_domain END,
+        'deployed_at', CASE WHEN a.sip_enabled THEN {_iso("a.sip_deployed_at")} END),
+    'conversation_stats', {_SQLITE_STATS}
+) AS document, a.revision
+FROM agents a
+WHERE a.id = :agent_id AND a.organization_id = :organization_id
+"""
+
+
+async def sqlite_detail_json(
+    database: Database, organization_id: uuid.UUID, agent_id: uuid.UUID, sip_domain: str
+) -> tuple[str, int] | None:
+    """SQLite only: the detail document and the agent's revision in one statement on a read
+    connection of its own (db/sqlite_reads.py). Scoped to the organization in the SQL itself."""
+    row = await dialect.sqlite_fetchone(
+        database,
+        SQLITE_AGENT_DETAIL_SQL,
+        {
+            "agent_id": agent_id.hex,
+            "organization_id": organization_id.hex,
+            "sip_domain": sip_domain,
+        },
+    )
+    return None if row is None else (row[0], row[1])

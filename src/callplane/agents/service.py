@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callplane.agents import repository
+from callplane.agents import detail_sql, repository
 from callplane.agents.errors import AgentNotFound
 from callplane.agents.repository import AgentRepository
 from callplane.agents.schemas import (
@@ -153,15 +153,14 @@ async def agent_detail(
 ) -> tuple[bytes, str]:
     """The detail document as JSON bytes, and its ETag.
 
-    The hottest read: PostgreSQL builds it in one statement (see detail_sql.py) on a raw pooled
-    connection; SQLite, the laptop default, assembles it from five small queries.
+    The hottest read: the database builds it in one statement (see detail_sql.py), PostgreSQL
+    on a raw pooled connection, SQLite on one of its read connections.
     """
     if dialect.is_postgres(database):
         found = await repository.detail_json(database, organization_id, agent_id, sip_domain)
-        if found is None:
-            raise AgentNotFound()
-        document, revision = found
-        return document.encode(), etag_for(revision)
-    async with database.session(write=False) as session, session.begin():
-        detail = await AgentService(session, organization_id).assemble_detail(agent_id, sip_domain)
-    return detail.model_dump_json().encode(), detail.etag
+    else:
+        found = await detail_sql.sqlite_detail_json(database, organization_id, agent_id, sip_domain)
+    if found is None:
+        raise AgentNotFound()
+    document, revision = found
+    return document.encode(), etag_for(revision)

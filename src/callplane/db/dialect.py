@@ -47,3 +47,13 @@ async def fetchrow(database: Database, sql: str, *args: Any) -> Any:
         return await driver.fetchrow(sql, *args)
     finally:
         connection.close()  # back to the pool
+
+
+async def sqlite_fetchone(database: Database, sql: str, params: dict[str, Any]) -> Any:
+    """SQLite only: one statement on one of the database's read connections (no transaction
+    around it; one statement reads one consistent snapshot). The counterpart of `fetchrow`."""
+    if database.sqlite_reads is None:
+        async with database.engine.connect() as connection:
+            result = await connection.exec_driver_sql(sql, params)
+            return result.first()
+    return await database.sqlite_reads.fetchone(sql, params)

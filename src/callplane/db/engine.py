@@ -22,10 +22,15 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import NullPool
+from sqlalchemy.util import await_
+
+from callplane.db.sqlite_reads import SQLITE_CACHE_KIB, SqliteReads
 
 WRITE_OPTION = "callplane_write"
 # How long a SQLite writer waits for the write lock before giving up (then: 503, see below).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Connections a SQLite engine keeps open (more are opened, up to 10, while needed).
+SQLITE_POOL_SIZE = 5
 # PostgreSQL states a retry can cure: serialization failure, deadlock, lock not available,
 # shutdown or restart, connection failures, too many connections.
 _TRANSIENT_SQLSTATES = frozenset(
@@ -41,7 +46,15 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
-            url, echo=echo, connect_args={"timeout": 30}, pool_size=pool_size, max_overflow=10
+            url,
+            echo=echo,
+            connect_args={"timeout": 30},
+            # SQLite has one writer and reads in parallel only up to the cores: more kept
+            # connections (each with its thread, page cache and parsed schema) only cost memory.
+            pool_size=min(pool_size, SQLITE_POOL_SIZE),
+            max_overflow=10,
+            # `_install_sqlite_quirks` rolls back only a connection still in a transaction.
+            pool_reset_on_return=None,
         )
         _install_sqlite_quirks(engine)
         return engine
@@ -93,6 +106,31 @@ def canonical_json_text(text: str | None) -> str | None:
         return None
 
 
+def json_float_text(value: float | int | None) -> str | None:
+    """A number as Python (and PostgreSQL) spell a float in JSON: SQLite's `cp_json_float(x)`.
+    SQLite's own JSON functions print reals with 15 significant digits, which can differ from
+    the shortest exact spelling in the last digits; `json(cp_json_float(x))` does not."""
+    return None if value is None else repr(float(value))
+
+
+def register_sqlite_functions(dbapi_connection: Any) -> None:
+    """The Python functions our SQL calls on SQLite, on one sqlite3 connection."""
+    dbapi_connection.create_function(
+        "cp_json_canonical", 1, canonical_json_text, deterministic=True
+    )
+    dbapi_connection.create_function("cp_json_float", 1, json_float_text, deterministic=True)
+
+
+def sqlite_file(engine: AsyncEngine) -> str | None:
+    """The database file of a SQLite engine (None for PostgreSQL and in-memory databases)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
+
+
 def _install_sqlite_quirks(engine: AsyncEngine) -> None:
     """Take transaction control from pysqlite, to BEGIN IMMEDIATE where a read decides a write.
 
@@ -109,17 +147,31 @@ def _install_sqlite_quirks(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.close()
-        dbapi_connection.create_function(
-            "cp_json_canonical", 1, canonical_json_text, deterministic=True
-        )
+        register_sqlite_functions(dbapi_connection)
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         options = conn.get_execution_options()
         if options.get("isolation_level") == "AUTOCOMMIT":
             return  # every statement is its own transaction
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION, False) else "BEGIN")
+        if options.get(WRITE_OPTION, False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            # A deferred BEGIN cannot fail or wait; sent straight to aiosqlite it is one trip to
+            # the connection's thread instead of three (cursor, execute, close).
+            await_(conn.connection.driver_connection.execute("BEGIN"))
+
+    @event.listens_for(sync_engine, "reset")
+    def _on_reset(dbapi_connection: Any, _record: Any, reset_state: Any) -> None:
+        # What the pool's reset-on-return did, less the trip to the connection's thread for
+        # the ROLLBACK of a connection whose session already committed or rolled back.
+        if reset_state.terminate_only:
+            return
+        driver = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+        if getattr(driver, "in_transaction", True):
+            dbapi_connection.rollback()
 
 
 class Database:
@@ -128,6 +180,15 @@ class Database:
     def __init__(self, engine: AsyncEngine):
         self.engine = engine
         self.dialect = engine.dialect.name
+        path = sqlite_file(engine)
+        # SQLite: one-statement hot reads on connections of their own (db/sqlite_reads.py).
+        self.sqlite_reads = (
+            SqliteReads(
+                path, setup=register_sqlite_functions, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS
+            )
+            if path is not None
+            else None
+        )
         self._read = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self._write = async_sessionmaker(
             engine.execution_options(**{WRITE_OPTION: True}),
@@ -148,4 +209,6 @@ class Database:
             yield await connection.execution_options(isolation_level="AUTOCOMMIT")
 
     async def dispose(self) -> None:
+        if self.sqlite_reads is not None:
+            self.sqlite_reads.close()
         await self.engine.dispose()
