@@ -16,9 +16,9 @@ import argparse
 import hashlib
 import hmac
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -99,9 +99,7 @@ def build(dsn: str, pool_size: int) -> Starlette:
         found = await pool.fetchrow(AGENT_DETAIL_SQL, agent_id, organization_id, SIP_DOMAIN)
         if found is None:
             return JSONResponse({"detail": "Agent not found.", "code": "agent_not_found"}, 404)
-        return Response(
-            found[0], media_type="application/json", headers={"ETag": f'"{found[1]}"'}
-        )
+        return Response(found[0], media_type="application/json", headers={"ETag": f'"{found[1]}"'})
 
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok"})

@@ -22,7 +22,6 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -79,7 +78,9 @@ class Floor:
             self.process.wait(timeout=10)
 
 
-def _load(url: str, headers: dict[str, str], seconds: float, meter: CpuMeter) -> tuple[float, float]:
+def _load(
+    url: str, headers: dict[str, str], seconds: float, meter: CpuMeter
+) -> tuple[float, float]:
     """Requests per second and the measured process's CPU µs per request under wrk -c32."""
     with meter:
         result = wrk.run(url, headers=headers, seconds=seconds, threads=1, connections=CONNECTIONS)
@@ -98,12 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     wrk.require_wrk()
     url = args.database_url or DEFAULT_URL
-    profile = run.Profile("hotpaths", args.agents, 1_000, 2, args.seconds, args.rounds, 3, 1,
-                          args.publishes, 3)
+    profile = run.Profile(
+        "hotpaths", args.agents, 1_000, 2, args.seconds, args.rounds, 3, 1, args.publishes, 3
+    )
     started = time.monotonic()
     date = run._shell("date", "-u")
     bench = run.Run(profile, url)
-    small, big = run.prepare(bench, args.skip_seed)
+    _small, big = run.prepare(bench, args.skip_seed)
     asyncio.run(database.delete_orgs(url, run.MAIN_ORG))
     main_org = asyncio.run(database.create_org(url, run.MAIN_ORG))
     dsn = database.asyncpg_dsn(url)
@@ -145,14 +147,17 @@ def main(argv: list[str] | None = None) -> int:
         wrk.run(list_url, headers=big.headers, seconds=2, connections=CONNECTIONS)
         with server_meter:
             listed = wrk.run(
-                list_url, headers=big.headers, seconds=args.seconds, connections=CONNECTIONS,
+                list_url,
+                headers=big.headers,
+                seconds=args.seconds,
+                connections=CONNECTIONS,
                 latency=True,
             )
         list_cpu = server_meter.server * 1e6 / max(1, listed.requests)
         note(
             f"list limit 20 ({args.agents:,} agents) at {CONNECTIONS} connections: p50 "
             f"{listed.p50_ms:.1f} ms, {listed.requests_per_second:,.0f} req/s, server CPU "
-            f"{list_cpu:.0f} µs/page = {list_cpu / statistics.median(detail_cpu):.2f}× detail's"
+            f"{list_cpu:.0f} µs/page = {list_cpu / statistics.median(detail_cpu):.2f}x detail's"
         )
         plain = wrk.run(list_url, headers=big.headers, seconds=3, latency=True)
         note(f"list limit 20, one connection: p50 {plain.p50_ms:.2f} ms")
@@ -174,8 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         rss = server.memory_kib()["VmRSS"] * 1024 / 1e6
         note(f"server VmRSS after the run: {rss:.1f} MB")
     summary = (
-        f"detail ÷ floor {statistics.median(ratios_floor):.2f}× (target ≥ 0.8×), detail ÷ "
-        f"/health {statistics.median(ratios_health):.2f}× (target ≥ 0.45×)"
+        f"detail ÷ floor {statistics.median(ratios_floor):.2f}x (target ≥ 0.8x), detail ÷ "
+        f"/health {statistics.median(ratios_health):.2f}x (target ≥ 0.45x)"
     )
     run.log(summary)
     print()

@@ -9,7 +9,7 @@ import uuid
 from datetime import timedelta
 
 from fastapi import Request, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Scope, Send
 
 from callplane.config import Settings
 from callplane.db.engine import Database
@@ -35,51 +35,58 @@ class IdempotentReplay(Exception):
         super().__init__("replay")
 
 
-class IdempotencyMiddleware:
-    """Checks the key's syntax and settles the request's record before its answer leaves."""
+def key_refusal(scope: Scope) -> tuple[Message, Message] | None:
+    """Check the Idempotency-Key's syntax on a write and remember it for `claim`; the 400 to send
+    for a malformed key, else None."""
+    if scope["method"] not in BODY_METHODS:
+        return None
+    key = header(scope, b"idempotency-key")
+    if key is None:
+        return None
+    if not _VALID_KEY.match(key):
+        return error_response_parts(
+            400,
+            "Idempotency-Key must be 1-255 printable ASCII characters.",
+            "invalid_idempotency_key",
+        )
+    state(scope)[_KEY] = key  # claimed by `authorize()`, once the caller may make the request
+    return None
 
-    def __init__(self, app: ASGIApp):
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        key = header(scope, b"idempotency-key") if scope["type"] == "http" else None
-        if key is None or scope["method"] not in BODY_METHODS:
-            await self.app(scope, receive, send)
+class Settlement:
+    """Settles a keyed request's record before its answer leaves: `send` holds the response start
+    until the first body message shows whether the answer is complete (store it, then send) or
+    streamed (release it, then send); `finish` releases a reservation the app never answered."""
+
+    def __init__(self, scope: Scope, send: Send):
+        self.scope = scope
+        self._send = send
+        self._database: Database = scope["app"].state.database
+        self._start: Message | None = None
+        self._settled = False
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self._start = message
             return
-        if not _VALID_KEY.match(key):
-            for message in error_response_parts(
-                400,
-                "Idempotency-Key must be 1-255 printable ASCII characters.",
-                "invalid_idempotency_key",
-            ):
-                await send(message)
-            return
-        state(scope)[_KEY] = key  # claimed by `authorize()`, once the caller may make the request
-        database: Database = scope["app"].state.database
-        start: Message | None = None
-        settled = False
+        start = self._start
+        if not self._settled and start is not None and message["type"] == "http.response.body":
+            self._settled = True
+            reserved = _reserved(self.scope)
+            if reserved is not None:
+                await _settle(self._database, reserved, start, message)
+            await self._send(start)
+        await self._send(message)
 
-        async def settle_then_send(message: Message) -> None:
-            """Holds the response start until the first body message shows whether the answer
-            is complete (store it, then send) or streamed (release it, then send)."""
-            nonlocal start, settled
-            if message["type"] == "http.response.start":
-                start = message
-                return
-            if not settled and start is not None and message["type"] == "http.response.body":
-                settled = True
-                reserved = _reserved(scope)
-                if reserved is not None:
-                    await _settle(database, reserved, start, message)
-                await send(start)
-            await send(message)
+    async def finish(self) -> None:
+        reserved = _reserved(self.scope)
+        if reserved is not None and not self._settled:  # the app failed before answering
+            await repository.release(self._database, reserved)
 
-        try:
-            await self.app(scope, receive, settle_then_send)
-        finally:
-            reserved = _reserved(scope)
-            if reserved is not None and not settled:  # the app failed before answering
-                await repository.release(database, reserved)
+
+def keyed(scope: Scope) -> bool:
+    """Whether the request carries an Idempotency-Key `key_refusal` accepted."""
+    return _KEY in state(scope)
 
 
 async def claim(request: Request, organization_id: uuid.UUID, credential_id: uuid.UUID) -> None:
