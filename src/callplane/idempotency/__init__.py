@@ -15,7 +15,9 @@ Two halves (ADR 0004):
   and settle the record before the client sees the response: a complete (non-streamed)
   answer is stored first, then sent, so a retry sent the moment the answer arrives is replayed.
   Refusals (401, 403, 429) and server errors (5xx) are not answers to the request: the
-  reservation is released and a retry runs. A streamed answer is not stored either (it is passed through as it is written): it is released when it starts.
+  reservation is released and a retry runs. A streamed
+  answer is not stored either (it is passed through as it is written): it is released when it
+  starts.
 
 The request's own transaction marks the key committed (`mark_committed`, called by the write
 session), so a crash can never make a write run twice: if the process dies before its work
