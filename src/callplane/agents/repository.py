@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Select, and_, exists, func, literal, select, tuple_
@@ -33,7 +34,9 @@ class AgentRepository(OrgRepository[Agent]):
         times: TimeFilters,
         limit: int,
         cursor: str | None,
-    ) -> tuple[list[Agent], str | None]:
+    ) -> tuple[Sequence[Any], str | None]:
+        """A page of the organization's agents, newest first, as Core rows with `ROW_FIELDS`
+        (the list page encodes them to JSON directly: no ORM objects, issue 15)."""
         statement = self.scoped()
         searched: str | None = like_pattern(name) if name else None
         postgres = dialect.is_postgres(self.session)
@@ -50,16 +53,17 @@ class AgentRepository(OrgRepository[Agent]):
             return await self._name_search(statement, searched, limit=limit, cursor=cursor)
         return await paginate(
             self.session,
-            statement,
+            _row_columns(statement, Agent),
             (Agent.created_at, Agent.id),
             (datetime, uuid.UUID),
             limit=limit,
             cursor=cursor,
+            rows=True,
         )
 
     async def _name_search(
         self, statement: Select[Agent], pattern: str, *, limit: int, cursor: str | None
-    ) -> tuple[list[Agent], str | None]:
+    ) -> tuple[Sequence[Any], str | None]:
         """PostgreSQL: a page of `statement`'s agents whose name matches `pattern`, in a time
         that does not depend on how many match (issue 15).
 
@@ -80,9 +84,15 @@ class AgentRepository(OrgRepository[Agent]):
             Agent,
             window.order_by(Agent.created_at.desc(), Agent.id.desc()).limit(NAME_WALK).subquery(),
         )
-        walked = select(recent).where(recent.name.ilike(pattern, escape="\\"))
+        walked = _row_columns(select(recent), recent).where(recent.name.ilike(pattern, escape="\\"))
         rows, next_cursor = await paginate(
-            self.session, walked, (recent.created_at, recent.id), kinds, limit=limit, cursor=None
+            self.session,
+            walked,
+            (recent.created_at, recent.id),
+            kinds,
+            limit=limit,
+            cursor=None,
+            rows=True,
         )
         if next_cursor is not None:  # the page is full: what lies beyond is the next page's
             return rows, next_cursor
@@ -90,11 +100,12 @@ class AgentRepository(OrgRepository[Agent]):
         matches = aliased(Agent, narrowed.cte("name_matches").prefix_with("MATERIALIZED"))
         return await paginate(
             self.session,
-            select(matches),
+            _row_columns(select(matches), matches),
             (matches.created_at, matches.id),
             kinds,
             limit=limit,
             cursor=cursor,
+            rows=True,
         )
 
     def _metadata_contains(self, statement: Select[Agent], wanted: dict[str, Any]) -> Select[Agent]:
@@ -128,6 +139,26 @@ class AgentRepository(OrgRepository[Agent]):
                 )
             statement = statement.where(exists().where(entry.c.key == key, condition))
         return statement
+
+
+# What a list row carries (AgentRead's fields; `revision` becomes the etag).
+ROW_FIELDS = (
+    "id",
+    "name",
+    "description",
+    "active",
+    "is_demo",
+    "metadata_",
+    "live_version",
+    "created_at",
+    "updated_at",
+    "revision",
+)
+
+
+def _row_columns(statement: Select[Any], entity: Any) -> Select[Any]:
+    """`statement` selecting `ROW_FIELDS` of `entity` (the Agent model or an alias of it)."""
+    return statement.with_only_columns(*(getattr(entity, name) for name in ROW_FIELDS))
 
 
 async def detail_json(

@@ -55,7 +55,7 @@ def request_id(scope: Scope) -> str:
     unique, not unpredictable."""
     for name, value in scope["headers"]:
         if name == b"x-request-id":
-            candidate = value.decode("latin-1")
+            candidate: str = value.decode("latin-1")
             if _SANE_REQUEST_ID.match(candidate):
                 return candidate
             break
