@@ -96,6 +96,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--publishes", type=int, default=30)
     parser.add_argument("--label", default="")
+    parser.add_argument(
+        "--pool-size",
+        type=int,
+        default=10,
+        help="the server's CALLPLANE_DATABASE_POOL_SIZE; the floor may open as many connections "
+        "as the server can (pool + overflow)",
+    )
     args = parser.parse_args(argv)
     wrk.require_wrk()
     url = args.database_url or DEFAULT_URL
@@ -115,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         run.log(line)
         lines.append(line)
 
-    with Server(url) as server, Floor(url, pool_size=20) as floor:
+    pool_env = {"CALLPLANE_DATABASE_POOL_SIZE": str(args.pool_size)}
+    floor_pool = args.pool_size + args.pool_size // 2
+    with Server(url, env=pool_env) as server, Floor(url, pool_size=floor_pool) as floor:
         with httpx.Client(base_url=server.base_url, headers=main_org.headers, timeout=60) as client:
             built = fixtures.build(client)
         agent = built.detail_agent_id

@@ -14,6 +14,8 @@ import argparse
 import asyncio
 import statistics
 import time
+import uuid
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -21,9 +23,10 @@ from sqlalchemy import event, select
 
 from benchmarks import database as bench_database
 from benchmarks.diagnostics import Plan
-from callplane.agents.repository import AgentRepository
+from callplane.agents.repository import ROW_FIELDS, AgentRepository
 from callplane.db.engine import Database, create_engine
 from callplane.kit.filters import TimeFilters
+from callplane.kit.pagination import paginate
 from callplane.models import Agent, Organization
 
 # Terms of the seeded names ("<Company> <Department> <Role>"), rarest first.
@@ -150,8 +153,19 @@ def main() -> None:
     args = parser.parse_args()
     if args.plain:
 
-        async def plain(_: AgentRepository, statement: Any, pattern: str) -> Any:
-            return statement.where(Agent.name.ilike(pattern, escape="\\"))
+        async def plain(
+            self: AgentRepository, statement: Any, pattern: str, *, limit: int, cursor: Any
+        ) -> Any:
+            narrowed = statement.where(Agent.name.ilike(pattern, escape="\\"))
+            return await paginate(
+                self.session,
+                narrowed.with_only_columns(*(getattr(Agent, f) for f in ROW_FIELDS)),
+                (Agent.created_at, Agent.id),
+                (datetime, uuid.UUID),
+                limit=limit,
+                cursor=cursor,
+                rows=True,
+            )
 
         AgentRepository._name_search = plain  # type: ignore[method-assign]
     lines = asyncio.run(sweep(args.database_url, args.organization, args.repeat))
