@@ -34,7 +34,7 @@ IfMatch = Annotated[str | None, Header(alias="If-Match")]
 MAX_METADATA_FILTER_KEYS = 50
 
 
-def _metadata_filter(
+async def _metadata_filter(  # async: a plain def dependency runs in a worker thread
     metadata: Annotated[
         str | None,
         Query(
