@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--pool-size",
         type=int,
-        default=10,
+        default=20,
         help="the server's CALLPLANE_DATABASE_POOL_SIZE; the floor may open as many connections "
         "as the server can (pool + overflow)",
     )
