@@ -63,11 +63,17 @@ def build(dsn: str, pool_size: int) -> Starlette:
             "FROM api_keys WHERE id = $1",
             key_id,
         )
-        record = None
+        record: tuple[bytes, Any, frozenset[str], Any, bool] | None = None
         if row is not None:
             scopes = frozenset(orjson.loads(row["scopes"]))
-            record = (bytes(row["secret_hash"]), row["organization_id"], scopes)
-            record += (row["expires_at"], row["revoked_at"] is not None)
+            revoked = row["revoked_at"] is not None
+            record = (
+                bytes(row["secret_hash"]),
+                row["organization_id"],
+                scopes,
+                row["expires_at"],
+                revoked,
+            )
         credentials[key_id] = (now + CREDENTIAL_TTL, record)
         return record
 

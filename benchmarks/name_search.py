@@ -167,7 +167,7 @@ def main() -> None:
                 rows=True,
             )
 
-        AgentRepository._name_search = plain  # type: ignore[method-assign]
+        AgentRepository._name_search = plain  # type: ignore[method-assign,assignment]
     lines = asyncio.run(sweep(args.database_url, args.organization, args.repeat))
     print()
     print("\n".join(lines))
