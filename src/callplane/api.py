@@ -51,14 +51,14 @@ from callplane.widgets.endpoints import script_router as widget_script_router
 from callplane.workflows.endpoints import router as workflows_router
 
 # Every authenticated route: credential and limit errors, a NUL in the URL (refused by
-# BufferedBodyMiddleware before routing; a route's own 400 documentation takes precedence), and
+# the request middleware before routing; a route's own 400 documentation takes precedence), and
 # the database busy or unreachable (503, retry).
 AUTH_RESPONSES = merge_responses(
     BadRequest, Unauthorized, Forbidden, RateLimited, DatabaseUnavailable
 )
-# Any route that takes a body can get a 413 from BufferedBodyMiddleware, before it runs.
+# Any route that takes a body can get a 413 from the request middleware, before it runs.
 BODY_RESPONSES = merge_responses(PayloadTooLarge)
-# Every write takes an Idempotency-Key (IdempotencyMiddleware, outside the routes): a retry in
+# Every write takes an Idempotency-Key (the request middleware, outside the routes): a retry in
 # flight or whose response was lost → 409, the key reused for another request → 422.
 IDEMPOTENCY_RESPONSES = merge_responses(IdempotencyKeyInFlight, UnprocessableRequest)
 IDEMPOTENCY_HEADER = {

@@ -29,15 +29,10 @@ from callplane.console.web import StaticAssets
 from callplane.db.engine import Database, create_engine, is_transient
 from callplane.db.session import WriteHooks
 from callplane.errors import AppError, DatabaseUnavailable, validation_error_body
-from callplane.idempotency.middleware import (
-    IdempotencyMiddleware,
-    IdempotentReplay,
-    replay_response,
-)
+from callplane.idempotency.middleware import IdempotentReplay, replay_response
 from callplane.idempotency.repository import mark_committed
-from callplane.kit.middleware import BufferedBodyMiddleware, RequestIdMiddleware
 from callplane.kit.openapi import TAGS, name_operations
-from callplane.observability.middleware import ObservabilityMiddleware
+from callplane.observability.middleware import RequestMiddleware
 from callplane.ratelimit import limiter as ratelimit
 
 logger = logging.getLogger("callplane")
@@ -105,13 +100,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     mount_routers(app)
     name_operations(app)
     document_validation_errors(app)
-    # Each add_middleware wraps the ones before: the last added is outermost. Request id wraps
-    # everything below it, so even a 413 carries it.
-    app.add_middleware(IdempotencyMiddleware)
-    app.add_middleware(BufferedBodyMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestIdMiddleware)
-    # Outermost of all: times and logs every request, 413s and unhandled errors included.
-    app.add_middleware(ObservabilityMiddleware, access_log=settings.access_log)
+    # One pure-ASGI layer does what four did (issue 15): metrics and the access log, request
+    # ids, refusals at the door and body buffering, Idempotency-Key settling.
+    app.add_middleware(
+        RequestMiddleware, access_log=settings.access_log, max_bytes=settings.max_body_bytes
+    )
     return app
 
 

@@ -1,18 +1,24 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, literal
+from sqlalchemy import Select, and_, exists, func, literal, select, tuple_
+from sqlalchemy.orm import aliased
 
 from callplane.agents.detail_sql import AGENT_DETAIL_SQL
 from callplane.db import dialect
 from callplane.db.engine import Database, canonical_json
 from callplane.db.repository import OrgRepository
 from callplane.kit.filters import TimeFilters, like_pattern
-from callplane.kit.pagination import paginate
+from callplane.kit.pagination import decode_cursor, paginate
 from callplane.models import Agent
+
+# Name search on PostgreSQL: how many agents the created_at walk reads before the trigram index
+# is asked instead (see `AgentRepository._name_search`).
+NAME_WALK = 4000
 
 
 class AgentRepository(OrgRepository[Agent]):
@@ -28,10 +34,14 @@ class AgentRepository(OrgRepository[Agent]):
         times: TimeFilters,
         limit: int,
         cursor: str | None,
-    ) -> tuple[list[Agent], str | None]:
+    ) -> tuple[Sequence[Any], str | None]:
+        """A page of the organization's agents, newest first, as Core rows with `ROW_FIELDS`
+        (the list page encodes them to JSON directly: no ORM objects, issue 15)."""
         statement = self.scoped()
-        if name:
-            statement = statement.where(Agent.name.ilike(like_pattern(name), escape="\\"))
+        searched: str | None = like_pattern(name) if name else None
+        postgres = dialect.is_postgres(self.session)
+        if searched is not None and not postgres:
+            statement = statement.where(Agent.name.ilike(searched, escape="\\"))
         if active is not None:
             statement = statement.where(Agent.active == active)
         if is_demo is not None:
@@ -39,13 +49,63 @@ class AgentRepository(OrgRepository[Agent]):
         if metadata:
             statement = self._metadata_contains(statement, metadata)
         statement = times.apply(statement, Agent.created_at, Agent.updated_at)
+        if searched is not None and postgres:
+            return await self._name_search(statement, searched, limit=limit, cursor=cursor)
         return await paginate(
             self.session,
-            statement,
+            _row_columns(statement, Agent),
             (Agent.created_at, Agent.id),
             (datetime, uuid.UUID),
             limit=limit,
             cursor=cursor,
+            rows=True,
+        )
+
+    async def _name_search(
+        self, statement: Select[Agent], pattern: str, *, limit: int, cursor: str | None
+    ) -> tuple[Sequence[Any], str | None]:
+        """PostgreSQL: a page of `statement`'s agents whose name matches `pattern`, in a time
+        that does not depend on how many match (issue 15).
+
+        Left to itself the planner either walks the organization's created_at index filtering
+        every row (slow when matches are rare, or all old) or reads every match through the
+        trigram index and sorts them (slow when matches are many); its estimates for substring
+        patterns are rough. So: first walk at most `NAME_WALK` agents from the cursor on, newest
+        first, and keep the matching ones; when matches are common that fills the page. If it
+        does not, matches are rare (under limit / NAME_WALK of the rows walked), and they are
+        read through the trigram index into a MATERIALIZED CTE (which the planner cannot turn
+        back into the walk) and only they are sorted."""
+        kinds = (datetime, uuid.UUID)
+        window = statement
+        if cursor is not None:
+            after = decode_cursor(cursor, kinds)
+            window = window.where(tuple_(Agent.created_at, Agent.id) < tuple_(*after))
+        recent = aliased(
+            Agent,
+            window.order_by(Agent.created_at.desc(), Agent.id.desc()).limit(NAME_WALK).subquery(),
+        )
+        walked = _row_columns(select(recent), recent).where(recent.name.ilike(pattern, escape="\\"))
+        rows, next_cursor = await paginate(
+            self.session,
+            walked,
+            (recent.created_at, recent.id),
+            kinds,
+            limit=limit,
+            cursor=None,
+            rows=True,
+        )
+        if next_cursor is not None:  # the page is full: what lies beyond is the next page's
+            return rows, next_cursor
+        narrowed = statement.where(Agent.name.ilike(pattern, escape="\\"))
+        matches = aliased(Agent, narrowed.cte("name_matches").prefix_with("MATERIALIZED"))
+        return await paginate(
+            self.session,
+            _row_columns(select(matches), matches),
+            (matches.created_at, matches.id),
+            kinds,
+            limit=limit,
+            cursor=cursor,
+            rows=True,
         )
 
     def _metadata_contains(self, statement: Select[Agent], wanted: dict[str, Any]) -> Select[Agent]:
@@ -79,6 +139,26 @@ class AgentRepository(OrgRepository[Agent]):
                 )
             statement = statement.where(exists().where(entry.c.key == key, condition))
         return statement
+
+
+# What a list row carries (AgentRead's fields; `revision` becomes the etag).
+ROW_FIELDS = (
+    "id",
+    "name",
+    "description",
+    "active",
+    "is_demo",
+    "metadata_",
+    "live_version",
+    "created_at",
+    "updated_at",
+    "revision",
+)
+
+
+def _row_columns(statement: Select[Any], entity: Any) -> Select[Any]:
+    """`statement` selecting `ROW_FIELDS` of `entity` (the Agent model or an alias of it)."""
+    return statement.with_only_columns(*(getattr(entity, name) for name in ROW_FIELDS))
 
 
 async def detail_json(

@@ -19,4 +19,4 @@ class AuthSubject:
     expires_at: datetime | None
 
     def has_any(self, *scopes: str) -> bool:
-        return any(scope in self.scopes for scope in scopes)
+        return not self.scopes.isdisjoint(scopes)  # a C loop: on every authorized request

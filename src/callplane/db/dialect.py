@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, cast, literal
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.util import greenlet_spawn
 
 from callplane.db.engine import Database
 
@@ -46,7 +47,10 @@ async def fetchrow(database: Database, sql: str, *args: Any) -> Any:
         driver: Any = connection.driver_connection
         return await driver.fetchrow(sql, *args)
     finally:
-        connection.close()  # back to the pool
+        # Back to the pool, inside a greenlet: when the pool has no room for it (an overflow
+        # connection) the pool closes it, which awaits the driver (perfpg, issue 15: outside a
+        # greenlet that raised MissingGreenlet, logged a traceback and leaked the connection).
+        await greenlet_spawn(connection.close)
 
 
 async def sqlite_fetchone(database: Database, sql: str, params: dict[str, Any]) -> Any:

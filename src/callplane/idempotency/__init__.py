@@ -11,11 +11,13 @@ Two halves (ADR 0004):
   is in flight, 422 for another request under the key. A replay is thus never served to a caller
   who may not make the request now, and records are per (organization, credential, key): another
   credential's record under the same key is another request.
-- `IdempotencyMiddleware`: checks the key's syntax, and settles the record before the client sees
-  the response: a complete (non-streamed) answer is stored first, then sent, so a retry sent the
-  moment the answer arrives is replayed. Refusals (401, 403, 429) and server errors (5xx) are not
-  answers to the request: the reservation is released and a retry runs. A streamed answer is not
-  stored either (it is passed through as it is written): it is released when it starts.
+- `key_refusal` and `Settlement`, run by the request middleware: check the key's syntax,
+  and settle the record before the client sees the response: a complete (non-streamed)
+  answer is stored first, then sent, so a retry sent the moment the answer arrives is replayed.
+  Refusals (401, 403, 429) and server errors (5xx) are not answers to the request: the
+  reservation is released and a retry runs. A streamed
+  answer is not stored either (it is passed through as it is written): it is released when it
+  starts.
 
 The request's own transaction marks the key committed (`mark_committed`, called by the write
 session), so a crash can never make a write run twice: if the process dies before its work

@@ -9,7 +9,7 @@ import uuid
 from datetime import timedelta
 
 from fastapi import Request, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Scope, Send
 
 from callplane.config import Settings
 from callplane.db.engine import Database
@@ -39,70 +39,77 @@ class IdempotentReplay(Exception):
         super().__init__("replay")
 
 
-class IdempotencyMiddleware:
-    """Checks the key's syntax and settles the request's record before its answer leaves."""
+def key_refusal(scope: Scope) -> tuple[Message, Message] | None:
+    """Check the Idempotency-Key's syntax on a write and remember it for `claim`; the 400 to send
+    for a malformed key, else None."""
+    if scope["method"] not in BODY_METHODS:
+        return None
+    key = header(scope, b"idempotency-key")
+    if key is None:
+        return None
+    if not _VALID_KEY.match(key):
+        return error_response_parts(
+            400,
+            "Idempotency-Key must be 1-255 printable ASCII characters.",
+            "invalid_idempotency_key",
+        )
+    state(scope)[_KEY] = key  # claimed by `authorize()`, once the caller may make the request
+    return None
 
-    def __init__(self, app: ASGIApp):
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        key = header(scope, b"idempotency-key") if scope["type"] == "http" else None
-        if key is None or scope["method"] not in BODY_METHODS:
-            await self.app(scope, receive, send)
+class Settlement:
+    """Settles a keyed request's record before its answer leaves: `send` holds the response start
+    until the first body message shows whether the answer is complete (store it, then send) or
+    streamed (release it, then send); `finish` releases a reservation the app never answered."""
+
+    def __init__(self, scope: Scope, send: Send):
+        self.scope = scope
+        self._send = send
+        self._database: Database = scope["app"].state.database
+        self._start: Message | None = None
+        self._settled = False
+        self._streamed: list[bytes] | None = None  # a streamed answer being kept (STORE_STREAM)
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self._start = message
             return
-        if not _VALID_KEY.match(key):
-            for message in error_response_parts(
-                400,
-                "Idempotency-Key must be 1-255 printable ASCII characters.",
-                "invalid_idempotency_key",
-            ):
-                await send(message)
+        start = self._start
+        if message["type"] != "http.response.body" or start is None:
+            await self._send(message)
             return
-        state(scope)[_KEY] = key  # claimed by `authorize()`, once the caller may make the request
-        database: Database = scope["app"].state.database
-        start: Message | None = None
-        settled = False
-        streamed: list[bytes] | None = None  # a streamed answer being kept (STORE_STREAM)
+        reserved = _reserved(self.scope)
+        if not self._settled:
+            self._settled = True
+            if reserved is not None:
+                if (
+                    message.get("more_body", False)
+                    and state(self.scope).get(STORE_STREAM)
+                    and start["status"] < 300
+                ):
+                    # a streamed answer the route asked to keep: stored whole once it ends
+                    self._streamed = [message.get("body", b"")]
+                else:
+                    await _settle(self._database, reserved, start, message)
+            await self._send(start)
+        elif self._streamed is not None and reserved is not None:
+            self._streamed.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                whole: Message = {"type": "http.response.body", "body": b"".join(self._streamed)}
+                self._streamed = None
+                await _settle(self._database, reserved, start, whole)
+        await self._send(message)
 
-        async def settle_then_send(message: Message) -> None:
-            """Holds the response start until the first body message shows whether the answer
-            is complete (store it, then send) or streamed (release it, then send; or, when the
-            route asked for it, keep it and store it whole once it ends)."""
-            nonlocal start, settled, streamed
-            if message["type"] == "http.response.start":
-                start = message
-                return
-            if message["type"] != "http.response.body" or start is None:
-                await send(message)
-                return
-            reserved = _reserved(scope)
-            if not settled:
-                settled = True
-                if reserved is not None:
-                    if (
-                        message.get("more_body", False)
-                        and state(scope).get(STORE_STREAM)
-                        and start["status"] < 300
-                    ):
-                        streamed = [message.get("body", b"")]
-                    else:
-                        await _settle(database, reserved, start, message)
-                await send(start)
-            elif streamed is not None and reserved is not None:
-                streamed.append(message.get("body", b""))
-                if not message.get("more_body", False):
-                    whole = {"type": "http.response.body", "body": b"".join(streamed)}
-                    streamed = None
-                    await _settle(database, reserved, start, whole)
-            await send(message)
+    async def finish(self) -> None:
+        reserved = _reserved(self.scope)
+        # The app failed before answering, or a kept stream broke off before its end.
+        if reserved is not None and (not self._settled or self._streamed is not None):
+            await repository.release(self._database, reserved)
 
-        try:
-            await self.app(scope, receive, settle_then_send)
-        finally:
-            reserved = _reserved(scope)
-            # The app failed before answering, or a kept stream broke off before its end.
-            if reserved is not None and (not settled or streamed is not None):
-                await repository.release(database, reserved)
+
+def keyed(scope: Scope) -> bool:
+    """Whether the request carries an Idempotency-Key `key_refusal` accepted."""
+    return _KEY in state(scope)
 
 
 async def claim(request: Request, organization_id: uuid.UUID, credential_id: uuid.UUID) -> None:

@@ -61,12 +61,14 @@ class TimeFilters:
         return statement
 
 
-def time_filters(
+async def time_filters(
     created_after: Annotated[Timestamp | None, Query()] = None,
     created_before: Annotated[Timestamp | None, Query()] = None,
     updated_after: Annotated[Timestamp | None, Query()] = None,
     updated_before: Annotated[Timestamp | None, Query()] = None,
 ) -> TimeFilters:
+    """async although it awaits nothing: FastAPI runs a plain `def` dependency in a worker
+    thread, a thread hop on every list request (issue 15)."""
     return TimeFilters(
         _utc(created_after, "created_after"),
         _utc(created_before, "created_before"),
@@ -81,9 +83,10 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def created_filters(
+async def created_filters(
     created_after: Annotated[Timestamp | None, Query()] = None,
     created_before: Annotated[Timestamp | None, Query()] = None,
 ) -> TimeFilters:
-    """Only the `created_*` pair, for append-only resources (nothing is ever updated)."""
+    """Only the `created_*` pair, for append-only resources (nothing is ever updated); async
+    for the reason `time_filters` is."""
     return TimeFilters(_utc(created_after, "created_after"), _utc(created_before, "created_before"))

@@ -1,4 +1,5 @@
-"""Per-request metrics and the access log, in one pure ASGI middleware (outermost)."""
+"""The request middleware: the one pure-ASGI layer every request passes (metrics, access log,
+request id, body buffering, Idempotency-Key settling)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 from prometheus_client.metrics import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from callplane.kit.middleware import state
+from callplane.idempotency.middleware import Settlement, key_refusal, keyed
+from callplane.kit.middleware import buffer_body, request_id, response_headers, send_parts, state
 from callplane.observability.counters import HTTP_DURATION, HTTP_REQUESTS
 
 access_logger = logging.getLogger("callplane.access")
@@ -43,12 +45,23 @@ def _record(method: str, route: str, status: int, seconds: float) -> None:
     children[1].observe(seconds)
 
 
-class ObservabilityMiddleware:
-    """Counts and times every request by route template, and logs it as one JSON line."""
+class RequestMiddleware:
+    """The one pure-ASGI layer in front of the routes (issue 15: it was four, each a coroutine
+    and a send wrapper per request). In order:
 
-    def __init__(self, app: ASGIApp, *, access_log: bool):
+    - times and counts every request by route template and logs it as one JSON line (413s,
+      refusals and unhandled errors included);
+    - gives every response X-Request-ID (the client's when sane) and the headers the request left
+      in its state (`kit.middleware.RESPONSE_HEADERS`, e.g. rate-limit headers);
+    - refuses malformed URLs and oversized headers at the door, buffers bodies (413 beyond
+      `max_bytes`, 422 for duplicate JSON keys);
+    - checks an Idempotency-Key's syntax and settles its record before the answer leaves.
+    """
+
+    def __init__(self, app: ASGIApp, *, access_log: bool, max_bytes: int):
         self.app = app
         self.access_log = access_log
+        self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,17 +70,37 @@ class ObservabilityMiddleware:
         started = time.perf_counter()
         root_path = scope.get("root_path", "")
         request_state = state(scope)
+        request_state["request_id"] = identifier = request_id(scope)
+        id_header = (b"x-request-id", identifier.encode())
         status = 500  # what the client gets if the app raises before answering
+        settlement: Settlement | None = None
 
-        async def send_and_watch(message: Message) -> None:
+        async def respond(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    id_header,
+                    *response_headers(request_state),
+                ]
             await send(message)
 
         try:
-            await self.app(scope, receive, send_and_watch)
+            app_receive, refusal = await buffer_body(scope, receive, self.max_bytes)
+            if refusal is None and app_receive is not None:
+                refusal = key_refusal(scope)
+            if refusal is not None:
+                await send_parts(respond, refusal)
+            elif app_receive is not None:
+                if keyed(scope):
+                    settlement = Settlement(scope, respond)
+                    await self.app(scope, app_receive, settlement.send)
+                else:
+                    await self.app(scope, app_receive, respond)
         finally:
+            if settlement is not None:
+                await settlement.finish()
             seconds = time.perf_counter() - started
             method = scope["method"] if scope["method"] in _METHODS else "OTHER"
             route = route_template(scope, root_path)

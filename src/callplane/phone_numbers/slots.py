@@ -17,7 +17,9 @@ import uuid
 from datetime import datetime
 from typing import NamedTuple
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from callplane.audit import recorder as audit
 from callplane.db.types import utcnow
@@ -69,6 +71,8 @@ class SlotWrites:
         self.organization_id = organization_id
         self.now = now or utcnow()
         self._changed: dict[str, tuple[PhoneNumber, list[Slot]]] = {}
+        # Writes not yet sent, grouped by what they write: one UPDATE per group (`apply`).
+        self._pending: dict[tuple[Slot, Columns], list[uuid.UUID]] = {}
 
     def assign(self, record: PhoneNumber, slot: Slot, version: AgentVersion) -> bool:
         """Point the slot at `version`; say whether that changed it."""
@@ -88,9 +92,38 @@ class SlotWrites:
         for record in await repository.for_agent(agent_id, lock=True):
             for slot in SLOTS:
                 self.clear(record, slot, agent_id)
+        await self.apply()
+
+    async def apply(self) -> None:
+        """Send the slot writes made so far: one UPDATE per (slot, new value), not one per number
+        (publishing to 100 numbers was 100 ORM updates; issue 15)."""
+        pending, self._pending = self._pending, {}
+        for (slot, columns), ids in pending.items():
+            agent_id, version_id, version = columns
+            values = (
+                {
+                    "inbound_agent_id": agent_id,
+                    "inbound_agent_version_id": version_id,
+                    "inbound_version": version,
+                }
+                if slot == "inbound"
+                else {
+                    "outbound_agent_id": agent_id,
+                    "outbound_agent_version_id": version_id,
+                    "outbound_version": version,
+                }
+            )
+            statement = (
+                update(PhoneNumber)
+                .where(PhoneNumber.organization_id == self.organization_id, PhoneNumber.id.in_(ids))
+                .values(**values, updated_at=self.now)
+                .execution_options(synchronize_session=False)
+            )
+            await self.session.execute(statement)
 
     async def record_changes(self) -> None:
         """One `phone_number.assignment_changed` per number changed, in the order they changed."""
+        await self.apply()
         for number, (record, slots) in self._changed.items():
             await audit.record(
                 self.session,
@@ -104,27 +137,23 @@ class SlotWrites:
     def _write(self, record: PhoneNumber, slot: Slot, columns: Columns) -> bool:
         """Write a slot, stamping `updated_at` only when something changed.
 
-        The stamp is explicit rather than the column's `onupdate`: the ORM batches these UPDATEs
-        into one executemany, and SQLAlchemy (2.1.9) then copies the first row's generated
-        timestamp onto every object, so a response would disagree with what was stored.
+        The object gets the new values as already stored (not dirty: the ORM would write each
+        number with its own UPDATE); `apply` sends them, grouped, with the same explicit stamp.
         """
         if _read(record, slot) == columns:
             return False
-        if slot == "inbound":
-            (
-                record.inbound_agent_id,
-                record.inbound_agent_version_id,
-                record.inbound_version,
-            ) = columns
-        else:
-            (
-                record.outbound_agent_id,
-                record.outbound_agent_version_id,
-                record.outbound_version,
-            ) = columns
-        record.updated_at = self.now
+        for name, value in zip(_COLUMNS[slot], columns, strict=True):
+            set_committed_value(record, name, value)
+        set_committed_value(record, "updated_at", self.now)
+        self._pending.setdefault((slot, columns), []).append(record.id)
         self._changed.setdefault(record.phone_number, (record, []))[1].append(slot)
         return True
+
+
+_COLUMNS: dict[Slot, tuple[str, str, str]] = {
+    "inbound": ("inbound_agent_id", "inbound_agent_version_id", "inbound_version"),
+    "outbound": ("outbound_agent_id", "outbound_agent_version_id", "outbound_version"),
+}
 
 
 def _read(record: PhoneNumber, slot: Slot) -> Columns:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Response
+from pydantic import TypeAdapter
 
 from callplane.agents.auth import AgentsManager
 from callplane.agents.errors import AgentNotFound
@@ -47,7 +48,7 @@ async def publish_agent_version(
     subject: AgentsManager,
     session: WriteSession,
     body: PublishRequest | None = Body(default=None),
-) -> list[PublishedPhoneNumber]:
+) -> Response:
     """Publish the version, make it the agent's live version, and assign or unassign numbers.
 
     All or nothing. Re-publishing an older published version makes it live again, but moves only
@@ -57,7 +58,12 @@ async def publish_agent_version(
     shows.
     """
     publishing = PublishingService(session, subject.organization_id)
-    return await publishing.publish(agent_id, version, body or PublishRequest())
+    published = await publishing.publish(agent_id, version, body or PublishRequest())
+    # Encoded once here: returned as models, FastAPI would validate the list again first.
+    return Response(_PUBLISHED.dump_json(published), media_type="application/json")
+
+
+_PUBLISHED = TypeAdapter(list[PublishedPhoneNumber])
 
 
 @router.post(
