@@ -2,10 +2,9 @@
 
 The statement goes straight to the driver on a pooled connection, with no transaction around it
 (one statement reads one consistent snapshot): asyncpg through `db.dialect.fetchrow`, as the
-agent detail does; aiosqlite the same way here (its connections are in autocommit mode). Through
-SQLAlchemy Core, building and compiling the select and switching the connection to autocommit and
-back cost several times the query on SQLite (profiled). `_sqlite_fetchone` belongs beside
-`dialect.fetchrow` in `db/dialect.py`; it is here until that module's owner takes it.
+agent detail does; on SQLite through `db.dialect.sqlite_fetchone` (the database's read
+connections). Through SQLAlchemy Core, building and compiling the select and switching the
+connection to autocommit and back cost several times the query on SQLite (profiled).
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy.util import greenlet_spawn
 
 from callplane.db import dialect
 from callplane.db.engine import Database
@@ -46,11 +44,11 @@ _COLUMNS = "a.id, a.name, a.revision, v.id, v.version, v.revision, v.config"
 
 
 def _sql(postgres: bool, sql: str) -> str:
-    """The statement in the driver's placeholder style ($n for asyncpg, ? for sqlite3), with the
-    config sent as text (asyncpg would otherwise need a jsonb codec)."""
+    """The statement in the driver's placeholder style ($n for asyncpg, :pn for sqlite3), with
+    the config sent as text (asyncpg would otherwise need a jsonb codec)."""
     if postgres:
         return sql.replace("v.config", "v.config::text")
-    return sql.replace("$1", "?").replace("$2", "?")
+    return sql.replace("$1", ":p1").replace("$2", ":p2")
 
 
 # Slot columns are fixed names (never input): one statement text per slot.
@@ -101,20 +99,9 @@ async def _fetch(
     else:
         # SQLite stores UUIDs as 32 hex digits (SQLAlchemy's Uuid without a native type).
         sqlite_key = key.hex if isinstance(key, uuid.UUID) else key
-        row = await _sqlite_fetchone(database, _STATEMENTS[False, statement], sqlite_key, org.hex)
+        row = await dialect.sqlite_fetchone(
+            database, _STATEMENTS[False, statement], {"p1": sqlite_key, "p2": org.hex}
+        )
         if row is not None:
             row = (uuid.UUID(row[0]), row[1], row[2], uuid.UUID(row[3]), *row[4:])
     return None if row is None else Match(*row)
-
-
-async def _sqlite_fetchone(database: Database, sql: str, *args: Any) -> Any:
-    """SQLite: one statement through aiosqlite on a pooled connection; the first row."""
-    connection = await database.engine.raw_connection()
-    try:
-        driver: Any = connection.driver_connection
-        async with driver.execute(sql, args) as cursor:
-            return await cursor.fetchone()
-    finally:
-        # Back to the pool, whose reset (a rollback) must run where aiosqlite's adapter can
-        # await: inside a greenlet, as AsyncEngine does it.
-        await greenlet_spawn(connection.close)

@@ -21,9 +21,9 @@ from callplane.db.engine import Database
 from callplane.phone_numbers.normalize import InvalidPhoneNumber, to_e164
 from callplane.routing import repository
 from callplane.routing.errors import NothingAnswers
-from callplane.routing.overrides import for_channel
 from callplane.routing.repository import Match
 from callplane.routing.schemas import Direction
+from callplane.runtime.channels import for_channel
 
 CHANNEL = "telephone"
 # Part of every ETag: bump it when the answer's shape or the override rules change, so cached

@@ -10,6 +10,7 @@ from typing import Any
 
 from callplane.agent_config.schemas import AgentConfig, ChannelOverride, Tool
 from callplane.runtime import templates
+from callplane.runtime.channels import combine_instructions
 from callplane.runtime.events import Passage
 
 
@@ -49,13 +50,12 @@ class ConversationContext:
 
 
 def raw_instructions(context: ConversationContext) -> str:
-    base = context.config.instructions
     override = context.override()
-    if override is None or override.instructions is None:
-        return base
-    if override.instructions_mode == "replace":
-        return override.instructions
-    return f"{base}\n\n{override.instructions}" if base else override.instructions
+    if override is None:
+        return context.config.instructions
+    return combine_instructions(
+        context.config.instructions, override.instructions, override.instructions_mode
+    )
 
 
 def raw_starting_message(context: ConversationContext) -> str | None:

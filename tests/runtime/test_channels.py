@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from callplane.agent_config import AgentConfig
-from callplane.routing.overrides import for_channel
+from callplane.runtime.channels import for_channel
 
 
 def config(**fields: Any) -> dict[str, Any]:

@@ -1,12 +1,21 @@
-"""A config as one channel sees it: its `channel_overrides` entry applied (a pure function).
+"""A config as one channel sees it: its `channel_overrides` entry applied.
 
-The engine applies the same rules when it runs a conversation on a channel; this copy serves
-routing (a voice runtime gets the telephone view of a config). They should become one function.
+One set of rules for the engine (which applies them to the validated config of a conversation,
+`runtime.prompt`) and for routing (a voice runtime gets the telephone view of a stored config
+document): `combine_instructions` is the one place the append/replace rule lives.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+
+def combine_instructions(base: str, extra: str | None, mode: str) -> str:
+    """The base instructions with a channel's own: appended after a blank line, or replacing
+    them (`mode` "replace"); the base unchanged when the channel has none."""
+    if extra is None:
+        return base
+    return extra if mode == "replace" or not base else f"{base}\n\n{extra}"
 
 
 def for_channel(config: dict[str, Any], channel: str) -> dict[str, Any]:
@@ -22,11 +31,12 @@ def for_channel(config: dict[str, Any], channel: str) -> dict[str, Any]:
     if not override:
         return config
     resolved = dict(config)
-    extra = override.get("instructions")
-    if extra is not None:
-        base = config.get("instructions") or ""
-        replace = override.get("instructions_mode") == "replace"
-        resolved["instructions"] = extra if replace or not base else f"{base}\n\n{extra}"
+    if override.get("instructions") is not None:
+        resolved["instructions"] = combine_instructions(
+            config.get("instructions") or "",
+            override["instructions"],
+            override.get("instructions_mode") or "append",
+        )
     for name in ("starting_message", "max_tool_steps"):
         if override.get(name) is not None:
             resolved[name] = override[name]
