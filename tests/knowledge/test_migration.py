@@ -1,4 +1,4 @@
-"""0011_knowledge: the documents that existed before passages are cut and indexed."""
+"""Migration 0011: the documents that existed before passages are cut and indexed."""
 
 from __future__ import annotations
 

@@ -74,7 +74,7 @@ class KnowledgeChunk(Base):
     `seq` is an integer key because SQLite's FTS5 index addresses rows by integer rowid (it is
     the rowid itself there); `id` is the chunk's public id. The full-text index itself is not in
     the model: PostgreSQL has a generated `search_vector` column with a GIN index, SQLite an
-    external-content FTS5 table kept in sync by triggers (migration 0011_knowledge). `title`
+    external-content FTS5 table kept in sync by triggers (migration 0011). `title`
     repeats the document's title so that both indexes can weigh it without a join.
     """
 

@@ -3,7 +3,7 @@
 `engine.Turn` runs one turn of an `AgentConfig` over a `prompt.ConversationContext`, with its
 model, knowledge retriever, HTTP caller and workflow starter injected (`engine.TurnDeps`), so the
 text channel, the widget, agent tests and voice runtimes drive the same code. docs/runtime.md
-describes the behaviour; docs/adr/00XX-core-conversation-engine.md why it is shaped so.
+describes the behaviour; docs/adr/0013-conversation-engine.md why it is shaped so.
 """
 
 from callplane.runtime.engine import OFFLINE_MODEL, Retriever, Turn, TurnDeps, WorkflowStarter

@@ -10,7 +10,7 @@ Neither index is in the ORM models (migrations/env.py leaves them out of the com
 
 Existing documents (the pages of website builds) are cut here with the same chunker.
 
-Revision ID: 0011_knowledge
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-04 19:40:00
 """
@@ -23,7 +23,7 @@ from alembic import op
 from callplane.db.types import UTCDateTime, new_id, utcnow
 from callplane.knowledge.chunking import chunk_text
 
-revision: str = "0011_knowledge"
+revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

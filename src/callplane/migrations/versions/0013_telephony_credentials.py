@@ -4,8 +4,8 @@ One row per organization and carrier (twilio, telnyx): the account id, the secre
 needs to check webhook signatures and call the carrier's REST API (encrypted with the server's
 secret key), and Telnyx's public signing key.
 
-Revision ID: 0011_voice
-Revises: 0011_core
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-04 19:40:00
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 from callplane.db.types import UTCDateTime
 
-revision: str = "0011_voice"
-down_revision: str | None = "0011_core"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -11,8 +11,8 @@ its passages (ON DELETE CASCADE), so they are cut again afterwards (they are der
 Documents of one collection holding the same text are reduced to the oldest before the unique
 index is made.
 
-Revision ID: 0012_knowledge
-Revises: 0011_knowledge
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-04 19:55:00
 """
 
@@ -25,8 +25,8 @@ from alembic import op
 from callplane.db.types import UTCDateTime, new_id, utcnow
 from callplane.knowledge.chunking import chunk_text
 
-revision: str = "0012_knowledge"
-down_revision: str | None = "0011_console"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

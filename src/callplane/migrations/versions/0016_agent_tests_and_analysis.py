@@ -2,14 +2,14 @@
 
 - `agent_tests` (an agent's tests), `agent_test_settings` (`require_passing_tests`),
   `test_runs` and `test_results` (callplane.agenttests);
-- on `conversations` (whose `ended_reason` comes with 0011_core): `tool_call_count`,
+- on `conversations` (whose `ended_reason` comes with 0012): `tool_call_count`,
   `successful`, and the post-conversation analysis (`analysis_status`, `analysis`,
   `analyzed_at`) (callplane.analytics);
 - the analytics index: an organization's conversations by agent and by when they happened
   (`coalesce(started_at, created_at)`, an expression index on both dialects).
 
-Revision ID: 0011_agenttests
-Revises: 0011_core
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-04 19:29:07.960322
 """
 
@@ -20,8 +20,8 @@ from alembic import op
 
 from callplane.db.types import JSONType, UTCDateTime
 
-revision: str = "0011_agenttests"
-down_revision: str | None = "0012_knowledge"
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """web console sessions and one-time login links
 
-Revision ID: 0011_console
-Revises: 0011_core
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-04 19:40:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from callplane.db.types import UTCDateTime
 
-revision: str = "0011_console"
-down_revision: str | None = "0011_voice"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -5,8 +5,8 @@ expires when idle (`expires_at`, pushed forward by every turn; `last_activity_at
 template variables and caller it started with. Imported conversations leave them null. The index
 serves the housekeeping sweep of idle conversations.
 
-Revision ID: 0011_core
-Revises: 0011_knowledge
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-04 19:30:00
 """
 
@@ -18,8 +18,8 @@ from sqlalchemy.dialects import postgresql
 
 from callplane.db.types import UTCDateTime
 
-revision: str = "0011_core"
-down_revision: str | None = "0011_knowledge"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
