@@ -1,6 +1,5 @@
-"""Work a request hands to the embedded workflow engine starts within a second: the enqueue
-wakes the queue workers (workflows/engine.py), so on SQLite, where they poll only every
-SQLITE_QUEUE_POLLING_SECONDS (an idle server's CPU), nothing waits for the next poll."""
+"""Work a request hands to the embedded workflow engine starts within a second (the queues are
+polled every QUEUE_POLLING_SECONDS)."""
 
 from __future__ import annotations
 
@@ -20,9 +19,12 @@ def _at(value: str) -> datetime:
 async def test_a_website_build_starts_within_a_second_of_its_request(
     tenant: Tenant, serve: Serve
 ) -> None:
-    assert engine.SQLITE_QUEUE_POLLING_SECONDS > 1.0  # so a start within 1 s proves the wake
-    assert engine._waker is not None
+    assert engine.QUEUE_POLLING_SECONDS < 1.0
     site = serve(dental_site())
+    # The first build after the engine starts waits for DBOS's queue manager to start the queue's
+    # worker thread (it looks for new queues every second): not what this test is about.
+    warm_up = await start(tenant, company_name="Acme warm-up", company_website=site.url)
+    assert (await wait_for_workflow(tenant, warm_up))["status"] == "succeeded"
     delays = []
     for n in range(4):  # several phases of the poll
         workflow_id = await start(tenant, company_name=f"Acme {n}", company_website=site.url)

@@ -12,7 +12,6 @@ import asyncio
 import logging
 import os
 import socket
-import threading
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import nullcontext
@@ -21,7 +20,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from dbos import DBOS, DBOSConfig, SetEnqueueOptions, SetWorkflowID, StepOptions
-from dbos import _queue as dbos_queue
 from dbos import error as dbos_error
 from sqlalchemy.engine import make_url
 
@@ -32,14 +30,10 @@ logger = logging.getLogger("callplane.workflows")
 
 APP_NAME = "callplane"
 SYSTEM_SCHEMA = "dbos"
-# How often each queue's worker looks for work (DBOS's default is 1 s). Work this process
-# enqueues wakes the workers at once (`_WakeableEvent`), so the interval only bounds how soon work
-# enqueued elsewhere starts: by other processes sharing PostgreSQL (API processes beside
-# `callplane worker`s), or by DBOS itself when a delayed workflow (a webhook retry) comes due. On
-# SQLite there are no other processes, and idle polls are most of an embedded server's CPU (a few
-# ms each).
+# How often each queue's worker looks for work (DBOS's default is 1 s): the most a start waits.
+# (A wake-on-enqueue that swapped the class of DBOS's internal stop event, to poll SQLite only
+# every 2 s, left queues unserved under load in the fuzz suite: removed, see ADR 0015.)
 QUEUE_POLLING_SECONDS = 0.2
-SQLITE_QUEUE_POLLING_SECONDS = 2.0
 # How often DBOS checks for the messages and events a workflow waits on (none of ours does).
 NOTIFICATION_POLLING_SECONDS = 0.5
 # How long a starting process waits for its own executor lock before refusing to start.
@@ -186,8 +180,7 @@ async def launch(settings: Settings, *, listen: bool) -> None:
         await asyncio.to_thread(guard.acquire, EXECUTOR_LOCK_WAIT_SECONDS)
         _guard = guard
     DBOS.launch()
-    _install_waker()
-    polling = SQLITE_QUEUE_POLLING_SECONDS if _is_sqlite(url) and _waker else QUEUE_POLLING_SECONDS
+    polling = QUEUE_POLLING_SECONDS
     concurrency = {WORK: settings.workflow_concurrency, WEBHOOKS: settings.webhook_concurrency}
     for kind, name in names.items():
         _queues[kind] = await DBOS.register_queue_async(
@@ -200,9 +193,8 @@ async def launch(settings: Settings, *, listen: bool) -> None:
 def shutdown(timeout_seconds: int = 5) -> None:
     """Stop taking work, give running workflows a moment, then release our executor lock: what
     is still unfinished is taken over by a live process."""
-    global _guard, _waker
+    global _guard
     _queues.clear()
-    _waker = None
     DBOS.destroy(workflow_completion_timeout_sec=timeout_seconds)
     if _guard is not None:
         _guard.stop()
@@ -231,8 +223,6 @@ async def enqueue(
         SetEnqueueOptions(delay_seconds=delay) if delay > 0 else nullcontext(),
     ):
         await _queues[queue].enqueue_async(_workflows[name], *args)
-    if delay <= 0 and _waker is not None:
-        _waker.wake()
 
 
 DBOS_FINISHED_STATUSES = ["SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"]
@@ -265,59 +255,6 @@ def _recover(dead_executor_id: str) -> int:
     through its commercial Conductor service). `_recover_pending_workflows` is the function its
     launch calls; tests/ops/test_crash_safety.py proves it still does what takeover.py needs."""
     return len(DBOS._recover_pending_workflows([dead_executor_id]))
-
-
-class _WakeableEvent(threading.Event):
-    """The stop event DBOS's queue threads wait on between polls, made wakeable: `wake()` ends
-    every thread's current (or next) wait early without stopping anything, so work enqueued by
-    this process is dequeued at once instead of at the next poll. A waiting thread sees the
-    event as not set (it polls, then waits again); only `set()` stops the threads."""
-
-    # threading.Event's own (CPython) state, and ours.
-    _cond: threading.Condition
-    _flag: bool
-    _generation: int
-    _seen: dict[int, int]
-
-    def wait(self, timeout: float | None = None) -> bool:
-        me = threading.get_ident()
-        with self._cond:
-            if self._flag:
-                return True
-            # A wake that came while this thread was polling (or before it first waited) is
-            # not lost: the thread polls again at once.
-            if self._seen.get(me, -1) == self._generation:
-                self._cond.wait(timeout)
-            self._seen[me] = self._generation
-            return bool(self._flag)
-
-    def wake(self) -> None:
-        with self._cond:
-            self._generation += 1
-            self._cond.notify_all()
-
-
-_waker: _WakeableEvent | None = None
-
-
-def _install_waker() -> None:
-    """Find the stop event DBOS 3.4 hands its queue threads (the argument of the `queue_thread`
-    background thread, which passes it to every queue's worker) and make it a `_WakeableEvent`.
-    DBOS has no public call for this; if the thread is not found, queues are only polled
-    (at QUEUE_POLLING_SECONDS), and tests/workflows/test_start_latency.py fails."""
-    global _waker
-    _waker = None
-    for thread in threading.enumerate():
-        if getattr(thread, "_target", None) is dbos_queue.queue_thread:
-            stop_event = getattr(thread, "_args", (None,))[0]
-            if type(stop_event) is threading.Event and not stop_event.is_set():
-                with stop_event._cond:  # type: ignore[attr-defined]  # Event's own lock
-                    stop_event.__class__ = _WakeableEvent
-                    waker: _WakeableEvent = stop_event  # type: ignore[assignment]
-                    waker._generation, waker._seen = 0, {}
-                _waker = waker
-                return
-    logger.warning("could not make the workflow queues wakeable; polling them instead")
 
 
 def _is_sqlite(url: str) -> bool:
