@@ -23,9 +23,10 @@ def stub() -> Iterator[StubLLMServer]:
 
 @pytest.fixture
 async def provider(stub: StubLLMServer) -> AsyncIterator[OpenAICompatibleProvider]:
-    """No retries and a short timeout, so failure tests are fast and count requests exactly."""
+    """No retries and a short timeout (long enough for a loaded machine to connect), so failure
+    tests are fast and count requests exactly."""
     client = OpenAICompatibleProvider(
-        stub.base_url, API_KEY, MODEL, timeout_seconds=0.5, max_retries=0
+        stub.base_url, API_KEY, MODEL, timeout_seconds=2.0, max_retries=0
     )
     yield client
     await client.aclose()

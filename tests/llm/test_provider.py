@@ -135,7 +135,7 @@ async def test_a_hanging_endpoint_times_out(
         await provider.complete(MESSAGES, max_tokens=8, temperature=0)
 
     elapsed = time.monotonic() - started
-    assert 0.4 < elapsed < 3, elapsed  # the provider's 0.5 s timeout, not the server's 10 s hang
+    assert 1.9 < elapsed < 6, elapsed  # the provider's 2 s timeout, not the server's 10 s hang
     assert raised.value.transient is True
     assert raised.value.code == "llm_timeout"
 
