@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from callplane.kit.schemas import RequestModel, ResponseModel, UTCDateTime
+from callplane.versions.schemas import MAX_VERSION
 
 Channel = Literal["telephone", "webrtc", "sms", "email", "text"]
 Direction = Literal["inbound", "outbound"]
@@ -129,7 +130,7 @@ VariableName = Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]{0,63}$")]
 
 
 class LiveConversationStart(RequestModel):
-    version: Literal["live", "latest"] | Annotated[int, Field(ge=1)] = Field(
+    version: Literal["live", "latest"] | Annotated[int, Field(ge=1, le=MAX_VERSION)] = Field(
         default="live",
         description="`live` (the published version), `latest` (the newest version, drafts "
         "included) or a version number.",

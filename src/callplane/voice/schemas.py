@@ -3,22 +3,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from callplane.kit.schemas import RequestModel
 
 
-class TwilioCredentials(BaseModel):
+class TwilioCredentials(RequestModel):
     """A Twilio account: its SID and auth token (kept encrypted, never shown again)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$", description="`AC…` account SID.")
     auth_token: str = Field(min_length=16, max_length=128, description="The account's token.")
 
 
-class TelnyxCredentials(BaseModel):
+class TelnyxCredentials(RequestModel):
     """A Telnyx account: the API key (encrypted) and the webhook signing public key."""
-
-    model_config = ConfigDict(extra="forbid")
 
     api_key: str = Field(min_length=8, max_length=200, description="Telnyx API v2 key.")
     public_key: str = Field(
