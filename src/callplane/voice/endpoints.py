@@ -31,7 +31,6 @@ from callplane.config import Settings
 from callplane.db.session import ReadSession, WriteSession
 from callplane.errors import AppError, merge_responses
 from callplane.kit.secrets import BadToken, SecretBox, SecretKeyMissing
-from callplane.routing import repository as routing
 from callplane.voice.carriers import (
     Start,
     StreamProtocol,
@@ -44,7 +43,7 @@ from callplane.voice.carriers import (
 )
 from callplane.voice.errors import BadCarrierSignature, CarrierNotConfigured
 from callplane.voice.recording import Recorder
-from callplane.voice.repository import TelephonyRepository, number_owner
+from callplane.voice.repository import TelephonyRepository, number_owner, slot_version
 from callplane.voice.schemas import TelephonyRead, TelnyxCredentials, TwilioCredentials
 from callplane.voice.service import CallContext, TelephonyService, VoiceGateway
 from callplane.voice.session import CallSession, Rules
@@ -210,10 +209,7 @@ async def telnyx_incoming(request: Request, session: ReadSession) -> Response:
 async def _answer(
     request: Request, session: Any, number: Any, carrier: str, call_id: str, params: dict[str, str]
 ) -> Response:
-    # The inbound slot, looked up exactly as `GET /core/routing/resolve` does.
-    version = await routing.by_phone_number(
-        request.app.state.database, number.organization_id, number.phone_number, "inbound"
-    )
+    version = await slot_version(session, number)
     if version is None:
         return _xml(say_and_hang_up(UNASSIGNED))
     gateway: VoiceGateway = request.app.state.voice
@@ -229,7 +225,7 @@ async def _answer(
     context = CallContext(
         organization_id=number.organization_id,
         agent_id=version.agent_id,
-        agent_version_id=version.version_id,
+        agent_version_id=version.id,
         version=version.version,
         carrier=carrier,
         call_id=call_id,
