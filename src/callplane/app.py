@@ -24,6 +24,7 @@ from callplane.audit.recorder import bind_request
 from callplane.auth.authenticator import Authenticator
 from callplane.config import Settings, get_settings
 from callplane.console.endpoints import router as console_router
+from callplane.console.knowledge_pages import router as console_knowledge_router
 from callplane.console.web import HERE as CONSOLE_DIR
 from callplane.console.web import StaticAssets
 from callplane.console.widget_pages import router as console_widgets_router
@@ -222,3 +223,4 @@ def _install_console(app: FastAPI) -> None:
     )
     app.router.routes.extend(console_router.routes)
     app.router.routes.extend(console_widgets_router.routes)
+    app.router.routes.extend(console_knowledge_router.routes)
