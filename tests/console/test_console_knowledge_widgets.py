@@ -81,6 +81,11 @@ async def test_knowledge_from_the_console(
     assert made.status_code == 303
     page = made.headers["location"]
     collection_id = page.rsplit("/", 1)[1]
+    events = await tenant.get(
+        "/core/audit-events", params={"action": "knowledge_collection.created"}
+    )
+    [created] = [e for e in events.json()["data"] if e["resource_id"] == collection_id]
+    assert created["actor"] == {**created["actor"], "type": "user", "id": str(tenant.user_id)}
 
     text = await browserless.post(
         f"{page}/documents",
