@@ -24,8 +24,10 @@ from callplane.audit.recorder import bind_request
 from callplane.auth.authenticator import Authenticator
 from callplane.config import Settings, get_settings
 from callplane.console.endpoints import router as console_router
+from callplane.console.knowledge_pages import router as console_knowledge_router
 from callplane.console.web import HERE as CONSOLE_DIR
 from callplane.console.web import StaticAssets
+from callplane.console.widget_pages import router as console_widgets_router
 from callplane.db.engine import Database, create_engine, is_transient
 from callplane.db.session import WriteHooks
 from callplane.errors import AppError, DatabaseUnavailable, validation_error_body
@@ -220,3 +222,5 @@ def _install_console(app: FastAPI) -> None:
         name="console-static",
     )
     app.router.routes.extend(console_router.routes)
+    app.router.routes.extend(console_widgets_router.routes)
+    app.router.routes.extend(console_knowledge_router.routes)

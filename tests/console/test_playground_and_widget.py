@@ -142,3 +142,76 @@ def test_the_widget_refuses_another_origin(world: World, page: Any, org: Org, se
     admitted = httpx.post(start, headers={"Origin": allowed.url})
     assert admitted.status_code == 201
     assert admitted.headers["access-control-allow-origin"] == allowed.url
+
+
+def test_a_widget_made_in_the_console_answers_on_its_site(
+    world: World, page: Any, browser: Any, org: Org, serve: Any
+) -> None:
+    agent_id = make_agent(world, org, "Console widget", instructions="Help.", published=True)
+    site = serve({})
+    host = site.url.split("//")[1]
+    sign_in(world, page, org)
+    page.goto(f"{world.url}/console/agents/{agent_id}")
+    page.get_by_role("link", name="Manage widgets").click()
+    page.get_by_label("Allowed domains").fill("not a domain!")
+    page.get_by_role("button", name="Create widget").click()
+    assert "is not a domain" in page.inner_text(".field-error")  # at its field, nothing made
+    assert page.locator("section.widget").count() == 0
+    page.get_by_label("Allowed domains").fill(host)
+    page.get_by_role("button", name="Create widget").click()
+    card = page.locator("section.widget")
+    assert card.count() == 1
+    widget_id = card.get_attribute("data-widget-id")
+    tag = card.locator("input.embed").input_value()
+    assert tag == (
+        f'<script src="{world.url}/widget.js" data-widget-id="{widget_id}" async></script>'
+    )
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    card.get_by_role("button", name="Copy").click()
+    assert page.evaluate("navigator.clipboard.readText()") == tag
+    screenshot(page, "widgets")
+
+    # The tag, pasted into a page of the allowed site, answers.
+    site.routes["/"] = html(f"<h1>Acme Dental</h1>{tag}")
+    visitor = browser.new_page()
+    visitor.goto(site.url + "/")
+    visitor.get_by_role("button", name="Open the chat").click()
+    visitor.get_by_label("Message").fill("Do you take new patients?")
+    visitor.get_by_role("button", name="Send").click()
+    reply = visitor.locator("[data-callplane-widget] .msg.agent[data-done='true']")
+    reply.wait_for(timeout=45_000)
+    assert reply.inner_text().strip()
+
+    # Domains edited: the site is no longer allowed.
+    card.get_by_label("Allowed domains").fill("example.com\nshop.example.com")
+    card.get_by_role("button", name="Save widget").click()
+    assert "example.com, shop.example.com" in page.inner_text("section.widget")
+    start = f"{world.url}/core/public/web-widgets/{widget_id}/conversations"
+    assert httpx.post(start, headers={"Origin": site.url}).status_code == 403
+    visitor.close()
+
+    # A viewer sees the tag but no write button, and a forged write is refused.
+    viewer = browser.new_page()
+    sign_in(world, viewer, org, world.member(org, "viewer"))
+    viewer.goto(f"{world.url}/console/agents/{agent_id}/widgets")
+    assert viewer.locator("input.embed").input_value() == tag
+    for name in ("Create widget", "Save widget", "Delete widget"):
+        assert viewer.get_by_role("button", name=name).count() == 0
+    csrf = viewer.locator('meta[name="csrf-token"]').get_attribute("content")
+    forged = viewer.request.post(
+        f"{world.url}/console/agents/{agent_id}/widgets/{widget_id}/delete",
+        form={"csrf_token": csrf},
+    )
+    assert forged.status == 403
+    assert "web_widgets:manage" in forged.text()
+    viewer.close()
+
+    # Without the CSRF token even the admin is refused; with it the widget is deleted.
+    stale = page.request.post(f"{world.url}/console/agents/{agent_id}/widgets/{widget_id}/delete")
+    assert stale.status == 403
+    assert page.locator("section.widget").count() == 1
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete widget").click()
+    page.wait_for_url("**/widgets?deleted=1")
+    assert page.locator("section.widget").count() == 0
+    assert "No web widget yet" in page.inner_text("main")

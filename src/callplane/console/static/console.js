@@ -217,5 +217,17 @@
       }
     });
   }
+  // --- Copy buttons: `data-copy` names the input (or element) whose text is copied. ---
+  document.addEventListener("click", async (e) => {
+    const button = e.target.closest ? e.target.closest("[data-copy]") : null;
+    if (!button) return;
+    const source = document.getElementById(button.dataset.copy);
+    if (!source) return;
+    const text = source.value !== undefined ? source.value : source.textContent;
+    try { await navigator.clipboard.writeText(text); }
+    catch (err) { if (source.select) { source.select(); document.execCommand("copy"); } }
+    button.textContent = "Copied";
+    setTimeout(() => { button.textContent = "Copy"; }, 2000);
+  });
   document.addEventListener("DOMContentLoaded", setup);
 })();
