@@ -64,7 +64,7 @@ async def _greet(stall_at: int | None, stall_seconds: float) -> tuple[CallSessio
         if message.get("event") == "media":
             sent.append(time.perf_counter())
             if len(sent) == stall_at:
-                time.sleep(stall_seconds)
+                time.sleep(stall_seconds)  # noqa: ASYNC251 - the stall under test
         elif message.get("event") == "mark":
             stopped.set()
 
@@ -79,7 +79,7 @@ async def _greet(stall_at: int | None, stall_seconds: float) -> tuple[CallSessio
         carrier=TwilioStream(),
         send=send,
         brain=ScriptedBrain(lambda text: ("", [], False)),
-        providers=Providers(stt=_NoSpeech(), tts=_Tone()),  # type: ignore[arg-type]
+        providers=Providers(stt=_NoSpeech(), tts=_Tone()),
         control=None,
         rules=Rules(silence_timeout=None),
         starting_message="Hello.",
@@ -103,7 +103,7 @@ async def test_a_stall_shorter_than_the_buffer_makes_no_frame_late() -> None:
     """A 100 ms stall: with frames sent only 40 ms ahead (before the jitter buffer) the frames
     after it went out ≥ 60 ms behind their slots; now at least REFILL_SECONDS are buffered."""
     assert REFILL_SECONDS + LATE_SECONDS > 0.1 + 0.04  # room for the scheduler's own delay
-    session, sent = await _greet(20, 0.1)
+    session, _ = await _greet(20, 0.1)
     assert session.frames_out == SECOND_OF_AUDIO
     assert session.late_frames == 0, session.most_behind
 
@@ -113,3 +113,16 @@ async def test_a_stall_longer_than_the_buffer_is_counted_late() -> None:
     session, _ = await _greet(20, 0.4)
     assert session.late_frames >= 1
     assert session.most_behind > LATE_SECONDS
+
+
+def test_audio_sent_ahead_but_cleared_leaves_the_recording(tmp_path: Any) -> None:
+    from callplane.voice.recording import Recorder
+
+    recorder = Recorder(str(tmp_path), "barge")
+    recorder.heard(b"\x01\x00" * 8000)  # one second of the caller
+    recorder.said(b"\x02\x00" * 800)  # 100 ms of the agent, from where the caller had got to
+    recorder.said(b"\x03\x00" * 1600)  # 200 ms more, sent ahead
+    recorder.unsaid(0.2)  # the caller barged in: the last 200 ms never played
+    assert len(recorder._agent) == 2 * (8000 + 800)
+    recorder.unsaid(5.0)  # never more than what runs past the caller's audio
+    assert len(recorder._agent) == len(recorder._caller)

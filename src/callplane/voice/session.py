@@ -357,6 +357,8 @@ class CallSession:
         if turn is None:
             return
         turn.interrupted = True
+        if self.recorder is not None and self._due is not None:  # sent ahead, cleared unplayed
+            self.recorder.unsaid(self._due - self._clock())
         self._silence_all()
         await self._send(self.carrier.clear(self.stream_id))
 
