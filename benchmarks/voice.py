@@ -147,14 +147,20 @@ def p50(values: list[float]) -> float:
 
 
 async def run(
-    turns_per_call: int, offline_turns: int, concurrent_only: bool = False
+    turns_per_call: int,
+    offline_turns: int,
+    concurrent_only: bool = False,
+    ms_per_char: int | None = None,
 ) -> dict[str, Any]:
     await database.recreate(PG_URL)
     await asyncio.to_thread(database.upgrade, PG_URL)
     org = await database.create_org(PG_URL, "voice-bench")
     llm = StubLLMServer(behaviour=StubBehaviour(reply="Sure. We open at nine tomorrow."))
     llm.start()
-    speech = SpeechStub(default_transcript="what time do you open").start()
+    speech = SpeechStub(default_transcript="what time do you open")
+    if ms_per_char is not None:
+        speech.ms_per_char = ms_per_char
+    speech.start()
     carrier = FakeCarrierAPI().start()
     env = {
         "CALLPLANE_SECRET_KEY": "voice-bench-secret-key-0123456789",
@@ -346,10 +352,15 @@ def main() -> None:
         metavar="RUNS",
         help="only the 20 concurrent calls, RUNS times: a line each, RESULTS.md untouched",
     )
+    parser.add_argument(
+        "--speech-ms-per-char",
+        type=int,
+        help="with --concurrent-only: the stub's speech per character of text (longer replies)",
+    )
     args = parser.parse_args()
     if args.concurrent_only:
         for _ in range(args.concurrent_only):
-            many = asyncio.run(run(0, 0, concurrent_only=True))
+            many = asyncio.run(run(0, 0, True, args.speech_ms_per_char))
             figures = many["many"]
             print(
                 f"20 concurrent calls: {figures['frames']} frames out, {figures['late']} late "
