@@ -146,6 +146,10 @@ def serve(
         log_level=settings.log_level.lower(),
         log_config=log_config(settings.log_level),
         access_log=False,  # ours: one JSON line per request on `callplane.access`
+        # No permessage-deflate on WebSockets: a voice stream is 50 small messages a second each
+        # way, base64 audio that compresses poorly; zlib on each was the largest CPU cost of
+        # sending a frame (measured: docs/adr/0019), on the event loop every call shares.
+        ws_per_message_deflate=False,
         # On SIGTERM: stop accepting, let in-flight requests finish for up to this long.
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )

@@ -84,7 +84,12 @@ async def voice_server(settings: Settings, **overrides: Any) -> AsyncIterator[Vo
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     config = uvicorn.Config(
-        app, log_level="warning", lifespan="on", ws="websockets-sansio", access_log=False
+        app,
+        log_level="warning",
+        lifespan="on",
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,  # as `callplane serve`
+        access_log=False,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[listener]))

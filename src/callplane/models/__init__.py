@@ -21,6 +21,7 @@ from callplane.models.personal_access_token import PersonalAccessToken
 from callplane.models.phone_number import PhoneNumber
 from callplane.models.rate_limit_window import RateLimitWindow
 from callplane.models.telephony_credential import TelephonyCredential
+from callplane.models.used_call_token import UsedCallToken
 from callplane.models.user import User
 from callplane.models.web_widget import WebWidget
 from callplane.models.webhook import Webhook
@@ -51,6 +52,7 @@ __all__ = [
     "TelephonyCredential",
     "TestResult",
     "TestRun",
+    "UsedCallToken",
     "User",
     "WebWidget",
     "Webhook",

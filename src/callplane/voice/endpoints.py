@@ -268,7 +268,7 @@ async def _stream(websocket: WebSocket, carrier: str) -> None:
     try:
         if start is None:
             raise BadToken("no start event")
-        context = gateway.redeem(start.parameters.get("token", ""))
+        context = await gateway.redeem(start.parameters.get("token", ""))
         if context.carrier != carrier or context.call_id != start.call_id:
             raise BadToken("token for another call")
     except BadToken as exc:

@@ -27,6 +27,13 @@ class Recorder:
             self._agent += b"\x00" * (len(self._caller) - len(self._agent))
         self._agent += pcm
 
+    def unsaid(self, seconds: float) -> None:
+        """The last `seconds` of the agent's audio were sent ahead but never played (the caller
+        barged in and the carrier dropped them): take them off the agent's track."""
+        cut = min(int(seconds * RATE) * 2, max(len(self._agent) - len(self._caller), 0))
+        if cut > 0:
+            del self._agent[-cut:]
+
     async def save(self) -> dict[str, object]:
         caller, agent = bytes(self._caller), bytes(self._agent)
         await asyncio.to_thread(self._write, caller, agent)

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callplane.db.engine import Database
 from callplane.db.repository import OrgRepository
-from callplane.models import AgentVersion, PhoneNumber, TelephonyCredential
+from callplane.models import AgentVersion, PhoneNumber, TelephonyCredential, UsedCallToken
 
 
 class TelephonyRepository(OrgRepository[TelephonyCredential]):
@@ -34,3 +38,27 @@ async def slot_version(session: AsyncSession, number: PhoneNumber) -> AgentVersi
         AgentVersion.organization_id == number.organization_id,
     )
     return (await session.scalars(statement)).one_or_none()
+
+
+async def use_token(database: Database, token_id: str, expires_at: datetime) -> bool:
+    """Record that a call token was used; False if it already was, by any process on this
+    database. One INSERT committing on its own: the primary key decides, so of two concurrent
+    first uses exactly one inserts (the other waits for it, then hits the unique key)."""
+    try:
+        async with database.autocommit() as connection:
+            await connection.execute(
+                insert(UsedCallToken).values(token_id=token_id, expires_at=expires_at)
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+async def forget_expired_tokens(database: Database, now: datetime) -> int:
+    """Delete the rows of tokens that have expired (a replay of one fails its signature check
+    anyway); one indexed DELETE committing on its own. How many went."""
+    async with database.autocommit() as connection:
+        result = await connection.execute(
+            delete(UsedCallToken).where(UsedCallToken.expires_at < now)
+        )
+    return int(getattr(result, "rowcount", 0))

@@ -3,11 +3,13 @@ carrier's signature, find the agent version answering the number, sign the strea
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,9 +23,12 @@ from callplane.models import TelephonyCredential
 from callplane.voice.carriers import CallControl, TelnyxControl, TwilioControl
 from callplane.voice.errors import CarrierNotConfigured
 from callplane.voice.providers import ProviderRegistry
-from callplane.voice.repository import TelephonyRepository
+from callplane.voice.repository import TelephonyRepository, forget_expired_tokens, use_token
 from callplane.voice.schemas import TelnyxCredentials, TwilioCredentials
 from callplane.voice.session import Brain
+
+logger = logging.getLogger("callplane.voice")
+PRUNE_SECONDS = 60.0  # each process deletes expired tokens' rows at most this often
 
 
 class TelephonyService:
@@ -146,7 +151,7 @@ class VoiceGateway:
         self.database = database
         self.providers = ProviderRegistry(settings)
         self.brain_factory = brain_factory
-        self._used: dict[str, float] = {}
+        self._next_prune = 0.0  # when this process next deletes expired tokens' rows
 
     def call_token(self, context: CallContext) -> str:
         signer = TokenSigner(self.settings, "voice-call")
@@ -155,18 +160,29 @@ class VoiceGateway:
             {**context.claims(), "nonce": nonce}, self.settings.voice_call_token_seconds
         )
 
-    def redeem(self, token: str) -> CallContext:
+    async def redeem(self, token: str) -> CallContext:
         """The call a stream's token stands for; each token opens one stream only (a replayed
-        token is refused) and only until it expires. Used nonces are kept in this process until
-        they would have expired anyway."""
+        token is refused) and only until it expires. A used token's id is kept in the database
+        (`used_call_tokens`) until the token expires, so single use holds across every process
+        of a cluster; if the database cannot record the use, the token is refused."""
         claims = TokenSigner(self.settings, "voice-call").verify(token)
         nonce = str(claims.get("nonce", ""))
+        if not nonce or len(nonce) > 64:
+            raise BadToken("call token without an id")
+        context = CallContext.from_claims(claims)
         now = time.time()
-        self._used = {key: exp for key, exp in self._used.items() if exp > now}
-        if not nonce or nonce in self._used:
+        expires_at = datetime.fromtimestamp(float(claims["exp"]), UTC)
+        try:
+            if now >= self._next_prune:
+                self._next_prune = now + PRUNE_SECONDS
+                await forget_expired_tokens(self.database, datetime.fromtimestamp(now, UTC))
+            first = await use_token(self.database, nonce, expires_at)
+        except Exception as exc:  # fail closed: a use that is not recorded could be replayed
+            logger.warning("could not record the use of a call token", exc_info=True)
+            raise BadToken("call token use not recorded") from exc
+        if not first:
             raise BadToken("call token already used")
-        self._used[nonce] = float(claims["exp"])
-        return CallContext.from_claims(claims)
+        return context
 
     def control(self, credential: TelephonyCredential) -> CallControl:
         secret = SecretBox(self.settings).decrypt(credential.secret_encrypted)

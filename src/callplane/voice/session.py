@@ -51,7 +51,14 @@ logger = logging.getLogger("callplane.voice")
 
 FRAME_SECONDS = 0.02
 LATE_SECONDS = 0.04  # a frame sent this far behind its real-time slot is late
-LEAD_SECONDS = 0.04  # frames go out this far ahead of their slot (the carrier's jitter buffer)
+# The jitter buffer: frames go out up to BUFFER_SECONDS ahead of their real-time slot (the carrier
+# plays them at real time from its own buffer). When the buffer is full the player sleeps until
+# it is down to REFILL_SECONDS, then tops it up in one go: a few wake-ups a second per call
+# rather than one per frame, and a stall of the event loop or of the process (another call's
+# engine turn, the machine's other work) shorter than REFILL_SECONDS + LATE_SECONDS makes no
+# frame late. A barge-in `clear`s what the carrier buffered.
+BUFFER_SECONDS = 0.2
+REFILL_SECONDS = 0.12
 SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
 
 
@@ -146,7 +153,7 @@ class _Turn:
         return out
 
 
-_MARK = b""  # a queue entry that is not audio: the turn's audio ends here
+_MARK = (b"", b"")  # a queue entry that is not audio: the turn's audio ends here
 
 
 class CallSession:
@@ -184,7 +191,8 @@ class CallSession:
         self._preroll: deque[bytes] = deque(maxlen=10)
         self._utterance: Transcription | None = None
         self._utterance_opening: asyncio.Task[Transcription] | None = None
-        self._queue: asyncio.Queue[tuple[_Turn, bytes]] = asyncio.Queue()
+        # (turn, (8 kHz PCM, its µ-law)): frames are encoded when queued, not when due
+        self._queue: asyncio.Queue[tuple[_Turn, tuple[bytes, bytes]]] = asyncio.Queue()
         self._audible: _Turn | None = None  # the turn whose audio is queued or playing
         self._reply: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -199,6 +207,7 @@ class CallSession:
         self.turns: list[dict[str, Any]] = []
         self.late_frames = 0
         self.frames_out = 0
+        self.most_behind = 0.0  # seconds: the furthest behind its slot a frame went out
         self.dtmf_sent: list[str] = []
         self.failed: str | None = None
 
@@ -277,6 +286,7 @@ class CallSession:
             "turns": self.turns,
             "frames_out": self.frames_out,
             "late_frames": self.late_frames,
+            "most_behind_ms": round(self.most_behind * 1000, 1),
             "duration_seconds": round(self._clock() - self._started, 3),
         }
         if self.failed:
@@ -347,6 +357,8 @@ class CallSession:
         if turn is None:
             return
         turn.interrupted = True
+        if self.recorder is not None and self._due is not None:  # sent ahead, cleared unplayed
+            self.recorder.unsaid(self._due - self._clock())
         self._silence_all()
         await self._send(self.carrier.clear(self.stream_id))
 
@@ -480,25 +492,27 @@ class CallSession:
     def _enqueue(self, turn: _Turn, frame: bytes) -> None:
         self._audible = turn
         turn.queued += 1
-        self._queue.put_nowait((turn, frame))
+        self._queue.put_nowait((turn, (frame, pcm_to_ulaw(frame))))
 
     async def _player(self) -> None:
-        """Send queued frames at real time (LEAD_SECONDS ahead): a frame that was ready but
+        """Send queued frames paced to real time: each frame has an absolute slot (`_due`, the
+        previous slot + 20 ms; a burst after a pause starts now) and goes out up to
+        BUFFER_SECONDS before it (the jitter buffer, see above). A frame that was ready but
         goes out more than LATE_SECONDS behind its slot is late."""
         while True:
             starved = self._queue.empty()
-            turn, frame = await self._queue.get()
+            turn, entry = await self._queue.get()
+            frame, ulaw = entry
             if turn.silenced:
                 continue
             now = self._clock()
             if starved or self._due is None:  # a burst starts now, or where the last one ends
                 self._due = max(now, self._due or now)
-            wait = self._due - LEAD_SECONDS - now
-            if wait > 0:
-                await asyncio.sleep(wait)
-            if turn.silenced:
-                continue
-            if frame is _MARK:
+            if self._due - now > BUFFER_SECONDS:  # full: sleep until it is down to the refill mark
+                await asyncio.sleep(self._due - REFILL_SECONDS - now)
+                if turn.silenced:
+                    continue
+            if entry is _MARK:
                 await self._send(self.carrier.mark(self.stream_id, f"turn-{turn.index}"))
                 remaining = self._due - self._clock()
                 if remaining > 0:
@@ -508,12 +522,13 @@ class CallSession:
                 turn.played.set()
                 continue
             behind = self._clock() - self._due
+            self.most_behind = max(self.most_behind, behind)
             if behind > LATE_SECONDS:
                 self.late_frames += 1
                 metrics.LATE_FRAMES.inc()
                 if behind > 0.2:  # far behind: play on from now rather than rush to catch up
                     self._due = self._clock()
-            await self._send(self.carrier.media(self.stream_id, pcm_to_ulaw(frame)))
+            await self._send(self.carrier.media(self.stream_id, ulaw))
             self.frames_out += 1
             if turn.first_frame is None:
                 turn.first_frame = self._clock()
