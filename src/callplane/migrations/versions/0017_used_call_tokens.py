@@ -3,7 +3,7 @@
 - `used_call_tokens`: the id of each voice call token that opened a media stream, until the
   token expires; its primary key makes a token single-use across processes (callplane.voice).
 
-Revision ID: voicetokens
+Revision ID: 0017
 Revises: 0016
 Create Date: 2026-12-04 22:45:00.000000
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 from callplane.db.types import UTCDateTime
 
-revision: str = "voicetokens"
+revision: str = "0017"
 down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
