@@ -12,7 +12,9 @@ match is the one the router would have found.
 Anything else goes to the router unchanged: a path no grouped route fully matches (404, 405
 with its `Allow`, the trailing-slash redirect), websocket and lifespan scopes, a mounted app's
 root path, FastAPI telemetry, and any match whose child scope carries more than Starlette's keys.
-The index is rebuilt whenever the router's list of routes changes.
+The index is rebuilt whenever the router's list of routes changes. A lean route (kit/lean.py) is
+served by calling its handler here: its errors are answered by the app's exception handlers,
+one layer up (ExceptionMiddleware), as they are for every route.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from starlette.requests import Request
 from starlette.routing import BaseRoute, Match, Mount, Route, Router, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
@@ -103,6 +106,11 @@ class RouteIndex:
                 if "router" not in scope:
                     scope["router"] = router
                 scope.update(child_scope)
+                lean = getattr(route, "lean_handler", None)
+                if lean is not None:  # kit.lean: the handler answers, errors go to the app's
+                    response = await lean(Request(scope, receive, send))
+                    await response(scope, receive, send)
+                    return
                 await route.handle(scope, receive, send)
                 return
         await self.fallback(scope, receive, send)
