@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urljoin
 
-import trafilatura
-from extruct.jsonld import JsonLdExtractor  # type: ignore[import-untyped,unused-ignore]
 from selectolax.lexbor import LexborHTMLParser
+
+# trafilatura and extruct (~30 MB with what they import: lxml, rdflib, pyRdfa, mf2py…) are
+# imported by the first page extracted, not by every process that imports this module (the API
+# server reads HTML knowledge documents with `html_to_text` only; issue 15, memory).
 
 # --- one page ---------------------------------------------------------------------------------
 
@@ -64,6 +66,8 @@ def extract_page(url: str, html: str, *, max_text_chars: int) -> PageData:
             links.append(urljoin(base, href))
 
     warnings: list[str] = []
+    from extruct.jsonld import JsonLdExtractor  # type: ignore[import-untyped,unused-ignore]
+
     try:
         jsonld: list[Any] = JsonLdExtractor().extract(html, base_url=url)
     except Exception as error:  # malformed JSON-LD must not cost us the page
@@ -86,6 +90,8 @@ def extract_page(url: str, html: str, *, max_text_chars: int) -> PageData:
 
 
 def _main_text(html: str, url: str) -> str:
+    import trafilatura
+
     try:
         text = trafilatura.extract(
             html,

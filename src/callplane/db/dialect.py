@@ -13,9 +13,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, cast, literal
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.util import greenlet_spawn
 
-from callplane.db.engine import Database
+from callplane.db.engine import Database, fetchrow_once
 
 POSTGRESQL = "postgresql"
 
@@ -41,16 +40,12 @@ def jsonb(value: Any) -> ColumnElement[Any]:
 async def fetchrow(database: Database, sql: str, *args: Any) -> Any:
     """PostgreSQL only: one statement sent straight through asyncpg on a pooled connection, with
     no transaction around it (autocommitted; one statement reads one consistent snapshot). For
-    the hottest paths, where SQLAlchemy's per-statement work shows. Returns the first row."""
-    connection = await database.engine.raw_connection()
-    try:
-        driver: Any = connection.driver_connection
-        return await driver.fetchrow(sql, *args)
-    finally:
-        # Back to the pool, inside a greenlet: when the pool has no room for it (an overflow
-        # connection) the pool closes it, which awaits the driver (perfpg, issue 15: outside a
-        # greenlet that raised MissingGreenlet, logged a traceback and leaked the connection).
-        await greenlet_spawn(connection.close)
+    the hottest paths, where SQLAlchemy's per-statement work shows. Returns the first row. The
+    connection is one the hot reads keep checked out (`db.engine.HotConnections`) when there is
+    one."""
+    if database.hot_connections is not None:
+        return await database.hot_connections.fetchrow(sql, args)
+    return await fetchrow_once(database.engine, sql, args)
 
 
 async def sqlite_fetchone(database: Database, sql: str, params: dict[str, Any]) -> Any:

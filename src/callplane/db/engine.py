@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import NullPool
-from sqlalchemy.util import await_
+from sqlalchemy.pool import NullPool, QueuePool
+from sqlalchemy.util import await_, greenlet_spawn
 
 from callplane.db.sqlite_reads import SQLITE_CACHE_KIB, SqliteReads
 
@@ -174,6 +174,71 @@ def _install_sqlite_quirks(engine: AsyncEngine) -> None:
             dbapi_connection.rollback()
 
 
+class HotConnections:
+    """PostgreSQL: pooled connections the one-statement hot reads (`db.dialect.fetchrow`) keep
+    checked out between statements, so a read costs the statement alone: no pool checkout, no
+    return to the pool (which runs in a greenlet, as the pool may close the connection) per
+    request (issue 15: the two were ~15% of the server's CPU on the agent detail under load).
+
+    At most `limit` are kept (half the pool: the ORM sessions keep the rest); a read that finds
+    none idle and none left to take checks one out and returns it as before. Nothing is cached
+    but connections: every read is a statement, autocommitted, that sees every committed write.
+    A connection whose statement failed (or was cancelled) goes back to the pool, not to the
+    list: the pool rolls it back or drops it, as it did before."""
+
+    def __init__(self, engine: AsyncEngine, limit: int):
+        self.engine = engine
+        self.limit = limit
+        self._idle: list[Any] = []
+        self._taken = 0
+        self._closed = False
+
+    async def fetchrow(self, sql: str, args: tuple[Any, ...]) -> Any:
+        if self._idle:
+            connection = self._idle.pop()
+        elif self._taken < self.limit and not self._closed:
+            self._taken += 1
+            try:
+                connection = await self.engine.raw_connection()
+            except BaseException:
+                self._taken -= 1
+                raise
+        else:
+            return await fetchrow_once(self.engine, sql, args)
+        try:
+            row = await connection.driver_connection.fetchrow(sql, *args)
+        except BaseException:
+            self._taken -= 1
+            await greenlet_spawn(connection.close)
+            raise
+        if self._closed:
+            self._taken -= 1
+            await greenlet_spawn(connection.close)
+        else:
+            self._idle.append(connection)
+        return row
+
+    async def close(self) -> None:
+        """Back to the pool, before it is disposed of."""
+        self._closed = True
+        while self._idle:
+            self._taken -= 1
+            await greenlet_spawn(self._idle.pop().close)
+
+
+async def fetchrow_once(engine: AsyncEngine, sql: str, args: tuple[Any, ...]) -> Any:
+    """One statement on a connection checked out for it and returned after."""
+    connection = await engine.raw_connection()
+    try:
+        driver: Any = connection.driver_connection
+        return await driver.fetchrow(sql, *args)
+    finally:
+        # Back to the pool, inside a greenlet: when the pool has no room for it (an overflow
+        # connection) the pool closes it, which awaits the driver (perfpg, issue 15: outside a
+        # greenlet that raised MissingGreenlet, logged a traceback and leaked the connection).
+        await greenlet_spawn(connection.close)
+
+
 class Database:
     """The engine plus two session factories: reads, and writes (serialized up front on SQLite)."""
 
@@ -187,6 +252,13 @@ class Database:
                 path, setup=register_sqlite_functions, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS
             )
             if path is not None
+            else None
+        )
+        # PostgreSQL: connections the hot reads keep (see HotConnections); none without a pool.
+        pool = engine.pool
+        self.hot_connections = (
+            HotConnections(engine, max(1, pool.size() // 2))
+            if self.dialect == "postgresql" and isinstance(pool, QueuePool)
             else None
         )
         self._read = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
@@ -209,6 +281,8 @@ class Database:
             yield await connection.execution_options(isolation_level="AUTOCOMMIT")
 
     async def dispose(self) -> None:
+        if self.hot_connections is not None:
+            await self.hot_connections.close()
         if self.sqlite_reads is not None:
             self.sqlite_reads.close()
         await self.engine.dispose()

@@ -7,6 +7,11 @@ the OpenAPI document (and the authorization matrix and the fuzzer exercise it li
 but its requests go to a plain handler that authorizes with `authorize()`, the function behind
 `Requires`, and parses its path parameters with the same Pydantic validation: it answers exactly
 as the dependency-solved route would, 401/403/429 before 422.
+
+The route index (`kit.dispatch.RouteIndex`) calls a lean route's handler itself, without the
+route's ASGI wrappers (FastAPI's exit stacks for yield dependencies, which a lean handler has
+none of, and its per-route exception wrapper): what the handler raises is answered by the app's
+exception handlers one layer up, the same ones, with the same bodies.
 """
 
 from __future__ import annotations
@@ -41,6 +46,9 @@ def lean(handler: Handler) -> type[APIRoute]:
     """A route class (for `add_api_route(route_class_override=...)`) serving with `handler`."""
 
     class LeanRoute(APIRoute):
+        # kit.dispatch.RouteIndex calls it straight away (no per-request wrapper at all).
+        lean_handler = staticmethod(handler)
+
         def get_route_handler(self) -> Handler:
             return handler
 

@@ -14,12 +14,13 @@ import hashlib
 import hmac
 import json
 import time
-from typing import Any
-
-from cryptography.fernet import Fernet, InvalidToken
+from typing import TYPE_CHECKING, Any
 
 from callplane.config import Settings
 from callplane.errors import AppError
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 DEVELOPMENT_KEY = "callplane-development-secret-key-not-for-production"
 
@@ -53,13 +54,18 @@ class SecretBox:
     """Encrypts and decrypts short strings with a key derived from the secret key."""
 
     def __init__(self, settings: Settings):
-        self._fernet = Fernet(base64.urlsafe_b64encode(_derive(settings, "fernet")))
+        # Imported on first use (~6 MB): most processes never store a carrier credential.
+        from cryptography.fernet import Fernet
+
+        self._fernet: Fernet = Fernet(base64.urlsafe_b64encode(_derive(settings, "fernet")))
 
     def encrypt(self, value: str) -> str:
         return self._fernet.encrypt(value.encode()).decode()
 
     def decrypt(self, token: str) -> str:
         """The plaintext; raises BadToken if the key changed or the value was tampered with."""
+        from cryptography.fernet import InvalidToken
+
         try:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken as exc:
