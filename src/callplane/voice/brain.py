@@ -78,7 +78,9 @@ def engine_brains(database: Database, runtime: Callable[[], LiveRuntime]) -> Bra
             started = await LiveConversationService(session, context.organization_id, live).start(
                 context.agent_id,
                 version=context.version,
-                channel="telephone",
+                # a browser call (the console's "Call" page) is the `webrtc` channel: browser
+                # voice, whose `channel_overrides` entry applies (docs/voice.md)
+                channel="webrtc" if context.carrier == "browser" else "telephone",
                 direction=context.direction,
                 caller=context.caller,
                 metadata={
