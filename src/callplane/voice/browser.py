@@ -67,7 +67,7 @@ async def browser_call(
     agent_id: uuid.UUID,
     choice: str,
 ) -> BrowserCall:
-    """A signed call token for `choice` ("live" or a version number) of the organization's
+    """A signed call token for `choice` ("live", "latest" or a version number) of the org's
     agent: another organization's agent is not found, an agent without a live version is a
     conflict, a version whose config cannot run is refused (as when starting a conversation)."""
     agent = await AgentRepository(session, organization_id).get(agent_id)
@@ -79,6 +79,8 @@ async def browser_call(
         if agent.live_version_id is None:
             raise AgentNotLive()
         version = await versions.get(agent.live_version_id)
+    elif choice == "latest":
+        version = await versions.newest(agent.id)
     elif choice.isdigit() and len(choice) < 10:
         version = await versions.get_number(agent.id, int(choice))
     else:
