@@ -23,7 +23,7 @@ from callplane.publishing.schemas import PublishRequest
 from callplane.publishing.service import PublishingService
 from callplane.versions.schemas import VersionUpdate
 from callplane.versions.service import VersionService
-from tests.console.conftest import Org, World, sign_in
+from tests.console.conftest import Org, World, screenshot, sign_in
 from tests.support.browser import CHROMIUM_ARGS, chromium_path
 
 GREETING = "Hello, you called Acme Dental."
@@ -127,6 +127,7 @@ def test_call_an_agent_from_the_browser(world: World, page: Any, org: Org) -> No
         "() => Number(document.getElementById('call-frames-in').textContent) > 50"
     )  # over a second of the agent's audio reached the page
     assert int(page.inner_text("#call-frames-out")) > 100  # and the microphone's went out
+    screenshot(page, "call")
     page.get_by_role("button", name="Hang up").click()
     page.locator("#call[data-state='ended']").wait_for()
     assert "you hung up" in page.inner_text("#call-status")
