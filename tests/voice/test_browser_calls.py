@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -16,7 +17,8 @@ from callplane.conversations.errors import AgentNotLive
 from callplane.models import Conversation
 from callplane.versions.errors import VersionNotFound
 from callplane.voice.browser import BrowserCall, browser_call
-from tests.factories import Tenant
+from tests.console.test_sessions import csrf_of, link_for, sign_in
+from tests.factories import Tenant, TenantFactory
 from tests.support.carrier import ACCOUNT_SID, FakeCall, speechlike
 from tests.support.speech_stub import SpeechStub
 from tests.voice.conftest import VoiceServer, configure_twilio, stream_token
@@ -145,3 +147,50 @@ async def test_browser_call_tokens_are_refused_where_they_do_not_belong(
     await asyncio.wait_for(page.closed.wait(), 10)
     assert page.close_code == 1008
     await page.close()
+
+
+async def test_the_console_hands_out_the_token_to_who_may_start_conversations(
+    stub_voice: VoiceServer,
+    speech_stub: SpeechStub,
+    tenant: Tenant,
+    other_tenant: Tenant,
+    tenants: TenantFactory,
+) -> None:
+    """The whole path over HTTP: the console session asks for the token (CSRF, scope, org),
+    the stream it opens is the call."""
+    agent_id = await _draft(tenant, {"instructions": "Help.", "starting_message": GREETING})
+    theirs = await _draft(other_tenant, {"instructions": "Theirs."})
+    viewer = await tenants.create("viewer")
+    async with httpx.AsyncClient(base_url=stub_voice.url, timeout=30) as web:
+        assert (await sign_in(web, await link_for(tenant))).status_code == 303
+        page = await web.get(f"/console/agents/{agent_id}/call")
+        assert page.status_code == 200 and 'id="call"' in page.text
+        assert (await web.get(f"/console/agents/{theirs}/call")).status_code == 404
+        csrf = csrf_of(page)
+        url = f"/console/agents/{agent_id}/call"
+        assert (await web.post(url, data={"version": "1"})).status_code == 403  # no CSRF
+        elsewhere = await web.post(f"/console/agents/{theirs}/call", data={"csrf_token": csrf})
+        assert elsewhere.status_code == 404 and elsewhere.json()["code"] == "agent_not_found"
+        not_live = await web.post(url, data={"version": "live", "csrf_token": csrf})
+        assert (not_live.status_code, not_live.json()["code"]) == (409, "agent_not_live")
+        granted = await web.post(url, data={"version": "1", "csrf_token": csrf})
+        assert granted.status_code == 201, granted.text
+        call = granted.json()
+    async with httpx.AsyncClient(base_url=stub_voice.url, timeout=30) as web:
+        assert (await sign_in(web, await link_for(viewer))).status_code == 303
+        csrf = csrf_of(await web.get("/console/agents"))
+        refused = await web.post(f"/console/agents/{uuid.uuid4()}/call", data={"csrf_token": csrf})
+        assert refused.status_code == 403  # a viewer may not start a conversation
+
+    page_client = FakeCall(
+        stub_voice.url.replace("http://", "ws://") + call["stream_path"],
+        call_id=call["call_id"],
+        speed=4,
+    )
+    await page_client.connect(call["token"])
+    await page_client.wait_for(lambda: len(page_client.events("transcript")) >= 1)
+    assert page_client.events("transcript")[0]["text"] == GREETING
+    await page_client.stop()
+    row = await _ended(tenant, agent_id)
+    assert (row.channel, row.metadata_["voice"]["call_id"]) == ("webrtc", call["call_id"])
+    await page_client.close()
