@@ -1,5 +1,6 @@
-"""A call's conversation: a live conversation of the engine (channel `telephone`), one engine
-turn per caller turn, so the phone, the text API and the widget run the same code."""
+"""A call's conversation: a live conversation of the engine (channel `telephone`; `webrtc` for
+a call from the console's browser page), one engine turn per caller turn, so the phone, the
+browser, the text API and the widget run the same code."""
 
 from __future__ import annotations
 
