@@ -132,7 +132,7 @@ def test_call_an_agent_from_the_browser(world: World, page: Any, org: Org) -> No
     page.locator("#call[data-state='ended']").wait_for()
     assert "you hung up" in page.inner_text("#call-status")
 
-    for _ in range(100):  # the gateway closes the conversation as the socket goes
+    for _ in range(300):  # the gateway reads what the page sent, then ends the conversation
         rows = conversations(world, agent_id)
         if rows and rows[0].status != "in_progress":
             break

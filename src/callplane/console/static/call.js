@@ -45,14 +45,17 @@
       li.append(r, c); turns.append(li); turns.scrollTop = turns.scrollHeight;
     };
 
-    function finish(text) {
+    function finish(text, linger) {
       if (!call) return;
       const ending = call;
       call = null;
       ending.stopPlayback();
       ending.microphone.getTracks().forEach((track) => track.stop());
       ending.context.close().catch(() => {});
-      if (ending.socket.readyState <= 1) ending.socket.close();
+      // after a `stop` the gateway closes the socket once it has read everything before it (a
+      // close from here could overtake what it has not read yet); close it here if it does not
+      const close = () => { if (ending.socket.readyState <= 1) ending.socket.close(); };
+      if (linger) setTimeout(close, linger); else close();
       status.textContent = text;
       root.dataset.state = "ended";
       hangup.hidden = true;
@@ -90,7 +93,7 @@
       if (socket.readyState === 1) {
         socket.send(JSON.stringify({ event: "stop", streamSid: call.streamSid, stop: { callSid: call.callId } }));
       }
-      finish("ended: you hung up");
+      finish("ended: you hung up", 10000);
     });
 
     function start(context, microphone, data) {
