@@ -261,10 +261,18 @@ async def browser_stream(websocket: WebSocket) -> None:
 
 
 async def _receive(websocket: WebSocket) -> dict[str, Any] | None:
+    # The ASGI message, not `receive_text()`: Starlette refuses to read once a send has failed,
+    # and a send fails as soon as the peer closed, while what it sent before closing (the
+    # carrier's `stop`, after media the gateway has not read yet) is still there to be read.
     try:
-        text = await websocket.receive_text()
+        received = await websocket.receive()
     except (WebSocketDisconnect, RuntimeError):
         return None
+    if received["type"] != "websocket.receive":
+        return None  # websocket.disconnect
+    text = received.get("text")
+    if text is None:
+        return {}  # a binary frame: not a media-stream message
     try:
         message = json.loads(text)
     except ValueError:
