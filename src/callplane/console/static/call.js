@@ -87,14 +87,16 @@
           : String((problem && problem.message) || problem));
       }
     });
-    hangup.addEventListener("click", () => {
+    const hangUp = () => {
       if (!call) return;
       const socket = call.socket;
       if (socket.readyState === 1) {
         socket.send(JSON.stringify({ event: "stop", streamSid: call.streamSid, stop: { callSid: call.callId } }));
       }
       finish("ended: you hung up", 10000);
-    });
+    };
+    hangup.addEventListener("click", hangUp);
+    window.addEventListener("pagehide", hangUp); // leaving the page hangs up (best effort)
 
     function start(context, microphone, data) {
       const scheme = location.protocol === "https:" ? "wss://" : "ws://";
