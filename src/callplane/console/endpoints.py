@@ -65,6 +65,7 @@ from callplane.versions.errors import VersionNotFound
 from callplane.versions.repository import VersionRepository
 from callplane.versions.schemas import GenerationRun, VersionCreate, VersionUpdate
 from callplane.versions.service import VersionService
+from callplane.voice.browser import browser_call
 from callplane.webhooks.repository import DeliveryRepository, WebhookRepository
 from callplane.webhooks.schemas import WebhookCreate
 from callplane.webhooks.service import WebhookService
@@ -1152,3 +1153,51 @@ async def playground_end(request: Request, conversation_id: str) -> Response:
             session, subject.organization_id, request.app.state.live_runtime
         ).end(_uuid(conversation_id))
     return JSONResponse({"ended": True})
+
+
+# --- Call an agent from the browser -------------------------------------------------------------
+
+
+@router.get("/agents/{agent_id}/call")
+async def call_page(request: Request, agent_id: str) -> Response:
+    """The microphone over the voice gateway (docs/voice.md, "Call an agent from the browser")."""
+    subject = await signed_in(request)
+    require(subject, Scope.AGENTS_READ)
+    async with transaction(request, write=False) as session:
+        agent = await AgentService(session, subject.organization_id).get(_uuid(agent_id))
+        versions = list(
+            await VersionRepository(session, subject.organization_id).summaries(agent.id)
+        )
+    wanted = request.query_params.get("version") or ("live" if agent.live_version else "")
+    if not wanted and versions:
+        wanted = str(versions[0].version)
+    return render(request, "call.html", {"agent": agent, "versions": versions, "wanted": wanted})
+
+
+@router.post("/agents/{agent_id}/call")
+async def call_token(request: Request, agent_id: str) -> Response:
+    """A short-lived call token for the page's media stream (JSON): the same scope as starting a
+    conversation, since a call is one; the token opens one stream, which starts it."""
+    subject, fields = await acting(request, Scope.CONVERSATIONS_MANAGE)
+    try:
+        async with transaction(request, write=False) as session:
+            call = await browser_call(
+                session,
+                request.app.state.voice,
+                subject.organization_id,
+                _uuid(agent_id),
+                fields.get("version", "live"),
+            )
+    except AppError as refused:
+        return JSONResponse(
+            {"detail": refused.detail, "code": refused.code}, status_code=refused.status
+        )
+    return JSONResponse(
+        {
+            "token": call.token,
+            "call_id": call.call_id,
+            "version": call.version,
+            "stream_path": call.stream_path,
+        },
+        status_code=201,
+    )

@@ -1,5 +1,6 @@
-"""A call's conversation: a live conversation of the engine (channel `telephone`), one engine
-turn per caller turn, so the phone, the text API and the widget run the same code."""
+"""A call's conversation: a live conversation of the engine (channel `telephone`; `webrtc` for
+a call from the console's browser page), one engine turn per caller turn, so the phone, the
+browser, the text API and the widget run the same code."""
 
 from __future__ import annotations
 
@@ -78,7 +79,9 @@ def engine_brains(database: Database, runtime: Callable[[], LiveRuntime]) -> Bra
             started = await LiveConversationService(session, context.organization_id, live).start(
                 context.agent_id,
                 version=context.version,
-                channel="telephone",
+                # a browser call (the console's "Call" page) is the `webrtc` channel: browser
+                # voice, whose `channel_overrides` entry applies (docs/voice.md)
+                channel="webrtc" if context.carrier == "browser" else "telephone",
                 direction=context.direction,
                 caller=context.caller,
                 metadata={

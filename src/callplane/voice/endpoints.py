@@ -31,6 +31,7 @@ from callplane.config import Settings
 from callplane.db.session import ReadSession, WriteSession
 from callplane.errors import AppError, merge_responses
 from callplane.kit.secrets import BadToken, SecretBox, SecretKeyMissing
+from callplane.voice.browser import BrowserStream, narrate
 from callplane.voice.carriers import (
     Start,
     StreamProtocol,
@@ -58,7 +59,11 @@ Manager = Annotated[AuthSubject, Requires(Scope.PHONE_NUMBERS_MANAGE)]
 
 UNASSIGNED = "Sorry, this number is not answered by any agent right now. Goodbye."
 UNAVAILABLE = "Sorry, this agent cannot take calls right now. Please try again later. Goodbye."
-STREAMS: dict[str, StreamProtocol] = {"twilio": TwilioStream(), "telnyx": TelnyxStream()}
+STREAMS: dict[str, StreamProtocol] = {
+    "twilio": TwilioStream(),
+    "telnyx": TelnyxStream(),
+    "browser": BrowserStream(),  # the console's "Call" page (voice/browser.py)
+}
 
 
 def _settings(request: Request) -> Settings:
@@ -248,11 +253,26 @@ async def telnyx_stream(websocket: WebSocket) -> None:
     await _stream(websocket, "telnyx")
 
 
+@public_router.websocket("/voice/browser/stream")
+async def browser_stream(websocket: WebSocket) -> None:
+    """The console's "Call" page: Twilio's messages, a token from `POST /console/agents/{id}/
+    call` (the signed-in user's), and the transcript sent along (docs/voice.md)."""
+    await _stream(websocket, "browser")
+
+
 async def _receive(websocket: WebSocket) -> dict[str, Any] | None:
+    # The ASGI message, not `receive_text()`: Starlette refuses to read once a send has failed,
+    # and a send fails as soon as the peer closed, while what it sent before closing (the
+    # carrier's `stop`, after media the gateway has not read yet) is still there to be read.
     try:
-        text = await websocket.receive_text()
+        received = await websocket.receive()
     except (WebSocketDisconnect, RuntimeError):
         return None
+    if received["type"] != "websocket.receive":
+        return None  # websocket.disconnect
+    text = received.get("text")
+    if text is None:
+        return {}  # a binary frame: not a media-stream message
     try:
         message = json.loads(text)
     except ValueError:
@@ -356,6 +376,9 @@ async def _open_session(
         # the socket went away: nothing to do, the receive side ends the call
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):
             await websocket.send_text(json.dumps(message))
+
+    if context.carrier == "browser":  # the page shows the turns as they are said
+        brain = await narrate(brain, send, starting_message)
 
     return CallSession(
         call_id=context.call_id,
