@@ -1,13 +1,19 @@
 """The analytics SQL: time buckets, counts and duration percentiles, computed by the database.
 
-Both dialects bucket by when a conversation happened, `coalesce(started_at, created_at)` (the
-expression of the `ix_conversations_analytics_agent` index), into buckets of a fixed width
-aligned on `origin`:
-- PostgreSQL: `date_bin(width, ts, origin)`, and percentiles with `percentile_disc`;
-- SQLite: `(unixepoch(ts) - origin) / width` (integer seconds), and percentiles with window
-  functions (SQLite has no ordered-set aggregates): the row whose rank over the bucket's ordered
-  durations is ceil(p·n).
-Both percentiles are nearest-rank (a duration that occurred): the same numbers on both.
+Most of a range is read from the rollups the `conversations` triggers keep (migration
+`rollups`, ADR 0019): `conversation_rollups` (counts and sums) and
+`conversation_duration_rollups` (conversations per whole second of duration), per UTC hour and
+per UTC day. A range is cut into
+- whole days (day and week buckets only) → the daily rollups,
+- whole hours around them → the hourly rollups,
+- the partial hours at its two edges → the raw conversations (by the analytics indexes).
+Bucket boundaries fall on whole hours (and, for day and week buckets, on whole days), so every
+hour or day read lies in one bucket. A conversation happened at `coalesce(started_at,
+created_at)`; a bucket's number is `floor((happened - origin) / width)`.
+
+Durations' p50/p90 are nearest-rank (the value at rank ceil(p·n/100)) over the durations
+rounded down to the whole second (`floor(duration_seconds)`): exact at that resolution, the
+same on both dialects, and computed from the histogram with a running sum (window functions).
 """
 
 from __future__ import annotations
@@ -15,26 +21,41 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Select,
+    Uuid,
+    and_,
     case,
+    cast,
+    extract,
+    false,
     func,
     literal,
-    literal_column,
+    or_,
     select,
+    union_all,
 )
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.db import dialect
-from callplane.models import AgentVersion, Conversation
+from callplane.models import (
+    AgentVersion,
+    Conversation,
+    ConversationDurationRollup,
+    ConversationRollup,
+)
+from callplane.models.conversation_rollup import DAY, HOUR, NO_ID
 
 HAPPENED_AT = func.coalesce(Conversation.started_at, Conversation.created_at)
 PERCENTILES = (50, 90)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_HOUR = timedelta(hours=1)
+_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -49,8 +70,40 @@ class Window:
 
 
 @dataclass(frozen=True)
+class Plan:
+    """Where each part of a window is read from."""
+
+    raw: list[tuple[datetime, datetime]]  # [from, to) read from `conversations`
+    rollups: list[tuple[int, int, int]]  # (grain, first period, period after the last)
+
+
+def plan(window: Window) -> Plan:
+    first_hour = -((_EPOCH - window.start) // _HOUR)  # ceil
+    end_hour = (window.end - _EPOCH) // _HOUR
+    if first_hour >= end_hour:
+        return Plan([(window.start, window.end)], [])
+    raw = []
+    if _EPOCH + first_hour * _HOUR > window.start:
+        raw.append((window.start, _EPOCH + first_hour * _HOUR))
+    if _EPOCH + end_hour * _HOUR < window.end:
+        raw.append((_EPOCH + end_hour * _HOUR, window.end))
+    if window.width % _DAY == timedelta(0):  # day and week buckets are made of whole days
+        first_day = -(-first_hour // 24)
+        end_day = end_hour // 24
+        if first_day < end_day:
+            rollups = [(DAY, first_day, end_day)]
+            if first_hour < first_day * 24:
+                rollups.insert(0, (HOUR, first_hour, first_day * 24))
+            if end_day * 24 < end_hour:
+                rollups.append((HOUR, end_day * 24, end_hour))
+            return Plan(raw, rollups)
+    return Plan(raw, [(HOUR, first_hour, end_hour)])
+
+
+@dataclass(frozen=True)
 class Group:
-    """One row of the counts: a bucket, a version and one status/channel/reason combination."""
+    """One row of the counts: a bucket, a version and one status/channel/reason combination
+    (the same key may come once from the rollups and once from the raw rows: they add up)."""
 
     bucket: int
     version_id: uuid.UUID | None
@@ -73,34 +126,36 @@ class Quantiles:
     p90: float | None
 
 
+def _id(key: uuid.UUID | None) -> uuid.UUID | None:
+    return None if key is None or key == NO_ID else key
+
+
 class AnalyticsRepository:
     def __init__(self, session: AsyncSession, organization_id: uuid.UUID):
         self.session = session
         self.organization_id = organization_id
 
-    def _bucket(self, window: Window) -> ColumnElement[Any]:
-        """The bucket's number (0 for the one starting at `origin`), or its start (PostgreSQL),
-        turned into a number by `_index`."""
-        if dialect.is_postgres(self.session):
-            return func.date_bin(
-                literal(window.width, postgresql.INTERVAL),
-                HAPPENED_AT,
-                literal(window.origin, postgresql.TIMESTAMP(timezone=True)),
-            )
+    # --- raw conversations (the partial hours at the edges) -----------------------------------
+
+    def _raw_bucket(self, window: Window) -> ColumnElement[Any]:
+        """floor((happened - origin) / width), an integer, on both dialects."""
         seconds = int(window.width.total_seconds())
         epoch = int(window.origin.timestamp())
+        if dialect.is_postgres(self.session):
+            return cast(
+                func.floor((extract("epoch", HAPPENED_AT) - epoch) / seconds), BigInteger
+            )
         return (func.unixepoch(HAPPENED_AT) - epoch) // seconds
 
-    def _index(self, window: Window, value: Any) -> int:
-        if isinstance(value, datetime):
-            return int((value - window.origin) / window.width)
-        return int(value)
+    def _raw_second(self) -> ColumnElement[Any]:
+        if dialect.is_postgres(self.session):
+            return cast(func.floor(Conversation.duration_seconds), BigInteger)
+        return cast(Conversation.duration_seconds, BigInteger)  # truncates: ≥ 0 here
 
-    def _filtered(self, statement: Select[Any], window: Window) -> Select[Any]:
+    def _raw(self, statement: Select[Any], window: Window, parts: Plan) -> Select[Any]:
+        ranges = [and_(low <= HAPPENED_AT, high > HAPPENED_AT) for low, high in parts.raw]
         statement = statement.where(
-            Conversation.organization_id == self.organization_id,
-            window.start <= HAPPENED_AT,
-            window.end > HAPPENED_AT,
+            Conversation.organization_id == self.organization_id, or_(false(), *ranges)
         )
         if window.agent_id is not None:
             statement = statement.where(Conversation.agent_id == window.agent_id)
@@ -108,42 +163,106 @@ class AnalyticsRepository:
             statement = statement.where(Conversation.agent_version_id == window.version_id)
         return statement
 
+    # --- rollups ------------------------------------------------------------------------------
+
+    def _rolled(
+        self,
+        statement: Select[Any],
+        table: type[ConversationRollup] | type[ConversationDurationRollup],
+        window: Window,
+        parts: Plan,
+    ) -> Select[Any]:
+        ranges = [
+            and_(table.grain == grain, table.period >= low, table.period < high)
+            for grain, low, high in parts.rollups
+        ]
+        statement = statement.where(
+            table.organization_id == self.organization_id, or_(false(), *ranges)
+        )
+        if window.agent_id is not None:
+            statement = statement.where(table.agent_key == window.agent_id)
+        if window.version_id is not None:
+            statement = statement.where(table.version_key == window.version_id)
+        return statement
+
+    @staticmethod
+    def _rolled_bucket(
+        table: type[ConversationRollup] | type[ConversationDurationRollup], window: Window
+    ) -> ColumnElement[Any]:
+        seconds = int(window.width.total_seconds())
+        epoch = int(window.origin.timestamp())
+        return (table.period * table.grain * 3600 - epoch) // seconds
+
+    # --- queries --------------------------------------------------------------------------------
+
     async def groups(self, window: Window) -> list[Group]:
-        """Counts per (bucket, version, status, channel, ended reason): a few hundred rows at
-        most per bucket, rolled up by the service."""
-        bucket = self._bucket(window).label("bucket")
-        statement = self._filtered(
-            select(
+        """Counts per (bucket, version, status, channel, ended reason): the rollups' rows and the
+        edges' raw rows, a few hundred per bucket at most, rolled up by the service."""
+        parts = plan(window)
+        rows: list[Any] = []
+        if parts.rollups:
+            table = ConversationRollup
+            bucket = self._rolled_bucket(table, window).label("bucket")
+            statement = (
+                self._rolled(
+                    select(
+                        bucket,
+                        table.version_key,
+                        table.status,
+                        table.channel,
+                        table.ended_reason,
+                        func.sum(table.total),
+                        func.sum(table.evaluated),
+                        func.sum(table.successful),
+                        func.sum(table.tool_calls),
+                        func.sum(table.timed),
+                        func.sum(table.duration_sum),
+                    ),
+                    table,
+                    window,
+                    parts,
+                )
+                .group_by(
+                    bucket, table.version_key, table.status, table.channel, table.ended_reason
+                )
+                .having(func.sum(table.total) != 0)
+            )
+            rows += (await self.session.execute(statement)).all()
+        if parts.raw:
+            bucket = self._raw_bucket(window).label("bucket")
+            statement = self._raw(
+                select(
+                    bucket,
+                    Conversation.agent_version_id,
+                    Conversation.status,
+                    Conversation.channel,
+                    Conversation.ended_reason,
+                    func.count(),
+                    func.count(Conversation.successful),
+                    func.coalesce(
+                        func.sum(case((Conversation.successful.is_(True), 1), else_=0)), 0
+                    ),
+                    func.coalesce(func.sum(Conversation.tool_call_count), 0),
+                    func.count(Conversation.duration_seconds),
+                    func.coalesce(func.sum(Conversation.duration_seconds), 0.0),
+                ),
+                window,
+                parts,
+            ).group_by(
                 bucket,
                 Conversation.agent_version_id,
                 Conversation.status,
                 Conversation.channel,
                 Conversation.ended_reason,
-                func.count().label("total"),
-                func.count(Conversation.successful).label("evaluated"),
-                func.coalesce(
-                    func.sum(case((Conversation.successful.is_(True), 1), else_=0)), 0
-                ).label("successful"),
-                func.coalesce(func.sum(Conversation.tool_call_count), 0).label("tool_calls"),
-                func.count(Conversation.duration_seconds).label("timed"),
-                func.coalesce(func.sum(Conversation.duration_seconds), 0.0).label("duration_sum"),
-            ),
-            window,
-        ).group_by(
-            literal_column("1"),
-            Conversation.agent_version_id,
-            Conversation.status,
-            Conversation.channel,
-            Conversation.ended_reason,
-        )
-        rows = (await self.session.execute(statement)).all()
+            )
+            rows += (await self.session.execute(statement)).all()
         return [
             Group(
-                bucket=self._index(window, row[0]),
-                version_id=row[1],
+                bucket=int(row[0]),
+                version_id=_id(row[1]),
                 status=row[2],
                 channel=row[3],
-                ended_reason=row[4],
+                ended_reason=row[4] or None,
                 total=int(row[5]),
                 evaluated=int(row[6]),
                 successful=int(row[7]),
@@ -154,49 +273,99 @@ class AnalyticsRepository:
             for row in rows
         ]
 
-    async def quantiles(self, window: Window, *, per_version: bool) -> list[Quantiles]:
-        """p50 and p90 of the known durations per bucket (and per version if `per_version`)."""
-        bucket = self._bucket(window).label("bucket")
-        version = Conversation.agent_version_id if per_version else literal(None)
-        known = Conversation.duration_seconds.is_not(None)
-        if dialect.is_postgres(self.session):
-            ordered = Conversation.duration_seconds
-            statement = self._filtered(
-                select(
-                    bucket,
-                    version.label("version_id"),
-                    *(
-                        func.percentile_disc(p / 100).within_group(ordered).label(f"p{p}")
-                        for p in PERCENTILES
+    async def quantiles(
+        self, window: Window
+    ) -> tuple[dict[int, Quantiles], dict[tuple[int, uuid.UUID | None], Quantiles]]:
+        """p50 and p90 of the known durations (whole seconds) per bucket, and per bucket and
+        version, in one statement: the histogram of the rollups and the edges' raw rows, its
+        running sum per bucket (and version), and the first second where it reaches the rank."""
+        parts = plan(window)
+        no_id = literal(NO_ID, Uuid)
+        sources: list[Select[Any]] = []
+        if parts.rollups:
+            table = ConversationDurationRollup
+            sources.append(
+                self._rolled(
+                    select(
+                        self._rolled_bucket(table, window).label("bucket"),
+                        table.version_key.label("v"),
+                        table.second.label("s"),
+                        table.n.label("n"),
                     ),
-                ).where(known),
-                window,
-            ).group_by(literal_column("1"), *([version] if per_version else []))
-            rows = (await self.session.execute(statement)).all()
-            return [Quantiles(self._index(window, row[0]), row[1], row[2], row[3]) for row in rows]
-        partition = [bucket, Conversation.agent_version_id] if per_version else [bucket]
-        ranked = self._filtered(
+                    table,
+                    window,
+                    parts,
+                ).where(table.n != 0)
+            )
+        if parts.raw:
+            sources.append(
+                self._raw(
+                    select(
+                        self._raw_bucket(window).label("bucket"),
+                        func.coalesce(Conversation.agent_version_id, no_id).label("v"),
+                        self._raw_second().label("s"),
+                        literal(1).label("n"),
+                    ),
+                    window,
+                    parts,
+                ).where(Conversation.duration_seconds.is_not(None))
+            )
+        if not sources:
+            return {}, {}
+        merged = (sources[0] if len(sources) == 1 else union_all(*sources)).subquery("merged")
+        histogram = (
             select(
-                bucket,
-                version.label("version_id"),
-                Conversation.duration_seconds.label("d"),
-                func.row_number()
-                .over(partition_by=partition, order_by=Conversation.duration_seconds)
-                .label("rn"),
-                func.count().over(partition_by=partition).label("n"),
-            ).where(known),
-            window,
-        ).subquery()
-        # ceil(p·n/100) in integers: (p·n + 99) / 100.
+                merged.c.bucket, merged.c.v, merged.c.s, func.sum(merged.c.n).label("n")
+            )
+            .group_by(merged.c.bucket, merged.c.v, merged.c.s)
+            .cte("histogram")
+        )
+        per_version = select(
+            literal(1).label("scope"),
+            histogram.c.bucket,
+            histogram.c.v,
+            histogram.c.s,
+            histogram.c.n,
+        )
+        overall = select(
+            literal(0).label("scope"),
+            histogram.c.bucket,
+            no_id.label("v"),
+            histogram.c.s,
+            func.sum(histogram.c.n).label("n"),
+        ).group_by(histogram.c.bucket, histogram.c.s)
+        both = union_all(per_version, overall).subquery("both_scopes")
+        partition = [both.c.scope, both.c.bucket, both.c.v]
+        ranked = select(
+            both.c.scope,
+            both.c.bucket,
+            both.c.v,
+            both.c.s,
+            func.sum(both.c.n)
+            .over(partition_by=partition, order_by=both.c.s, rows=(None, 0))
+            .label("cum"),
+            func.sum(both.c.n).over(partition_by=partition).label("tot"),
+        ).subquery("ranked")
+        # nearest rank: the first second whose running count reaches ceil(p·n/100), i.e.
+        # 100·cum ≥ p·n (cum is an integer).
         picks = [
-            func.max(case((ranked.c.rn == (p * ranked.c.n + 99) // 100, ranked.c.d))).label(f"p{p}")
+            func.min(case((ranked.c.cum * 100 >= ranked.c.tot * p, ranked.c.s))).label(f"p{p}")
             for p in PERCENTILES
         ]
-        statement = select(ranked.c.bucket, ranked.c.version_id, *picks).group_by(
-            ranked.c.bucket, ranked.c.version_id
+        statement = select(ranked.c.scope, ranked.c.bucket, ranked.c.v, *picks).group_by(
+            ranked.c.scope, ranked.c.bucket, ranked.c.v
         )
-        rows = (await self.session.execute(statement)).all()
-        return [Quantiles(int(row[0]), row[1], row[2], row[3]) for row in rows]
+        overall_by_bucket: dict[int, Quantiles] = {}
+        by_version: dict[tuple[int, uuid.UUID | None], Quantiles] = {}
+        for row in (await self.session.execute(statement)).all():
+            p50 = None if row[3] is None else float(row[3])
+            p90 = None if row[4] is None else float(row[4])
+            quantiles = Quantiles(int(row[1]), _id(row[2]), p50, p90)
+            if int(row[0]) == 0:
+                overall_by_bucket[quantiles.bucket] = quantiles
+            else:
+                by_version[(quantiles.bucket, quantiles.version_id)] = quantiles
+        return overall_by_bucket, by_version
 
     async def version_numbers(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
         if not ids:

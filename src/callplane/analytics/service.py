@@ -82,11 +82,7 @@ class AnalyticsService:
             )
         window = Window(self.organization_id, agent_id, version_id, origin, start, end, width)
         groups = await self.repository.groups(window)
-        overall = {q.bucket: q for q in await self.repository.quantiles(window, per_version=False)}
-        per_version = {
-            (q.bucket, q.version_id): q
-            for q in await self.repository.quantiles(window, per_version=True)
-        }
+        overall, per_version = await self.repository.quantiles(window)
         numbers = await self.repository.version_numbers(
             sorted({g.version_id for g in groups if g.version_id is not None})
         )
