@@ -142,9 +142,7 @@ class AnalyticsRepository:
         seconds = int(window.width.total_seconds())
         epoch = int(window.origin.timestamp())
         if dialect.is_postgres(self.session):
-            return cast(
-                func.floor((extract("epoch", HAPPENED_AT) - epoch) / seconds), BigInteger
-            )
+            return cast(func.floor((extract("epoch", HAPPENED_AT) - epoch) / seconds), BigInteger)
         return (func.unixepoch(HAPPENED_AT) - epoch) // seconds
 
     def _raw_second(self) -> ColumnElement[Any]:
@@ -314,9 +312,7 @@ class AnalyticsRepository:
             return {}, {}
         merged = (sources[0] if len(sources) == 1 else union_all(*sources)).subquery("merged")
         histogram = (
-            select(
-                merged.c.bucket, merged.c.v, merged.c.s, func.sum(merged.c.n).label("n")
-            )
+            select(merged.c.bucket, merged.c.v, merged.c.s, func.sum(merged.c.n).label("n"))
             .group_by(merged.c.bucket, merged.c.v, merged.c.s)
             .cte("histogram")
         )

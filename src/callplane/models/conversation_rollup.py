@@ -26,7 +26,9 @@ class ConversationRollup(Base):
     """
 
     __tablename__ = "conversation_rollups"
-    __table_args__ = (Index("ix_conversation_rollups_period", "organization_id", "grain", "period"),)
+    __table_args__ = (
+        Index("ix_conversation_rollups_period", "organization_id", "grain", "period"),
+    )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
