@@ -171,7 +171,9 @@ async def test_imports_edits_deletions_and_live_ends_keep_the_rollups(
     rows = await check(tenant, database)
 
     # live: started (in progress, no duration), then ended (status, reason, duration)
-    started = await tenant.post(f"/core/agents/{agent['id']}/conversations", json={"version": "latest"})
+    started = await tenant.post(
+        f"/core/agents/{agent['id']}/conversations", json={"version": "latest"}
+    )
     assert started.status_code == 201, started.text
     await check(tenant, database)
     ended = await tenant.post(f"/core/conversations/{started.json()['id']}/end")
@@ -247,7 +249,9 @@ async def test_fifty_concurrent_ends_lose_no_count(
     await tenant.create_version(agent["id"])
     ids = []
     for _ in range(50):
-        started = await tenant.post(f"/core/agents/{agent['id']}/conversations", json={"version": "latest"})
+        started = await tenant.post(
+            f"/core/agents/{agent['id']}/conversations", json={"version": "latest"}
+        )
         assert started.status_code == 201, started.text
         ids.append(started.json()["id"])
     responses = await asyncio.gather(*(tenant.post(f"/core/conversations/{i}/end") for i in ids))

@@ -1,7 +1,7 @@
 """The analytics SQL: time buckets, counts and duration percentiles, computed by the database.
 
 Most of a range is read from the rollups the `conversations` triggers keep (migration
-`rollups`, ADR 0019): `conversation_rollups` (counts and sums) and
+`rollups`, ADR 00XX-rollups): `conversation_rollups` (counts and sums) and
 `conversation_duration_rollups` (conversations per whole second of duration), per UTC hour and
 per UTC day. A range is cut into
 - whole days (day and week buckets only) → the daily rollups,

@@ -17,7 +17,7 @@ DAY = 24
 
 class ConversationRollup(Base):
     """Conversations counted per (organization, agent, version, UTC hour or day, status,
-    channel, ended reason), with the sums analytics report (callplane.analytics, ADR 0019).
+    channel, ended reason), with the sums analytics report (callplane.analytics, ADR 00XX-rollups).
 
     Maintained by database triggers on `conversations` in the transaction of every write (insert,
     update of a counted column, delete), so that no code path can forget them. `period` is the
