@@ -2,7 +2,17 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, SmallInteger, String, Uuid
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Uuid,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callplane.models.base import Base
@@ -13,6 +23,11 @@ from callplane.models.base import Base
 NO_ID = uuid.UUID(int=0)
 HOUR = 1  # `grain`: the width of a rollup's period, in hours
 DAY = 24
+KEYS = ("organization_id", "grain", "agent_key", "period", "version_key")
+COUNT_KEYS = (*KEYS, "status", "channel", "ended_reason")
+SUMS = ("total", "evaluated", "successful", "tool_calls", "timed", "duration_sum")
+# PostgreSQL: the keys' indexes carry the values, so reads are index-only scans (the rows of one
+# day are scattered over the table's pages by the hourly rows written between them).
 
 
 class ConversationRollup(Base):
@@ -55,7 +70,14 @@ class ConversationDurationRollup(Base):
 
     __tablename__ = "conversation_duration_rollups"
     __table_args__ = (
-        Index("ix_conversation_duration_rollups_period", "organization_id", "grain", "period"),
+        PrimaryKeyConstraint(*KEYS, "second", postgresql_include=["n"]),
+        Index(
+            "ix_conversation_duration_rollups_period",
+            "organization_id",
+            "grain",
+            "period",
+            postgresql_include=["agent_key", "version_key", "second", "n"],
+        ),
     )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(

@@ -253,12 +253,22 @@ def upgrade() -> None:
             "channel",
             "ended_reason",
             name=op.f("pk_conversation_rollups"),
+            postgresql_include=list(_SUMS),
         ),
     )
+    # PostgreSQL: the indexes carry the values (index-only scans; see the model).
     op.create_index(
         "ix_conversation_rollups_period",
         "conversation_rollups",
         ["organization_id", "grain", "period"],
+        postgresql_include=[
+            "agent_key",
+            "version_key",
+            "status",
+            "channel",
+            "ended_reason",
+            *_SUMS,
+        ],
     )
     op.create_table(
         "conversation_duration_rollups",
@@ -279,12 +289,14 @@ def upgrade() -> None:
             "version_key",
             "second",
             name=op.f("pk_conversation_duration_rollups"),
+            postgresql_include=["n"],
         ),
     )
     op.create_index(
         "ix_conversation_duration_rollups_period",
         "conversation_duration_rollups",
         ["organization_id", "grain", "period"],
+        postgresql_include=["agent_key", "version_key", "second", "n"],
     )
     op.execute(
         "CREATE INDEX ix_conversations_analytics_org ON conversations "
