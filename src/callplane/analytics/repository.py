@@ -40,6 +40,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.db import dialect
@@ -132,10 +133,15 @@ def _ranks(
     """Nearest-rank p50 and p90 of a histogram given as runs of (seconds, counts): the first
     second, in order, at which the running count reaches ceil(p·n/100). An argsort, a running
     sum and a bisection, all in C-speed builtins (a day holds ~1,000 seconds per version)."""
-    seconds = list(chain.from_iterable(ss for ss, _ in runs))
-    counts = list(chain.from_iterable(ns for _, ns in runs))
-    order = sorted(range(len(seconds)), key=seconds.__getitem__)
-    running = list(accumulate(map(counts.__getitem__, order)))
+    if len(runs) == 1:  # one run is in order already (arrays are aggregated in order)
+        seconds, counts = list(runs[0][0]), list(runs[0][1])
+        order: Sequence[int] = range(len(seconds))
+        running = list(accumulate(counts))
+    else:
+        seconds = list(chain.from_iterable(ss for ss, _ in runs))
+        counts = list(chain.from_iterable(ns for _, ns in runs))
+        order = sorted(range(len(seconds)), key=seconds.__getitem__)
+        running = list(accumulate(map(counts.__getitem__, order)))
     if not running or running[-1] <= 0:
         return None, None
     total = running[-1]
@@ -304,7 +310,11 @@ class AnalyticsRepository:
         if parts.rollups:
             table = ConversationDurationRollup
             if dialect.is_postgres(self.session):
-                columns: list[Any] = [func.array_agg(table.second), func.array_agg(table.n)]
+                in_order = (table.second,)
+                columns: list[Any] = [
+                    func.array_agg(aggregate_order_by(table.second, *in_order)),
+                    func.array_agg(aggregate_order_by(table.n, *in_order)),
+                ]
                 grouped = True
             else:
                 columns = [table.second, table.n]
