@@ -25,17 +25,19 @@ def iso(moment: datetime) -> str:
 
 
 def nearest_rank(values: list[float], p: int) -> float | None:
+    """Nearest rank over the durations rounded down to the whole second (what analytics
+    report: exact at that resolution)."""
     if not values:
         return None
     ordered = sorted(values)
-    return ordered[math.ceil(p * len(ordered) / 100) - 1]
+    return float(math.floor(ordered[math.ceil(p * len(ordered) / 100) - 1]))
 
 
 def records(agent_id: str, versions: list[str], count: int, seed: int) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     made = []
     for _ in range(count):
-        started = DAY0 + timedelta(minutes=rng.randrange(0, 4 * 24 * 60))
+        started = DAY0 + timedelta(seconds=rng.randrange(0, 4 * 24 * 3600))
         tools = rng.randrange(0, 3)
         transcript = [{"role": "user", "content": "hi"}] + [
             {"role": "tool", "content": "{}"} for _ in range(tools)
@@ -49,7 +51,9 @@ def records(agent_id: str, versions: list[str], count: int, seed: int) -> list[d
                 "ended_reason": rng.choice(REASONS),
                 "successful": rng.choice([None, True, False]),
                 # a few ties and unknown durations, so ranks and counts are both exercised
-                "duration_seconds": rng.choice([None, 30.0, float(rng.randrange(1, 900))]),
+                "duration_seconds": rng.choice(
+                    [None, 30.0, float(rng.randrange(1, 900)), rng.randrange(1, 90000) / 100]
+                ),
                 "started_at": iso(started),
                 "transcript": transcript,
             }

@@ -160,3 +160,53 @@ def test_head_revision_without_alembic_is_alembics() -> None:
 
     expected = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head()
     assert migrate.head_revision() == expected is not None
+
+
+def test_conversation_rollups_are_backfilled(scratch_url: str) -> None:
+    """rollups: the hourly and daily rollups and duration histogram are built from the rows
+    already there (conversations without an agent, a start or an ended reason included), and
+    the triggers count what is written afterwards."""
+    config = migrate.alembic_config(scratch_url)
+    command.upgrade(config, "0016")
+    hex_or_uuid = (lambda u: u.hex) if scratch_url.startswith("sqlite") else str
+    org, agent = hex_or_uuid(uuid.uuid4()), hex_or_uuid(uuid.uuid4())
+    columns = (
+        "id, organization_id, agent_id, channel, status, duration_seconds, started_at, "
+        "ended_reason, successful, tool_call_count, metadata, created_at, updated_at"
+    )
+    rows = [
+        f"'{agent}', 'telephone', 'completed', 60.7, '2026-01-01 10:30:00', 'hangup', true, 2",
+        f"'{agent}', 'telephone', 'completed', 61.2, '2026-01-01 10:59:59', 'hangup', false, 1",
+        "NULL, 'sms', 'failed', NULL, NULL, NULL, NULL, NULL",
+    ]
+    execute(
+        scratch_url,
+        f"INSERT INTO organizations (id, name, created_at, updated_at) "
+        f"VALUES ('{org}', 'o', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+        *(
+            f"INSERT INTO conversations ({columns}) VALUES ('{hex_or_uuid(uuid.uuid4())}', "
+            f"'{org}', {row}, '{{}}', '2026-01-02 00:00:00', '2026-01-02 00:00:00')"
+            for row in rows
+        ),
+    )
+    command.upgrade(config, "head")
+    hour = 490_906  # 2026-01-01T10:00Z in hours since 1970
+    query = (
+        "SELECT grain, period, status, ended_reason, total, evaluated, successful, tool_calls,"
+        " timed, duration_sum FROM conversation_rollups ORDER BY grain, period"
+    )
+    assert execute(scratch_url, query) == [
+        (1, hour, "completed", "hangup", 2, 2, 1, 3, 2, pytest.approx(121.9)),
+        (1, hour + 14, "failed", "", 1, 0, 0, 0, 0, 0.0),
+        (24, hour // 24, "completed", "hangup", 2, 2, 1, 3, 2, pytest.approx(121.9)),
+        (24, hour // 24 + 1, "failed", "", 1, 0, 0, 0, 0, 0.0),
+    ]
+    histogram = "SELECT grain, period, second, n FROM conversation_duration_rollups ORDER BY 1, 3"
+    assert execute(scratch_url, histogram) == [
+        (1, hour, 60, 1),
+        (1, hour, 61, 1),
+        (24, hour // 24, 60, 1),
+        (24, hour // 24, 61, 1),
+    ]
+    execute(scratch_url, "UPDATE conversations SET duration_seconds = 5.5 WHERE channel = 'sms'")
+    assert execute(scratch_url, histogram)[0] == (1, hour + 14, 5, 1)

@@ -9,6 +9,7 @@ from callplane.models.audit_event import AuditEvent
 from callplane.models.base import Base
 from callplane.models.console_session import ConsoleLoginLink, ConsoleSession
 from callplane.models.conversation import Conversation
+from callplane.models.conversation_rollup import ConversationDurationRollup, ConversationRollup
 from callplane.models.idempotency_key import IdempotencyKey
 from callplane.models.knowledge_collection import (
     KnowledgeChunk,
@@ -40,6 +41,8 @@ __all__ = [
     "ConsoleLoginLink",
     "ConsoleSession",
     "Conversation",
+    "ConversationDurationRollup",
+    "ConversationRollup",
     "IdempotencyKey",
     "KnowledgeChunk",
     "KnowledgeCollection",

@@ -26,6 +26,11 @@ class Conversation(IdMixin, TimestampsMixin, Base):
             "agent_id",
             func.coalesce(text("started_at"), text("created_at")),
         ),
+        Index(
+            "ix_conversations_analytics_org",
+            "organization_id",
+            func.coalesce(text("started_at"), text("created_at")),
+        ),
         Index("ix_conversations_expiry", "status", "expires_at"),
     )
 
