@@ -130,6 +130,8 @@ async def test_pages_crawl_and_refresh_with_progress(cli: Cli, serve: Serve) -> 
     refreshed = json.loads(waited.stdout)
     assert (refreshed["type"], refreshed["status"]) == ("knowledge_refresh", "succeeded")
     assert len(refreshed["result"]["unchanged"]) == 3
+    listed = await cli.json("workflows", "list", "--type", "knowledge_refresh")
+    assert started["workflow_id"] in [r["workflow_id"] for r in listed]
     again = await cli("knowledge", "refresh", collection_id, "--wait")
     assert again.stderr.splitlines()[-1].endswith(PROGRESS_DONE)
     assert "knowledge_refresh" in again.stdout
