@@ -75,6 +75,21 @@ async def test_the_schedule_is_registered_with_the_engine_and_its_tick_refreshes
     assert collection_id not in [item["collection_id"] for item in due]
 
 
+async def test_the_setting_writes_or_deletes_the_schedule_at_launch(settings: Settings) -> None:
+    """What each process does when its engine launches: 0 deletes the schedule, a period writes
+    it (replacing another process's)."""
+    try:
+        off = settings.model_copy(update={"knowledge_refresh_check_minutes": 0})
+        await engine._apply_schedules(off)
+        assert await engine.schedule_of(schedule.SCHEDULE) is None
+        hourly = settings.model_copy(update={"knowledge_refresh_check_minutes": 60})
+        await engine._apply_schedules(hourly)
+        assert await engine.schedule_of(schedule.SCHEDULE) == "0 0 * * * *"
+    finally:
+        await engine._apply_schedules(settings)
+    assert await engine.schedule_of(schedule.SCHEDULE) == "0 */5 * * * *"
+
+
 async def test_due_not_due_and_no_interval(
     tenant: Tenant, serve: Serve, database: Database
 ) -> None:

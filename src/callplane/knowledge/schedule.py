@@ -95,7 +95,7 @@ async def _due(now_iso: str) -> list[dict[str, str]]:
     async with runtime().database.session(write=False) as session:
         rows = (await session.execute(statement)).all()
     for collection_id, organization_id, hours, last_refreshed_at, created_at in rows:
-        slot = due_slot(last_refreshed_at or created_at, hours or 0, now) if hours else None
+        slot = due_slot(last_refreshed_at or created_at, hours, now) if hours else None
         if slot is None:
             continue
         due.append(
