@@ -112,8 +112,12 @@ async def test_due_not_due_and_no_interval(
     assert (await wait_for_workflow(tenant, run.id))["status"] == "succeeded"
     for collection_id in (not_due, never, no_pages):
         assert await refreshes(database, collection_id) == []
-    # A missed slot runs once: the next tick finds it refreshed.
+    # A missed slot runs once: the next tick finds it refreshed; the slot's start run again (as
+    # after a crash) starts nothing either.
     await schedule.refresh_due_collections(utcnow(), None)
+    assert len(await refreshes(database, due)) == 1
+    again = {"organization_id": str(tenant.organization_id), "collection_id": due}
+    assert (await schedule._start({**again, "workflow_id": run.id}))["started"] is False
     assert len(await refreshes(database, due)) == 1
 
 

@@ -33,6 +33,7 @@ from callplane.db.types import utcnow
 from callplane.knowledge.service import REFRESH, KnowledgeService
 from callplane.models import KnowledgeCollection, KnowledgeDocument
 from callplane.workflows import engine, steps
+from callplane.workflows.repository import WorkflowRunRepository
 from callplane.workflows.runtime import runtime
 
 SCHEDULE = "knowledge_refresh_schedule"  # the scheduled workflow's durable name: never change it
@@ -110,15 +111,21 @@ async def _due(now_iso: str) -> list[dict[str, str]]:
     return due
 
 
-async def _start(item: dict[str, str]) -> bool:
-    """Start the slot's refresh (see KnowledgeService.start_scheduled_refresh); True if it was
-    started now. Safe to run again: a second run finds the slot's run and starts nothing."""
+async def _start(item: dict[str, str]) -> dict[str, bool]:
+    """Start the slot's refresh (see KnowledgeService.start_scheduled_refresh): `started` if it
+    was started now, `enqueue` while the slot's run waits to be handed to the engine (also when
+    this step runs again after a crash that followed its commit)."""
+    organization_id = uuid.UUID(item["organization_id"])
     async with steps.transaction("knowledge_schedule_refresh") as session:
-        service = KnowledgeService(session, uuid.UUID(item["organization_id"]))
-        run = await service.start_scheduled_refresh(
+        service = KnowledgeService(session, organization_id)
+        started = await service.start_scheduled_refresh(
             uuid.UUID(item["collection_id"]), item["workflow_id"]
         )
-    return run is not None
+        run = started or await WorkflowRunRepository(session, organization_id).get_run(
+            item["workflow_id"]
+        )
+        waiting = run is not None and run.status == "queued"
+    return {"started": started is not None, "enqueue": waiting}
 
 
 async def refresh_due_collections(scheduled_at: datetime, context: Any = None) -> dict[str, int]:
@@ -128,10 +135,11 @@ async def refresh_due_collections(scheduled_at: datetime, context: Any = None) -
     due = await engine.run_step(_due, utcnow().isoformat())
     started = 0
     for item in due:
-        if await engine.run_step(_start, item):
+        outcome = await engine.run_step(_start, item)
+        if outcome["enqueue"]:
             # A step's transaction has no after-commit hooks: the workflow hands the run to the
             # engine itself (recorded by the engine as its step; enqueuing an id the engine
             # already has is a no-op, and the worker's sweep also enqueues a queued run).
             await engine.enqueue(REFRESH, item["workflow_id"], item["workflow_id"])
-            started += 1
+        started += outcome["started"]
     return {"due": len(due), "started": started}
