@@ -56,9 +56,13 @@ def base_hours_ago(hours: float) -> datetime:
 async def test_the_schedule_is_registered_with_the_engine_and_its_tick_refreshes(
     tenant: Tenant, serve: Serve, database: Database
 ) -> None:
-    """The system database holds the schedule (5 minutes by default); a tick the engine starts
-    itself (as at a scheduled time) refreshes the due collection."""
+    """The system database holds the schedule (5 minutes by default, on the queue every process
+    that takes work listens to); a tick the engine starts itself (as at a scheduled time)
+    refreshes the due collection."""
     assert await engine.schedule_of(schedule.SCHEDULE) == "0 */5 * * * *"
+    assert (await DBOS.get_schedule_async(schedule.SCHEDULE) or {}).get("queue_name") == (
+        engine.SCHEDULES_QUEUE
+    )
     collection_id = await paged_collection(tenant, serve, refresh_interval_hours=2)
     base = base_hours_ago(2.5)
     await backdate(database, collection_id, base)
@@ -67,7 +71,10 @@ async def test_the_schedule_is_registered_with_the_engine_and_its_tick_refreshes
     expected = schedule.refresh_workflow_id(collection_id, base + timedelta(hours=2))
     run = await wait_for_workflow(tenant, expected)
     assert run["status"] == "succeeded", run
-    assert len(run["result"]["unchanged"]) == 1 and run["result"]["failed"] == [], run
+    # (Any process that takes work may run the tick, and the refresh then runs on its queue: the
+    # suite's `callplane serve` fetches no loopback page, so the page may count as failed.)
+    outcomes = run["result"]["unchanged"] + run["result"]["failed"]
+    assert len(outcomes) == 1 and run["result"]["changed"] == [], run
     collection = (await tenant.get(f"/core/knowledge-collections/{collection_id}")).json()
     assert datetime.fromisoformat(collection["last_refreshed_at"]) > base + timedelta(hours=2)
     # Refreshed: not due again before another interval.

@@ -274,7 +274,7 @@ def documents_add(
             raise fail(EXIT_USAGE, f"cannot read --file {file}: {exc.strerror}") from None
         added = client.knowledge.documents.upload(collection_id, file.name, data, title=title)
     else:
-        content = read_text(Path(text or "-"), "TEXT") if text == "-" else str(text)
+        content = read_text(Path("-"), "TEXT") if text == "-" else str(text)
         added = client.knowledge.documents.add(
             collection_id, content, content_type=content_type.value, title=title
         )

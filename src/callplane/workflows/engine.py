@@ -42,6 +42,11 @@ EXECUTOR_LOCK_WAIT_SECONDS = 60.0
 # The queue of the builds and instruction generation, and the webhook deliveries' own: a flood
 # of deliveries to slow receivers must not take every slot the other work needs.
 WORK, WEBHOOKS = "work", "webhooks"
+# The queue of scheduled workflows: one name for every process that takes work, whatever its
+# CALLPLANE_WORKFLOW_QUEUE (a schedule names one queue for the whole cluster: were it a
+# process's own queue, the last process to start would take every tick), one at a time each.
+SCHEDULES = "schedules"
+SCHEDULES_QUEUE = f"{APP_NAME}-schedules"
 _queues: dict[str, Any] = {}
 _guard: ExecutorGuard | None = None
 # Every workflow this process knows, by its durable name (registered by callplane.wiring).
@@ -78,8 +83,8 @@ def register_schedule(
     `crontab(settings)` (a DBOS crontab with seconds: `sec min hour day month weekday`; None:
     never) with the time of its slot and None. The schedule lives in the system database: every
     process of a cluster fires each slot, under one workflow id per slot, so it runs once; a slot
-    missed while no process ran is not made up for. It runs on the WORK queue (processes that
-    take work). Registering a name again is a no-op."""
+    missed while no process ran is not made up for. It runs on the SCHEDULES queue (any process
+    that takes work). Registering a name again is a no-op."""
     register_workflow(name, body)
     _schedules.setdefault(name, crontab)
 
@@ -142,7 +147,11 @@ def is_engine_signal(error: BaseException) -> bool:
 
 
 def queue_names(settings: Settings) -> dict[str, str]:
-    return {WORK: settings.workflow_queue, WEBHOOKS: f"{settings.workflow_queue}-webhooks"}
+    return {
+        WORK: settings.workflow_queue,
+        WEBHOOKS: f"{settings.workflow_queue}-webhooks",
+        SCHEDULES: SCHEDULES_QUEUE,
+    }
 
 
 def system_database_url(settings: Settings) -> str:
@@ -199,7 +208,11 @@ async def launch(settings: Settings, *, listen: bool) -> None:
         _guard = guard
     DBOS.launch()
     polling = QUEUE_POLLING_SECONDS
-    concurrency = {WORK: settings.workflow_concurrency, WEBHOOKS: settings.webhook_concurrency}
+    concurrency = {
+        WORK: settings.workflow_concurrency,
+        WEBHOOKS: settings.webhook_concurrency,
+        SCHEDULES: 1,
+    }
     for kind, name in names.items():
         _queues[kind] = await DBOS.register_queue_async(
             name, worker_concurrency=concurrency[kind], polling_interval_sec=polling
@@ -223,7 +236,7 @@ async def _apply_schedules(settings: Settings) -> None:
                 "schedule_name": name,
                 "workflow_fn": _workflows[name],  # type: ignore[typeddict-item]
                 "schedule": cron,
-                "queue_name": queue_names(settings)[WORK],
+                "queue_name": SCHEDULES_QUEUE,
             }
         )
     if wanted:
