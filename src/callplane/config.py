@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/callplane.db"
@@ -112,6 +112,14 @@ class Settings(BaseSettings):
     embeddings_dimensions: int | None = Field(default=None, ge=1, le=8192)
     embeddings_batch_size: int = Field(default=64, ge=1, le=2048)
     embeddings_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    knowledge_refresh_check_minutes: int = Field(
+        default=5,
+        ge=0,
+        le=60,
+        description="How often the processes that run workflows look for knowledge collections "
+        "whose `refresh_interval_hours` has passed and refresh them: a divisor of 60 (1, 2, 3, "
+        "4, 5, 6, 10, 12, 15, 20, 30, 60); 0 turns scheduled refreshes off.",
+    )
 
     # Crawler
     crawler_allow_private_networks: bool = Field(
@@ -267,6 +275,16 @@ class Settings(BaseSettings):
     )
     twilio_api_base_url: str = "https://api.twilio.com"
     telnyx_api_base_url: str = "https://api.telnyx.com"
+
+    @field_validator("knowledge_refresh_check_minutes")
+    @classmethod
+    def _divides_the_hour(cls, minutes: int) -> int:
+        if minutes and 60 % minutes:
+            raise ValueError(
+                "must divide 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 or 60), or be 0 (off), "
+                "so that checks are evenly spaced"
+            )
+        return minutes
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:

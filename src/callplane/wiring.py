@@ -9,6 +9,8 @@ every workflow type, whatever it happened to import.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +23,7 @@ from callplane.conversations.knowledge import SearchRetriever
 from callplane.conversations.live import LiveRuntime
 from callplane.db.engine import Database
 from callplane.knowledge import embedding as knowledge_embedding
+from callplane.knowledge import schedule as knowledge_schedule
 from callplane.knowledge import service as knowledge_service
 from callplane.knowledge import workflow as knowledge
 from callplane.llm import OpenAICompatibleProvider, Writer, writer_for
@@ -50,6 +53,16 @@ WORKFLOWS: dict[str, Callable[..., Awaitable[None]]] = {
     knowledge_embedding.EMBED: knowledge_embedding.embed_collection,
 }
 
+# The scheduled workflows by their durable names, each with its crontab under the settings.
+SCHEDULED: dict[
+    str, tuple[Callable[[datetime, Any], Awaitable[object]], Callable[[Settings], str | None]]
+] = {
+    knowledge_schedule.SCHEDULE: (
+        knowledge_schedule.refresh_due_collections,
+        knowledge_schedule.crontab,
+    ),
+}
+
 
 def _act_as_workflow(session: AsyncSession, workflow_id: str | None) -> None:
     """A step's transaction records its audit events as its workflow."""
@@ -66,6 +79,8 @@ def install() -> None:
     test_runner.use_live_runtime(live_runtime)
     for name, body in WORKFLOWS.items():
         engine.register_workflow(name, body)
+    for name, (scheduled, crontab) in SCHEDULED.items():
+        engine.register_schedule(name, scheduled, crontab)
 
 
 def writer(settings: Settings) -> Writer:

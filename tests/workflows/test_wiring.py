@@ -50,6 +50,7 @@ expected = {
     "knowledge_crawl",
     "knowledge_refresh",
     "knowledge_embed",
+    "knowledge_refresh_schedule",
 }
 assert durable() == expected, durable()
 assert all(engine.knows(name) for name in expected)

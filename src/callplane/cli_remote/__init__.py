@@ -1,5 +1,5 @@
-"""`callplane agents|versions|numbers|widgets|conversations|webhooks|audit|workflows …` and
-`callplane chat`: the API from a shell, through the SDK (docs/cli.md).
+"""`callplane agents|versions|numbers|widgets|conversations|webhooks|audit|workflows|
+knowledge …` and `callplane chat`: the API from a shell, through the SDK (docs/cli.md).
 
 Every command takes --url/--api-key/--org (or CALLPLANE_URL/CALLPLANE_API_KEY/CALLPLANE_ORG) and
 --json. Exit codes: 0 ok, 1 API error (or a workflow that failed), 2 usage error (a missing key
@@ -15,6 +15,7 @@ from callplane.cli_remote import (
     audit,
     chat,
     conversations,
+    knowledge,
     numbers,
     tests,
     versions,
@@ -32,6 +33,7 @@ GROUPS: dict[str, typer.Typer] = {
     "webhooks": webhooks.app,
     "audit": audit.app,
     "workflows": workflows.app,
+    "knowledge": knowledge.app,
 }
 
 

@@ -28,7 +28,11 @@ def workflows_list(
     out: Output,
     type_: Annotated[
         str | None,
-        typer.Option("--type", help="generate_instructions, create_from_website or create_demo."),
+        typer.Option(
+            "--type",
+            help="generate_instructions, create_from_website, create_demo, knowledge_crawl or "
+            "knowledge_refresh.",
+        ),
     ] = None,
     status: Annotated[
         str | None,

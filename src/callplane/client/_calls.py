@@ -23,7 +23,14 @@ from callplane.conversations.schemas import (
     TurnEvent,
     TurnRead,
 )
-from callplane.knowledge.schemas import SearchResult
+from callplane.knowledge.schemas import (
+    CollectionDetail,
+    CollectionRead,
+    DocumentCreated,
+    DocumentRead,
+    DocumentSummary,
+    SearchResult,
+)
 from callplane.phone_numbers.schemas import PhoneNumberRead
 from callplane.publishing.schemas import RollbackRead
 from callplane.routing.schemas import ResolvedRoute
@@ -444,6 +451,86 @@ _search_results = TypeAdapter(list[SearchResult])
 
 def _results(response: httpx.Response) -> list[SearchResult]:
     return _search_results.validate_python(response.json()["results"])
+
+
+def collections_list(name: str | None, limit: int) -> PageCall[CollectionRead]:
+    params = clean_params(name=name, limit=_page(limit))
+    return PageCall("/core/knowledge-collections", CollectionRead, params)
+
+
+def collections_get(collection_id: Id) -> Call[CollectionDetail]:
+    return Call("GET", collection_path(collection_id), _model(CollectionDetail))
+
+
+def collections_create(body: dict[str, Any], key: str | None) -> Call[CollectionRead]:
+    path = "/core/knowledge-collections"
+    return Call("POST", path, _model(CollectionRead), json=body, idempotency_key=key)
+
+
+def collections_update(
+    collection_id: Id, fields: dict[str, Any], key: str | None
+) -> Call[CollectionRead]:
+    path = collection_path(collection_id)
+    return Call("PATCH", path, _model(CollectionRead), json=_jsonable(fields), idempotency_key=key)
+
+
+def collections_delete(collection_id: Id, key: str | None) -> Call[None]:
+    return Call("DELETE", collection_path(collection_id), _nothing, idempotency_key=key)
+
+
+def documents_list(collection_id: Id, limit: int) -> PageCall[DocumentSummary]:
+    path = f"{collection_path(collection_id)}/documents"
+    return PageCall(path, DocumentSummary, clean_params(limit=_page(limit)))
+
+
+def documents_get(collection_id: Id, document_id: Id) -> Call[DocumentRead]:
+    path = f"{collection_path(collection_id)}/documents/{document_id}"
+    return Call("GET", path, _model(DocumentRead))
+
+
+def documents_add_text(
+    collection_id: Id, body: dict[str, Any], key: str | None
+) -> Call[DocumentCreated]:
+    """201 with the new document, or 200 with the one already holding this content."""
+    path = f"{collection_path(collection_id)}/documents"
+    return Call("POST", path, _model(DocumentCreated), json=body, idempotency_key=key)
+
+
+def documents_upload(
+    collection_id: Id,
+    filename: str,
+    content: bytes,
+    media_type: str | None,
+    title: str | None,
+    key: str | None,
+) -> Call[DocumentCreated]:
+    """A multipart upload of one file (the server tells the type from the name and media type)."""
+    path = f"{collection_path(collection_id)}/documents"
+    files = {"file": (filename, content, media_type or "application/octet-stream")}
+    data = {"title": title} if title is not None else None
+    return Call(
+        "POST",
+        path,
+        _model(DocumentCreated),
+        files=files,
+        data=data,
+        idempotency_key=key,
+    )
+
+
+def documents_delete(collection_id: Id, document_id: Id, key: str | None) -> Call[None]:
+    path = f"{collection_path(collection_id)}/documents/{document_id}"
+    return Call("DELETE", path, _nothing, idempotency_key=key)
+
+
+def knowledge_crawl(collection_id: Id, body: dict[str, Any], key: str | None) -> Call[str]:
+    path = f"{collection_path(collection_id)}/crawl"
+    return Call("POST", path, _workflow_id, json=body, idempotency_key=key)
+
+
+def knowledge_refresh(collection_id: Id, key: str | None) -> Call[str]:
+    path = f"{collection_path(collection_id)}/refresh"
+    return Call("POST", path, _workflow_id, idempotency_key=key)
 
 
 def knowledge_search(

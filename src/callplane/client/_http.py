@@ -147,6 +147,9 @@ class Call(Generic[T]):
     headers: dict[str, str] = field(default_factory=dict)
     idempotency_key: str | None = None
     idempotent_write: bool = True  # False for reads sent as POST (compare, validate)
+    # A multipart upload: httpx's `files` (name -> (filename, bytes, media type)) and form fields.
+    files: dict[str, Any] | None = None
+    data: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,10 @@ class _Base:
         args: dict[str, Any] = {"params": call.params, "headers": headers}
         if call.json is not _NO_BODY:
             args["json"] = call.json
+        if call.files is not None:
+            args["files"] = call.files
+            if call.data:
+                args["data"] = call.data
         return args
 
     def _delay(self, attempt: int, response: httpx.Response | None) -> float:

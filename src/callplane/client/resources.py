@@ -26,7 +26,14 @@ from callplane.conversations.schemas import (
     TurnEvent,
     TurnRead,
 )
-from callplane.knowledge.schemas import SearchResult
+from callplane.knowledge.schemas import (
+    CollectionDetail,
+    CollectionRead,
+    DocumentCreated,
+    DocumentRead,
+    DocumentSummary,
+    SearchResult,
+)
 from callplane.phone_numbers.schemas import PhoneNumberRead
 from callplane.publishing.schemas import RollbackRead
 from callplane.routing.schemas import ResolvedRoute
@@ -463,11 +470,104 @@ class Routing:
         return self._http.run(call)
 
 
+class KnowledgeDocuments:
+    """The documents of a knowledge collection."""
+
+    def __init__(self, http: SyncHTTP) -> None:
+        self._http = http
+
+    def list(self, collection_id: Id, *, limit: int = 100) -> Iterator[DocumentSummary]:
+        """The collection's documents, oldest first (without their text)."""
+        return self._http.paginate(calls.documents_list(collection_id, limit))
+
+    def get(self, collection_id: Id, document_id: Id) -> DocumentRead:
+        return self._http.run(calls.documents_get(collection_id, document_id))
+
+    def add(
+        self,
+        collection_id: Id,
+        content: str,
+        *,
+        content_type: str = "text/plain",
+        title: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> DocumentCreated:
+        """Add a text document (`text/plain`, `text/markdown` or `text/html`). Content the
+        collection already holds is not stored again: that document, with `duplicate` true."""
+        body = body_of(content=content, content_type=content_type, title=title)
+        return self._http.run(calls.documents_add_text(collection_id, body, idempotency_key))
+
+    def upload(
+        self,
+        collection_id: Id,
+        filename: str,
+        content: bytes,
+        *,
+        media_type: str | None = None,
+        title: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> DocumentCreated:
+        """Upload a file (.txt, .md, .html, .pdf, .docx: the type is told by its name, or
+        `media_type`); duplicates as for `add`."""
+        call = calls.documents_upload(
+            collection_id, filename, content, media_type, title, idempotency_key
+        )
+        return self._http.run(call)
+
+    def delete(
+        self, collection_id: Id, document_id: Id, *, idempotency_key: str | None = None
+    ) -> None:
+        self._http.run(calls.documents_delete(collection_id, document_id, idempotency_key))
+
+
 class Knowledge:
     """Knowledge collections: what agents can search."""
 
     def __init__(self, http: SyncHTTP) -> None:
         self._http = http
+        self.documents = KnowledgeDocuments(http)
+
+    def list(self, *, name: str | None = None, limit: int = 100) -> Iterator[CollectionRead]:
+        """The organization's collections, oldest first (`name`: a case-insensitive part)."""
+        return self._http.paginate(calls.collections_list(name, limit))
+
+    def get(self, collection_id: Id) -> CollectionDetail:
+        """A collection with its documents."""
+        return self._http.run(calls.collections_get(collection_id))
+
+    def create(self, *, idempotency_key: str | None = None, **body: Any) -> CollectionRead:
+        """An empty collection: `name`, and optionally `description` and
+        `refresh_interval_hours` (its URL documents are then refreshed that often)."""
+        return self._http.run(calls.collections_create(body, idempotency_key))
+
+    def update(
+        self, collection_id: Id, *, idempotency_key: str | None = None, **fields: Any
+    ) -> CollectionRead:
+        """Change the fields given (`description` and `refresh_interval_hours` may be None)."""
+        return self._http.run(calls.collections_update(collection_id, fields, idempotency_key))
+
+    def delete(self, collection_id: Id, *, idempotency_key: str | None = None) -> None:
+        """Delete it and its documents (409 while a published agent version uses it)."""
+        self._http.run(calls.collections_delete(collection_id, idempotency_key))
+
+    def crawl(
+        self,
+        collection_id: Id,
+        url: str,
+        *,
+        max_pages: int | None = None,
+        max_depth: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> str:
+        """Fetch a page (`max_pages=1`) or crawl a site into the collection; the workflow id
+        (follow it with `client.workflows.wait`)."""
+        body = body_of(url=url, max_pages=max_pages, max_depth=max_depth)
+        return self._http.run(calls.knowledge_crawl(collection_id, body, idempotency_key))
+
+    def refresh(self, collection_id: Id, *, idempotency_key: str | None = None) -> str:
+        """Fetch every URL document again and replace those that changed; the workflow id
+        (while a refresh of the collection is unfinished, that one's)."""
+        return self._http.run(calls.knowledge_refresh(collection_id, idempotency_key))
 
     def search(
         self, collection_id: Id, query: str, *, limit: int = 5, mode: str | None = None

@@ -17,6 +17,7 @@ from callplane.knowledge.extract import Extracted
 from callplane.knowledge.repository import CollectionRepository
 from callplane.knowledge.schemas import CollectionCreate, CollectionUpdate, CrawlRequest
 from callplane.models import AgentVersion, KnowledgeCollection, KnowledgeDocument, WorkflowRun
+from callplane.workflows.repository import WorkflowRunRepository
 from callplane.workflows.service import WorkflowService
 
 # The workflows' durable names (knowledge.workflow): never change them.
@@ -165,7 +166,33 @@ class KnowledgeService:
 
     async def start_refresh(self, collection_id: uuid.UUID, workflow_id: str) -> WorkflowRun:
         """One refresh of a collection at a time: while one is unfinished, it is returned."""
-        await self.get(collection_id)
+        unfinished = await self._lock_for_refresh(collection_id)
+        if unfinished is not None:
+            return unfinished
+        return await self._start_refresh(collection_id, workflow_id)
+
+    async def start_scheduled_refresh(
+        self, collection_id: uuid.UUID, workflow_id: str
+    ) -> WorkflowRun | None:
+        """The refresh of a due slot (`workflow_id` names the collection and the slot): started
+        unless the collection is gone, a refresh of it is unfinished, or this slot already had
+        its run (whatever became of it). None when nothing was started."""
+        try:
+            unfinished = await self._lock_for_refresh(collection_id)
+        except CollectionNotFound:
+            return None
+        if unfinished is not None:
+            return None
+        if await WorkflowRunRepository(self.session, self.organization_id).get_run(workflow_id):
+            return None
+        return await self._start_refresh(collection_id, workflow_id)
+
+    async def _lock_for_refresh(self, collection_id: uuid.UUID) -> WorkflowRun | None:
+        """Lock the collection's row (PostgreSQL; SQLite writes one transaction at a time) so
+        that two starts of its refresh are one after the other, and return its unfinished
+        refresh if there is one."""
+        if await self.collections.get(collection_id, for_update=True) is None:
+            raise CollectionNotFound()
         unfinished = await self.session.scalars(
             select(WorkflowRun).where(
                 WorkflowRun.organization_id == self.organization_id,
@@ -176,6 +203,9 @@ class KnowledgeService:
         for run in unfinished:
             if run.input.get("collection_id") == str(collection_id):
                 return run
+        return None
+
+    async def _start_refresh(self, collection_id: uuid.UUID, workflow_id: str) -> WorkflowRun:
         return await WorkflowService(self.session, self.organization_id).start(
             workflow_id=workflow_id,
             type_=REFRESH,

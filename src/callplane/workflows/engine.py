@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from dbos import DBOS, DBOSConfig, SetEnqueueOptions, SetWorkflowID, StepOptions
+from dbos import DBOS, DBOSConfig, ScheduleInput, SetEnqueueOptions, SetWorkflowID, StepOptions
 from dbos import error as dbos_error
 from sqlalchemy.engine import make_url
 
@@ -42,16 +42,24 @@ EXECUTOR_LOCK_WAIT_SECONDS = 60.0
 # The queue of the builds and instruction generation, and the webhook deliveries' own: a flood
 # of deliveries to slow receivers must not take every slot the other work needs.
 WORK, WEBHOOKS = "work", "webhooks"
+# The queue of scheduled workflows: one name for every process that takes work, whatever its
+# CALLPLANE_WORKFLOW_QUEUE (a schedule names one queue for the whole cluster: were it a
+# process's own queue, the last process to start would take every tick), one at a time each.
+SCHEDULES = "schedules"
+SCHEDULES_QUEUE = f"{APP_NAME}-schedules"
 _queues: dict[str, Any] = {}
 _guard: ExecutorGuard | None = None
 # Every workflow this process knows, by its durable name (registered by callplane.wiring).
 _workflows: dict[str, Callable[..., Awaitable[Any]]] = {}
+# The scheduled workflows among them: name -> its crontab under the process's settings (None:
+# not scheduled). Applied to the system database when the engine launches.
+_schedules: dict[str, Callable[[Settings], str | None]] = {}
 
 Argument = TypeVar("Argument")
 Result = TypeVar("Result")
 
 
-def register_workflow(name: str, body: Callable[..., Awaitable[None]]) -> None:
+def register_workflow(name: str, body: Callable[..., Awaitable[object]]) -> None:
     """Make `body` the durable workflow `name`, before the engine launches (recovery finds a
     workflow by its name). The name is stored with every run: renaming it strands the runs
     recorded under the old name. Registering a name again is a no-op."""
@@ -64,6 +72,21 @@ def register_workflow(name: str, body: Callable[..., Awaitable[None]]) -> None:
     # A fresh function per name: one body may serve several names (DBOS tags the function).
     workflow.__qualname__ = workflow.__name__ = name
     _workflows[name] = DBOS.workflow(name=name)(workflow)
+
+
+def register_schedule(
+    name: str,
+    body: Callable[[datetime, Any], Awaitable[object]],
+    crontab: Callable[[Settings], str | None],
+) -> None:
+    """Make `body` the durable workflow `name`, started by the engine on the schedule
+    `crontab(settings)` (a DBOS crontab with seconds: `sec min hour day month weekday`; None:
+    never) with the time of its slot and None. The schedule lives in the system database: every
+    process of a cluster fires each slot, under one workflow id per slot, so it runs once; a slot
+    missed while no process ran is not made up for. It runs on the SCHEDULES queue (any process
+    that takes work). Registering a name again is a no-op."""
+    register_workflow(name, body)
+    _schedules.setdefault(name, crontab)
 
 
 def knows(name: str) -> bool:
@@ -124,7 +147,11 @@ def is_engine_signal(error: BaseException) -> bool:
 
 
 def queue_names(settings: Settings) -> dict[str, str]:
-    return {WORK: settings.workflow_queue, WEBHOOKS: f"{settings.workflow_queue}-webhooks"}
+    return {
+        WORK: settings.workflow_queue,
+        WEBHOOKS: f"{settings.workflow_queue}-webhooks",
+        SCHEDULES: SCHEDULES_QUEUE,
+    }
 
 
 def system_database_url(settings: Settings) -> str:
@@ -181,13 +208,45 @@ async def launch(settings: Settings, *, listen: bool) -> None:
         _guard = guard
     DBOS.launch()
     polling = QUEUE_POLLING_SECONDS
-    concurrency = {WORK: settings.workflow_concurrency, WEBHOOKS: settings.webhook_concurrency}
+    concurrency = {
+        WORK: settings.workflow_concurrency,
+        WEBHOOKS: settings.webhook_concurrency,
+        SCHEDULES: 1,
+    }
     for kind, name in names.items():
         _queues[kind] = await DBOS.register_queue_async(
             name, worker_concurrency=concurrency[kind], polling_interval_sec=polling
         )
+    await _apply_schedules(settings)
     if _guard is not None:
         _guard.start(DBOS.application_version)
+
+
+async def _apply_schedules(settings: Settings) -> None:
+    """Create or update (or, when off, delete) the registered schedules: every process does it
+    at launch, with the same settings, so a cluster agrees."""
+    wanted: list[ScheduleInput] = []
+    for name, crontab in _schedules.items():
+        cron = crontab(settings)
+        if cron is None:
+            await DBOS.delete_schedule_async(name)
+            continue
+        wanted.append(
+            {
+                "schedule_name": name,
+                "workflow_fn": _workflows[name],  # type: ignore[typeddict-item]
+                "schedule": cron,
+                "queue_name": SCHEDULES_QUEUE,
+            }
+        )
+    if wanted:
+        await DBOS.apply_schedules_async(wanted)
+
+
+async def schedule_of(name: str) -> str | None:
+    """The crontab the system database holds for the schedule `name` (None: not scheduled)."""
+    schedule = await DBOS.get_schedule_async(name)
+    return None if schedule is None else str(schedule["schedule"])
 
 
 def shutdown(timeout_seconds: int = 5) -> None:

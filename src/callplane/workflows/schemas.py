@@ -6,7 +6,13 @@ from pydantic import Field
 
 from callplane.kit.schemas import ResponseModel, UTCDateTime
 
-WorkflowType = Literal["generate_instructions", "create_from_website", "create_demo"]
+WorkflowType = Literal[
+    "generate_instructions",
+    "create_from_website",
+    "create_demo",
+    "knowledge_crawl",
+    "knowledge_refresh",
+]
 WorkflowStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 FINISHED: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 
