@@ -9,6 +9,7 @@ name-search selectivities from one agent to all of them, with the name walk shru
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -18,14 +19,16 @@ from callplane.kit import quick
 from tests.factories import Tenant
 
 
-async def _walk(tenant: Tenant, params: dict[str, str]) -> list[tuple[bytes, dict[str, Any]]]:
+async def _walk(
+    tenant: Tenant, params: dict[str, str], url: str = "/core/agents"
+) -> list[tuple[bytes, dict[str, Any]]]:
     """Every page of the query: each body as bytes and decoded (compared decoded: the
     database's JSON spaces its separators)."""
     pages: list[tuple[bytes, dict[str, Any]]] = []
     cursor: str | None = None
     while True:
         response = await tenant.get(
-            "/core/agents", params={**params, **({"cursor": cursor} if cursor else {})}
+            url, params={**params, **({"cursor": cursor} if cursor else {})}
         )
         assert response.status_code == 200, response.text
         assert response.headers["content-type"] == "application/json"
@@ -50,8 +53,8 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> QuickSpy:
     spied = QuickSpy()
     parse = quick.parse_query
 
-    def parse_query(request: Any, parsers: Any) -> Any:
-        values = None if spied.off else parse(request, parsers)
+    def parse_query(request: Any, *args: Any) -> Any:
+        values = None if spied.off else parse(request, *args)
         spied.calls.append(values is not None)
         return values
 
@@ -156,3 +159,36 @@ async def test_quick_route_refuses_like_fastapi(tenant: Tenant, spy: QuickSpy) -
     response = await tenant.get("/core/agents?cursor=bm90LWEtY3Vyc29y")
     assert response.status_code == 400 and response.json()["code"] == "invalid_cursor"
     assert spy.calls == [True, True]
+
+
+async def test_quick_version_pages_equal_fastapi_pages(tenant: Tenant, spy: QuickSpy) -> None:
+    """The versions list is a quick route too: same pages both ways; a path that is no
+    hyphenated UUID and the time filters go to FastAPI; an unknown agent is 404 both ways."""
+    agent = await tenant.create_agent(name="Versioned")
+    for i in range(5):
+        await tenant.create_version(agent["id"], config={"instructions": f"Help {i}."})
+    published = await tenant.publish(agent["id"], 2)
+    assert published.status_code == 200, published.text
+    base = f"/core/agents/{agent['id']}/versions"
+    for params in [{}, {"limit": "2"}, {"published": "true"}, {"version": "3"}, {"limit": "1"}]:
+        spy.calls.clear()
+        quick_pages = [body for _, body in await _walk(tenant, params, base)]
+        assert spy.calls and all(spy.calls), params
+        spy.off = True
+        assert quick_pages == [body for _, body in await _walk(tenant, params, base)], params
+        spy.off = False
+    assert [v["version"] for v in quick_pages[0]["data"]] == [5]
+    for url in [
+        f"/core/agents/{agent['id'].replace('-', '')}/versions",
+        f"{base}?created_after=2020-01-01T00:00:00Z",
+        f"{base}?version=0",
+        "/core/agents/not-a-uuid/versions",
+        f"/core/agents/{uuid.uuid4()}/versions",
+    ]:
+        spy.calls.clear()
+        answered = await tenant.get(url)
+        spy.off = True
+        standard = await tenant.get(url)
+        spy.off = False
+        assert (answered.status_code, answered.json()) == (standard.status_code, standard.json())
+    assert answered.status_code == 404

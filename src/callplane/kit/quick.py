@@ -20,6 +20,7 @@ parse may refuse anything it is unsure of.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
@@ -63,10 +64,25 @@ def text(max_length: int) -> Parser:
     return parse
 
 
-def parse_query(request: Request, parsers: Mapping[str, Parser]) -> dict[str, Any] | None:
-    """The query's values by `parsers`, or None when any parameter is not theirs to decide
-    (unknown, repeated, or not canonical)."""
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def uuid_text(raw: str) -> Any:
+    """A UUID in its hyphenated 36-character spelling (the other spellings go to FastAPI)."""
+    return uuid.UUID(raw) if _UUID.fullmatch(raw) else REFUSE
+
+
+def parse_query(
+    request: Request, parsers: Mapping[str, Parser], path: Mapping[str, Parser] | None = None
+) -> dict[str, Any] | None:
+    """The query's values by `parsers` (and the path parameters' by `path`), or None when any
+    parameter is not theirs to decide (unknown, repeated, or not canonical)."""
     values: dict[str, Any] = {}
+    for name, parser in (path or {}).items():
+        value = parser(request.path_params[name])
+        if value is REFUSE:
+            return None
+        values[name] = value
     query = request.scope.get("query_string", b"")
     if not query:
         return values
@@ -84,17 +100,23 @@ def parse_query(request: Request, parsers: Mapping[str, Parser]) -> dict[str, An
     return values
 
 
-def quick(parsers: Mapping[str, Parser], handler: QuickHandler) -> type[APIRoute]:
+def quick(
+    parsers: Mapping[str, Parser],
+    handler: QuickHandler,
+    *,
+    path: Mapping[str, Parser] | None = None,
+) -> type[APIRoute]:
     """A route class (`add_api_route(route_class_override=...)`) serving with
-    `handler(request, values)` the requests whose query `parse_query` accepts, and every other
-    request with FastAPI's handler for the declared endpoint."""
+    `handler(request, values)` the requests whose query (and path parameters, by `path`)
+    `parse_query` accepts, and every other request with FastAPI's handler for the declared
+    endpoint."""
 
     class QuickRoute(APIRoute):
         def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
             standard = super().get_route_handler()
 
             async def route(request: Request) -> Response:
-                values = parse_query(request, parsers)
+                values = parse_query(request, parsers, path)
                 if values is None:
                     return await standard(request)
                 return await handler(request, values)
