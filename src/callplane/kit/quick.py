@@ -78,8 +78,8 @@ def parse_query(
     """The query's values by `parsers` (and the path parameters' by `path`), or None when any
     parameter is not theirs to decide (unknown, repeated, or not canonical)."""
     values: dict[str, Any] = {}
-    for name, parser in (path or {}).items():
-        value = parser(request.path_params[name])
+    for name, path_parser in (path or {}).items():
+        value = path_parser(request.path_params[name])
         if value is REFUSE:
             return None
         values[name] = value
