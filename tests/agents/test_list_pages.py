@@ -192,3 +192,31 @@ async def test_quick_version_pages_equal_fastapi_pages(tenant: Tenant, spy: Quic
         spy.off = False
         assert (answered.status_code, answered.json()) == (standard.status_code, standard.json())
     assert answered.status_code == 404
+
+
+async def test_quick_phone_number_pages_equal_fastapi_pages(tenant: Tenant, spy: QuickSpy) -> None:
+    """The phone numbers list is a quick route too: same pages both ways, filters included."""
+    agent = await tenant.create_agent(name="Numbered")
+    await tenant.create_version(agent["id"])
+    numbers = [await tenant.register_number() for _ in range(5)]
+    published = await tenant.publish(agent["id"], 1, phone_numbers=numbers[:2])
+    assert published.status_code == 200, published.text
+    base = "/core/phone-numbers"
+    for params in [
+        {},
+        {"limit": "2"},
+        {"assigned": "true"},
+        {"assigned": "false", "limit": "1"},
+        {"agent_id": agent["id"]},
+        {"phone_number": numbers[3][-6:]},
+    ]:
+        spy.calls.clear()
+        quick_pages = [body for _, body in await _walk(tenant, params, base)]
+        assert spy.calls and all(spy.calls), params
+        spy.off = True
+        assert quick_pages == [body for _, body in await _walk(tenant, params, base)], params
+        spy.off = False
+    assert [n["phone_number"] for page in quick_pages for n in page["data"]] == [numbers[3]]
+    spy.calls.clear()
+    response = await tenant.get(f"{base}?assigned=yes&limit=1")
+    assert response.status_code == 200 and spy.calls == [False]
