@@ -220,3 +220,40 @@ async def test_quick_phone_number_pages_equal_fastapi_pages(tenant: Tenant, spy:
     spy.calls.clear()
     response = await tenant.get(f"{base}?assigned=yes&limit=1")
     assert response.status_code == 200 and spy.calls == [False]
+
+
+async def test_quick_conversation_pages_equal_fastapi_pages(tenant: Tenant, spy: QuickSpy) -> None:
+    """The conversations list is a quick route too: same pages both ways, filters included;
+    a value outside a filter's choices goes to FastAPI (422)."""
+    agent = await tenant.create_agent(name="Talkative")
+    other = await tenant.create_agent(name="Quiet")
+    records = [
+        {
+            "agent_id": agent["id"] if i % 3 else other["id"],
+            "channel": ["text", "telephone", "sms"][i % 3],
+            "status": ["completed", "failed"][i % 2],
+            "direction": ["inbound", "outbound"][i % 2],
+            "transcript": [{"role": "user", "content": f"hello {i}"}],
+        }
+        for i in range(7)
+    ]
+    response = await tenant.post("/core/conversations/import", json={"conversations": records})
+    assert response.status_code == 201, response.text
+    base = "/core/conversations"
+    for params in [
+        {},
+        {"limit": "2"},
+        {"agent_id": other["id"]},
+        {"channel": "telephone", "limit": "1"},
+        {"status": "failed", "direction": "outbound"},
+    ]:
+        spy.calls.clear()
+        quick_pages = [body for _, body in await _walk(tenant, params, base)]
+        assert spy.calls and all(spy.calls), params
+        spy.off = True
+        assert quick_pages == [body for _, body in await _walk(tenant, params, base)], params
+        spy.off = False
+    assert len(quick_pages[0]["data"]) == 3
+    spy.calls.clear()
+    response = await tenant.get(f"{base}?channel=fax")
+    assert response.status_code == 422 and spy.calls == [False]

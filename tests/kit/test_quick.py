@@ -62,3 +62,10 @@ def test_parse_query() -> None:
     parsed = quick.parse_query(_request(b"limit=2", {"agent_id": str(value)}), parsers, path)
     assert parsed == {"agent_id": value, "limit": 2}
     assert quick.parse_query(_request(b"", {"agent_id": "nope"}), parsers, path) is None
+
+
+def test_choice() -> None:
+    channel = quick.choice("text", "sms")
+    assert (channel("text"), channel("sms")) == ("text", "sms")
+    for raw in ["", "Text", "TEXT", "fax", " text"]:
+        assert channel(raw) is quick.REFUSE

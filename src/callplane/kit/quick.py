@@ -53,6 +53,16 @@ def boolean(raw: str) -> Any:
     return _BOOLEANS.get(raw, REFUSE)
 
 
+def choice(*allowed: str) -> Parser:
+    """One of `allowed`, spelled exactly (a `Literal` parameter's values)."""
+    values = frozenset(allowed)
+
+    def parse(raw: str) -> Any:
+        return raw if raw in values else REFUSE
+
+    return parse
+
+
 def text(max_length: int) -> Parser:
     """A non-empty string of at most `max_length` characters without NUL."""
 
