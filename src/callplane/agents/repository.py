@@ -13,7 +13,7 @@ from callplane.db import dialect
 from callplane.db.engine import Database, canonical_json
 from callplane.db.repository import OrgRepository
 from callplane.kit.filters import TimeFilters, like_pattern
-from callplane.kit.pagination import decode_cursor, paginate
+from callplane.kit.pagination import decode_cursor, encode_cursor, paginate
 from callplane.models import Agent
 
 # Name search on PostgreSQL: how many agents the created_at walk reads before the trigram index
@@ -159,6 +159,102 @@ ROW_FIELDS = (
 def _row_columns(statement: Select[Any], entity: Any) -> Select[Any]:
     """`statement` selecting `ROW_FIELDS` of `entity` (the Agent model or an alias of it)."""
     return statement.with_only_columns(*(getattr(entity, name) for name in ROW_FIELDS))
+
+
+# The quick list page on PostgreSQL (issue 15): the database writes each row's `AgentRead`
+# JSON, as it writes the detail document (detail_sql.py), so the server neither builds ORM
+# objects nor decodes and re-encodes metadata; the page is the rows' texts joined. The SQL is
+# written out, not compiled from SQLAlchemy per request. The answers are `AgentRepository.list`'s
+# (tests/agents/test_list_pages.py compares them).
+_LIST_COLUMNS = """json_build_object(
+    'id', a.id, 'name', a.name, 'description', a.description, 'active', a.active,
+    'is_demo', a.is_demo, 'metadata', a.metadata, 'live_version', a.live_version,
+    'created_at', cp_iso(a.created_at), 'updated_at', cp_iso(a.updated_at),
+    'etag', '"' || a.revision || '"')::text, a.created_at, a.id"""
+_ORDER = "ORDER BY a.created_at DESC, a.id DESC"
+_NAME = "a.name ILIKE {} ESCAPE '\\'"
+
+
+def _list_sql(*, active: bool, is_demo: bool, cursor: bool, name: bool) -> tuple[str, ...]:
+    """The statements of a quick list page with these filters present. Parameters: $1 the
+    organization, then `active`, `is_demo`, the cursor's two values, the name pattern (each
+    only when present), the row limit; the walk's length after it in a name search's first
+    statement. One statement, or two for a name search (the walk, then the trigram CTE; see
+    `AgentRepository._name_search`)."""
+    numbers = iter(range(2, 10))
+    where = ["a.organization_id = $1"]
+    if active:
+        where.append(f"a.active = ${next(numbers)}")
+    if is_demo:
+        where.append(f"a.is_demo = ${next(numbers)}")
+    after = ""
+    if cursor:
+        first, second = next(numbers), next(numbers)
+        after = f"(a.created_at, a.id) < (${first}::timestamptz, ${second}::uuid)"
+    filters = " AND ".join(where)
+    window = f"{filters} AND {after}" if after else filters
+    if not name:
+        limit = next(numbers)
+        return (f"SELECT {_LIST_COLUMNS} FROM agents a WHERE {window} {_ORDER} LIMIT ${limit}",)
+    pattern = _NAME.format(f"${next(numbers)}::varchar")
+    limit, walked = next(numbers), next(numbers)
+    walk = (
+        f"SELECT {_LIST_COLUMNS} FROM (SELECT * FROM agents a WHERE {window} {_ORDER} "
+        f"LIMIT ${walked}) a WHERE {pattern} {_ORDER} LIMIT ${limit}"
+    )
+    matches = (
+        f"WITH name_matches AS MATERIALIZED (SELECT * FROM agents a WHERE {filters} AND "
+        f"{pattern}) SELECT {_LIST_COLUMNS} FROM name_matches a"
+        f"{' WHERE ' + after if after else ''} {_ORDER} LIMIT ${limit}"
+    )
+    return walk, matches
+
+
+_LIST_SQL = {
+    (active, is_demo, cursor, name): _list_sql(
+        active=active, is_demo=is_demo, cursor=cursor, name=name
+    )
+    for active in (False, True)
+    for is_demo in (False, True)
+    for cursor in (False, True)
+    for name in (False, True)
+}
+
+
+async def list_json(
+    database: Database,
+    organization_id: uuid.UUID,
+    *,
+    name: str | None,
+    active: bool | None,
+    is_demo: bool | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[str], str | None]:
+    """PostgreSQL only: `AgentRepository.list` (without metadata and time filters) as each
+    row's JSON text, and the next cursor. Sent through the driver on a pooled connection with
+    no transaction around it, like the detail document."""
+    args: list[Any] = [organization_id]
+    if active is not None:
+        args.append(active)
+    if is_demo is not None:
+        args.append(is_demo)
+    if cursor is not None:
+        args.extend(decode_cursor(cursor, (datetime, uuid.UUID)))
+    if name:
+        args.append(like_pattern(name))
+    args.append(limit + 1)
+    statements = _LIST_SQL[active is not None, is_demo is not None, cursor is not None, bool(name)]
+    if len(statements) == 1:
+        rows = await dialect.fetch(database, statements[0], *args)
+    else:
+        rows = await dialect.fetch(database, statements[0], *args, NAME_WALK)
+        if len(rows) <= limit:  # the walk did not fill the page: the matches are rare
+            rows = await dialect.fetch(database, statements[1], *args)
+    if len(rows) <= limit:
+        return [row[0] for row in rows], None
+    last = rows[limit - 1]
+    return [row[0] for row in rows[:limit]], encode_cursor([last[1], last[2]])
 
 
 async def detail_json(

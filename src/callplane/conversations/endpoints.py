@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.agents.errors import AgentNotFound
-from callplane.auth.dependencies import Requires
+from callplane.auth.dependencies import Requires, authorize
 from callplane.auth.scopes import Scope
 from callplane.auth.subject import AuthSubject
 from callplane.conversations.errors import (
@@ -42,6 +42,7 @@ from callplane.db.session import ReadSession, WriteSession
 from callplane.errors import UnprocessableRequest, merge_responses
 from callplane.idempotency.middleware import STORE_STREAM, reservation
 from callplane.idempotency.repository import mark_committed
+from callplane.kit import quick
 from callplane.kit.filters import TimeFilters, time_filters
 from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
 from callplane.kit.schemas import Page
@@ -52,13 +53,11 @@ router = APIRouter(prefix="/core/conversations", tags=["conversations"])
 # Starting a conversation is addressed through its agent.
 agent_router = APIRouter(prefix="/core/agents", tags=["conversations"])
 
-Reader = Annotated[
-    AuthSubject, Requires(Scope.CONVERSATIONS_READ, Scope.CONVERSATIONS_READ_SENSITIVE)
-]
+READ_SCOPES = (Scope.CONVERSATIONS_READ, Scope.CONVERSATIONS_READ_SENSITIVE)
+Reader = Annotated[AuthSubject, Requires(*READ_SCOPES)]
 Manager = Annotated[AuthSubject, Requires(Scope.CONVERSATIONS_MANAGE)]
 
 
-@router.get("", response_model=Page[ConversationRead], responses=merge_responses(InvalidCursor))
 async def list_conversations(
     subject: Reader,
     session: ReadSession,
@@ -80,6 +79,45 @@ async def list_conversations(
         cursor=cursor,
     )
     return Page.of([to_read(row, subject) for row in rows], limit, next_cursor)
+
+
+async def _quick_list_conversations(request: Request, values: dict[str, Any]) -> Response:
+    """`list_conversations` for the requests `kit.quick` can parse alone (no time filter): the
+    same repository call and page, without dependency solving (issue 15)."""
+    subject = await authorize(request, READ_SCOPES)
+    limit = values.get("limit", 20)
+    async with request.app.state.database.session(write=False) as session, session.begin():
+        rows, next_cursor = await ConversationRepository(session, subject.organization_id).list(
+            agent_id=values.get("agent_id"),
+            channel=values.get("channel"),
+            status=values.get("status"),
+            direction=values.get("direction"),
+            times=TimeFilters(),
+            limit=limit,
+            cursor=values.get("cursor"),
+        )
+        page = Page.of([to_read(row, subject) for row in rows], limit, next_cursor)
+    return Response(page.model_dump_json(), media_type="application/json")
+
+
+router.add_api_route(
+    "",
+    list_conversations,
+    methods=["GET"],
+    response_model=Page[ConversationRead],
+    responses=merge_responses(InvalidCursor),
+    route_class_override=quick.quick(
+        {
+            "agent_id": quick.uuid_text,
+            "channel": quick.choice(*get_args(Channel)),
+            "status": quick.choice(*get_args(Status)),
+            "direction": quick.choice(*get_args(Direction)),
+            "limit": quick.integer(1, 100),
+            "cursor": quick.text(512),
+        },
+        _quick_list_conversations,
+    ),
+)
 
 
 @router.post(

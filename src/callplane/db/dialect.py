@@ -48,6 +48,18 @@ async def fetchrow(database: Database, sql: str, *args: Any) -> Any:
     return await fetchrow_once(database.engine, sql, args)
 
 
+async def fetch(database: Database, sql: str, *args: Any) -> list[Any]:
+    """PostgreSQL only: like `fetchrow`, all the rows (`args` bound positionally, `$1`...). The
+    rows are asyncpg records (SQLAlchemy's type processing is not applied: cast in the SQL)."""
+    connection = await database.engine.raw_connection()
+    try:
+        driver: Any = connection.driver_connection
+        rows: list[Any] = await driver.fetch(sql, *args)
+        return rows
+    finally:
+        await greenlet_spawn(connection.close)
+
+
 async def sqlite_fetchone(database: Database, sql: str, params: dict[str, Any]) -> Any:
     """SQLite only: one statement on one of the database's read connections (no transaction
     around it; one statement reads one consistent snapshot). The counterpart of `fetchrow`."""

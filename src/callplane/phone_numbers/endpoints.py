@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from callplane.auth.dependencies import Requires
+from callplane.auth.dependencies import Requires, authorize
 from callplane.auth.scopes import Scope
 from callplane.auth.subject import AuthSubject
 from callplane.db.session import ReadSession, WriteSession
 from callplane.errors import merge_responses
+from callplane.kit import quick
 from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
 from callplane.kit.schemas import Page
 from callplane.phone_numbers.errors import PhoneNumberInUse, PhoneNumberNotFound, PhoneNumberTaken
@@ -21,11 +22,11 @@ from callplane.phone_numbers.service import PhoneNumberService
 
 router = APIRouter(prefix="/core/phone-numbers", tags=["phone numbers"])
 
-Reader = Annotated[AuthSubject, Requires(Scope.PHONE_NUMBERS_READ, Scope.PHONE_NUMBERS_MANAGE)]
+READ_SCOPES = (Scope.PHONE_NUMBERS_READ, Scope.PHONE_NUMBERS_MANAGE)
+Reader = Annotated[AuthSubject, Requires(*READ_SCOPES)]
 Manager = Annotated[AuthSubject, Requires(Scope.PHONE_NUMBERS_MANAGE)]
 
 
-@router.get("", response_model=Page[PhoneNumberRead], responses=merge_responses(InvalidCursor))
 async def list_phone_numbers(
     subject: Reader,
     session: ReadSession,
@@ -40,6 +41,42 @@ async def list_phone_numbers(
         phone_number=phone_number, agent_id=agent_id, assigned=assigned, limit=limit, cursor=cursor
     )
     return Page.of([PhoneNumberRead.model_validate(row) for row in rows], limit, next_cursor)
+
+
+async def _quick_list_phone_numbers(request: Request, values: dict[str, Any]) -> Response:
+    """`list_phone_numbers` for the requests `kit.quick` can parse alone: the same repository
+    call and page, without dependency solving (issue 15)."""
+    subject = await authorize(request, READ_SCOPES)
+    limit = values.get("limit", 20)
+    async with request.app.state.database.session(write=False) as session, session.begin():
+        rows, next_cursor = await PhoneNumberRepository(session, subject.organization_id).list(
+            phone_number=values.get("phone_number"),
+            agent_id=values.get("agent_id"),
+            assigned=values.get("assigned"),
+            limit=limit,
+            cursor=values.get("cursor"),
+        )
+        page = Page.of([PhoneNumberRead.model_validate(row) for row in rows], limit, next_cursor)
+    return Response(page.model_dump_json(), media_type="application/json")
+
+
+router.add_api_route(
+    "",
+    list_phone_numbers,
+    methods=["GET"],
+    response_model=Page[PhoneNumberRead],
+    responses=merge_responses(InvalidCursor),
+    route_class_override=quick.quick(
+        {
+            "phone_number": quick.text(64),
+            "agent_id": quick.uuid_text,
+            "assigned": quick.boolean,
+            "limit": quick.integer(1, 100),
+            "cursor": quick.text(512),
+        },
+        _quick_list_phone_numbers,
+    ),
+)
 
 
 @router.post(

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callplane.agents.auth import AgentsManager, AgentsReader
+from callplane.agents.auth import AGENTS_READ_SCOPES, AgentsManager, AgentsReader
 from callplane.agents.errors import AgentNotFound
+from callplane.auth.dependencies import authorize
 from callplane.db.session import ReadSession, WriteSession, open_session
 from callplane.errors import PreconditionFailed, merge_responses
+from callplane.kit import quick
 from callplane.kit.etags import etag_for
 from callplane.kit.filters import TimeFilters, time_filters
 from callplane.kit.pagination import CursorParam, InvalidCursor, LimitParam
@@ -61,11 +63,6 @@ async def _version_session(request: Request, version: VersionRef) -> AsyncIterat
         yield session
 
 
-@router.get(
-    "",
-    response_model=Page[VersionRead],
-    responses=merge_responses(AgentNotFound, InvalidCursor),
-)
 async def list_agent_versions(
     agent_id: uuid.UUID,
     subject: AgentsReader,
@@ -81,6 +78,43 @@ async def list_agent_versions(
         agent_id, version=version, published=published, times=times, limit=limit, cursor=cursor
     )
     return Page.of([version_read(row) for row in rows], limit, next_cursor)
+
+
+async def _quick_list_versions(request: Request, values: dict[str, Any]) -> Response:
+    """`list_agent_versions` for the requests `kit.quick` can parse alone (no time filter):
+    the same service call and page, without dependency solving (issue 15)."""
+    subject = await authorize(request, AGENTS_READ_SCOPES)
+    limit = values.get("limit", 20)
+    async with request.app.state.database.session(write=False) as session, session.begin():
+        rows, next_cursor = await VersionService(session, subject.organization_id).list(
+            values["agent_id"],
+            version=values.get("version"),
+            published=values.get("published"),
+            times=TimeFilters(),
+            limit=limit,
+            cursor=values.get("cursor"),
+        )
+        page = Page.of([version_read(row) for row in rows], limit, next_cursor)
+    return Response(page.model_dump_json(), media_type="application/json")
+
+
+router.add_api_route(
+    "",
+    list_agent_versions,
+    methods=["GET"],
+    response_model=Page[VersionRead],
+    responses=merge_responses(AgentNotFound, InvalidCursor),
+    route_class_override=quick.quick(
+        {
+            "limit": quick.integer(1, 100),
+            "cursor": quick.text(512),
+            "version": quick.integer(1, MAX_VERSION),
+            "published": quick.boolean,
+        },
+        _quick_list_versions,
+        path={"agent_id": quick.uuid_text},
+    ),
+)
 
 
 @router.post(
