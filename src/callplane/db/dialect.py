@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, cast, literal
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callplane.db.engine import Database, fetchrow_once
+from callplane.db.engine import Database, run_once
 
 POSTGRESQL = "postgresql"
 
@@ -45,19 +45,16 @@ async def fetchrow(database: Database, sql: str, *args: Any) -> Any:
     one."""
     if database.hot_connections is not None:
         return await database.hot_connections.fetchrow(sql, args)
-    return await fetchrow_once(database.engine, sql, args)
+    return await run_once(database.engine, "fetchrow", sql, args)
 
 
 async def fetch(database: Database, sql: str, *args: Any) -> list[Any]:
     """PostgreSQL only: like `fetchrow`, all the rows (`args` bound positionally, `$1`...). The
     rows are asyncpg records (SQLAlchemy's type processing is not applied: cast in the SQL)."""
-    connection = await database.engine.raw_connection()
-    try:
-        driver: Any = connection.driver_connection
-        rows: list[Any] = await driver.fetch(sql, *args)
-        return rows
-    finally:
-        await greenlet_spawn(connection.close)
+    if database.hot_connections is not None:
+        return await database.hot_connections.fetch(sql, args)
+    rows: list[Any] = await run_once(database.engine, "fetch", sql, args)
+    return rows
 
 
 async def sqlite_fetchone(database: Database, sql: str, params: dict[str, Any]) -> Any:

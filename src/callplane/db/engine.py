@@ -194,6 +194,14 @@ class HotConnections:
         self._closed = False
 
     async def fetchrow(self, sql: str, args: tuple[Any, ...]) -> Any:
+        return await self._run("fetchrow", sql, args)
+
+    async def fetch(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
+        rows: list[Any] = await self._run("fetch", sql, args)
+        return rows
+
+    async def _run(self, method: str, sql: str, args: tuple[Any, ...]) -> Any:
+        """The driver's `method` (asyncpg's `fetchrow` or `fetch`) on a kept connection."""
         if self._idle:
             connection = self._idle.pop()
         elif self._taken < self.limit and not self._closed:
@@ -204,9 +212,9 @@ class HotConnections:
                 self._taken -= 1
                 raise
         else:
-            return await fetchrow_once(self.engine, sql, args)
+            return await run_once(self.engine, method, sql, args)
         try:
-            row = await connection.driver_connection.fetchrow(sql, *args)
+            row = await getattr(connection.driver_connection, method)(sql, *args)
         except BaseException:
             self._taken -= 1
             await greenlet_spawn(connection.close)
@@ -226,12 +234,13 @@ class HotConnections:
             await greenlet_spawn(self._idle.pop().close)
 
 
-async def fetchrow_once(engine: AsyncEngine, sql: str, args: tuple[Any, ...]) -> Any:
-    """One statement on a connection checked out for it and returned after."""
+async def run_once(engine: AsyncEngine, method: str, sql: str, args: tuple[Any, ...]) -> Any:
+    """One statement (the driver's `method`: asyncpg's `fetchrow` or `fetch`) on a connection
+    checked out for it and returned after."""
     connection = await engine.raw_connection()
     try:
         driver: Any = connection.driver_connection
-        return await driver.fetchrow(sql, *args)
+        return await getattr(driver, method)(sql, *args)
     finally:
         # Back to the pool, inside a greenlet: when the pool has no room for it (an overflow
         # connection) the pool closes it, which awaits the driver (perfpg, issue 15: outside a
