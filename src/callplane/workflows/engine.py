@@ -267,10 +267,11 @@ async def enqueue(
 
 
 async def _start_here(name: str, workflow_id: str, args: tuple[Any, ...], queue: str) -> bool:
-    """Start the workflow in this process now (DBOS.start_workflow_async: the same durable
-    PENDING record under the same id as a dequeued start, recovered the same way after a crash)
-    if this process listens, has a free slot, is not inside a workflow (a child is recorded as
-    its parent's step: keep that on the queue) and the engine does not know the id yet.
+    """Start the workflow in this process now, if this process listens, has a free slot, is
+    not inside a workflow (a child is recorded as its parent's step: keep that on the queue) and
+    the engine does not know the id yet. DBOS.start_workflow_async writes the same durable
+    PENDING record under the same id as a dequeued start; after a crash DBOS recovery puts it on
+    its internal queue, which every process of the application serves.
     Returns False, having started nothing, when the queue must take it."""
     slots = _slots
     if slots is None or DBOS.workflow_id is not None or not slots.take(queue):
