@@ -6,7 +6,9 @@ process's in-process engine never touches this run. In the first test the stub m
 first request, so the kill lands while the `write` step is in flight, after `crawl` and
 `knowledge` finished. In the second the test pause point (CALLPLANE_TEST_PAUSE_AFTER_STEP) holds
 `deploy` after its transaction committed, before the engine checkpointed it: the re-run of that
-step must not record its events (nor send their webhooks) a second time.
+step must not record its events (nor send their webhooks) a second time. In the third an embedded
+`serve` starts the build it accepted itself (no queue: engine.enqueue's start here) and is killed
+in the `write` step: restarted, it resumes the build like a dequeued one.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Callable
+
+import httpx
+from dbos import DBOS
 
 from callplane.config import Settings
 from callplane.db.engine import Database
@@ -47,8 +52,8 @@ async def test_killed_worker_resumes_without_repeating_steps(
     )
     worker = processes.worker(env, "worker")
     run_id = await enqueue_private_run(database, settings, tenant, queue=queue, website=site.url)
-    await worker.wait_for(
-        lambda: len(hanging_llm.requests) == 1, "the write step to reach the model"
+    await worker.wait_for(  # a process starts slowly on a loaded machine
+        lambda: len(hanging_llm.requests) == 1, "the write step to reach the model", within=60
     )
     assert site.page_hits()["/"] == 1
 
@@ -74,6 +79,59 @@ async def test_killed_worker_resumes_without_repeating_steps(
             "instructions"
         ]
     )
+
+
+async def test_a_serve_killed_in_a_build_it_started_itself_resumes_it(
+    tenant: Tenant,
+    settings: Settings,
+    serve: Serve,
+    hanging_llm: StubLLMServer,
+    processes: Processes,
+) -> None:
+    site = serve(dental_site())
+    suffix = uuid.uuid4().hex[:8]
+    executor = f"crash-serve-{suffix}"
+    env = process_env(
+        settings,
+        CALLPLANE_WORKFLOW_QUEUE=f"crash-serve-{suffix}",
+        CALLPLANE_WORKFLOW_EXECUTOR_ID=executor,
+        CALLPLANE_LLM_BASE_URL=hanging_llm.base_url,
+        CALLPLANE_LLM_TIMEOUT_SECONDS="60",
+        CALLPLANE_CRAWLER_ALLOW_PRIVATE_NETWORKS="true",
+    )
+    api = processes.server(env, "api", no_worker=False)
+    await api.wait_healthy(within=90)  # a process starts slowly on a loaded machine
+    async with httpx.AsyncClient(base_url=api.url or "", headers=tenant.headers) as client:
+        response = await client.post(
+            "/core/agents/create-from-website",
+            json={"company_name": "Acme Dental", "company_website": site.url},
+        )
+    assert response.status_code == 202, response.text
+    run_id = str(response.json()["workflow_id"])
+    await api.wait_for(
+        lambda: len(hanging_llm.requests) == 1, "the write step to reach the model", within=60
+    )
+    status = await DBOS.get_workflow_status_async(run_id)
+    assert status is not None and status.queue_name is None, status  # started, never queued
+    assert status.executor_id == executor and status.status == "PENDING"
+
+    api.kill()
+    hanging_llm.behaviour.hang = False
+    # Restarted with the same executor id, DBOS's launch recovery puts its PENDING workflows
+    # back on a queue; without one of its own, the workflow takes DBOS's internal queue, which
+    # every process of the application serves (here the restarted serve or this test's engine).
+    api.restart()
+
+    run = await wait_for_workflow(tenant, run_id, within=60)
+    assert run["status"] == "succeeded", (run, api.tail())
+    assert run["attempts"] == 2
+    assert site.page_hits()["/"] == 1  # the finished crawl step was not run again
+    agents = (await tenant.get("/core/agents")).json()["data"]
+    assert [a["id"] for a in agents] == [run["result"]["agent_id"]]  # created once
+    collections = (await tenant.get("/core/knowledge-collections")).json()["data"]
+    assert [c["id"] for c in collections] == [run["result"]["collection_id"]]
+    detail = (await tenant.get(f"/core/agents/{agents[0]['id']}")).json()
+    assert detail["live_version"] == 1 and len(detail["versions"]) == 1
 
 
 async def test_a_step_killed_after_its_commit_records_its_events_once(

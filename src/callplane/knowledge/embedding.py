@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callplane.config import Settings
 from callplane.db.session import after_commit
 from callplane.db.types import new_id
 from callplane.llm.embeddings import Embedder
@@ -30,7 +31,8 @@ logger = logging.getLogger("callplane.knowledge")
 
 EMBED = "knowledge_embed"  # the workflow's durable name: never change it
 MAX_BATCHES = 10_000  # per run: a run ends, and the next change schedules another
-_embedders: dict[tuple[int, asyncio.AbstractEventLoop], Embedder] = {}
+# By settings object and loop; the settings are kept so that their id() cannot be reused.
+_embedders: dict[tuple[int, asyncio.AbstractEventLoop], tuple[Settings, Embedder]] = {}
 
 
 def configured_embedder() -> Embedder | None:
@@ -43,16 +45,20 @@ def configured_embedder() -> Embedder | None:
     if not settings.embeddings_base_url:
         return None
     key = (id(settings), asyncio.get_running_loop())
-    if key not in _embedders:
-        _embedders[key] = Embedder(
-            settings.embeddings_base_url,
-            settings.embeddings_api_key or "none",
-            settings.embeddings_model,
-            dimensions=settings.embeddings_dimensions,
-            timeout_seconds=settings.embeddings_timeout_seconds,
-            max_retries=0,  # the workflow step retries, with backoff
+    cached = _embedders.get(key)
+    if cached is None or cached[0] is not settings:
+        _embedders[key] = (
+            settings,
+            Embedder(
+                settings.embeddings_base_url,
+                settings.embeddings_api_key or "none",
+                settings.embeddings_model,
+                dimensions=settings.embeddings_dimensions,
+                timeout_seconds=settings.embeddings_timeout_seconds,
+                max_retries=0,  # the workflow step retries, with backoff
+            ),
         )
-    return _embedders[key]
+    return _embedders[key][1]
 
 
 def schedule_after_commit(

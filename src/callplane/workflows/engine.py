@@ -19,7 +19,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from dbos import DBOS, DBOSConfig, ScheduleInput, SetEnqueueOptions, SetWorkflowID, StepOptions
+from dbos import (
+    DBOS,
+    DBOSConfig,
+    ScheduleInput,
+    SetEnqueueOptions,
+    SetWorkflowID,
+    StepOptions,
+    WorkflowHandleAsync,
+)
 from dbos import error as dbos_error
 from sqlalchemy.engine import make_url
 
@@ -30,10 +38,14 @@ logger = logging.getLogger("callplane.workflows")
 
 APP_NAME = "callplane"
 SYSTEM_SCHEMA = "dbos"
-# How often each queue's worker looks for work (DBOS's default is 1 s): the most a start waits.
-# (A wake-on-enqueue that swapped the class of DBOS's internal stop event, to poll SQLite only
-# every 2 s, left queues unserved under load in the fuzz suite: removed, see ADR 0015.)
+# How often each queue's worker looks for work (DBOS's default is 1 s). On PostgreSQL other
+# processes enqueue (`serve --no-worker`, a cluster's API servers): the most their work waits.
 QUEUE_POLLING_SECONDS = 0.2
+# On SQLite a process that listens starts its own work at once (`enqueue`, below), so the queues
+# only carry what could not start here (delayed attempts, work beyond the concurrency bound,
+# enqueues from inside workflows, a separate `callplane worker`): a slow safety-net poll, which
+# is most of what an idle embedded `serve` costs (ADR 0015).
+SQLITE_QUEUE_POLLING_SECONDS = 2.0
 # How often DBOS checks for the messages and events a workflow waits on (none of ours does).
 NOTIFICATION_POLLING_SECONDS = 0.5
 # How long a starting process waits for its own executor lock before refusing to start.
@@ -49,8 +61,30 @@ SCHEDULES = "schedules"
 SCHEDULES_QUEUE = f"{APP_NAME}-schedules"
 _queues: dict[str, Any] = {}
 _guard: ExecutorGuard | None = None
+
+
+class _Slots:
+    """Workflows this process started itself, per queue, bounded like the queue's own workers."""
+
+    def __init__(self, limits: dict[str, int]):
+        self.limits = limits
+        self.running = dict.fromkeys(limits, 0)
+        self.watchers: set[asyncio.Task[None]] = set()
+
+    def take(self, queue: str) -> bool:
+        if self.running[queue] >= self.limits[queue]:
+            return False
+        self.running[queue] += 1
+        return True
+
+    def release(self, queue: str) -> None:
+        self.running[queue] -= 1
+
+
+# Set while this process listens on its queues (the embedded default): its own enqueues start here.
+_slots: _Slots | None = None
 # Every workflow this process knows, by its durable name (registered by callplane.wiring).
-_workflows: dict[str, Callable[..., Awaitable[Any]]] = {}
+_workflows: dict[str, Callable[..., Coroutine[Any, Any, None]]] = {}
 # The scheduled workflows among them: name -> its crontab under the process's settings (None:
 # not scheduled). Applied to the system database when the engine launches.
 _schedules: dict[str, Callable[[Settings], str | None]] = {}
@@ -177,7 +211,7 @@ async def launch(settings: Settings, *, listen: bool) -> None:
     """Start the engine in this process: recover its own unfinished workflows and, if `listen`,
     take work from the shared queue (and, on PostgreSQL, dead processes' unfinished work).
     Workflow modules must be imported before this."""
-    global _guard
+    global _guard, _slots
     url = system_database_url(settings)
     config: DBOSConfig = {
         "name": APP_NAME,
@@ -207,7 +241,7 @@ async def launch(settings: Settings, *, listen: bool) -> None:
         await asyncio.to_thread(guard.acquire, EXECUTOR_LOCK_WAIT_SECONDS)
         _guard = guard
     DBOS.launch()
-    polling = QUEUE_POLLING_SECONDS
+    polling = SQLITE_QUEUE_POLLING_SECONDS if _is_sqlite(url) else QUEUE_POLLING_SECONDS
     concurrency = {
         WORK: settings.workflow_concurrency,
         WEBHOOKS: settings.webhook_concurrency,
@@ -218,6 +252,7 @@ async def launch(settings: Settings, *, listen: bool) -> None:
             name, worker_concurrency=concurrency[kind], polling_interval_sec=polling
         )
     await _apply_schedules(settings)
+    _slots = _Slots(concurrency) if listen else None
     if _guard is not None:
         _guard.start(DBOS.application_version)
 
@@ -234,7 +269,7 @@ async def _apply_schedules(settings: Settings) -> None:
         wanted.append(
             {
                 "schedule_name": name,
-                "workflow_fn": _workflows[name],  # type: ignore[typeddict-item]
+                "workflow_fn": _workflows[name],
                 "schedule": cron,
                 "queue_name": SCHEDULES_QUEUE,
             }
@@ -252,8 +287,9 @@ async def schedule_of(name: str) -> str | None:
 def shutdown(timeout_seconds: int = 5) -> None:
     """Stop taking work, give running workflows a moment, then release our executor lock: what
     is still unfinished is taken over by a live process."""
-    global _guard
+    global _guard, _slots
     _queues.clear()
+    _slots = None
     DBOS.destroy(workflow_completion_timeout_sec=timeout_seconds)
     if _guard is not None:
         _guard.stop()
@@ -272,16 +308,58 @@ def executor_id() -> str:
 async def enqueue(
     name: str, workflow_id: str, *args: Any, queue: str = WORK, delay: float = 0.0
 ) -> None:
-    """Enqueue the workflow `name` with `args` under `workflow_id` on `queue` (WORK or
-    WEBHOOKS), to start no sooner than `delay` seconds from now; enqueuing an existing id is a
-    no-op."""
+    """Hand the workflow `name` with `args` to the engine under `workflow_id`, for `queue`
+    (WORK or WEBHOOKS), to start no sooner than `delay` seconds from now; an id the engine
+    already knows is left alone.
+
+    A process that listens on the queues starts its own work at once (`_start_here`) while it
+    runs fewer than the queue's concurrency of such workflows; the rest (a delay, a full bound,
+    a call from inside a workflow, a process that only enqueues) goes on the queue."""
     if not _queues:
         raise RuntimeError("the workflow engine is not running in this process")
+    if delay <= 0 and await _start_here(name, workflow_id, args, queue):
+        return
     with (
         SetWorkflowID(workflow_id),
         SetEnqueueOptions(delay_seconds=delay) if delay > 0 else nullcontext(),
     ):
         await _queues[queue].enqueue_async(_workflows[name], *args)
+
+
+async def _start_here(name: str, workflow_id: str, args: tuple[Any, ...], queue: str) -> bool:
+    """Start the workflow in this process now, if this process listens, has a free slot, is
+    not inside a workflow (a child is recorded as its parent's step: keep that on the queue) and
+    the engine does not know the id yet. DBOS.start_workflow_async writes the same durable
+    PENDING record under the same id as a dequeued start; after a crash DBOS recovery puts it on
+    its internal queue, which every process of the application serves.
+    Returns False, having started nothing, when the queue must take it."""
+    slots = _slots
+    if slots is None or DBOS.workflow_id is not None or not slots.take(queue):
+        return False
+    try:
+        if await DBOS.get_workflow_status_async(workflow_id) is not None:
+            slots.release(queue)  # enqueued before, or done: the queue's no-op answers it
+            return False
+        with SetWorkflowID(workflow_id):
+            handle = await DBOS.start_workflow_async(_workflows[name], *args)
+    except BaseException:
+        slots.release(queue)
+        raise
+    watcher = asyncio.create_task(_release_when_finished(slots, queue, handle))
+    slots.watchers.add(watcher)
+    watcher.add_done_callback(slots.watchers.discard)
+    return True
+
+
+async def _release_when_finished(
+    slots: _Slots, queue: str, handle: WorkflowHandleAsync[None]
+) -> None:
+    try:
+        await handle.get_result()
+    except (Exception, dbos_error.DBOSBaseException):  # how it ended is the workflow's business
+        pass
+    finally:
+        slots.release(queue)
 
 
 DBOS_FINISHED_STATUSES = ["SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"]
