@@ -217,3 +217,17 @@ async def test_needs_a_conversations_read_scope(tenant: Tenant) -> None:
     assert response.status_code == 403
     headers = await tenant.key_with("conversations:read")
     assert (await tenant.client.get(URL, headers=headers)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [("0208-12-03T13:00:00Z", "0208-12-05T00:00:00Z"), ("2100-01-01", "2100-01-03")],
+)
+async def test_ranges_far_from_today_are_answered(tenant: Tenant, start: str, end: str) -> None:
+    """Their Unix times do not fit 32 bits (a fuzzed `from` in year 208 was a 500 on PostgreSQL)."""
+    agent = await tenant.create_agent()
+    await tenant.import_conversation(agent["id"])
+    response = await tenant.get(URL, params={"from": start, "to": end, "interval": "hour"})
+    assert response.status_code == 200, response.text
+    buckets = response.json()["buckets"]
+    assert buckets and all(bucket["total"] == 0 for bucket in buckets)

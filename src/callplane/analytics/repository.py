@@ -36,6 +36,7 @@ from sqlalchemy import (
     extract,
     false,
     func,
+    literal,
     or_,
     select,
     union_all,
@@ -153,6 +154,15 @@ def _id(key: uuid.UUID | None) -> uuid.UUID | None:
     return None if key is None or key == NO_ID else key
 
 
+def _bucket_parameters(window: Window) -> tuple[ColumnElement[int], ColumnElement[int]]:
+    """A bucket's width in seconds and the origin's Unix time, bound as 64-bit integers: asyncpg
+    would otherwise bind them as 32-bit ones, which dates before 1902 or after 2038 overflow."""
+    return (
+        literal(int(window.width.total_seconds()), BigInteger),
+        literal(int(window.origin.timestamp()), BigInteger),
+    )
+
+
 class AnalyticsRepository:
     def __init__(self, session: AsyncSession, organization_id: uuid.UUID):
         self.session = session
@@ -162,8 +172,7 @@ class AnalyticsRepository:
 
     def _raw_bucket(self, window: Window) -> ColumnElement[Any]:
         """floor((happened - origin) / width), an integer, on both dialects."""
-        seconds = int(window.width.total_seconds())
-        epoch = int(window.origin.timestamp())
+        seconds, epoch = _bucket_parameters(window)
         if dialect.is_postgres(self.session):
             return cast(func.floor((extract("epoch", HAPPENED_AT) - epoch) / seconds), BigInteger)
         return (func.unixepoch(HAPPENED_AT) - epoch) // seconds
@@ -216,8 +225,7 @@ class AnalyticsRepository:
     def _rolled_bucket(
         table: type[ConversationRollup] | type[ConversationDurationRollup], window: Window
     ) -> ColumnElement[Any]:
-        seconds = int(window.width.total_seconds())
-        epoch = int(window.origin.timestamp())
+        seconds, epoch = _bucket_parameters(window)
         return (table.period * table.grain * 3600 - epoch) // seconds
 
     # --- queries --------------------------------------------------------------------------------
