@@ -20,10 +20,9 @@ import asyncio
 import cProfile
 import os
 import time
-from typing import Any
-from urllib.parse import urlsplit
 
 from benchmarks import database, run
+from benchmarks.inprocess import Driver
 from benchmarks.server import BENCH_RATE_LIMIT
 
 ROUTES = {
@@ -35,41 +34,6 @@ ROUTES = {
     "list name=billing": "/core/agents?limit=20&name=billing",
     "list name=larkspur": "/core/agents?limit=20&name=larkspur",
 }
-
-
-async def call(app: Any, target: str, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
-    """One GET through the ASGI app: status and body."""
-    parts = urlsplit(target)
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": parts.path,
-        "raw_path": parts.path.encode(),
-        "query_string": parts.query.encode(),
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 40000),
-        "server": ("127.0.0.1", 8000),
-        "state": {},
-    }
-    status = 0
-    body: list[bytes] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-        elif message["type"] == "http.response.body":
-            body.append(message.get("body", b""))
-
-    await app(scope, receive, send)
-    return status, b"".join(body)
 
 
 async def measure(args: argparse.Namespace) -> dict[str, list[float]]:
@@ -89,15 +53,11 @@ async def measure(args: argparse.Namespace) -> dict[str, list[float]]:
     big = await database.existing_org(args.database_url, run.BIG_ORG)
     if big is None:
         raise SystemExit(f"no organization {run.BIG_ORG!r}: seed the database first")
-    headers = [
-        (b"host", b"127.0.0.1"),
-        (b"authorization", f"Bearer {big.api_key}".encode()),
-        (b"accept", b"*/*"),
-    ]
     app = create_app(Settings())
+    driver = Driver(app, {"authorization": f"Bearer {big.api_key}", "accept": "*/*"})
     results: dict[str, list[float]] = {name: [] for name in ROUTES}
     async with app.router.lifespan_context(app):
-        status, body = await call(app, "/core/agents?limit=20", headers)
+        status, body = await driver.get("/core/agents?limit=20")
         if status != 200:
             raise SystemExit(f"list answered {status}: {body[:300]!r}")
         import orjson
@@ -107,7 +67,7 @@ async def measure(args: argparse.Namespace) -> dict[str, list[float]]:
         targets = {name: route.format(**values) for name, route in ROUTES.items()}
         for target in targets.values():  # warm up: compiled caches, pool, auth cache
             for _ in range(50):
-                status, body = await call(app, target, headers)
+                status, body = await driver.get(target)
             if status != 200:
                 raise SystemExit(f"{target} answered {status}: {body[:300]!r}")
         profiler = cProfile.Profile(time.process_time) if args.profile else None
@@ -117,7 +77,7 @@ async def measure(args: argparse.Namespace) -> dict[str, list[float]]:
                     profiler.enable()
                 started = time.process_time()
                 for _ in range(args.requests):
-                    await call(app, target, headers)
+                    await driver.get(target)
                 results[name].append((time.process_time() - started) * 1e6 / args.requests)
                 if profiler is not None:
                     profiler.disable()
