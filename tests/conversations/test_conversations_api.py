@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.analytics.test_analysis import wait_analyzed
 from tests.factories import Tenant, TenantFactory
 
 BASE = "/core/conversations"
@@ -461,7 +462,8 @@ async def test_conversations_outlive_their_agent(tenant: Tenant) -> None:
         _record(agent_id=agent["id"], agent_version_id=version["id"], summary="kept"),
         _record(agent_id=agent["id"], channel="sms"),
     )
-    before = {i: (await tenant.get(f"{BASE}/{i}")).json() for i in ids}
+    # after the post-conversation analysis, which writes them in the background
+    before = {i: await wait_analyzed(tenant, i) for i in ids}
 
     assert (await tenant.delete(f"/core/agents/{agent['id']}")).status_code == 204
     assert (await tenant.get(f"/core/agents/{agent['id']}")).status_code == 404
