@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from datetime import datetime
 from typing import Any
@@ -9,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.analytics.test_analysis import wait_analyzed
 from tests.factories import Tenant, TenantFactory
 
 BASE = "/core/conversations"
@@ -34,9 +35,19 @@ async def _import(tenant: Tenant, *records: dict[str, Any], **kwargs: Any) -> ht
 
 
 async def _imported(tenant: Tenant, *records: dict[str, Any]) -> list[str]:
+    """Import `records` and wait for their post-conversation analysis: it starts at once and
+    writes the conversations in the background, which would race a test's reads."""
     response = await _import(tenant, *records)
     assert response.status_code == 201, response.text
-    return [str(i) for i in response.json()["ids"]]
+    ids = [str(i) for i in response.json()["ids"]]
+    deadline = time.monotonic() + 60
+    for conversation_id in ids:
+        while (await tenant.get(f"{BASE}/{conversation_id}")).json()[
+            "analysis_status"
+        ] == "pending":
+            assert time.monotonic() < deadline, f"{conversation_id} still pending analysis"
+            await asyncio.sleep(0.02)
+    return ids
 
 
 async def _ids(tenant: Tenant, **params: Any) -> list[str]:
@@ -462,8 +473,7 @@ async def test_conversations_outlive_their_agent(tenant: Tenant) -> None:
         _record(agent_id=agent["id"], agent_version_id=version["id"], summary="kept"),
         _record(agent_id=agent["id"], channel="sms"),
     )
-    # after the post-conversation analysis, which writes them in the background
-    before = {i: await wait_analyzed(tenant, i) for i in ids}
+    before = {i: (await tenant.get(f"{BASE}/{i}")).json() for i in ids}
 
     assert (await tenant.delete(f"/core/agents/{agent['id']}")).status_code == 204
     assert (await tenant.get(f"/core/agents/{agent['id']}")).status_code == 404
