@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Annotated, Any, get_args
 
 import orjson
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -81,25 +82,6 @@ async def list_conversations(
     return Page.of([to_read(row, subject) for row in rows], limit, next_cursor)
 
 
-async def _quick_list_conversations(request: Request, values: dict[str, Any]) -> Response:
-    """`list_conversations` for the requests `kit.quick` can parse alone (no time filter): the
-    same repository call and page, without dependency solving (issue 15)."""
-    subject = await authorize(request, READ_SCOPES)
-    limit = values.get("limit", 20)
-    async with request.app.state.database.session(write=False) as session, session.begin():
-        rows, next_cursor = await ConversationRepository(session, subject.organization_id).list(
-            agent_id=values.get("agent_id"),
-            channel=values.get("channel"),
-            status=values.get("status"),
-            direction=values.get("direction"),
-            times=TimeFilters(),
-            limit=limit,
-            cursor=values.get("cursor"),
-        )
-        page = Page.of([to_read(row, subject) for row in rows], limit, next_cursor)
-    return Response(page.model_dump_json(), media_type="application/json")
-
-
 router.add_api_route(
     "",
     list_conversations,
@@ -115,7 +97,9 @@ router.add_api_route(
             "limit": quick.integer(1, 100),
             "cursor": quick.text(512),
         },
-        _quick_list_conversations,
+        quick.endpoint_page(
+            list_conversations, partial(authorize, accepted=READ_SCOPES), times=TimeFilters()
+        ),
     ),
 )
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 from fastapi import Request, Response
@@ -31,6 +31,8 @@ from fastapi.routing import APIRoute
 REFUSE: Any = object()
 Parser = Callable[[str], Any]
 QuickHandler = Callable[[Request, dict[str, Any]], Coroutine[Any, Any, Response]]
+# The caller's subject once authorized (`auth.dependencies.authorize` with the route's scopes).
+Authorizer = Callable[[Request], Awaitable[Any]]
 
 _BOOLEANS = {"true": True, "false": False}
 
@@ -108,6 +110,23 @@ def parse_query(
             return None
         values[name] = value
     return values
+
+
+def endpoint_page(
+    endpoint: Callable[..., Awaitable[Any]], authorizer: Authorizer, **fixed: Any
+) -> QuickHandler:
+    """A quick handler that serves a list page by calling the route's own `endpoint`, with the
+    parsed values, `fixed` ones (what FastAPI would solve to the same value for every quick
+    request, e.g. no time filter) and the `subject` and read `session` its dependencies would
+    give: one body for both paths, so their answers cannot drift apart."""
+
+    async def handle(request: Request, values: dict[str, Any]) -> Response:
+        subject = await authorizer(request)
+        async with request.app.state.database.session(write=False) as session, session.begin():
+            page = await endpoint(subject=subject, session=session, **fixed, **values)
+        return Response(page.model_dump_json(), media_type="application/json")
+
+    return handle
 
 
 def quick(

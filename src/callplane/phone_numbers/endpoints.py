@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from functools import partial
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
 from callplane.auth.dependencies import Requires, authorize
 from callplane.auth.scopes import Scope
@@ -43,23 +44,6 @@ async def list_phone_numbers(
     return Page.of([PhoneNumberRead.model_validate(row) for row in rows], limit, next_cursor)
 
 
-async def _quick_list_phone_numbers(request: Request, values: dict[str, Any]) -> Response:
-    """`list_phone_numbers` for the requests `kit.quick` can parse alone: the same repository
-    call and page, without dependency solving (issue 15)."""
-    subject = await authorize(request, READ_SCOPES)
-    limit = values.get("limit", 20)
-    async with request.app.state.database.session(write=False) as session, session.begin():
-        rows, next_cursor = await PhoneNumberRepository(session, subject.organization_id).list(
-            phone_number=values.get("phone_number"),
-            agent_id=values.get("agent_id"),
-            assigned=values.get("assigned"),
-            limit=limit,
-            cursor=values.get("cursor"),
-        )
-        page = Page.of([PhoneNumberRead.model_validate(row) for row in rows], limit, next_cursor)
-    return Response(page.model_dump_json(), media_type="application/json")
-
-
 router.add_api_route(
     "",
     list_phone_numbers,
@@ -74,7 +58,7 @@ router.add_api_route(
             "limit": quick.integer(1, 100),
             "cursor": quick.text(512),
         },
-        _quick_list_phone_numbers,
+        quick.endpoint_page(list_phone_numbers, partial(authorize, accepted=READ_SCOPES)),
     ),
 )
 

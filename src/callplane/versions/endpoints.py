@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from functools import partial
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -80,24 +81,6 @@ async def list_agent_versions(
     return Page.of([version_read(row) for row in rows], limit, next_cursor)
 
 
-async def _quick_list_versions(request: Request, values: dict[str, Any]) -> Response:
-    """`list_agent_versions` for the requests `kit.quick` can parse alone (no time filter):
-    the same service call and page, without dependency solving (issue 15)."""
-    subject = await authorize(request, AGENTS_READ_SCOPES)
-    limit = values.get("limit", 20)
-    async with request.app.state.database.session(write=False) as session, session.begin():
-        rows, next_cursor = await VersionService(session, subject.organization_id).list(
-            values["agent_id"],
-            version=values.get("version"),
-            published=values.get("published"),
-            times=TimeFilters(),
-            limit=limit,
-            cursor=values.get("cursor"),
-        )
-        page = Page.of([version_read(row) for row in rows], limit, next_cursor)
-    return Response(page.model_dump_json(), media_type="application/json")
-
-
 router.add_api_route(
     "",
     list_agent_versions,
@@ -111,7 +94,11 @@ router.add_api_route(
             "version": quick.integer(1, MAX_VERSION),
             "published": quick.boolean,
         },
-        _quick_list_versions,
+        quick.endpoint_page(
+            list_agent_versions,
+            partial(authorize, accepted=AGENTS_READ_SCOPES),
+            times=TimeFilters(),
+        ),
         path={"agent_id": quick.uuid_text},
     ),
 )
