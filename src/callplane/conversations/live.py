@@ -44,7 +44,7 @@ from callplane.db.session import after_commit, run_in_transaction_hooks
 from callplane.db.types import utcnow
 from callplane.errors import UnprocessableRequest
 from callplane.llm.provider import ChatModel
-from callplane.models import AgentVersion, Conversation
+from callplane.models import Agent, AgentVersion, Conversation
 from callplane.runtime import prompt
 from callplane.runtime.engine import OFFLINE_MODEL, Retriever, Turn, TurnDeps, WorkflowStarter
 from callplane.runtime.events import Done, Event
@@ -107,6 +107,25 @@ def runnable_config(version: AgentVersion) -> AgentConfig:
         ) from None
 
 
+async def choose_version(
+    versions: VersionRepository, agent: Agent, choice: VersionChoice
+) -> AgentVersion:
+    """The agent's version a conversation or call runs: its live one (none: AgentNotLive), its
+    newest ("latest", drafts included), or the one of that number (none: VersionNotFound)."""
+    found: AgentVersion | None
+    if choice == "live":
+        if agent.live_version_id is None:
+            raise AgentNotLive()
+        found = await versions.get(agent.live_version_id)
+    elif choice == "latest":
+        found = await versions.newest(agent.id)
+    else:
+        found = await versions.get_number(agent.id, int(choice))
+    if found is None:
+        raise VersionNotFound()
+    return found
+
+
 def final_status(reason: str) -> str:
     return _FINAL_STATUS.get(reason, "completed")
 
@@ -134,7 +153,7 @@ class LiveConversationService:
         agent = await self.agents.get(agent_id)
         if agent is None:
             raise AgentNotFound()
-        chosen = await self._version(agent.id, agent.live_version_id, version)
+        chosen = await choose_version(self.versions, agent, version)
         config = runnable_config(chosen)
         conversation_id = uuid.uuid4()
         context = ConversationContext(
@@ -188,22 +207,6 @@ class LiveConversationService:
         if config.pre_conversation_workflow is not None:
             self._after_commit_workflow("pre", row, config, config.pre_conversation_workflow)
         return StartedConversation(row, chosen.version, self.runtime.model_name(config), starting)
-
-    async def _version(
-        self, agent_id: uuid.UUID, live_version_id: uuid.UUID | None, choice: VersionChoice
-    ) -> AgentVersion:
-        found: AgentVersion | None
-        if choice == "live":
-            if live_version_id is None:
-                raise AgentNotLive()
-            found = await self.versions.get(live_version_id)
-        elif choice == "latest":
-            found = await self.versions.newest(agent_id)
-        else:
-            found = await self.versions.get_number(agent_id, int(choice))
-        if found is None:
-            raise VersionNotFound()
-        return found
 
     async def end(
         self, conversation_id: uuid.UUID, *, reason: str = "ended_by_user"

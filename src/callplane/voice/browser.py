@@ -26,10 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.agents.errors import AgentNotFound
 from callplane.agents.repository import AgentRepository
-from callplane.conversations.errors import AgentNotLive
-from callplane.conversations.live import runnable_config
+from callplane.conversations.live import VersionChoice, choose_version, runnable_config
 from callplane.errors import AppError
-from callplane.models import AgentVersion
 from callplane.versions.errors import VersionNotFound
 from callplane.versions.repository import VersionRepository
 from callplane.voice.carriers import TwilioStream
@@ -73,20 +71,14 @@ async def browser_call(
     agent = await AgentRepository(session, organization_id).get(agent_id)
     if agent is None:
         raise AgentNotFound()
-    versions = VersionRepository(session, organization_id)
-    version: AgentVersion | None
-    if choice == "live":
-        if agent.live_version_id is None:
-            raise AgentNotLive()
-        version = await versions.get(agent.live_version_id)
-    elif choice == "latest":
-        version = await versions.newest(agent.id)
+    pick: VersionChoice
+    if choice in ("live", "latest"):
+        pick = "live" if choice == "live" else "latest"
     elif choice.isdigit() and len(choice) < 10:
-        version = await versions.get_number(agent.id, int(choice))
+        pick = int(choice)
     else:
-        version = None
-    if version is None:
         raise VersionNotFound()
+    version = await choose_version(VersionRepository(session, organization_id), agent, pick)
     config = runnable_config(version)
     missing = gateway.providers.for_config(config).missing()
     if missing:
