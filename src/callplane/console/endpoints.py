@@ -30,8 +30,11 @@ from callplane.console.web import (
     ConsoleRoute,
     acting,
     check_login_csrf,
+    field_errors,
+    field_errors_text,
     form,
     login_csrf,
+    page_uuid,
     render,
     require,
     secure_cookies,
@@ -80,21 +83,6 @@ PAGE = 25
 AGENTS_MANAGE = Scope.AGENTS_MANAGE.value
 # The AgentConfig fields the editor shows as a form; the rest is edited as JSON.
 FORM_FIELDS = ("instructions", "starting_message", "llm.model", "llm.temperature", "max_tool_steps")
-
-
-def _uuid(raw: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise NotFound("No such page.") from None
-
-
-def _field_errors(error: ValidationError) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for issue in error.errors(include_url=False, include_input=False, include_context=False):
-        key = ".".join(str(part) for part in issue["loc"]) or "_"
-        found.setdefault(key, issue["msg"])
-    return found
 
 
 def _bool(raw: str | None) -> bool | None:
@@ -199,7 +187,7 @@ async def login_with_token(request: Request) -> Response:
                     )
                 chosen = str(organizations[0].id)
             cookie = await sessions.sign_in_with_token(
-                session, raw, _uuid(chosen), _minutes(request)
+                session, raw, page_uuid(chosen), _minutes(request)
             )
     except (SignInRefused, NotFound) as refused:
         return _login_page(request, {"token_error": refused.detail}, status=401)
@@ -286,7 +274,7 @@ async def create_agent(request: Request) -> Response:
         return render(
             request,
             "agent_new.html",
-            {"values": values, "errors": _field_errors(invalid)},
+            {"values": values, "errors": field_errors(invalid)},
             status=422,
         )
     async with transaction(request, write=True) as session:
@@ -303,7 +291,7 @@ async def agent_page(request: Request, agent_id: str) -> Response:
     org = subject.organization_id
     async with transaction(request, write=False) as session:
         service = AgentService(session, org)
-        agent = await service.get(_uuid(agent_id))
+        agent = await service.get(page_uuid(agent_id))
         detail = await service.assemble_detail(agent.id, request.app.state.settings.sip_domain)
     return render(
         request,
@@ -324,9 +312,9 @@ async def create_version(request: Request, agent_id: str) -> Response:
     async with transaction(request, write=True) as session:
         service = VersionService(session, subject.organization_id)
         if base.isdigit():
-            draft = await service.create(_uuid(agent_id), VersionCreate(base_version=int(base)))
+            draft = await service.create(page_uuid(agent_id), VersionCreate(base_version=int(base)))
         else:
-            draft = await service.latest(_uuid(agent_id))
+            draft = await service.latest(page_uuid(agent_id))
     return RedirectResponse(f"/console/agents/{agent_id}/versions/{draft.version}", status_code=303)
 
 
@@ -337,7 +325,7 @@ async def _version(request: Request, agent_id: str, number: str) -> tuple[Any, A
         raise VersionNotFound()
     async with transaction(request, write=False) as session:
         service = VersionService(session, subject.organization_id)
-        agent = await service.agent(_uuid(agent_id))
+        agent = await service.agent(page_uuid(agent_id))
         version = await service.get(agent.id, int(number))
     return agent, version
 
@@ -666,7 +654,7 @@ async def compare_page(request: Request, agent_id: str) -> Response:
     query = request.query_params
     async with transaction(request, write=False) as session:
         service = VersionService(session, subject.organization_id)
-        agent = await service.agent(_uuid(agent_id))
+        agent = await service.agent(page_uuid(agent_id))
         versions = list(
             await VersionRepository(session, subject.organization_id).summaries(agent.id)
         )
@@ -717,7 +705,7 @@ async def compare_summary(request: Request, agent_id: str) -> Response:
         raise VersionNotFound()
     async with transaction(request, write=False) as session:
         service = VersionService(session, subject.organization_id)
-        agent = await service.agent(_uuid(agent_id))
+        agent = await service.agent(page_uuid(agent_id))
         before = await service.get(agent.id, int(start))
         after = await service.get(agent.id, int(end))
     changes = diff_configs(before.config, after.config)
@@ -776,7 +764,7 @@ async def register_number(request: Request) -> Response:
         )
     except ValidationError as invalid:
         return await _numbers_page(
-            request, values=fields, error="; ".join(_field_errors(invalid).values())
+            request, values=fields, error="; ".join(field_errors(invalid).values())
         )
     try:
         async with transaction(request, write=True) as session:
@@ -867,7 +855,7 @@ async def build(request: Request) -> Response:
     try:
         body = CreateFromWebsite.model_validate(values)
     except ValidationError as invalid:
-        errors = _field_errors(invalid)
+        errors = field_errors(invalid)
         return render(request, "build.html", {"values": values, "errors": errors}, status=422)
     try:
         async with transaction(request, write=True) as session:
@@ -891,7 +879,7 @@ async def conversations_page(request: Request) -> Response:
     agent = query.get("agent_id") or None
     async with transaction(request, write=False) as session:
         rows, next_cursor = await ConversationRepository(session, subject.organization_id).list(
-            agent_id=_uuid(agent) if agent else None,
+            agent_id=page_uuid(agent) if agent else None,
             channel=query.get("channel") or None,
             status=None,
             direction=None,
@@ -912,7 +900,7 @@ async def conversation_page(request: Request, conversation_id: str) -> Response:
     require(subject, Scope.CONVERSATIONS_READ)
     async with transaction(request, write=False) as session:
         row = await ConversationRepository(session, subject.organization_id).get(
-            _uuid(conversation_id)
+            page_uuid(conversation_id)
         )
     if row is None:
         raise NotFound("No such conversation in this organization.")
@@ -980,7 +968,7 @@ async def create_webhook(request: Request) -> Response:
             description=fields.get("description") or None,
         )
     except ValidationError as invalid:
-        error = "; ".join(f"{k}: {v}" for k, v in _field_errors(invalid).items())
+        error = field_errors_text(invalid)
         return await _webhooks_page(request, values=fields, error=error)
     allow = bool(request.app.state.settings.crawler_allow_private_networks)
     try:
@@ -998,7 +986,7 @@ async def webhook_page(request: Request, webhook_id: str) -> Response:
     subject = await signed_in(request)
     require(subject, Scope.WEBHOOKS_MANAGE)
     async with transaction(request, write=False) as session:
-        webhook = await WebhookService(session, subject.organization_id).get(_uuid(webhook_id))
+        webhook = await WebhookService(session, subject.organization_id).get(page_uuid(webhook_id))
         deliveries, next_cursor = await DeliveryRepository(session, subject.organization_id).list(
             webhook.id, status=None, limit=PAGE, cursor=request.query_params.get("cursor") or None
         )
@@ -1058,8 +1046,10 @@ async def create_api_key(request: Request) -> Response:
 async def revoke_api_key(request: Request, key_id: str) -> Response:
     subject, _ = await acting(request, Scope.API_KEYS_MANAGE)
     async with transaction(request, write=True) as session:
-        await OrganizationService(session, subject.organization_id).revoke_api_key(_uuid(key_id))
-    request.app.state.authenticator.evict(_uuid(key_id))
+        await OrganizationService(session, subject.organization_id).revoke_api_key(
+            page_uuid(key_id)
+        )
+    request.app.state.authenticator.evict(page_uuid(key_id))
     return RedirectResponse("/console/api-keys", status_code=303)
 
 
@@ -1071,7 +1061,7 @@ async def playground_page(request: Request, agent_id: str) -> Response:
     subject = await signed_in(request)
     require(subject, Scope.AGENTS_READ)
     async with transaction(request, write=False) as session:
-        agent = await AgentService(session, subject.organization_id).get(_uuid(agent_id))
+        agent = await AgentService(session, subject.organization_id).get(page_uuid(agent_id))
         versions = list(
             await VersionRepository(session, subject.organization_id).summaries(agent.id)
         )
@@ -1096,7 +1086,7 @@ async def playground_start(request: Request, agent_id: str) -> Response:
             started = await LiveConversationService(
                 session, subject.organization_id, request.app.state.live_runtime
             ).start(
-                _uuid(agent_id),
+                page_uuid(agent_id),
                 version=version,
                 channel="text",
                 metadata={"source": "console_playground"},
@@ -1126,7 +1116,7 @@ async def playground_say(request: Request, conversation_id: str) -> Response:
             request.app.state.database,
             request.app.state.live_runtime,
             subject.organization_id,
-            _uuid(conversation_id),
+            page_uuid(conversation_id),
             fields.get("content", ""),
         )
     except AppError as refused:
@@ -1151,7 +1141,7 @@ async def playground_end(request: Request, conversation_id: str) -> Response:
     async with transaction(request, write=True) as session:
         await LiveConversationService(
             session, subject.organization_id, request.app.state.live_runtime
-        ).end(_uuid(conversation_id))
+        ).end(page_uuid(conversation_id))
     return JSONResponse({"ended": True})
 
 
@@ -1164,7 +1154,7 @@ async def call_page(request: Request, agent_id: str) -> Response:
     subject = await signed_in(request)
     require(subject, Scope.AGENTS_READ)
     async with transaction(request, write=False) as session:
-        agent = await AgentService(session, subject.organization_id).get(_uuid(agent_id))
+        agent = await AgentService(session, subject.organization_id).get(page_uuid(agent_id))
         versions = list(
             await VersionRepository(session, subject.organization_id).summaries(agent.id)
         )
@@ -1185,7 +1175,7 @@ async def call_token(request: Request, agent_id: str) -> Response:
                 session,
                 request.app.state.voice,
                 subject.organization_id,
-                _uuid(agent_id),
+                page_uuid(agent_id),
                 fields.get("version", "live"),
             )
     except AppError as refused:

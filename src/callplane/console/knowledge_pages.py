@@ -15,11 +15,14 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from callplane.auth.scopes import Scope
-from callplane.console.endpoints import PAGE, _field_errors, _uuid
+from callplane.console.endpoints import PAGE
 from callplane.console.web import (
     ConsoleRoute,
     acting,
     check_csrf,
+    field_errors,
+    field_errors_text,
+    page_uuid,
     render,
     require,
     signed_in,
@@ -93,7 +96,7 @@ async def create_collection(request: Request) -> Response:
         )
     except ValidationError as invalid:
         return await _collections_page(
-            request, values=fields, errors=_field_errors(invalid), status=422
+            request, values=fields, errors=field_errors(invalid), status=422
         )
     async with transaction(request, write=True) as session:
         collection = await KnowledgeService(session, subject.organization_id).create(body)
@@ -118,7 +121,7 @@ async def _collection_page(
     results: list[Any] | None = None
     async with transaction(request, write=False) as session:
         repo = CollectionRepository(session, subject.organization_id)
-        collection = await repo.get(_uuid(collection_id))
+        collection = await repo.get(page_uuid(collection_id))
         if collection is None:
             raise CollectionNotFound()
         documents, next_cursor = await repo.page_documents(
@@ -160,7 +163,9 @@ async def delete_collection(request: Request, collection_id: str) -> Response:
     subject, _ = await acting(request, MANAGE)
     try:
         async with transaction(request, write=True) as session:
-            await KnowledgeService(session, subject.organization_id).delete(_uuid(collection_id))
+            await KnowledgeService(session, subject.organization_id).delete(
+                page_uuid(collection_id)
+            )
     except AppError as refused:
         if refused.status == 404:
             raise
@@ -190,7 +195,7 @@ async def add_text(request: Request, collection_id: str) -> Response:
             }
         )
     except ValidationError as invalid:
-        message = "; ".join(f"{k}: {v}" for k, v in _field_errors(invalid).items())
+        message = field_errors_text(invalid)
         return await _collection_page(
             request, collection_id, errors={"text": message}, values=fields, status=422
         )
@@ -206,7 +211,7 @@ async def add_text(request: Request, collection_id: str) -> Response:
     try:
         async with transaction(request, write=True) as session:
             _, created = await KnowledgeService(session, subject.organization_id).add_document(
-                _uuid(collection_id), extracted, source="text", title=body.title or None
+                page_uuid(collection_id), extracted, source="text", title=body.title or None
             )
     except AppError as refused:
         if refused.status == 404:
@@ -235,12 +240,12 @@ async def upload(request: Request, collection_id: str) -> Response:
     check_csrf(request, subject, {"csrf_token": token if isinstance(token, str) else ""})
     require(subject, MANAGE)
     async with transaction(request, write=False) as session:
-        await KnowledgeService(session, subject.organization_id).get(_uuid(collection_id))
+        await KnowledgeService(session, subject.organization_id).get(page_uuid(collection_id))
     try:
         source, title, filename, extracted = await read_document(request)  # the parsed form
         async with transaction(request, write=True) as session:
             _, created = await KnowledgeService(session, subject.organization_id).add_document(
-                _uuid(collection_id), extracted, source=source, title=title, filename=filename
+                page_uuid(collection_id), extracted, source=source, title=title, filename=filename
             )
     except AppError as refused:
         if refused.status == 404:
@@ -256,7 +261,7 @@ async def delete_document(request: Request, collection_id: str, document_id: str
     subject, _ = await acting(request, MANAGE)
     async with transaction(request, write=True) as session:
         await KnowledgeService(session, subject.organization_id).delete_document(
-            _uuid(collection_id), _uuid(document_id)
+            page_uuid(collection_id), page_uuid(document_id)
         )
     return RedirectResponse(f"/console/knowledge/{collection_id}?removed=1", status_code=303)
 
@@ -266,7 +271,7 @@ async def delete_document(request: Request, collection_id: str, document_id: str
 
 def _to_run(run_id: str, collection_id: str) -> Response:
     return RedirectResponse(
-        f"/console/workflows/{run_id}?collection={_uuid(collection_id)}", status_code=303
+        f"/console/workflows/{run_id}?collection={page_uuid(collection_id)}", status_code=303
     )
 
 
@@ -284,7 +289,7 @@ async def _crawl(request: Request, collection_id: str, *, single: bool) -> Respo
             }
         )
     except ValidationError as invalid:
-        message = "; ".join(f"{k}: {v}" for k, v in _field_errors(invalid).items())
+        message = field_errors_text(invalid)
         return await _collection_page(
             request, collection_id, errors={target: message}, values=fields, status=422
         )
@@ -292,7 +297,7 @@ async def _crawl(request: Request, collection_id: str, *, single: bool) -> Respo
         await check_url(body.url, request)
         async with transaction(request, write=True) as session:
             run = await KnowledgeService(session, subject.organization_id).start_crawl(
-                _uuid(collection_id), body, derive_workflow_id(request)
+                page_uuid(collection_id), body, derive_workflow_id(request)
             )
     except AppError as refused:
         if refused.status == 404:
@@ -319,6 +324,6 @@ async def refresh(request: Request, collection_id: str) -> Response:
     subject, _ = await acting(request, MANAGE)
     async with transaction(request, write=True) as session:
         run = await KnowledgeService(session, subject.organization_id).start_refresh(
-            _uuid(collection_id), derive_workflow_id(request)
+            page_uuid(collection_id), derive_workflow_id(request)
         )
     return _to_run(run.id, collection_id)

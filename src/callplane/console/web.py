@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from importlib import metadata
@@ -21,13 +22,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.console import sessions
 from callplane.console.sessions import COOKIE, ConsoleSubject
 from callplane.db.engine import Database
 from callplane.db.session import WriteHooks, run_in_transaction_hooks
-from callplane.errors import AppError, Forbidden
+from callplane.errors import AppError, Forbidden, NotFound
 
 HERE = Path(__file__).parent
 LOGIN_CSRF_COOKIE = "callplane_console_login"
@@ -201,3 +203,26 @@ def sse(event: Any) -> bytes:
     """One engine event (callplane.runtime.events) as a Server-Sent Event."""
     name: str = event.event
     return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(event.data()) + b"\n\n"
+
+
+def page_uuid(raw: str) -> uuid.UUID:
+    """A page's id from its URL: anything else is a page that does not exist (404)."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise NotFound("No such page.") from None
+
+
+def field_errors(error: ValidationError) -> dict[str, str]:
+    """A form's validation errors by field path (`llm.model`), the first message of each, to
+    show next to the field that caused it."""
+    found: dict[str, str] = {}
+    for issue in error.errors(include_url=False, include_input=False, include_context=False):
+        key = ".".join(str(part) for part in issue["loc"]) or "_"
+        found.setdefault(key, issue["msg"])
+    return found
+
+
+def field_errors_text(error: ValidationError) -> str:
+    """The same errors as one line (`field: message; ...`), for a form shown without fields."""
+    return "; ".join(f"{key}: {message}" for key, message in field_errors(error).items())

@@ -15,8 +15,16 @@ from pydantic import ValidationError
 
 from callplane.agents.service import AgentService
 from callplane.auth.scopes import Scope
-from callplane.console.endpoints import _field_errors, _uuid
-from callplane.console.web import ConsoleRoute, acting, render, require, signed_in, transaction
+from callplane.console.web import (
+    ConsoleRoute,
+    acting,
+    field_errors,
+    page_uuid,
+    render,
+    require,
+    signed_in,
+    transaction,
+)
 from callplane.errors import AppError
 from callplane.models import WebWidget
 from callplane.versions.repository import VersionRepository
@@ -53,7 +61,7 @@ async def _page(
     subject = await signed_in(request)
     require(subject, *READ)
     async with transaction(request, write=False) as session:
-        agent = await AgentService(session, subject.organization_id).get(_uuid(agent_id))
+        agent = await AgentService(session, subject.organization_id).get(page_uuid(agent_id))
         widgets = await WidgetRepository(session, subject.organization_id).for_agent(agent.id)
         versions = list(
             await VersionRepository(session, subject.organization_id).summaries(agent.id)
@@ -91,7 +99,7 @@ async def widgets_page(request: Request, agent_id: str) -> Response:
 async def create_widget(request: Request, agent_id: str) -> Response:
     subject, fields = await acting(request, MANAGE)
     values: dict[str, Any] = {
-        "agent_id": _uuid(agent_id),
+        "agent_id": page_uuid(agent_id),
         "agent_version_id": fields.get("agent_version_id", ""),
         "domains": domains_of(fields.get("domains", "")),
         "published": fields.get("published") == "on",
@@ -99,7 +107,7 @@ async def create_widget(request: Request, agent_id: str) -> Response:
     try:
         body = WidgetCreate.model_validate(values)
     except ValidationError as invalid:
-        found = _field_errors(invalid)
+        found = field_errors(invalid)
         errors_for = {key.split(".")[0]: message for key, message in found.items()}
         return await _page(request, agent_id, values=fields, errors_for=errors_for, status=422)
     try:
@@ -118,8 +126,8 @@ async def create_widget(request: Request, agent_id: str) -> Response:
 
 async def _widget(session: Any, organization_id: uuid.UUID, agent_id: str, widget_id: str) -> Any:
     """The widget, only through its own agent (another agent's or org's widget is 404)."""
-    widget: WebWidget = await WidgetService(session, organization_id).get(_uuid(widget_id))
-    if widget.agent_id != _uuid(agent_id):
+    widget: WebWidget = await WidgetService(session, organization_id).get(page_uuid(widget_id))
+    if widget.agent_id != page_uuid(agent_id):
         raise WidgetNotFound()
     return widget
 
@@ -135,7 +143,7 @@ async def update_widget(request: Request, agent_id: str, widget_id: str) -> Resp
             }
         )
     except ValidationError as invalid:
-        message = "; ".join(_field_errors(invalid).values())
+        message = "; ".join(field_errors(invalid).values())
         return await _page(request, agent_id, error=f"Domains: {message}", status=422)
     async with transaction(request, write=True) as session:
         widget = await _widget(session, subject.organization_id, agent_id, widget_id)
