@@ -18,17 +18,19 @@ same on both dialects, found from the histogram's running count.
 
 from __future__ import annotations
 
+import operator
 import uuid
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import accumulate, chain
-from typing import Any
+from itertools import accumulate, chain, repeat
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Integer,
     Select,
     and_,
     case,
@@ -41,7 +43,6 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.db import dialect
@@ -102,10 +103,11 @@ def plan(window: Window) -> Plan:
     return Plan(raw, [(HOUR, first_hour, end_hour)])
 
 
-@dataclass(frozen=True)
-class Group:
+class Group(NamedTuple):
     """One row of the counts: a bucket, a version and one status/channel/reason combination
-    (the same key may come once from the rollups and once from the raw rows: they add up)."""
+    (the same key may come once from the rollups and once from the raw rows: they add up).
+    A named tuple: a request reads thousands, and a frozen dataclass's `__init__` cost more
+    than the SQL."""
 
     bucket: int
     version_id: uuid.UUID | None
@@ -120,34 +122,33 @@ class Group:
     duration_sum: float
 
 
-@dataclass(frozen=True)
-class Quantiles:
-    bucket: int
-    version_id: uuid.UUID | None
+class Quantiles(NamedTuple):
     p50: float | None
     p90: float | None
 
 
-def _ranks(
-    runs: list[tuple[Sequence[int], Sequence[int]]],
-) -> tuple[float | None, float | None]:
-    """Nearest-rank p50 and p90 of a histogram given as runs of (seconds, counts): the first
-    second, in order, at which the running count reaches ceil(p·n/100). An argsort, a running
-    sum and a bisection, all in C-speed builtins (a day holds ~1,000 seconds per version)."""
-    if len(runs) == 1:  # one run is in order already (arrays are aggregated in order)
-        seconds, counts = list(runs[0][0]), list(runs[0][1])
-        order: Sequence[int] = range(len(seconds))
-        running = list(accumulate(counts))
-    else:
-        seconds = list(chain.from_iterable(ss for ss, _ in runs))
-        counts = list(chain.from_iterable(ns for _, ns in runs))
-        order = sorted(range(len(seconds)), key=seconds.__getitem__)
-        running = list(accumulate(map(counts.__getitem__, order)))
+# A histogram cell (a whole second and how many conversations lasted it) travels from the
+# database and is sorted here as ONE integer, `second · 2³² + count`: one array per (bucket,
+# version) instead of two, and plain-int sorts instead of an argsort with a key. Integers order
+# by second first because a count is below 2³² (an `integer` column, a count of raw rows); a
+# second is clamped to ±2³¹ so that the product stays a 64-bit integer (2³¹ s is 68 years).
+_SHIFT = 32
+_COUNT = (1 << _SHIFT) - 1
+_SECOND_LIMIT = (1 << 31) - 1
+
+
+def _ranks(cells: list[int]) -> Quantiles:
+    """Nearest-rank p50 and p90 of a histogram given as packed cells sorted by second: the
+    first second at which the running count reaches ceil(p·n/100). A running sum and a
+    bisection, in C-speed builtins."""
+    running = list(accumulate(map(operator.and_, cells, repeat(_COUNT))))
     if not running or running[-1] <= 0:
-        return None, None
+        return Quantiles(None, None)
     total = running[-1]
-    picks = [seconds[order[bisect_left(running, -(-p * total // 100))]] for p in PERCENTILES]
-    return float(picks[0]), float(picks[1])
+    p50, p90 = (
+        float(cells[bisect_left(running, -(-p * total // 100))] >> _SHIFT) for p in PERCENTILES
+    )
+    return Quantiles(p50, p90)
 
 
 def _id(key: uuid.UUID | None) -> uuid.UUID | None:
@@ -232,140 +233,142 @@ class AnalyticsRepository:
 
     async def groups(self, window: Window) -> list[Group]:
         """Counts per (bucket, version, status, channel, ended reason): the rollups' rows and the
-        edges' raw rows, a few hundred per bucket at most, rolled up by the service."""
+        edges' raw rows in one statement, a few hundred rows per bucket at most, rolled up by the
+        service. The sums are cast back to their columns' types (PostgreSQL sums a `bigint`
+        into a `numeric`), so rows need no conversion here."""
         parts = plan(window)
-        rows: list[Any] = []
-        if parts.rollups:
-            table = ConversationRollup
-            bucket = self._rolled_bucket(table, window).label("bucket")
-            keys = (bucket, table.version_key, table.status, table.channel, table.ended_reason)
-            sums = [func.sum(getattr(table, name)) for name in SUMS]
-            statement = self._union(
-                [
-                    self._rolled(select(*keys, *sums), table, window, part)
-                    .group_by(*keys)
-                    .having(func.sum(table.total) != 0)
-                    for part in parts.rollups
-                ]
-            )
-            rows += (await self.session.execute(statement)).all()
+        statements: list[Select[Any]] = []
+        table = ConversationRollup
+        bucket = self._rolled_bucket(table, window)
+        keys = (bucket, table.version_key, table.status, table.channel, table.ended_reason)
+        sums = [
+            cast(func.sum(column), column.type)
+            for column in (getattr(table, name) for name in SUMS)
+        ]
+        statements += [
+            self._rolled(select(*keys, *sums), table, window, part)
+            .group_by(*keys)
+            .having(func.sum(table.total) != 0)
+            for part in parts.rollups
+        ]
         if parts.raw:
-            bucket = self._raw_bucket(window).label("bucket")
-            statement = self._raw(
-                select(
-                    bucket,
-                    Conversation.agent_version_id,
-                    Conversation.status,
-                    Conversation.channel,
-                    Conversation.ended_reason,
-                    func.count(),
-                    func.count(Conversation.successful),
-                    func.coalesce(
-                        func.sum(case((Conversation.successful.is_(True), 1), else_=0)), 0
-                    ),
-                    func.coalesce(func.sum(Conversation.tool_call_count), 0),
-                    func.count(Conversation.duration_seconds),
-                    func.coalesce(func.sum(Conversation.duration_seconds), 0.0),
-                ),
-                window,
-                parts,
-            ).group_by(
-                bucket,
+            raw_keys = (
+                self._raw_bucket(window),
                 Conversation.agent_version_id,
                 Conversation.status,
                 Conversation.channel,
                 Conversation.ended_reason,
             )
-            rows += (await self.session.execute(statement)).all()
-        return [
-            Group(
-                bucket=int(row[0]),
-                version_id=_id(row[1]),
-                status=row[2],
-                channel=row[3],
-                ended_reason=row[4] or None,
-                total=int(row[5]),
-                evaluated=int(row[6]),
-                successful=int(row[7]),
-                tool_calls=int(row[8]),
-                timed=int(row[9]),
-                duration_sum=float(row[10]),
+            statements.append(
+                self._raw(
+                    select(
+                        *raw_keys,
+                        cast(func.count(), Integer),
+                        cast(func.count(Conversation.successful), Integer),
+                        cast(
+                            func.coalesce(
+                                func.sum(case((Conversation.successful.is_(True), 1), else_=0)),
+                                0,
+                            ),
+                            Integer,
+                        ),
+                        cast(func.coalesce(func.sum(Conversation.tool_call_count), 0), BigInteger),
+                        cast(func.count(Conversation.duration_seconds), Integer),
+                        func.coalesce(func.sum(Conversation.duration_seconds), 0.0),
+                    ),
+                    window,
+                    parts,
+                ).group_by(*raw_keys)
             )
-            for row in rows
+        rows = (await self.session.execute(self._union(statements))).all()
+        return [
+            Group(int(b), _id(v), st, ch, r or None, n, e, ok, tools, timed, float(d))
+            for b, v, st, ch, r, n, e, ok, tools, timed, d in rows
         ]
+
+    def _cells(self, window: Window, parts: Plan) -> list[Select[Any]]:
+        """(bucket, version, packed cell) of the histogram: the rollups' cells and the edges'
+        raw rows grouped by second (the same second may come from several periods: ranking
+        needs no merge, only order)."""
+        table = ConversationDurationRollup
+        statements = [
+            self._rolled(
+                select(
+                    self._rolled_bucket(table, window).label("bucket"),
+                    table.version_key.label("version"),
+                    self._pack(table.second, table.n).label("cell"),
+                ),
+                table,
+                window,
+                part,
+            ).where(table.n > 0)
+            for part in parts.rollups
+        ]
+        if parts.raw:
+            bucket = self._raw_bucket(window)
+            second = self._raw_second()
+            statements.append(
+                self._raw(
+                    select(bucket, Conversation.agent_version_id, self._pack(second, func.count())),
+                    window,
+                    parts,
+                )
+                .where(Conversation.duration_seconds.is_not(None))
+                .group_by(bucket, Conversation.agent_version_id, second)
+            )
+        return statements
+
+    def _pack(self, second: Any, count: Any) -> ColumnElement[Any]:
+        limit = literal(_SECOND_LIMIT, BigInteger)
+        clamped: ColumnElement[Any]
+        if dialect.is_postgres(self.session):
+            clamped = func.least(func.greatest(second, -limit), limit)
+        else:  # SQLite's two-argument min/max are scalar
+            clamped = func.min(func.max(second, -limit), limit)
+        packed: ColumnElement[Any] = clamped * literal(1 << _SHIFT, BigInteger) + count
+        return packed
 
     async def quantiles(
         self, window: Window
     ) -> tuple[dict[int, Quantiles], dict[tuple[int, uuid.UUID | None], Quantiles]]:
         """p50 and p90 of the known durations (whole seconds) per bucket, and per bucket and
-        version. The database reads the histogram (index-only on PostgreSQL, one array of
-        seconds and one of counts per period and version) and the edges' raw rows grouped by
-        second; the ranks are found here, in C-speed list operations (`sorted`,
-        `accumulate`, `bisect`), which is cheaper than sorting ~100k histogram rows in SQL
-        for window functions."""
+        version. One statement: the database reads the histogram (index-only on PostgreSQL)
+        and the edges' raw rows, and aggregates one unordered array of packed cells per
+        (bucket, version) (`group_concat` on SQLite); each is sorted here (plain ints, C
+        speed), a bucket's versions merged by one more sort (timsort merges the sorted runs),
+        and the ranks found by a running sum and a bisection."""
         parts = plan(window)
-        seconds = int(window.width.total_seconds())
-        epoch = int(window.origin.timestamp())
-        runs: dict[tuple[int, uuid.UUID | None], list[tuple[Sequence[int], Sequence[int]]]] = {}
-        overall: dict[int, list[tuple[Sequence[int], Sequence[int]]]] = {}
-
-        def add(
-            bucket: int, version: uuid.UUID | None, ss: Sequence[int], ns: Sequence[int]
-        ) -> None:
-            runs.setdefault((bucket, version), []).append((ss, ns))
-            overall.setdefault(bucket, []).append((ss, ns))
-
-        if parts.rollups:
-            table = ConversationDurationRollup
-            if dialect.is_postgres(self.session):
-                in_order = (table.second,)
-                columns: list[Any] = [
-                    func.array_agg(aggregate_order_by(table.second, *in_order)),
-                    func.array_agg(aggregate_order_by(table.n, *in_order)),
-                ]
-                grouped = True
+        cells = union_all(*self._cells(window, parts)).subquery()
+        if dialect.is_postgres(self.session):
+            aggregated: ColumnElement[Any] = func.array_agg(cells.c.cell)
+        else:
+            aggregated = func.group_concat(cells.c.cell)
+        statement = select(cells.c.bucket, cells.c.version, aggregated).group_by(
+            cells.c.bucket, cells.c.version
+        )
+        per_version: dict[tuple[int, uuid.UUID | None], list[int]] = {}
+        for bucket, version, packed in (await self.session.execute(statement)).all():
+            if isinstance(packed, str):
+                packed = list(map(int, packed.split(",")))
+            key = (int(bucket), _id(version))
+            if key in per_version:  # no version: NULL on raw rows, the nil UUID in rollups
+                per_version[key] += packed
             else:
-                columns = [table.second, table.n]
-                grouped = False
-            statements = []
-            for part in parts.rollups:
-                statement = self._rolled(
-                    select(table.grain, table.period, table.version_key, *columns),
-                    table,
-                    window,
-                    part,
-                ).where(table.n > 0)
-                if grouped:
-                    statement = statement.group_by(table.grain, table.period, table.version_key)
-                statements.append(statement)
-            statement = self._union(statements)
-            for grain, period, version, ss, ns in (await self.session.execute(statement)).all():
-                bucket = (int(period) * int(grain) * 3600 - epoch) // seconds
-                if grouped:
-                    add(bucket, _id(version), ss, ns)
-                else:
-                    add(bucket, _id(version), (int(ss),), (int(ns),))
-        if parts.raw:
-            bucket_column = self._raw_bucket(window)
-            second = self._raw_second()
-            statement = (
-                self._raw(
-                    select(bucket_column, Conversation.agent_version_id, second, func.count()),
-                    window,
-                    parts,
-                )
-                .where(Conversation.duration_seconds.is_not(None))
-                .group_by(bucket_column, Conversation.agent_version_id, second)
-            )
-            for bucket, version, ss, ns in (await self.session.execute(statement)).all():
-                add(int(bucket), version, (int(ss),), (int(ns),))
-        per_bucket = {
-            bucket: Quantiles(bucket, None, *_ranks(parts_)) for bucket, parts_ in overall.items()
-        }
-        per_version = {
-            key: Quantiles(key[0], key[1], *_ranks(parts_)) for key, parts_ in runs.items()
-        }
-        return per_bucket, per_version
+                per_version[key] = packed
+        by_bucket: dict[int, list[list[int]]] = {}
+        for (bucket, _), histogram in per_version.items():
+            histogram.sort()
+            by_bucket.setdefault(bucket, []).append(histogram)
+        ranked = {key: _ranks(histogram) for key, histogram in per_version.items()}
+        overall = {}
+        for bucket, histograms in by_bucket.items():
+            if len(histograms) == 1:
+                overall[bucket] = _ranks(histograms[0])
+            else:
+                merged = list(chain.from_iterable(histograms))
+                merged.sort()
+                overall[bucket] = _ranks(merged)
+        return overall, ranked
 
     async def version_numbers(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
         if not ids:
