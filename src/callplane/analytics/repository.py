@@ -32,6 +32,7 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    Uuid,
     and_,
     case,
     cast,
@@ -185,8 +186,12 @@ def _ranks(runs: list[Run]) -> Quantiles:
     return Quantiles(picks[0], picks[1])
 
 
-def _id(key: uuid.UUID | None) -> uuid.UUID | None:
-    return None if key is None or key == NO_ID else key
+def _version(
+    table: type[ConversationRollup] | type[ConversationDurationRollup],
+) -> ColumnElement[uuid.UUID | None]:
+    """A rollup's version key as the conversations have it: NULL for none (the key holds the
+    nil UUID), so that no row needs converting here."""
+    return func.nullif(table.version_key, literal(NO_ID, Uuid), type_=Uuid)
 
 
 def _bucket_parameters(window: Window) -> tuple[ColumnElement[int], ColumnElement[int]]:
@@ -202,6 +207,12 @@ class AnalyticsRepository:
     def __init__(self, session: AsyncSession, organization_id: uuid.UUID):
         self.session = session
         self.organization_id = organization_id
+
+    async def _all(self, statement: Any) -> Sequence[Any]:
+        """Rows of a Core statement on the session's connection: the ORM's result layer would
+        process each of the thousands of rows again in Python."""
+        connection = await self.session.connection()
+        return (await connection.execute(statement)).all()
 
     # --- raw conversations (the partial hours at the edges) -----------------------------------
 
@@ -274,7 +285,7 @@ class AnalyticsRepository:
         statements: list[Select[Any]] = []
         table = ConversationRollup
         bucket = self._rolled_bucket(table, window)
-        keys = (bucket, table.version_key, table.status, table.channel, table.ended_reason)
+        keys = (bucket, _version(table), table.status, table.channel, table.ended_reason)
         sums = [
             cast(func.sum(column), column.type)
             for column in (getattr(table, name) for name in SUMS)
@@ -314,9 +325,9 @@ class AnalyticsRepository:
                     parts,
                 ).group_by(*raw_keys)
             )
-        rows = (await self.session.execute(self._union(statements))).all()
+        rows = await self._all(self._union(statements))
         return [
-            Group(int(b), _id(v), st, ch, r or None, n, e, ok, tools, timed, float(d))
+            Group(int(b), v, st, ch, r or None, n, e, ok, tools, timed, float(d))
             for b, v, st, ch, r, n, e, ok, tools, timed, d in rows
         ]
 
@@ -340,7 +351,7 @@ class AnalyticsRepository:
             self._rolled(
                 select(
                     self._rolled_bucket(table, window),
-                    table.version_key,
+                    _version(table),
                     self._aggregate(table.second),
                     self._aggregate(table.n),
                 ),
@@ -390,12 +401,12 @@ class AnalyticsRepository:
         statement = self._histograms(window, plan(window))
         per_version: dict[tuple[int, uuid.UUID | None], list[Run]] = {}
         per_bucket: dict[int, list[Run]] = {}
-        for bucket, version, seconds, counts in (await self.session.execute(statement)).all():
+        for bucket, version, seconds, counts in await self._all(statement):
             if isinstance(seconds, str):  # SQLite
                 seconds = list(map(int, seconds.split(",")))
                 counts = list(map(int, counts.split(",")))
             run = _run(seconds, counts)
-            per_version.setdefault((int(bucket), _id(version)), []).append(run)
+            per_version.setdefault((int(bucket), version), []).append(run)
             per_bucket.setdefault(int(bucket), []).append(run)
         return (
             {bucket: _ranks(runs) for bucket, runs in per_bucket.items()},
