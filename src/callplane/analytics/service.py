@@ -60,12 +60,18 @@ def _add(sums: _Sums, group: Group) -> None:
     sums.duration_sum += group.duration_sum
 
 
+def _nonzero(counts: dict[str, int]) -> dict[str, int]:
+    """A partial day is read as the whole day minus what the range leaves out of it: a status
+    (channel, reason) seen only in that part adds up to 0 and is not reported."""
+    return {key: n for key, n in counts.items() if n}
+
+
 def _fields(sums: _Sums, quantiles: Quantiles | None) -> dict[str, Any]:
     return {
         "total": sums.total,
-        "by_status": sums.by_status,
-        "by_channel": sums.by_channel,
-        "by_ended_reason": sums.by_ended_reason,
+        "by_status": _nonzero(sums.by_status),
+        "by_channel": _nonzero(sums.by_channel),
+        "by_ended_reason": _nonzero(sums.by_ended_reason),
         "duration_seconds": {
             "counted": sums.counted,
             "average": sums.duration_sum / sums.counted if sums.counted else None,
@@ -125,6 +131,8 @@ class AnalyticsService:
         # costs a fraction of a model's `__init__` per version and bucket (~1,200 a month).
         by_bucket: dict[int, list[dict[str, Any]]] = defaultdict(list)
         for (index, version), sums in versions.items():
+            if not sums.total:  # seen only in a part taken away (`_nonzero`)
+                continue
             by_bucket[index].append(
                 {
                     "agent_version_id": version,
