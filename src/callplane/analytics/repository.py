@@ -6,14 +6,16 @@ Most of a range is read from the rollups the `conversations` triggers keep (migr
 per UTC day. A range is cut into
 - whole days (day and week buckets only) → the daily rollups,
 - whole hours around them → the hourly rollups,
-- the partial hours at its two edges → the raw conversations (by the analytics indexes).
+- the partial hours at its two edges → the raw conversations (by the analytics indexes);
+or, for an edge in the larger part of its day, that whole day minus the hours (hourly
+rollups) and minutes (raw rows) the range leaves out of it (`plan`).
 Bucket boundaries fall on whole hours (and, for day and week buckets, on whole days), so every
 hour or day read lies in one bucket. A conversation happened at `coalesce(started_at,
 created_at)`; a bucket's number is `floor((happened - origin) / width)`.
 
 Durations' p50/p90 are nearest-rank (the value at rank ceil(p·n/100)) over the durations
 rounded down to the whole second (`floor(duration_seconds)`): exact at that resolution, the
-same on both dialects, found from the histogram's running count.
+same on both dialects, found from the running counts of the histogram's runs (`_ranks`).
 """
 
 from __future__ import annotations
