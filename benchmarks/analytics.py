@@ -257,6 +257,11 @@ async def main() -> None:
     parser.add_argument("--skip-seed", action="store_true")
     parser.add_argument("--calls", type=int, default=15)
     parser.add_argument("--results", type=Path, default=None, help="append a section here")
+    parser.add_argument(
+        "--reads-only",
+        action="store_true",
+        help="skip the triggers' write cost (A/B runs of the reads, interleaved)",
+    )
     args = parser.parse_args()
     if args.skip_seed and await database.exists(args.database_url):
         _, dense_agent, spread_agent = await existing(args.database_url)
@@ -289,8 +294,9 @@ async def main() -> None:
             lines.append(line)
     finally:
         await db.dispose()
-    lines.append(await write_cost(args.database_url, dense_org))
-    print(lines[-1])
+    if not args.reads_only:
+        lines.append(await write_cost(args.database_url, dense_org))
+        print(lines[-1])
     print("load average:", " ".join(f"{x:.1f}" for x in os.getloadavg()))
     if args.results:
         with args.results.open("a") as out:

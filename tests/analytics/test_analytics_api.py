@@ -234,3 +234,73 @@ async def test_ranges_far_from_today_are_answered(tenant: Tenant, start: str, en
     assert response.status_code == 200, response.text
     buckets = response.json()["buckets"]
     assert buckets and all(bucket["total"] == 0 for bucket in buckets)
+
+
+@pytest.mark.parametrize(
+    "start, end",
+    [
+        # both edges in the first/last hours of their days: each day read whole, the minutes
+        # and hours outside the range taken away
+        (
+            DAY0 + timedelta(days=1, hours=2, minutes=17, seconds=5),
+            DAY0 + timedelta(days=3, hours=21, minutes=43),
+        ),
+        # both edges late/early in their days: hours and minutes added to the whole days
+        (DAY0 + timedelta(hours=18, minutes=5), DAY0 + timedelta(days=2, hours=3, minutes=10)),
+        # just under half a day out at each edge
+        (DAY0 + timedelta(hours=11, minutes=59), DAY0 + timedelta(days=3, hours=12, minutes=1)),
+        # both edges in one day: hours and minutes only
+        (DAY0 + timedelta(days=1, seconds=30), DAY0 + timedelta(days=1, hours=23, minutes=59)),
+    ],
+)
+async def test_ranges_cut_inside_days_match_a_python_computation(
+    tenant: Tenant, start: datetime, end: datetime
+) -> None:
+    """Whatever part of a day the range leaves out — taken away from the day's rollups or not —
+    the numbers are those of the conversations inside, in day and week buckets: statuses,
+    channels, reasons and a version seen only outside the range are not reported, not even as
+    zeros."""
+    agent_id, rows, versions = await setup(tenant)
+    outside = await tenant.create_version(agent_id)
+    stray = [
+        {**records(agent_id, [outside["id"]], 1, seed=7)[0], "started_at": iso(moment)}
+        for moment in (start - timedelta(minutes=3), end + timedelta(minutes=2))
+    ]
+    for row in stray:
+        row["status"], row["channel"], row["ended_reason"] = "missed", "email", "idle_timeout"
+    response = await tenant.post("/core/conversations/import", json={"conversations": stray})
+    assert response.status_code == 201, response.text
+    rows = rows + stray
+    number = {v["id"]: v["version"] for v in [*versions, outside]}
+    for interval in ("day", "week"):
+        response = await tenant.get(
+            URL,
+            params={"agent_id": agent_id, "from": iso(start), "to": iso(end), "interval": interval},
+        )
+        assert response.status_code == 200, response.text
+        counted = 0
+        for bucket in response.json()["buckets"]:
+            low = datetime.fromisoformat(bucket["start"].replace("Z", "+00:00"))
+            high = datetime.fromisoformat(bucket["end"].replace("Z", "+00:00"))
+            inside = [
+                r
+                for r in rows
+                if max(low, start)
+                <= datetime.fromisoformat(r["started_at"].replace("Z", "+00:00"))
+                < min(high, end)
+            ]
+            counted += len(inside)
+            same(observed(bucket), expected(inside))
+            seen = {r["agent_version_id"] for r in inside}
+            assert [v["agent_version_id"] for v in bucket["versions"]] == sorted(
+                seen, key=lambda v: number[v]
+            )
+            for per_version in bucket["versions"]:
+                mine = [
+                    r for r in inside if r["agent_version_id"] == per_version["agent_version_id"]
+                ]
+                same(observed(per_version), expected(mine))
+        assert counted == sum(
+            start <= datetime.fromisoformat(r["started_at"].replace("Z", "+00:00")) < end
+            for r in rows
+        )
