@@ -6,7 +6,7 @@ only, so PostgreSQL sorted every (period, version) group for its ordered arrays.
 (organization_id, grain, period, version_key, second) INCLUDE (agent_key, n), the index-only
 scan hands the cells over already in the order analytics rank them (ADR 0021, amendment).
 
-Revision ID: analytics
+Revision ID: 0019
 Revises: 0018
 Create Date: 2026-12-05 01:40:00
 """
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "analytics"
+revision: str = "0019"
 down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
