@@ -108,3 +108,27 @@ async def test_another_organizations_agent_is_not_found(
     assert response.status_code == 404
     built, _ = await _both(other_tenant, agent["id"])
     assert built["id"] == agent["id"]
+
+
+async def test_durations_are_summed_in_the_python_assemblys_order(tenant: Tenant) -> None:
+    """Float addition depends on its order ((0.1 + 0.2) + 0.3 != (0.3 + 0.2) + 0.1): the groups
+    are created in the reverse of their key order, and both spellings must still agree."""
+    agent = await tenant.create_agent(name="Sums")
+    for channel, status, duration in [
+        ("webrtc", "failed", 0.1),
+        ("telephone", "completed", 0.2),
+        ("sms", "abandoned", 0.3),
+    ]:
+        await _import(
+            tenant,
+            {
+                "agent_id": agent["id"],
+                "channel": channel,
+                "status": status,
+                "duration_seconds": duration,
+                "started_at": "2024-05-01T10:00:00Z",
+            },
+        )
+    built, assembled = await _both(tenant, agent["id"])
+    assert built == assembled
+    assert built["conversation_stats"]["total_duration_seconds"] == (0.1 + 0.2) + 0.3

@@ -58,8 +58,9 @@ async def fetch(database: Database, sql: str, *args: Any) -> list[Any]:
 
 
 async def sqlite_fetchone(database: Database, sql: str, params: dict[str, Any]) -> Any:
-    """SQLite only: one statement on one of the database's read connections (no transaction
-    around it; one statement reads one consistent snapshot). The counterpart of `fetchrow`."""
+    """SQLite only: one statement on the database's read connections, on the calling thread's
+    own when it is quick, else on a read thread (db/sqlite_reads.py); no transaction around it
+    (one statement reads one consistent snapshot). The counterpart of `fetchrow`."""
     if database.sqlite_reads is None:
         async with database.engine.connect() as connection:
             result = await connection.exec_driver_sql(sql, params)
