@@ -9,8 +9,9 @@ workflows off (no engine threads in the process: `time.process_time()` is the re
 `--requests` is repeated `--rounds` times and the best round is reported (least disturbed).
 
 Usage: `python -m benchmarks.inprocess [--database-url URL] [--requests 3000] [--rounds 5]
-[--concurrency 16] [--profile ROUTE]` (SQLite when the URL is `sqlite+aiosqlite:///…`; default:
-PostgreSQL `callplane_bench_inprocess`). `--profile detail` prints a cProfile of that route.
+[--concurrency 16] [--profile ROUTE] [--only ROUTES] [--skip-seed]` (SQLite when the URL is
+`sqlite+aiosqlite:///…`; default: PostgreSQL `callplane_bench_inprocess`). `--profile detail`
+prints a cProfile of that route.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import json
 import os
 import pstats
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -142,15 +145,26 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--profile", choices=["health", "detail", "resolve", "resolve_sip"])
     parser.add_argument("--only", help="comma-separated routes to measure (health always is)")
+    parser.add_argument(
+        "--skip-seed",
+        action="store_true",
+        help="PostgreSQL: reuse the database and agent an earlier run of the same URL seeded "
+        "(for A/B runs of two checkouts, alternated)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="callplane-inprocess-") as scratch:
         url = args.database_url
         if url == "sqlite":
             url = f"sqlite+aiosqlite:///{scratch}/bench.db"
-        if url.startswith("postgresql"):
-            asyncio.run(database.recreate(url))
-        key = bootstrap(url)
-        targets = _prepare(url, key)
+        seeded = Path(tempfile.gettempdir()) / f"callplane-inprocess-{url.rsplit('/', 1)[-1]}.json"
+        if args.skip_seed and url.startswith("postgresql"):
+            key, targets = json.loads(seeded.read_text())
+        else:
+            if url.startswith("postgresql"):
+                asyncio.run(database.recreate(url))
+            key = bootstrap(url)
+            targets = _prepare(url, key)
+            seeded.write_text(json.dumps([key, targets]))
         if args.only:
             wanted = {"health", *args.only.split(",")}
             targets = {name: target for name, target in targets.items() if name in wanted}

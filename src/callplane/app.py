@@ -16,6 +16,7 @@ from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from fastapi.telemetry import TelemetryConfig
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp
 from swagger_ui_bundle import swagger_ui_path
 
 from callplane import wiring, worker
@@ -33,10 +34,12 @@ from callplane.db.session import WriteHooks
 from callplane.errors import AppError, DatabaseUnavailable, validation_error_body
 from callplane.idempotency.middleware import IdempotentReplay, replay_response
 from callplane.idempotency.repository import mark_committed
-from callplane.kit.dispatch import index_routes
+from callplane.kit.dispatch import RouteIndex, index_routes
+from callplane.kit.lean import ErrorHandlers
 from callplane.kit.openapi import TAGS, name_operations
 from callplane.observability.middleware import RequestMiddleware
 from callplane.ratelimit import limiter as ratelimit
+from callplane.routing.service import ConfigCache
 
 logger = logging.getLogger("callplane")
 
@@ -82,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.voice.close()
             await database.dispose()
 
-    app = FastAPI(
+    app = CallplaneAPI(
         title="callplane",
         version="0.1.0",
         summary="Control plane for conversational AI agents (Anyreach Agents API compatible).",
@@ -96,6 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # A request's write session: tied to the request (who acts, for the audit events) and, in
     # the same transaction as its work, marks its Idempotency-Key committed.
     app.state.write_hooks = WriteHooks(opened=(bind_request,), committing=(mark_committed,))
+    # Resolve answers' configs by (version id, revision): immutable, checked on every call.
+    app.state.routing_configs = ConfigCache()
     wiring.install()
     _install_error_handlers(app)
     _install_docs(app)
@@ -105,12 +110,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     document_validation_errors(app)
     # A request is matched against the routes that can match its path, not all ~120 in turn.
     index_routes(app.router)
-    # One pure-ASGI layer does what four did (issue 15): metrics and the access log, request
-    # ids, refusals at the door and body buffering, Idempotency-Key settling.
-    app.add_middleware(
-        RequestMiddleware, access_log=settings.access_log, max_bytes=settings.max_body_bytes
-    )
     return app
+
+
+class CallplaneAPI(FastAPI):
+    """FastAPI with the request middleware as its outermost layer (issue 15).
+
+    One pure-ASGI layer does what four did: metrics and the access log, request ids, refusals
+    at the door and body buffering, Idempotency-Key settling; and it serves the lean routes
+    itself (kit/lean.py), so their requests skip the framework's seven layers below it. Every
+    response, errors and 500s included, leaves through it, so every one carries X-Request-ID.
+    Built, like FastAPI's own stack, at the first request: exception handlers and routes added
+    before then are the ones served."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        settings: Settings = self.state.settings
+        index = self.router.middleware_stack
+        return RequestMiddleware(
+            super().build_middleware_stack(),
+            access_log=settings.access_log,
+            max_bytes=settings.max_body_bytes,
+            index=index if isinstance(index, RouteIndex) else None,
+            errors=ErrorHandlers(self.exception_handlers),
+        )
 
 
 def _error(
@@ -189,15 +211,12 @@ def _install_error_handlers(app: FastAPI) -> None:
             logger.warning(
                 "database busy or unreachable", extra={"request_id": request_id}, exc_info=exc
             )
-            return _app_error(
-                DatabaseUnavailable(headers={"Retry-After": "1", "X-Request-ID": request_id})
-            )
+            return _app_error(DatabaseUnavailable(headers={"Retry-After": "1"}))
         logger.exception("unhandled error", extra={"request_id": request_id})
         return _error(
             500,
             f"Internal server error. Quote request id {request_id} when reporting it.",
             "internal_error",
-            {"X-Request-ID": request_id},
         )
 
 

@@ -26,11 +26,8 @@ def _linear(routes: Sequence[BaseRoute], scope: dict[str, Any]) -> BaseRoute | N
 
 def _indexed(index: RouteIndex, scope: dict[str, Any]) -> BaseRoute | None:
     index._build(index.router.routes)
-    for route in index._groups.get(request_key(str(scope["path"])), index._ungrouped):
-        match, _ = route.matches(scope)
-        if match is Match.FULL:
-            return route
-    return None
+    found = index._find(scope, request_key(str(scope["path"])))
+    return None if found is None else found[0]
 
 
 def _paths(routes: Sequence[BaseRoute]) -> list[str]:

@@ -8,9 +8,12 @@ import time
 from typing import Any
 
 from prometheus_client.metrics import Counter, Histogram
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from callplane.idempotency.middleware import Settlement, key_refusal, keyed
+from callplane.kit.dispatch import RouteIndex
+from callplane.kit.lean import ErrorHandlers, Handler
 from callplane.kit.middleware import buffer_body, request_id, response_headers, send_parts, state
 from callplane.observability.counters import HTTP_DURATION, HTTP_REQUESTS
 
@@ -47,7 +50,7 @@ def _record(method: str, route: str, status: int, seconds: float) -> None:
 
 class RequestMiddleware:
     """The one pure-ASGI layer in front of the routes (issue 15: it was four, each a coroutine
-    and a send wrapper per request). In order:
+    and a send wrapper per request), the app's outermost (`app.CallplaneAPI`). In order:
 
     - times and counts every request by route template and logs it as one JSON line (413s,
       refusals and unhandled errors included);
@@ -55,13 +58,25 @@ class RequestMiddleware:
       in its state (`kit.middleware.RESPONSE_HEADERS`, e.g. rate-limit headers);
     - refuses malformed URLs and oversized headers at the door, buffers bodies (413 beyond
       `max_bytes`, 422 for duplicate JSON keys);
-    - checks an Idempotency-Key's syntax and settles its record before the answer leaves.
+    - checks an Idempotency-Key's syntax and settles its record before the answer leaves;
+    - serves a lean route (kit.lean) itself, answering its errors with the app's handlers
+      (`errors`); every other request goes down the app's stack (`app`).
     """
 
-    def __init__(self, app: ASGIApp, *, access_log: bool, max_bytes: int):
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        access_log: bool,
+        max_bytes: int,
+        index: RouteIndex | None = None,
+        errors: ErrorHandlers | None = None,
+    ):
         self.app = app
         self.access_log = access_log
         self.max_bytes = max_bytes
+        self.index = index if errors is not None else None
+        self.errors = errors or ErrorHandlers({})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -93,7 +108,13 @@ class RequestMiddleware:
             if refusal is not None:
                 await send_parts(respond, refusal)
             elif app_receive is not None:
-                if keyed(scope):
+                lean = None if self.index is None or keyed(scope) else self.index.lean(scope)
+                if lean is not None:
+                    request = Request(scope, app_receive, send)
+                    status, unhandled = await self._serve_lean(lean, request, send, id_header)
+                    if unhandled is not None:
+                        raise unhandled  # for the server to log, as Starlette does
+                elif keyed(scope):
                     settlement = Settlement(scope, respond)
                     await self.app(scope, app_receive, settlement.send)
                 else:
@@ -108,6 +129,22 @@ class RequestMiddleware:
             if self.access_log and access_logger.isEnabledFor(logging.INFO):
                 fields = _access_fields(scope, request_state, route, status, seconds)
                 access_logger.info("%s %s %d", scope["method"], scope["path"], status, extra=fields)
+
+    async def _serve_lean(
+        self, handler: Handler, request: Request, send: Send, id_header: tuple[bytes, bytes]
+    ) -> tuple[int, Exception | None]:
+        """Serve a lean route: the status sent, and the exception no handler took (answered as
+        ServerErrorMiddleware answers it, with the app's 500 handler). The response carries the
+        request's headers itself: no `send` wrapper."""
+        unhandled = None
+        try:
+            response = await self.errors.answer(handler, request)
+        except Exception as exc:
+            unhandled = exc
+            response = await self.errors.server_error_response(request, exc)
+        response.raw_headers += [id_header, *response_headers(request.scope["state"])]
+        await response(request.scope, request.receive, send)
+        return response.status_code, unhandled
 
 
 def _access_fields(

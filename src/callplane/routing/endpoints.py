@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.datastructures import QueryParams
 
 from callplane.agents.auth import AGENTS_READ_SCOPES, AgentsReader
 from callplane.auth.dependencies import authorize
@@ -71,9 +73,19 @@ async def resolve_route(
     another organization's number, an empty slot, no SIP endpoint or no live version. Cache the
     answer and revalidate with If-None-Match: 304 while it is current."""
     address = _address(phone_number, direction, sip_uri)
+    return await _answer(subject, request, address, if_none_match)
+
+
+async def _answer(
+    subject: AgentsReader, request: Request, address: Address, if_none_match: str | None
+) -> Response:
     state = request.app.state
     resolved = await resolve(
-        state.database, subject.organization_id, address, state.settings.sip_domain
+        state.database,
+        subject.organization_id,
+        address,
+        state.settings.sip_domain,
+        state.routing_configs,
     )
     headers = {"ETag": resolved.etag}
     if not_modified(if_none_match, resolved.etag):
@@ -91,25 +103,26 @@ class _Query(BaseModel):
     sip_uri: str | None = Field(default=None, max_length=512)
 
 
-async def _serve_resolve(request: Request) -> Response:
-    """`resolve_route` without dependency solving: a voice runtime asks on every call
-    (kit.lean); 401/403/429 before 422, as the declared route would answer."""
-    subject = await authorize(request, AGENTS_READ_SCOPES)
+@functools.lru_cache(maxsize=1024)
+def _parsed(query_string: bytes) -> Address:
+    """The address a query string names, or the 422 `resolve_route` would answer (not kept).
+    Remembered: a pure function of the query string, and a runtime asks the same few."""
     try:
-        query = _Query.model_validate(dict(request.query_params))
+        query = _Query.model_validate(dict(QueryParams(query_string)))
     except ValidationError as error:
         issues: list[Any] = [
             {**issue, "loc": ("query", *issue["loc"])} for issue in error.errors(include_url=False)
         ]
         raise RequestValidationError(issues) from None
-    return await resolve_route(
-        subject,
-        request,
-        query.phone_number,
-        query.direction,
-        query.sip_uri,
-        request.headers.get("if-none-match"),
-    )
+    return _address(query.phone_number, query.direction, query.sip_uri)
+
+
+async def _serve_resolve(request: Request) -> Response:
+    """`resolve_route` without dependency solving: a voice runtime asks on every call
+    (kit.lean); 401/403/429 before 422, as the declared route would answer."""
+    subject = await authorize(request, AGENTS_READ_SCOPES)
+    address = _parsed(request.scope["query_string"])
+    return await _answer(subject, request, address, request.headers.get("if-none-match"))
 
 
 router.add_api_route(

@@ -5,6 +5,12 @@ The statement goes straight to the driver on a pooled connection, with no transa
 agent detail does; on SQLite through `db.dialect.sqlite_fetchone` (the database's read
 connections). Through SQLAlchemy Core, building and compiling the select and switching the
 connection to autocommit and back cost several times the query on SQLite (profiled).
+
+A caller that already holds a version's config (`service.ConfigCache`) names that version and
+revision: the row then comes without the config (None), which spares the database writing a
+jsonb document out as text on every call and the driver reading it. A version's config never
+changes without its revision changing (a published one never changes), so the row itself says
+whether the held config is the one answering.
 """
 
 from __future__ import annotations
@@ -30,25 +36,36 @@ class Match:
     version_id: uuid.UUID
     version: int
     version_revision: int
-    config_source: dict[str, Any] | str  # the JSON text: decoded only when needed
+    # The JSON text, decoded only when needed; None: the version and revision the caller said
+    # it holds the config of.
+    config_source: dict[str, Any] | str | None
 
     @property
     def config(self) -> dict[str, Any]:
         """The stored config document (a 304 never decodes it)."""
         source = self.config_source
+        if source is None:
+            raise ValueError("the config was not read: the caller said it holds it")
         decoded: dict[str, Any] = orjson.loads(source) if isinstance(source, str) else source
         return decoded
 
 
-_COLUMNS = "a.id, a.name, a.revision, v.id, v.version, v.revision, v.config"
+Known = tuple[uuid.UUID, int]  # a version id and revision whose config the caller holds
+
+_COLUMNS = (
+    "a.id, a.name, a.revision, v.id, v.version, v.revision, "
+    "CASE WHEN v.id = $3 AND v.revision = $4 THEN NULL ELSE v.config END"
+)
 
 
 def _sql(postgres: bool, sql: str) -> str:
     """The statement in the driver's placeholder style ($n for asyncpg, :pn for sqlite3), with
     the config sent as text (asyncpg would otherwise need a jsonb codec)."""
     if postgres:
-        return sql.replace("v.config", "v.config::text")
-    return sql.replace("$1", ":p1").replace("$2", ":p2")
+        return sql.replace("ELSE v.config END", "ELSE v.config::text END")
+    for n in (1, 2, 3, 4):
+        sql = sql.replace(f"${n}", f":p{n}")
+    return sql
 
 
 # Slot columns are fixed names (never input): one statement text per slot.
@@ -78,30 +95,45 @@ _STATEMENTS = {
 
 
 async def by_phone_number(
-    database: Database, organization_id: uuid.UUID, number: str, slot: Direction
+    database: Database,
+    organization_id: uuid.UUID,
+    number: str,
+    slot: Direction,
+    known: Known | None = None,
 ) -> Match | None:
     """The version in the slot of this organization's number (E.164), or None."""
-    return await _fetch(database, slot, number, organization_id)
+    return await _fetch(database, slot, number, organization_id, known)
 
 
 async def by_sip_agent(
-    database: Database, organization_id: uuid.UUID, agent_id: uuid.UUID
+    database: Database, organization_id: uuid.UUID, agent_id: uuid.UUID, known: Known | None = None
 ) -> Match | None:
     """The live version of this organization's agent with a deployed SIP endpoint, or None."""
-    return await _fetch(database, "sip", agent_id, organization_id)
+    return await _fetch(database, "sip", agent_id, organization_id, known)
 
 
 async def _fetch(
-    database: Database, statement: str, key: str | uuid.UUID, org: uuid.UUID
+    database: Database,
+    statement: str,
+    key: str | uuid.UUID,
+    org: uuid.UUID,
+    known: Known | None,
 ) -> Match | None:
+    known_id, known_revision = known or (None, None)
     if dialect.is_postgres(database):
-        row = await dialect.fetchrow(database, _STATEMENTS[True, statement], key, org)
+        row = await dialect.fetchrow(
+            database, _STATEMENTS[True, statement], key, org, known_id, known_revision
+        )
     else:
         # SQLite stores UUIDs as 32 hex digits (SQLAlchemy's Uuid without a native type).
         sqlite_key = key.hex if isinstance(key, uuid.UUID) else key
-        row = await dialect.sqlite_fetchone(
-            database, _STATEMENTS[False, statement], {"p1": sqlite_key, "p2": org.hex}
-        )
+        params = {
+            "p1": sqlite_key,
+            "p2": org.hex,
+            "p3": None if known_id is None else known_id.hex,
+            "p4": known_revision,
+        }
+        row = await dialect.sqlite_fetchone(database, _STATEMENTS[False, statement], params)
         if row is not None:
             row = (uuid.UUID(row[0]), row[1], row[2], uuid.UUID(row[3]), *row[4:])
     return None if row is None else Match(*row)

@@ -6,6 +6,11 @@ revisions, the slot) before the config is touched, so a runtime revalidating its
 (If-None-Match) gets its 304 without the config being decoded or re-encoded. Published versions
 are immutable, so a new version in the slot (a publish, a rollback) or a renamed agent is what
 changes it.
+
+The config part of the answer, the costliest to make (decode the stored document, apply the
+override, encode it), is kept encoded by `ConfigCache` under its version id and revision: what
+the statement reads on every call says whether it is the one answering (see repository.py).
+Nothing else is kept: the agent, the version number and the slot come from the statement.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from callplane.db.engine import Database
 from callplane.phone_numbers.normalize import InvalidPhoneNumber, to_e164
 from callplane.routing import repository
 from callplane.routing.errors import NothingAnswers
-from callplane.routing.repository import Match
+from callplane.routing.repository import Known, Match
 from callplane.routing.schemas import Direction
 from callplane.runtime.channels import for_channel
 
@@ -89,11 +94,46 @@ def sip_address(raw: str) -> SipAddress:
     return SipAddress(agent_id, domain.lower())
 
 
+class ConfigCache:
+    """Versions' configs as the telephone channel sees them, encoded, by (version id, revision),
+    and per address the version last seen answering it (what `resolve` names to the statement,
+    so that the config is not read again). A version's config never changes without its revision
+    changing, so an entry can be outlived but never wrong. Bounded: emptied when full."""
+
+    MAX_BYTES = 8 * 1024 * 1024
+    MAX_ADDRESSES = 4096
+
+    def __init__(self) -> None:
+        self._configs: dict[Known, bytes] = {}
+        self._bytes = 0
+        self._last_seen: dict[Address, Known] = {}
+
+    def known(self, address: Address) -> Known | None:
+        """The version (id, revision) whose config is held, last seen answering `address`."""
+        version = self._last_seen.get(address)
+        return version if version in self._configs else None
+
+    def config(self, version: Known) -> bytes | None:
+        return self._configs.get(version)
+
+    def keep(self, address: Address, version: Known, config: bytes) -> None:
+        if version not in self._configs:
+            if self._bytes + len(config) > self.MAX_BYTES:
+                self._configs.clear()
+                self._bytes = 0
+            self._configs[version] = config
+            self._bytes += len(config)
+        if len(self._last_seen) >= self.MAX_ADDRESSES and address not in self._last_seen:
+            self._last_seen.clear()
+        self._last_seen[address] = version
+
+
 @dataclass(frozen=True)
 class Resolved:
     match: Match
     slot: Direction | None
     etag: str
+    config: bytes | None = None  # the encoded telephone config, when the cache held it
 
     def document(self) -> bytes:
         """The answer's JSON (the ResolvedRoute shape)."""
@@ -104,10 +144,14 @@ class Resolved:
                 "version": {"id": str(match.version_id), "version": match.version},
                 "slot": self.slot,
                 "channel": CHANNEL,
-                "config": for_channel(match.config, CHANNEL),
+                "config": orjson.Fragment(self.config or encoded_config(match)),
                 "etag": self.etag,
             }
         )
+
+
+def encoded_config(match: Match) -> bytes:
+    return orjson.dumps(for_channel(match.config, CHANNEL))
 
 
 def etag_of(match: Match, slot: Direction | None) -> str:
@@ -119,24 +163,49 @@ def etag_of(match: Match, slot: Direction | None) -> str:
 
 
 async def resolve(
-    database: Database, organization_id: uuid.UUID, address: Address, sip_domain: str
+    database: Database,
+    organization_id: uuid.UUID,
+    address: Address,
+    sip_domain: str,
+    cache: ConfigCache | None = None,
 ) -> Resolved:
     """What answers the address in this organization; NothingAnswers (404) otherwise, including
-    for another organization's number or agent and for a SIP domain that is not this server's."""
-    match: Match | None
-    if isinstance(address, PhoneAddress):
-        match = await repository.by_phone_number(
-            database, organization_id, address.number, address.slot
-        )
-        slot: Direction | None = address.slot
-    else:
-        match = None
-        if address.domain == sip_domain.lower():
-            match = await repository.by_sip_agent(database, organization_id, address.agent_id)
-        slot = None
+    for another organization's number or agent and for a SIP domain that is not this server's.
+    With a `cache`, the config comes from it when the statement says it is the one answering."""
+    known = cache.known(address) if cache is not None else None
+    match = await _match(database, organization_id, address, sip_domain, known)
+    config = None
+    if match is not None and cache is not None:
+        version = (match.version_id, match.version_revision)
+        config = cache.config(version)
+        if config is None:
+            if match.config_source is None:  # emptied since the statement was sent
+                match = await _match(database, organization_id, address, sip_domain, None)
+            if match is not None and version == (match.version_id, match.version_revision):
+                config = encoded_config(match)
+                cache.keep(address, version, config)
+        else:
+            cache.keep(address, version, config)
     if match is None:
         raise NothingAnswers()
-    return Resolved(match, slot, etag_of(match, slot))
+    slot = address.slot if isinstance(address, PhoneAddress) else None
+    return Resolved(match, slot, etag_of(match, slot), config)
+
+
+async def _match(
+    database: Database,
+    organization_id: uuid.UUID,
+    address: Address,
+    sip_domain: str,
+    known: Known | None,
+) -> Match | None:
+    if isinstance(address, PhoneAddress):
+        return await repository.by_phone_number(
+            database, organization_id, address.number, address.slot, known
+        )
+    if address.domain != sip_domain.lower():
+        return None
+    return await repository.by_sip_agent(database, organization_id, address.agent_id, known)
 
 
 def not_modified(if_none_match: str | None, etag: str) -> bool:
