@@ -146,7 +146,7 @@ def test_the_hot_statements_read_by_index_only(database_url: str) -> None:
         statements = {
             "detail": (SQLITE_AGENT_DETAIL_SQL, {"agent_id": "a", "organization_id": "o"}),
             **{
-                key: (sql, {"p1": "k", "p2": "o"})
+                key: (sql, {"p1": "k", "p2": "o", "p3": None, "p4": None})
                 for (postgres, key), sql in RESOLVE_STATEMENTS.items()
                 if not postgres
             },
