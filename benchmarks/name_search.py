@@ -5,7 +5,8 @@ For search terms matching from ~0.01% to ~50% of an organization's agents (the s
 round trips included — `--repeat` times warm, and prints p50/p95 per term with the plan of the
 last statement. Target: p95 ≤ 20 ms at every selectivity.
 
-Usage: `python -m benchmarks.name_search --database-url URL --organization bench-big`.
+Usage: `python -m benchmarks.name_search --database-url URL [--seed AGENTS]`; `--seed` first
+(re)creates the database with `AGENTS` agents in `bench-big` and 1,000 in `bench-small`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import asyncpg
 from sqlalchemy import event, select
 
 from benchmarks import database as bench_database
+from benchmarks import seed
 from benchmarks.diagnostics import Plan
 from callplane.agents.repository import ROW_FIELDS, AgentRepository
 from callplane.db.engine import Database, create_engine
@@ -42,6 +44,23 @@ TERMS = [
     "ing ",  # departments ending in -ing: ~50%
 ]
 TARGET_MS = 20.0
+SMALL_AGENTS = 1_000
+
+
+async def _seed(url: str, organization: str, agents: int) -> None:
+    """A fresh database: migrations, `organization` with `agents` agents and `bench-small`."""
+    await bench_database.recreate(url)
+    await asyncio.to_thread(bench_database.upgrade, url)
+    small = await bench_database.create_org(url, "bench-small")
+    big = await bench_database.create_org(url, organization)
+    timing = await seed.seed_agents(
+        bench_database.asyncpg_dsn(url), {small.id: SMALL_AGENTS, big.id: agents}
+    )
+    print(
+        f"seeded {agents:,} + {SMALL_AGENTS:,} agents: insert {timing.insert_seconds:.1f}s, "
+        f"indexes {timing.index_seconds:.1f}s, vacuum+analyze {timing.analyze_seconds:.1f}s",
+        flush=True,
+    )
 
 
 async def _share(dsn: str, organization_id: Any, term: str) -> float:
@@ -146,11 +165,16 @@ def main() -> None:
     parser.add_argument("--organization", default="bench-big")
     parser.add_argument("--repeat", type=int, default=40)
     parser.add_argument(
+        "--seed", type=int, metavar="AGENTS", help="(re)create the database with this many agents"
+    )
+    parser.add_argument(
         "--plain",
         action="store_true",
         help="measure the single ILIKE statement used before issue 15 (the planner's choice)",
     )
     args = parser.parse_args()
+    if args.seed:
+        asyncio.run(_seed(args.database_url, args.organization, args.seed))
     if args.plain:
 
         async def plain(
