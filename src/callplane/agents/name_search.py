@@ -26,15 +26,10 @@ MOST_GRAMS = 3
 # Most total share (of the table's agents) the chosen grams' posting lists may hold (the rarest
 # gram is asked for whatever its share): each posting costs the scan ~20 to 40 ns to decode.
 GRAM_BUDGET = 0.12
-# A term some gram of which is held by fewer agents than this is rare: the walk newest-first
-# could not fill a page, so it is skipped and the index asked at once.
-RARE_ROWS = 2000
 STATS_SECONDS = 60.0
 
-STATS_SQL = """SELECT s.most_common_elems::text, s.most_common_elem_freqs, c.reltuples::float8
-FROM pg_class c LEFT JOIN pg_stats s
-  ON s.schemaname = current_schema() AND s.tablename = 'ix_agents_org_name_grams'
-WHERE c.oid = 'agents'::regclass"""
+STATS_SQL = """SELECT most_common_elems::text, most_common_elem_freqs FROM pg_stats
+WHERE schemaname = current_schema() AND tablename = 'ix_agents_org_name_grams'"""
 
 
 @dataclass(frozen=True)
@@ -44,7 +39,6 @@ class GramStats:
 
     shares: dict[int, float]
     floor: float
-    rows: float
 
 
 @dataclass(frozen=True)
@@ -70,9 +64,13 @@ def _lowered(term: str) -> str:
     return "".join(c.lower() if len(c.lower()) == 1 else c for c in term)
 
 
-def choose(term: str, organization_id: uuid.UUID, stats: GramStats | None) -> GramChoice | None:
+def choose(
+    term: str, organization_id: uuid.UUID, stats: GramStats | None, walk_share: float
+) -> GramChoice | None:
     """The grams to ask for, or None when the term is shorter than a gram (the index cannot
-    narrow it). Without statistics every code counts as rare and the walk is kept."""
+    narrow it). The walk is skipped when some gram is held by fewer than `walk_share` of the
+    agents (a walk then finds fewer matches than a page holds); without statistics it is kept,
+    and every code counts as rare."""
     count = len(term) - GRAM + 1
     if count < 1:
         return None
@@ -106,18 +104,18 @@ def choose(term: str, organization_id: uuid.UUID, stats: GramStats | None) -> Gr
     walk = True
     if stats is not None:
         rarest = min(stats.shares.get(key ^ _code(lowered, i), stats.floor) for i in range(count))
-        walk = rarest * stats.rows >= RARE_ROWS
+        walk = rarest >= walk_share
     return GramChoice(sorted(i + 1 for i in chosen), walk)
 
 
 def parse_stats(row: Any) -> GramStats | None:
     """`STATS_SQL`'s row as statistics; None before the index was first analyzed."""
-    elements, frequencies, rows = row[0], row[1], row[2]
-    if not elements or not frequencies:
+    if row is None or not row[0] or not row[1]:
         return None
+    elements, frequencies = row[0], row[1]
     codes = [int(value) for value in elements.strip("{}").split(",")]
     shares = dict(zip(codes, frequencies[: len(codes)], strict=True))
-    return GramStats(shares, min(shares.values()), max(float(rows), 1.0))
+    return GramStats(shares, min(shares.values()))
 
 
 _cache: dict[str, tuple[float, GramStats | None]] = {}
@@ -137,9 +135,13 @@ async def gram_stats(database_key: str, load: Callable[[], Awaitable[Any]]) -> G
 
 
 async def choice_for(
-    term: str, organization_id: uuid.UUID, database_key: str, load: Callable[[], Awaitable[Any]]
+    term: str,
+    organization_id: uuid.UUID,
+    walk_share: float,
+    database_key: str,
+    load: Callable[[], Awaitable[Any]],
 ) -> GramChoice | None:
     """`choose` with the database's statistics (read only for terms the index can narrow)."""
     if len(term) < GRAM:
         return None
-    return choose(term, organization_id, await gram_stats(database_key, load))
+    return choose(term, organization_id, await gram_stats(database_key, load), walk_share)

@@ -86,9 +86,8 @@ class AgentRepository(OrgRepository[Agent]):
         async def load() -> Any:
             return (await session.execute(text(STATS_SQL))).first()
 
-        choice = await choice_for(
-            term, self.organization_id, str(session.get_bind().engine.url), load
-        )
+        key = str(session.get_bind().engine.url)
+        choice = await choice_for(term, self.organization_id, limit / NAME_WALK, key, load)
         if choice is None or choice.walk:
             window = statement
             if cursor is not None:
@@ -297,7 +296,9 @@ async def list_json(
         async def load() -> Any:
             return await dialect.fetchrow(database, STATS_SQL)
 
-        choice = await choice_for(name, organization_id, str(database.engine.url), load)
+        choice = await choice_for(
+            name, organization_id, limit / NAME_WALK, str(database.engine.url), load
+        )
         rows = []
         if choice is None or choice.walk:
             rows = await dialect.fetch(database, walk, *args, NAME_WALK)
