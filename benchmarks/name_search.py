@@ -7,8 +7,10 @@ For search terms matching from ~0.01% to ~50% of an organization's agents (the s
 `--before-revision` (the trigram index), answered by the repository module of `--before-code`
 (a git revision, loaded from git). Calls alternate before/after, `--repeat` times each after 3
 warm-up calls; then every statement of one call is run again under EXPLAIN ANALYZE, alternated
-the same way. Printed per term: the share of names, SQL p50/p95 (planning + execution, server
-side) and the call's p50 (wall, round trips included), the statements sent and the plan.
+the same way, and `--repeat` times more without EXPLAIN. Printed per term: the share of names,
+SQL p50/p95 (planning + execution, server side), the server's CPU per call (the backend's user +
+system time over those last calls, from /proc: PostgreSQL must run on this machine), the call's
+p50 (wall, round trips included), the statements sent and the plan.
 Target: SQL p95 <= 20 ms at every selectivity.
 
 Usage: `python -m benchmarks.name_search --database-url URL [--before-url URL] [--seed AGENTS]`;
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
+import os
 import statistics
 import subprocess
 import sys
@@ -169,6 +172,25 @@ async def _explain(
     return total, nodes
 
 
+def _cpu_ms(pid: int) -> float:
+    """CPU time (user + system) of a local PostgreSQL backend so far, in ms."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+async def _backend_cpu(
+    connection: asyncpg.Connection, sent: list[tuple[str, tuple[Any, ...]]], repeat: int
+) -> float:
+    """The backend's CPU ms per call for the statements of one call, over `repeat` calls: what
+    the search costs the server whatever else the machine's cores are busy with."""
+    pid = connection.get_server_pid()
+    started = _cpu_ms(pid)
+    for _ in range(repeat):
+        for sql, args in sent:
+            await connection.fetch(sql, *args)
+    return (_cpu_ms(pid) - started) / repeat
+
+
 def _p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[max(0, int(len(ordered) * 0.95) - 1)]
@@ -184,12 +206,13 @@ async def sweep(sides: list[Side], organization: str, repeat: int) -> list[str]:
 
     dialect.fetch = recording
     labels = " | ".join(
-        f"{side.label} SQL p50 / p95 ms | {side.label} call p50 ms | {side.label} statements"
+        f"{side.label} SQL p50 / p95 ms | {side.label} server CPU ms per call | "
+        f"{side.label} call p50 ms | {side.label} statements"
         for side in sides
     )
     lines = [
         f"| term | share of names | {labels} | plan of the last page statement (after) | result |",
-        "|---|---|" + "---|---|---|" * len(sides) + "---|---|",
+        "|---|---|" + "---|---|---|---|" * len(sides) + "---|---|",
     ]
     try:
         connections = {}
@@ -219,9 +242,14 @@ async def sweep(sides: list[Side], organization: str, repeat: int) -> list[str]:
                 for side in sides:
                     total, nodes = await _explain(connections[side.label], sent[side.label])
                     sql[side.label].append(total)
+            cpu = {
+                side.label: await _backend_cpu(connections[side.label], sent[side.label], repeat)
+                for side in sides
+            }
             cells = " | ".join(
                 f"{statistics.median(sql[s.label]):.2f} / {_p95(sql[s.label]):.2f} | "
-                f"{statistics.median(calls[s.label]):.2f} | {len(sent[s.label])}"
+                f"{cpu[s.label]:.2f} | {statistics.median(calls[s.label]):.2f} | "
+                f"{len(sent[s.label])}"
                 for s in sides
             )
             verdict = "PASS" if _p95(sql[sides[-1].label]) <= TARGET_MS else "MISS"

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import select, text
 
 from callplane.agents import name_search, repository
-from callplane.agents.name_search import GramStats, choose, organization_key
+from callplane.agents.name_search import GramChoice, GramStats, choose, organization_key
 from callplane.kit.filters import like_pattern
 from callplane.models import Agent
 from tests.factories import Tenant
@@ -128,7 +128,7 @@ def _fixed(stats: GramStats | None) -> Any:
 
 STATS = {
     "none": None,
-    "all rare": GramStats({}, 1e-9),  # no walk: straight to the index
+    "all rare": GramStats({}, 1e-9, 1e6),  # no walk: straight to the index
     "all common": None,  # filled per tenant: every gram of every term at 40%
 }
 
@@ -159,7 +159,7 @@ async def test_name_search_equals_plain_ilike(
             for term in TERMS
             for i in range(len(term) - 2)
         }
-        fixed = GramStats(shares, 0.4)
+        fixed = GramStats(shares, 0.4, 1e6)
     monkeypatch.setattr(name_search, "gram_stats", _fixed(fixed))
     for copy in range(3):  # several of each, so that pages split the matches
         for name in NAMES:
@@ -204,9 +204,9 @@ async def test_term_codes_are_the_index_codes(tenant: Tenant, is_postgres: bool)
 
 def test_choice_without_statistics() -> None:
     organization = uuid.uuid4()
-    assert choose("ab", organization, None, 0.005) is None
-    chosen = choose("billing scheduler", organization, None, 0.005)
-    assert chosen is not None and chosen.walk
+    assert choose("ab", organization, None, 21, 10_000) is None
+    chosen = choose("billing scheduler", organization, None, 21, 10_000)
+    assert chosen is not None and chosen.walk == 10_000
     # In order: `bil`, then not `ill`, `lli`... (the same word) but `g s` (spanning both) and
     # `che`, the first gram of the second word not overlapping `g s`.
     assert chosen.positions == [1, 7, 10]
@@ -223,18 +223,26 @@ def test_choice_prefers_rare_grams_of_different_words() -> None:
     common = {share(term[i : i + 3]): 0.05 for i in range(len(term) - 2)}
     common[share("ing")] = 0.25
     common[share("g s")] = 0.012
-    stats = GramStats(common, 0.0015)
-    chosen = choose(term, organization, stats, 0.005)
+    stats = GramStats(common, 0.0015, 1e6)
+    chosen = choose(term, organization, stats, 21, 10_000)
     assert chosen is not None
     grams = [term[p - 1 : p + 2] for p in chosen.positions]
     assert "g s" in grams and len(grams) == 3
     assert len({g for g in grams if g in "billing"}) == 1  # one gram of each word
-    assert chosen.walk  # every gram is held by 1.2% of the agents or more: matches may be common
-    # A gram the statistics do not hold is rarer than their floor: the walk is skipped.
+    # Every gram is held by 1.2% of the agents or more: matches may be common, so walk, as far
+    # as reading the matches through the index would cost for a million agents.
+    assert chosen.walk == 8_325
+    assert choose(term, organization, stats, 21, 4_000) == GramChoice(chosen.positions, 4_000)
+    # In a table of 1,000 agents the walk would be 264 long, where `g s` (1.2%) has 3 matches
+    # at most: straight to the index.
+    small = choose(term, organization, GramStats(common, 0.0015, 1_000), 21, 10_000)
+    assert small is not None and small.walk == 0
+    # A gram the statistics do not hold is rarer than their floor (0.15%): a walk of 8,325
+    # would find 12 matches, not the page's 21; it is skipped.
     del common[share("g s")]
-    rare = choose(term, organization, GramStats(common, 0.0015), 0.005)
-    assert rare is not None and not rare.walk and term.index("g s") + 1 in rare.positions
+    rare = choose(term, organization, GramStats(common, 0.0015, 1e6), 21, 10_000)
+    assert rare is not None and rare.walk == 0 and term.index("g s") + 1 in rare.positions
     # The budget: grams at 25% each, the rarest only.
-    crowded = GramStats(dict.fromkeys(common, 0.25), 0.25)
-    only = choose(term, organization, crowded, 0.005)
-    assert only is not None and len(only.positions) == 1 and only.walk
+    crowded = GramStats(dict.fromkeys(common, 0.25), 0.25, 1e6)
+    only = choose(term, organization, crowded, 21, 10_000)
+    assert only is not None and len(only.positions) == 1 and only.walk == 8_325

@@ -15,6 +15,7 @@ answer — which is why the statistics may be a minute old.
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -27,9 +28,14 @@ MOST_GRAMS = 3
 # gram is asked for whatever its share): each posting costs the scan ~20 to 40 ns to decode.
 GRAM_BUDGET = 0.12
 STATS_SECONDS = 60.0
+# What a match read through the index costs (bitmap heap visit, recheck, sort: ~3 µs on the
+# bench) in rows of the newest-first walk (~0.9 µs each).
+INDEX_ROW_COST = 3.3
 
-STATS_SQL = """SELECT most_common_elems::text, most_common_elem_freqs FROM pg_stats
-WHERE schemaname = current_schema() AND tablename = 'ix_agents_org_name_grams'"""
+STATS_SQL = """SELECT s.most_common_elems::text, s.most_common_elem_freqs, c.reltuples::float8
+FROM pg_class c LEFT JOIN pg_stats s
+  ON s.schemaname = current_schema() AND s.tablename = 'ix_agents_org_name_grams'
+WHERE c.oid = 'agents'::regclass"""
 
 
 @dataclass(frozen=True)
@@ -39,12 +45,13 @@ class GramStats:
 
     shares: dict[int, float]
     floor: float
+    rows: float  # the table's agents
 
 
 @dataclass(frozen=True)
 class GramChoice:
     positions: list[int]  # 1-based positions in the term of the grams to ask the index for
-    walk: bool  # whether matches may be common enough for the newest-first walk to find them
+    walk: int  # how many agents to walk newest-first before asking the index (0: none)
 
 
 def organization_key(organization_id: uuid.UUID) -> int:
@@ -65,12 +72,23 @@ def _lowered(term: str) -> str:
 
 
 def choose(
-    term: str, organization_id: uuid.UUID, stats: GramStats | None, walk_share: float
+    term: str,
+    organization_id: uuid.UUID,
+    stats: GramStats | None,
+    page_rows: int,
+    longest_walk: int,
 ) -> GramChoice | None:
-    """The grams to ask for, or None when the term is shorter than a gram (the index cannot
-    narrow it). The walk is skipped when some gram is held by fewer than `walk_share` of the
-    agents (a walk then finds fewer matches than a page holds); without statistics it is kept,
-    and every code counts as rare."""
+    """The grams to ask for and the walk to try first, or None when the term is shorter than a
+    gram (the index cannot narrow it).
+
+    The walk: finding `page_rows` matches of share s costs page_rows / s rows walked, reading
+    them all through the index s * N matches at `INDEX_ROW_COST` each; the two cost the same
+    at the walk's length sqrt(page_rows * N * INDEX_ROW_COST) (~8,300 rows for a million
+    agents), which bounds both: a longer walk is cut short, and a term rarer than the walk can
+    fill a page from goes to the index, whose matches are then fewer than that. N is the
+    table's agents (an organization's are fewer). No walk at all when some gram of the term is
+    rarer than that already. Without statistics: every code counts as rare, and the walk is
+    `longest_walk`."""
     count = len(term) - GRAM + 1
     if count < 1:
         return None
@@ -101,10 +119,12 @@ def choose(
                 covered |= words[i]
         if len(chosen) >= 2:
             break
-    walk = True
+    walk = longest_walk
     if stats is not None:
+        walk = min(walk, math.ceil(math.sqrt(page_rows * stats.rows * INDEX_ROW_COST)))
         rarest = min(stats.shares.get(key ^ _code(lowered, i), stats.floor) for i in range(count))
-        walk = rarest >= walk_share
+        if rarest * walk < page_rows:
+            walk = 0
     return GramChoice(sorted(i + 1 for i in chosen), walk)
 
 
@@ -112,10 +132,10 @@ def parse_stats(row: Any) -> GramStats | None:
     """`STATS_SQL`'s row as statistics; None before the index was first analyzed."""
     if row is None or not row[0] or not row[1]:
         return None
-    elements, frequencies = row[0], row[1]
+    elements, frequencies, rows = row[0], row[1], row[2]
     codes = [int(value) for value in elements.strip("{}").split(",")]
     shares = dict(zip(codes, frequencies[: len(codes)], strict=True))
-    return GramStats(shares, min(shares.values()))
+    return GramStats(shares, min(shares.values()), max(float(rows), 1.0))
 
 
 _cache: dict[str, tuple[float, GramStats | None]] = {}
@@ -137,11 +157,13 @@ async def gram_stats(database_key: str, load: Callable[[], Awaitable[Any]]) -> G
 async def choice_for(
     term: str,
     organization_id: uuid.UUID,
-    walk_share: float,
+    page_rows: int,
+    longest_walk: int,
     database_key: str,
     load: Callable[[], Awaitable[Any]],
 ) -> GramChoice | None:
     """`choose` with the database's statistics (read only for terms the index can narrow)."""
     if len(term) < GRAM:
         return None
-    return choose(term, organization_id, await gram_stats(database_key, load), walk_share)
+    stats = await gram_stats(database_key, load)
+    return choose(term, organization_id, stats, page_rows, longest_walk)

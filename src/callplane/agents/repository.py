@@ -18,9 +18,9 @@ from callplane.kit.filters import TimeFilters, like_pattern
 from callplane.kit.pagination import decode_cursor, encode_cursor, paginate
 from callplane.models import Agent
 
-# Name search on PostgreSQL: how many agents the created_at walk reads before the trigram index
-# is asked instead (see `AgentRepository._name_search`).
-NAME_WALK = 4000
+# Name search on PostgreSQL: the most agents the created_at walk reads before the name grams
+# index is asked instead (see `AgentRepository._name_search`; `name_search.choose` shortens it).
+NAME_WALK = 10_000
 
 
 class AgentRepository(OrgRepository[Agent]):
@@ -72,12 +72,13 @@ class AgentRepository(OrgRepository[Agent]):
         Left to itself the planner either walks the organization's created_at index filtering
         every row (slow when matches are rare, or all old) or reads every match through an
         index and sorts them (slow when matches are many); its estimates for substring
-        patterns are rough. So: unless the index's statistics say the term is rare, first walk
-        at most `NAME_WALK` agents from the cursor on, newest first, and keep the matching
-        ones; when matches are common that fills the page. If it does not, matches are rare
-        (under limit / NAME_WALK of the rows walked), and they are read through the name grams
-        index (`name_search.choose` picks the few grams to ask for; the real ILIKE rechecks)
-        into a MATERIALIZED CTE (which the planner cannot turn back into the walk) and only
+        patterns are rough. So: first walk agents newest first from the cursor on, as many as
+        `name_search.choose` says from the name grams index's statistics (at most `NAME_WALK`;
+        none when a gram of the term is too rare for a walk to fill the page), and keep the
+        matching ones; when matches are common that fills the page. If it does not, matches
+        are rare, and they are read through the name grams index (`choose` picks the few grams
+        to ask for; the real ILIKE rechecks) into a MATERIALIZED CTE (which the planner cannot
+        turn back into the walk) and only
         they are sorted."""
         kinds = (datetime, uuid.UUID)
         pattern = like_pattern(term)
@@ -87,17 +88,16 @@ class AgentRepository(OrgRepository[Agent]):
             return (await session.execute(text(STATS_SQL))).first()
 
         key = str(session.get_bind().engine.url)
-        choice = await choice_for(term, self.organization_id, limit / NAME_WALK, key, load)
-        if choice is None or choice.walk:
+        choice = await choice_for(term, self.organization_id, limit + 1, NAME_WALK, key, load)
+        walk = NAME_WALK if choice is None else choice.walk
+        if walk:
             window = statement
             if cursor is not None:
                 after = decode_cursor(cursor, kinds)
                 window = window.where(tuple_(Agent.created_at, Agent.id) < tuple_(*after))
             recent = aliased(
                 Agent,
-                window.order_by(Agent.created_at.desc(), Agent.id.desc())
-                .limit(NAME_WALK)
-                .subquery(),
+                window.order_by(Agent.created_at.desc(), Agent.id.desc()).limit(walk).subquery(),
             )
             walked = _row_columns(select(recent), recent).where(_name_like(recent.name, pattern))
             rows, next_cursor = await paginate(
@@ -296,12 +296,12 @@ async def list_json(
         async def load() -> Any:
             return await dialect.fetchrow(database, STATS_SQL)
 
-        choice = await choice_for(
-            name, organization_id, limit / NAME_WALK, str(database.engine.url), load
-        )
+        key = str(database.engine.url)
+        choice = await choice_for(name, organization_id, limit + 1, NAME_WALK, key, load)
+        walked = NAME_WALK if choice is None else choice.walk
         rows = []
-        if choice is None or choice.walk:
-            rows = await dialect.fetch(database, walk, *args, NAME_WALK)
+        if walked:
+            rows = await dialect.fetch(database, walk, *args, walked)
         if len(rows) <= limit:  # no walk, or it did not fill the page: the matches are rare
             if choice is None:
                 rows = await dialect.fetch(database, scan, *args)
