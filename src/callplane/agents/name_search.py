@@ -81,13 +81,16 @@ def choose(
     """The grams to ask for and the walk to try first, or None when the term is shorter than a
     gram (the index cannot narrow it).
 
-    The walk: finding `page_rows` matches of share s costs page_rows / s rows walked, reading
-    them all through the index s * N matches at `INDEX_ROW_COST` each; the two cost the same
-    at the walk's length sqrt(page_rows * N * INDEX_ROW_COST) (~8,300 rows for a million
-    agents), which bounds both: a longer walk is cut short, and a term rarer than the walk can
-    fill a page from goes to the index, whose matches are then fewer than that. N is the
-    table's agents (an organization's are fewer). No walk at all when some gram of the term is
-    rarer than that already. Without statistics: every code counts as rare, and the walk is
+    The walk: finding `page_rows` matches of share s costs page_rows / s rows walked; reading
+    all s * N of them through the index costs `INDEX_ROW_COST` rows walked each (N: the
+    table's agents; an organization's are fewer). The two are equal at the balanced length
+    sqrt(page_rows * N * INDEX_ROW_COST) (~8,300 rows for a million agents): a walk at least
+    that long that comes back short leaves a term whose matches cost the index no more than
+    the walk did. The rarest gram's share u bounds the term's (closely for one word): the walk
+    is lengthened to fill the page twice at share u, so a term that common is found by the
+    walk however its matches fall, unless reading u * N matches through the index would cost
+    less; it is at most `longest_walk`; and there is none when even at share u it could not
+    fill the page. Without statistics every code counts as rare, and the walk is
     `longest_walk`."""
     count = len(term) - GRAM + 1
     if count < 1:
@@ -121,8 +124,10 @@ def choose(
             break
     walk = longest_walk
     if stats is not None:
-        walk = min(walk, math.ceil(math.sqrt(page_rows * stats.rows * INDEX_ROW_COST)))
         rarest = min(stats.shares.get(key ^ _code(lowered, i), stats.floor) for i in range(count))
+        balanced = math.sqrt(page_rows * stats.rows * INDEX_ROW_COST)
+        at_rarest = min(2 * page_rows / rarest, rarest * stats.rows * INDEX_ROW_COST)
+        walk = min(walk, math.ceil(max(balanced, at_rarest)))
         if rarest * walk < page_rows:
             walk = 0
     return GramChoice(sorted(i + 1 for i in chosen), walk)
