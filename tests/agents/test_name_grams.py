@@ -231,13 +231,13 @@ def test_choice_prefers_rare_grams_of_different_words() -> None:
     assert len({g for g in grams if g in "billing"}) == 1  # one gram of each word
     # Every gram is held by 1.2% of the agents or more: matches may be common, so walk, as far
     # as reading the matches through the index would cost for a million agents.
-    assert chosen.walk == 8_325
+    assert chosen.walk == 6_481
     assert choose(term, organization, stats, 21, 4_000) == GramChoice(chosen.positions, 4_000)
-    # In a table of 1,000 agents the walk would be 264 long, where `g s` (1.2%) has 3 matches
+    # In a table of 1,000 agents the walk would be 205 long, where `g s` (1.2%) has 3 matches
     # at most: straight to the index.
     small = choose(term, organization, GramStats(common, 0.0015, 1_000), 21, 10_000)
     assert small is not None and small.walk == 0
-    # A gram the statistics do not hold is rarer than their floor (0.15%): a walk of 8,325
+    # A gram the statistics do not hold is rarer than their floor (0.15%): a walk of 6,481
     # would find 12 matches, not the page's 21; it is skipped.
     del common[share("g s")]
     rare = choose(term, organization, GramStats(common, 0.0015, 1e6), 21, 10_000)
@@ -245,4 +245,4 @@ def test_choice_prefers_rare_grams_of_different_words() -> None:
     # The budget: grams at 25% each, the rarest only.
     crowded = GramStats(dict.fromkeys(common, 0.25), 0.25, 1e6)
     only = choose(term, organization, crowded, 21, 10_000)
-    assert only is not None and len(only.positions) == 1 and only.walk == 8_325
+    assert only is not None and len(only.positions) == 1 and only.walk == 6_481

@@ -28,9 +28,9 @@ MOST_GRAMS = 3
 # gram is asked for whatever its share): each posting costs the scan ~20 to 40 ns to decode.
 GRAM_BUDGET = 0.12
 STATS_SECONDS = 60.0
-# What a match read through the index costs (bitmap heap visit, recheck, sort: ~3 µs on the
-# bench) in rows of the newest-first walk (~0.9 µs each).
-INDEX_ROW_COST = 3.3
+# What a match read through the index costs (bitmap heap visit, recheck, sort: ~2 µs of the
+# server's CPU on the bench at a million agents) in rows of the newest-first walk (~1.1 µs each).
+INDEX_ROW_COST = 2.0
 
 STATS_SQL = """SELECT s.most_common_elems::text, s.most_common_elem_freqs, c.reltuples::float8
 FROM pg_class c LEFT JOIN pg_stats s
@@ -84,7 +84,7 @@ def choose(
     The walk: finding `page_rows` matches of share s costs page_rows / s rows walked; reading
     all s * N of them through the index costs `INDEX_ROW_COST` rows walked each (N: the
     table's agents; an organization's are fewer). The two are equal at the balanced length
-    sqrt(page_rows * N * INDEX_ROW_COST) (~8,300 rows for a million agents): a walk at least
+    sqrt(page_rows * N * INDEX_ROW_COST) (~6,500 rows for a million agents): a walk at least
     that long that comes back short leaves a term whose matches cost the index no more than
     the walk did. The rarest gram's share u bounds the term's (closely for one word): the walk
     is lengthened to fill the page twice at share u, so a term that common is found by the
