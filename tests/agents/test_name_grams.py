@@ -232,7 +232,13 @@ def test_choice_prefers_rare_grams_of_different_words() -> None:
     # Every gram is held by 1.2% of the agents or more: matches may be common, so walk, as far
     # as reading the matches through the index would cost for a million agents.
     assert chosen.walk == 6_481
-    assert choose(term, organization, stats, 21, 4_000) == GramChoice(chosen.positions, 4_000)
+    # Two words, and 1.2% would fill 78 / 21 pages of that walk, not 8: the index is asked
+    # first, for at most the 3,241 matches reading which costs what the walk would.
+    assert chosen.cap == 3_241
+    shorter = GramChoice(chosen.positions, 4_000, 5_250)
+    assert choose(term, organization, stats, 21, 4_000) == shorter
+    one_word = choose("billings", organization, stats, 21, 10_000)
+    assert one_word is not None and one_word.cap == 0  # its rarest gram's share is close
     # In a table of 1,000 agents the walk would be 205 long, where `g s` (1.2%) has 3 matches
     # at most: straight to the index.
     small = choose(term, organization, GramStats(common, 0.0015, 1_000), 21, 10_000)
@@ -246,3 +252,25 @@ def test_choice_prefers_rare_grams_of_different_words() -> None:
     crowded = GramStats(dict.fromkeys(common, 0.25), 0.25, 1e6)
     only = choose(term, organization, crowded, 21, 10_000)
     assert only is not None and len(only.positions) == 1 and only.walk == 6_481
+    assert only.cap == 0  # common-looking: the walk first
+
+
+@pytest.mark.parametrize("cap", [1, 10_000])
+async def test_name_search_asking_the_index_first(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch, cap: int
+) -> None:
+    """A term of several words may be asked of the index first, capped: under the cap the page
+    is the index's; at it (1 here), the walk and then the uncapped index answer."""
+    monkeypatch.setattr(repository, "NAME_WALK", 2)
+    monkeypatch.setattr(name_search, "gram_stats", _fixed(None))
+    choose_really = name_search.choose
+
+    def index_first(*args: Any) -> GramChoice | None:
+        chosen = choose_really(*args)
+        return None if chosen is None else GramChoice(chosen.positions, chosen.walk, cap)
+
+    monkeypatch.setattr(name_search, "choose", index_first)
+    for copy in range(3):
+        for name in NAMES:
+            await tenant.create_agent(name=f"{name} {copy}")
+    await _compare(tenant)

@@ -212,11 +212,12 @@ def _list_sql(*, active: bool, is_demo: bool, cursor: bool, name: bool) -> tuple
     """The statements of a quick list page with these filters present. Parameters: $1 the
     organization, then `active`, `is_demo`, the cursor's two values, the name pattern (each
     only when present), the row limit; then the walk's length in a name search's first
-    statement, the term and the chosen grams' positions in its third. One statement, or three
+    statement, the term, the chosen grams' positions and the cap on matches (NULL: none) in its
+    third, whose rows carry how many matches it read as a fourth column. One statement, or three
     for a name search: the walk, the matches read through the organization's rows (terms
     shorter than a gram), the matches read through the name grams index (see
     `AgentRepository._name_search`)."""
-    numbers = iter(range(2, 12))
+    numbers = iter(range(2, 13))
     where = ["a.organization_id = $1"]
     if active:
         where.append(f"a.active = ${next(numbers)}")
@@ -233,16 +234,16 @@ def _list_sql(*, active: bool, is_demo: bool, cursor: bool, name: bool) -> tuple
         return (f"SELECT {_LIST_COLUMNS} FROM agents a WHERE {window} {_ORDER} LIMIT ${limit}",)
     pattern = _NAME.format(f"${next(numbers)}::varchar")
     limit, walked = next(numbers), next(numbers)
-    term, positions = walked, next(numbers)
+    term, positions, cap = walked, next(numbers), next(numbers)
     walk = (
         f"SELECT {_LIST_COLUMNS} FROM (SELECT * FROM agents a WHERE {window} {_ORDER} "
         f"LIMIT ${walked}) a WHERE {pattern} {_ORDER} LIMIT ${limit}"
     )
 
-    def matches(condition: str) -> str:
+    def matches(condition: str, extra: str = "") -> str:
         return (
             f"WITH name_matches AS MATERIALIZED (SELECT * FROM agents a WHERE {filters} AND "
-            f"{condition}) SELECT {_LIST_COLUMNS} FROM name_matches a"
+            f"{condition}) SELECT {_LIST_COLUMNS}{extra} FROM name_matches a"
             f"{' WHERE ' + after if after else ''} {_ORDER} LIMIT ${limit}"
         )
 
@@ -250,7 +251,11 @@ def _list_sql(*, active: bool, is_demo: bool, cursor: bool, name: bool) -> tuple
         f"cp_name_grams(a.organization_id, a.name) @> "
         f"cp_term_grams($1, ${term}::text, ${positions}::int[])"
     )
-    return walk, matches(pattern), matches(f"{grams} AND {pattern}")
+    # At most $cap matches (LIMIT NULL: all of them), and how many were read.
+    capped = matches(
+        f"{grams} AND {pattern} LIMIT ${cap}::bigint", ", (SELECT count(*) FROM name_matches)"
+    )
+    return walk, matches(pattern), capped
 
 
 _LIST_SQL = {
@@ -299,14 +304,18 @@ async def list_json(
         key = str(database.engine.url)
         choice = await choice_for(name, organization_id, limit + 1, NAME_WALK, key, load)
         walked = NAME_WALK if choice is None else choice.walk
-        rows = []
-        if walked:
+        rows, done = [], False
+        if choice is not None and choice.cap:  # the index first: are there fewer matches?
+            rows = await dialect.fetch(database, grams, *args, name, choice.positions, choice.cap)
+            done = rows[0][3] < choice.cap if rows else cursor is None
+        if not done and walked:
             rows = await dialect.fetch(database, walk, *args, walked)
-        if len(rows) <= limit:  # no walk, or it did not fill the page: the matches are rare
+            done = len(rows) > limit
+        if not done:  # no walk, or it did not fill the page: the matches are rare
             if choice is None:
                 rows = await dialect.fetch(database, scan, *args)
             else:
-                rows = await dialect.fetch(database, grams, *args, name, choice.positions)
+                rows = await dialect.fetch(database, grams, *args, name, choice.positions, None)
     if len(rows) <= limit:
         return [row[0] for row in rows], None
     last = rows[limit - 1]
