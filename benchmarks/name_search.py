@@ -1,47 +1,122 @@
-"""Name search at every selectivity (issue 15): the repository's list call, timed from Python.
+"""Name search at every selectivity (issue 15): before and after, in one run.
 
 For search terms matching from ~0.01% to ~50% of an organization's agents (the seeded names of
-`benchmarks.seed`), times `AgentRepository.list(name=term, limit=20)` — every statement it sends,
-round trips included — `--repeat` times warm, and prints p50/p95 per term with the plan of the
-last statement. Target: p95 ≤ 20 ms at every selectivity.
+`benchmarks.seed`), calls the quick route's `list_json(name=term, limit=20)` — the statements
+`GET /core/agents?name=term` sends on PostgreSQL — on two databases holding the same rows:
+`--database-url` migrated to head (this code, the name grams index) and `--before-url` at
+`--before-revision` (the trigram index), answered by the repository module of `--before-code`
+(a git revision, loaded from git). Calls alternate before/after, `--repeat` times each after 3
+warm-up calls; then every statement of one call is run again under EXPLAIN ANALYZE, alternated
+the same way, and `--repeat` times more without EXPLAIN. Printed per term: the share of names,
+SQL p50/p95 (planning + execution, server side), the server's CPU per call (the backend's user +
+system time over those last calls, from /proc: PostgreSQL must run on this machine), the call's
+p50 (wall, round trips included), the statements sent and the plan.
+Target: SQL p95 <= 20 ms at every selectivity.
 
-Usage: `python -m benchmarks.name_search --database-url URL --organization bench-big`.
+Usage: `python -m benchmarks.name_search --database-url URL [--before-url URL] [--seed AGENTS]`;
+`--seed` first (re)creates `--database-url` with `AGENTS` agents in `bench-big` and 1,000 in
+`bench-small` and makes `--before-url` a copy of it downgraded to `--before-revision`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
-import uuid
-from datetime import datetime
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import asyncpg
-from sqlalchemy import event, select
+from alembic import command
 
 from benchmarks import database as bench_database
+from benchmarks import seed
 from benchmarks.diagnostics import Plan
-from callplane.agents.repository import ROW_FIELDS, AgentRepository
+from callplane.agents import repository
+from callplane.db import dialect, migrate
 from callplane.db.engine import Database, create_engine
-from callplane.kit.filters import TimeFilters
-from callplane.kit.pagination import paginate
-from callplane.models import Agent, Organization
 
-# Terms of the seeded names ("<Company> <Department> <Role>"), rarest first.
+# Terms of the seeded names ("<Company> <Department> <Role>"), rarest first (shares at 1M).
 TERMS = [
-    "larkspur billing agent",  # ~0.0125%
+    "larkspur billing agent",  # ~0.012%
     "larkspur billing",  # ~0.05%
-    "billing scheduler",  # ~0.25%
+    "cedar c",  # ~0.1%
+    "billing scheduler",  # ~0.26%
+    "l a",  # ~0.3%: a rare term across the walk's threshold (0.5%)
+    "d a",  # ~0.6%
     "larkspur",  # ~1%
+    "ing s",  # ~1.2%
     "billing",  # ~5%
     "scheduling",  # ~5% (another department)
     " agent",  # ~25%
     "assistant",  # ~40%
-    "ing ",  # departments ending in -ing: ~50%
+    "an",  # ~47%
+    "ing ",  # departments ending in -ing: ~21%
 ]
 TARGET_MS = 20.0
+SMALL_AGENTS = 1_000
+
+
+async def _seed(url: str, organization: str, agents: int) -> None:
+    """A fresh database: migrations, `organization` with `agents` agents and `bench-small`."""
+    await bench_database.recreate(url)
+    await asyncio.to_thread(bench_database.upgrade, url)
+    small = await bench_database.create_org(url, "bench-small")
+    big = await bench_database.create_org(url, organization)
+    timing = await seed.seed_agents(
+        bench_database.asyncpg_dsn(url), {small.id: SMALL_AGENTS, big.id: agents}
+    )
+    print(
+        f"seeded {agents:,} + {SMALL_AGENTS:,} agents: insert {timing.insert_seconds:.1f}s, "
+        f"indexes {timing.index_seconds:.1f}s, vacuum+analyze {timing.analyze_seconds:.1f}s",
+        flush=True,
+    )
+
+
+async def _copy(url: str, before_url: str, revision: str) -> None:
+    """`before_url`: a copy of `url` (same rows, same pages), downgraded to `revision`."""
+    name, copy = bench_database.database_name(url), bench_database.database_name(before_url)
+    if "bench" not in copy:
+        raise SystemExit(f"refusing to drop {copy!r}: a bench database's name contains 'bench'")
+    connection = await asyncpg.connect(bench_database.asyncpg_dsn(url, "postgres"))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{name}"')
+    finally:
+        await connection.close()
+    await asyncio.to_thread(command.downgrade, migrate.alembic_config(before_url), revision)
+    connection = await asyncpg.connect(bench_database.asyncpg_dsn(before_url))
+    try:
+        await connection.execute("VACUUM (ANALYZE) agents")
+    finally:
+        await connection.close()
+
+
+def _module_at(revision: str) -> ModuleType:
+    """`callplane.agents.repository` as it was at `revision` (read with git)."""
+    source = subprocess.run(
+        ["git", "show", f"{revision}:src/callplane/agents/repository.py"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent,
+    ).stdout
+    path = Path(tempfile.mkdtemp(prefix="name-search-")) / "repository_before.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("repository_before", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["repository_before"] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 async def _share(dsn: str, organization_id: Any, term: str) -> float:
@@ -58,117 +133,159 @@ async def _share(dsn: str, organization_id: Any, term: str) -> float:
     return float(value)
 
 
-async def _explained(
-    db: Database, statements: list[tuple[str, Any]], repeat: int
-) -> tuple[list[float], str]:
-    """Planning + execution ms (EXPLAIN ANALYZE, server side) of all the statements of one
-    call, `repeat` times, sorted; and the plan nodes of the last statement (the page)."""
-    totals = []
-    nodes = ""
-    async with db.session(write=False) as session, session.begin():
-        connection = await session.connection()
-        for _ in range(repeat):
-            total = 0.0
-            for statement, parameters in statements:
-                if statement.startswith(("SET", "RESET")):
-                    await connection.exec_driver_sql(statement, parameters)
-                    continue
-                result = await connection.exec_driver_sql(
-                    f"EXPLAIN (ANALYZE) {statement}", parameters
-                )
-                plan = Plan(0, 0, "\n".join(str(row[0]) for row in result))
-                for line in plan.text.splitlines():
-                    if line.startswith(("Planning Time", "Execution Time")):
-                        total += float(line.split(":")[1].split()[0])
-                nodes = plan.nodes
-            totals.append(total)
-    return sorted(totals), nodes
+class Side:
+    """One database and the `list_json` that answers on it; records the statements it sends."""
+
+    def __init__(self, label: str, url: str, list_json: Callable[..., Any]) -> None:
+        self.label, self.url, self.list_json = label, url, list_json
+        self.database = Database(create_engine(url, pool_size=2))
+        self.sent: list[tuple[str, tuple[Any, ...]]] = []
+        self.organization_id: Any = None
+
+    async def call(self, term: str) -> tuple[float, int]:
+        self.sent.clear()
+        started = time.perf_counter()
+        rows, _ = await self.list_json(
+            self.database,
+            self.organization_id,
+            name=term,
+            active=None,
+            is_demo=None,
+            limit=20,
+            cursor=None,
+        )
+        return (time.perf_counter() - started) * 1000, len(rows)
 
 
-async def sweep(url: str, organization: str, repeat: int) -> list[str]:
-    db = Database(create_engine(url, pool_size=2))
-    statements: list[tuple[str, Any]] = []
+async def _explain(
+    connection: asyncpg.Connection, sent: list[tuple[str, tuple[Any, ...]]]
+) -> tuple[float, str]:
+    """Planning + execution ms of the statements, and the plan nodes of the last (the page)."""
+    total, nodes = 0.0, ""
+    for sql, args in sent:
+        rows = await connection.fetch(f"EXPLAIN (ANALYZE) {sql}", *args)
+        plan = Plan(0, 0, "\n".join(row[0] for row in rows))
+        for line in plan.text.splitlines():
+            if line.startswith(("Planning Time", "Execution Time")):
+                total += float(line.split(":")[1].split()[0])
+        nodes = plan.nodes
+    return total, nodes
 
-    def capture(*args: Any) -> None:
-        statements.append((args[2], args[3]))
 
-    event.listen(db.engine.sync_engine, "before_cursor_execute", capture)
+def _cpu_ms(pid: int) -> float:
+    """CPU time (user + system) of a local PostgreSQL backend so far, in ms."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+async def _backend_cpu(
+    connection: asyncpg.Connection, sent: list[tuple[str, tuple[Any, ...]]], repeat: int
+) -> float:
+    """The backend's CPU ms per call for the statements of one call, over `repeat` calls: what
+    the search costs the server whatever else the machine's cores are busy with."""
+    pid = connection.get_server_pid()
+    started = _cpu_ms(pid)
+    for _ in range(repeat):
+        for sql, args in sent:
+            await connection.fetch(sql, *args)
+    return (_cpu_ms(pid) - started) / repeat
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, int(len(ordered) * 0.95) - 1)]
+
+
+async def sweep(sides: list[Side], organization: str, repeat: int) -> list[str]:
+    recorder: list[Side] = []
+    fetch = dialect.fetch
+
+    async def recording(database: Database, sql: str, *args: Any) -> list[Any]:
+        recorder[0].sent.append((sql, args))
+        return await fetch(database, sql, *args)
+
+    dialect.fetch = recording
+    labels = " | ".join(
+        f"{side.label} SQL p50 / p95 ms | {side.label} server CPU ms per call | "
+        f"{side.label} call p50 ms | {side.label} statements"
+        for side in sides
+    )
     lines = [
-        "| term | share of names | rows | SQL p50 ms | SQL p95 ms | call p50 ms | statements "
-        "| plan of the page's statement | result |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"| term | share of names | {labels} | plan of the last page statement (after) | result |",
+        "|---|---|" + "---|---|---|---|" * len(sides) + "---|---|",
     ]
     try:
-        async with db.session(write=False) as session:
-            organization_id = await session.scalar(
-                select(Organization.id).where(Organization.name == organization)
+        connections = {}
+        for side in sides:
+            connection = await asyncpg.connect(bench_database.asyncpg_dsn(side.url))
+            side.organization_id = await connection.fetchval(
+                "SELECT id FROM organizations WHERE name = $1", organization
             )
-        if organization_id is None:
-            raise SystemExit(f"no organization {organization!r}")
-        dsn = bench_database.asyncpg_dsn(url)
+            if side.organization_id is None:
+                raise SystemExit(f"no organization {organization!r} in {side.url}")
+            connections[side.label] = connection
+        dsn = bench_database.asyncpg_dsn(sides[-1].url)
         for term in TERMS:
-            share = await _share(dsn, organization_id, term)
-            timings = []
-            rows: list[Any] = []
-            for _ in range(repeat + 3):
-                statements.clear()
-                async with db.session(write=False) as session:
-                    started = time.perf_counter()
-                    rows, _ = await AgentRepository(session, organization_id).list(
-                        name=term,
-                        active=None,
-                        is_demo=None,
-                        metadata=None,
-                        times=TimeFilters(),
-                        limit=20,
-                        cursor=None,
-                    )
-                    timings.append((time.perf_counter() - started) * 1000)
-            timings = sorted(timings[3:])
-            sent = [pair for pair in statements if not pair[0].startswith(("SET", "RESET"))]
-            count = len(sent)
-            sql, plan = await _explained(db, list(statements), repeat)
-            p95 = sql[max(0, int(len(sql) * 0.95) - 1)]
-            lines.append(
-                f"| `{term}` | {share:.4%} | {len(rows)} | {statistics.median(sql):.2f} | "
-                f"{p95:.2f} | {statistics.median(timings):.2f} | {count} | `{plan}` | "
-                f"{'PASS' if p95 <= TARGET_MS else 'MISS'} |"
+            share = await _share(dsn, sides[-1].organization_id, term)
+            calls: dict[str, list[float]] = {side.label: [] for side in sides}
+            sql: dict[str, list[float]] = {side.label: [] for side in sides}
+            sent: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}
+            nodes = ""
+            for round_ in range(repeat + 3):
+                for side in sides:
+                    recorder[:] = [side]
+                    elapsed, _ = await side.call(term)
+                    if round_ >= 3:
+                        calls[side.label].append(elapsed)
+                    sent[side.label] = list(side.sent)
+            for _ in range(repeat):
+                for side in sides:
+                    total, nodes = await _explain(connections[side.label], sent[side.label])
+                    sql[side.label].append(total)
+            cpu = {
+                side.label: await _backend_cpu(connections[side.label], sent[side.label], repeat)
+                for side in sides
+            }
+            cells = " | ".join(
+                f"{statistics.median(sql[s.label]):.2f} / {_p95(sql[s.label]):.2f} | "
+                f"{cpu[s.label]:.2f} | {statistics.median(calls[s.label]):.2f} | "
+                f"{len(sent[s.label])}"
+                for s in sides
             )
+            verdict = "PASS" if _p95(sql[sides[-1].label]) <= TARGET_MS else "MISS"
+            lines.append(f"| `{term}` | {share:.4%} | {cells} | `{nodes}` | {verdict} |")
             print(lines[-1], flush=True)
+        for connection in connections.values():
+            await connection.close()
     finally:
-        await db.dispose()
+        dialect.fetch = fetch
+        for side in sides:
+            await side.database.dispose()
     return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.name_search")
-    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--database-url", required=True, help="migrated to head: this code")
+    parser.add_argument("--before-url", help="the same rows at --before-revision")
+    parser.add_argument("--before-revision", default="0018")
+    parser.add_argument("--before-code", default="main", help="git revision of the 'before' code")
     parser.add_argument("--organization", default="bench-big")
-    parser.add_argument("--repeat", type=int, default=40)
+    parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument(
-        "--plain",
-        action="store_true",
-        help="measure the single ILIKE statement used before issue 15 (the planner's choice)",
+        "--seed", type=int, metavar="AGENTS", help="(re)create the database with this many agents"
     )
     args = parser.parse_args()
-    if args.plain:
-
-        async def plain(
-            self: AgentRepository, statement: Any, pattern: str, *, limit: int, cursor: Any
-        ) -> Any:
-            narrowed = statement.where(Agent.name.ilike(pattern, escape="\\"))
-            return await paginate(
-                self.session,
-                narrowed.with_only_columns(*(getattr(Agent, f) for f in ROW_FIELDS)),
-                (Agent.created_at, Agent.id),
-                (datetime, uuid.UUID),
-                limit=limit,
-                cursor=cursor,
-                rows=True,
-            )
-
-        AgentRepository._name_search = plain  # type: ignore[method-assign,assignment]
-    lines = asyncio.run(sweep(args.database_url, args.organization, args.repeat))
+    if args.seed:
+        asyncio.run(_seed(args.database_url, args.organization, args.seed))
+        if args.before_url:
+            asyncio.run(_copy(args.database_url, args.before_url, args.before_revision))
+    sides = []
+    if args.before_url:
+        before = _module_at(args.before_code)
+        sides.append(Side("before", args.before_url, before.list_json))
+    sides.append(Side("after", args.database_url, repository.list_json))
+    lines = asyncio.run(sweep(sides, args.organization, args.repeat))
     print()
     print("\n".join(lines))
 

@@ -1,5 +1,5 @@
 """Name search pages come out the same whichever plan finds them (issue 15): on PostgreSQL the
-repository first walks a bounded number of agents newest-first, then asks the trigram index for
+repository first walks a bounded number of agents newest-first, then asks the name grams index for
 the rare matches; the walk is shrunk here so a few agents exercise both paths and the page
 boundaries between them. On SQLite the same assertions run against the plain statement."""
 

@@ -13,7 +13,12 @@ from callplane.models import Base
 config = context.config
 
 # Indexes only PostgreSQL has (trigram and GIN), created by raw SQL in the migrations.
-POSTGRES_ONLY_INDEXES = {"ix_agents_name_trgm", "ix_agents_org_name_trgm", "ix_agents_metadata_gin"}
+POSTGRES_ONLY_INDEXES = {
+    "ix_agents_name_trgm",
+    "ix_agents_org_name_trgm",
+    "ix_agents_org_name_grams",
+    "ix_agents_metadata_gin",
+}
 # Full-text indexes of knowledge chunks, created by raw SQL (migration 0011): the
 # PostgreSQL generated tsvector column and its GIN index, SQLite's FTS5 table and its shadow tables.
 FULL_TEXT_INDEXES = {"ix_knowledge_chunks_search"}

@@ -1,0 +1,185 @@
+"""Which trigrams of a name search term PostgreSQL's `ix_agents_org_name_grams` is asked for
+(issue 15, ADR 0005 amendment).
+
+The index (migration `namesearch`) holds, per agent, the codes of every three consecutive
+characters of the lowercased name, spaces included, keyed by the organization. A GIN scan that
+intersects codes decodes the whole posting list of each one it is given, so asking for every
+trigram of `billing scheduler` reads `ing`, `lin`, `sch`... (5 to 25% of the agents each) to find
+0.26%. So the search asks for at most `MOST_GRAMS` of them: the rarest by the index's own
+statistics (ANALYZE's most common elements and their shares), from different words where it
+can (`g s`, spanning two words, is rare although both words are common; two grams of one word
+find that word again), within a budget of total share. The index only narrows: every candidate
+is rechecked with the real `ILIKE`, so the choice can change the time of a search, never its
+answer — which is why the statistics may be a minute old.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+GRAM = 3
+MOST_GRAMS = 3
+# Most total share (of the table's agents) the chosen grams' posting lists may hold (the rarest
+# gram is asked for whatever its share): each posting costs the scan ~20 to 40 ns to decode.
+GRAM_BUDGET = 0.12
+STATS_SECONDS = 60.0
+# What a match read through the index costs (bitmap heap visit, recheck, sort: ~2 µs of the
+# server's CPU on the bench at a million agents) in rows of the newest-first walk (~1.1 µs each).
+INDEX_ROW_COST = 2.0
+# A term of several words whose rarest gram's share would fill fewer pages than this in the walk
+# is asked of the index first (capped): that bound is loose for several words (`r b` holds 0.75%
+# of the agents, `larkspur billing agent` 0.012%), so the walk would often be spent for nothing.
+INDEX_FIRST_PAGES = 8
+
+STATS_SQL = """SELECT s.most_common_elems::text, s.most_common_elem_freqs, c.reltuples::float8
+FROM pg_class c LEFT JOIN pg_stats s
+  ON s.schemaname = current_schema() AND s.tablename = 'ix_agents_org_name_grams'
+WHERE c.oid = 'agents'::regclass"""
+
+
+@dataclass(frozen=True)
+class GramStats:
+    """ANALYZE's view of the index: the share of the table's agents holding each of its most
+    common codes; every other code is held by fewer than `floor` of them."""
+
+    shares: dict[int, float]
+    floor: float
+    rows: float  # the table's agents
+
+
+@dataclass(frozen=True)
+class GramChoice:
+    positions: list[int]  # 1-based positions in the term of the grams to ask the index for
+    walk: int  # how many agents to walk newest-first before asking the index (0: none)
+    # Ask the index first for at most this many matches (0: do not); only when it finds that
+    # many is the walk tried, then the index without a cap.
+    cap: int = 0
+
+
+def organization_key(organization_id: uuid.UUID) -> int:
+    """The low 64 bits of the organization's id as a signed bigint (the migration's `_KEY`)."""
+    return int.from_bytes(organization_id.bytes[8:], "big", signed=True)
+
+
+def _code(lowered: str, start: int) -> int:
+    first, second, third = (ord(c) for c in lowered[start : start + GRAM])
+    return (first << 42) | (second << 21) | third
+
+
+def _lowered(term: str) -> str:
+    """The term lowercased character by character (positions kept). Only used to look codes
+    up in the statistics: the codes asked for are spelled by PostgreSQL (`cp_term_grams`) with
+    its own `lower`, the one `ILIKE` uses."""
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in term)
+
+
+def choose(
+    term: str,
+    organization_id: uuid.UUID,
+    stats: GramStats | None,
+    page_rows: int,
+    longest_walk: int,
+) -> GramChoice | None:
+    """The grams to ask for and the walk to try first, or None when the term is shorter than a
+    gram (the index cannot narrow it).
+
+    The walk: finding `page_rows` matches of share s costs page_rows / s rows walked; reading
+    all s * N of them through the index costs `INDEX_ROW_COST` rows walked each (N: the
+    table's agents; an organization's are fewer). The two are equal at the balanced length
+    sqrt(page_rows * N * INDEX_ROW_COST) (~6,500 rows for a million agents): a walk at least
+    that long that comes back short leaves a term whose matches cost the index no more than
+    the walk did. The rarest gram's share u bounds the term's (closely for one word): the walk
+    is lengthened to fill the page twice at share u, so a term that common is found by the
+    walk however its matches fall, unless reading u * N matches through the index would cost
+    less; it is at most `longest_walk`; and there is none when even at share u it could not
+    fill the page. A term of several words that does not look common is asked of the index
+    first, capped at the matches reading which costs the walk (`INDEX_FIRST_PAGES`). Without
+    statistics every code counts as rare, and the walk is `longest_walk`."""
+    count = len(term) - GRAM + 1
+    if count < 1:
+        return None
+    key, lowered = organization_key(organization_id), _lowered(term)
+    shares = [
+        stats.shares.get(key ^ _code(lowered, i), 0.0) if stats else 0.0 for i in range(count)
+    ]
+    word, words_at = 0, []
+    for i, character in enumerate(term):
+        if not character.isalnum():
+            word = i + 1
+        words_at.append(word if character.isalnum() else None)
+    words = [{w for w in words_at[i : i + GRAM] if w is not None} for i in range(count)]
+    ordered = sorted(range(count), key=lambda i: (shares[i], i))
+    chosen: list[int] = []
+    covered: set[int] = set()
+    for new_words_only in (True, False):  # grams of words not yet covered first
+        for i in ordered:
+            total = sum(shares[j] for j in chosen)
+            if len(chosen) == MOST_GRAMS or (chosen and total + shares[i] > GRAM_BUDGET):
+                break
+            if any(abs(i - j) < GRAM for j in chosen):
+                continue  # overlapping grams find the same agents
+            if new_words_only and chosen and words[i] <= covered:
+                continue
+            chosen.append(i)
+            if len(words[i]) == 1:  # a gram spanning two words leaves each open
+                covered |= words[i]
+        if len(chosen) >= 2:
+            break
+    walk, cap = longest_walk, 0
+    if stats is not None:
+        rarest = min(stats.shares.get(key ^ _code(lowered, i), stats.floor) for i in range(count))
+        balanced = math.sqrt(page_rows * stats.rows * INDEX_ROW_COST)
+        at_rarest = min(2 * page_rows / rarest, rarest * stats.rows * INDEX_ROW_COST)
+        walk = min(walk, math.ceil(max(balanced, at_rarest)))
+        if rarest * walk < page_rows:
+            walk = 0
+        words_in_term = {w for w in words_at if w is not None}
+        if walk and len(words_in_term) > 1 and rarest * walk < INDEX_FIRST_PAGES * page_rows:
+            cap = math.ceil(page_rows * stats.rows / walk)
+    return GramChoice(sorted(i + 1 for i in chosen), walk, cap)
+
+
+def parse_stats(row: Any) -> GramStats | None:
+    """`STATS_SQL`'s row as statistics; None before the index was first analyzed."""
+    if row is None or not row[0] or not row[1]:
+        return None
+    elements, frequencies, rows = row[0], row[1], row[2]
+    codes = [int(value) for value in elements.strip("{}").split(",")]
+    shares = dict(zip(codes, frequencies[: len(codes)], strict=True))
+    return GramStats(shares, min(shares.values()), max(float(rows), 1.0))
+
+
+_cache: dict[str, tuple[float, GramStats | None]] = {}
+
+
+async def gram_stats(database_key: str, load: Callable[[], Awaitable[Any]]) -> GramStats | None:
+    """The index's statistics for the database `database_key`, read again by `load` (a
+    function returning `STATS_SQL`'s row) when older than `STATS_SECONDS`. A process-wide cache
+    of a planning hint: a stale entry can make one search slower, never change its answer."""
+    now = time.monotonic()
+    cached = _cache.get(database_key)
+    if cached is not None and now - cached[0] < STATS_SECONDS:
+        return cached[1]
+    stats = parse_stats(await load())
+    _cache[database_key] = (now, stats)
+    return stats
+
+
+async def choice_for(
+    term: str,
+    organization_id: uuid.UUID,
+    page_rows: int,
+    longest_walk: int,
+    database_key: str,
+    load: Callable[[], Awaitable[Any]],
+) -> GramChoice | None:
+    """`choose` with the database's statistics (read only for terms the index can narrow)."""
+    if len(term) < GRAM:
+        return None
+    stats = await gram_stats(database_key, load)
+    return choose(term, organization_id, stats, page_rows, longest_walk)
