@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 background.append(asyncio.create_task(worker.sweep_forever(database, settings)))
         # What importing and starting left free goes back to the system; then after each burst.
         memory.trim()
-        background.append(asyncio.create_task(memory.trim_when_idle()))
+        background.append(asyncio.create_task(memory.trim_periodically()))
         try:
             yield
         finally:

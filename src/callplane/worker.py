@@ -84,7 +84,7 @@ async def run_worker(settings: Settings) -> None:
     await start(settings, database, listen=True)
     sweeper = asyncio.create_task(sweep_forever(database, settings))
     memory.trim()
-    trimmer = asyncio.create_task(memory.trim_when_idle())
+    trimmer = asyncio.create_task(memory.trim_periodically())
     logger.info(
         "worker started",
         extra={

@@ -57,7 +57,7 @@ def test_without_glibc_nothing_is_called(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(memory, "_libc", None)
     memory.configure()
     memory.trim()
-    asyncio.run(asyncio.wait_for(memory.trim_when_idle(), 1))  # returns at once
+    asyncio.run(asyncio.wait_for(memory.trim_periodically(), 1))  # returns at once
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc only")
@@ -66,13 +66,13 @@ def test_glibc_is_found_and_answers() -> None:
     assert memory._libc.malloc_trim(0) in (0, 1)
 
 
-async def test_trims_once_after_work_when_the_process_goes_quiet(
+async def test_trims_while_the_process_works_not_while_it_rests(
     libc: FakeLibc, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """CPU seconds used before each 10 s check: quiet at start (no work yet: no trim), busy,
-    busy, quiet (trim), quiet and quiet (no work since the trim: none), busy, quiet (trim)."""
-    used_before_check = iter([0.0, 5.0, 5.0, 0.1, 0.0, 0.0, 3.0, 0.2])
-    clock = {"cpu": 0.0, "check": 0}
+    """CPU seconds used before each 10 s check: a quiet start whose trickle reaches 1 s at the
+    third (one trim), two busy checks (a trim each), then rest with less than 1 s (none)."""
+    used_before_check = iter([0.3, 0.3, 0.5, 4.0, 4.0, 0.6, 0.0, 0.2])
+    clock = {"cpu": 0.0, "check": 0.0}
     done = asyncio.Event()
     trims_at: list[int] = []
 
@@ -87,10 +87,10 @@ async def test_trims_once_after_work_when_the_process_goes_quiet(
     monkeypatch.setattr(memory, "asyncio", SimpleNamespace(sleep=sleep))
     monkeypatch.setattr(memory, "time", SimpleNamespace(process_time=lambda: clock["cpu"]))
     monkeypatch.setattr(memory, "trim", lambda: trims_at.append(int(clock["check"])))
-    task = asyncio.create_task(memory.trim_when_idle())
+    task = asyncio.create_task(memory.trim_periodically())
     await asyncio.wait_for(done.wait(), 5)
     task.cancel()
-    assert trims_at == [4, 8]
+    assert trims_at == [3, 4, 5]
     assert libc.calls == []  # trim() was the only way to the C library
 
 
