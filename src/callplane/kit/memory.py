@@ -1,11 +1,12 @@
 """The C heap of a long-running server process: glibc's malloc tuned for many threads that mostly
-wait, and handed back to the system once a burst of work is over (issue 16, ADR 0015).
+wait, and its free pages handed back to the system while the process works (issue 16, ADR 0015).
 
 A `serve` runs ~17 threads at rest and ~35 under load (aiosqlite's one per connection, the SQLite
 read connections', DBOS's, uvloop's). glibc gives threads up to 8 arenas per core, each keeping
 the high-water mark of what its threads once allocated, and raises its mmap threshold after
 each large free, so large buffers stop going back to the system. Measured on the embedded
-default after `benchmarks.embedded`'s load: ~18 MB free but held in 16 arenas.
+default after `benchmarks.embedded`'s load: ~18 MB free but held in 16 arenas (Python's own
+allocator had grown by ~3 MB).
 
 Everything here is a no-op where the C library is not glibc (musl, macOS): their allocators
 have neither knob.
