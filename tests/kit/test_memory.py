@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import platform
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import pytest
 
 from callplane.kit import memory
+from tests.support.processes import modules_loaded_by
 
 
 class FakeLibc:
@@ -99,14 +98,9 @@ def test_a_serving_process_imports_no_library_only_some_requests_use() -> None:
     process (issues 15 and 16: each is MBs of resident memory): the crawler's extractors,
     the HTML parser, the crypto of the voice secrets, the migrations."""
     lazy = ["trafilatura", "extruct", "lxml", "selectolax", "cryptography", "alembic", "mako"]
-    probe = (
-        "import sys\n"
+    setup = (
         "from callplane.app import create_app\n"
         "from callplane.config import Settings\n"
-        "create_app(Settings(database_url='sqlite+aiosqlite:///unused.db'))\n"
-        f"print('loaded:', *(m for m in {lazy!r} if m in sys.modules))"
+        "create_app(Settings(database_url='sqlite+aiosqlite:///unused.db'))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert result.stdout.splitlines()[-1] == "loaded:"
+    assert modules_loaded_by(setup, lazy) == []
