@@ -29,32 +29,37 @@ class FakeLibc:
 def libc(monkeypatch: pytest.MonkeyPatch) -> FakeLibc:
     fake = FakeLibc()
     monkeypatch.setattr(memory, "_libc", fake)
-    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
-    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
     return fake
 
 
 def test_configure_limits_arenas_and_fixes_the_mmap_threshold(libc: FakeLibc) -> None:
-    memory.configure()
+    environ: dict[str, str] = {}
+    memory.configure(environ)
     assert libc.calls == [
         ("mallopt", (memory._M_ARENA_MAX, 2)),
         ("mallopt", (memory._M_MMAP_THRESHOLD, 128 * 1024)),
     ]
+    # ... and for the processes it starts (`serve --workers N`), which glibc sets up from these.
+    assert environ == {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "131072"}
 
 
-def test_the_environment_variables_win(libc: FakeLibc, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MALLOC_ARENA_MAX", "8")
-    memory.configure()
+def test_the_environment_variables_win(libc: FakeLibc) -> None:
+    environ = {"MALLOC_ARENA_MAX": "8"}
+    memory.configure(environ)
     assert libc.calls == [("mallopt", (memory._M_MMAP_THRESHOLD, 128 * 1024))]
-    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
+    assert environ["MALLOC_ARENA_MAX"] == "8"
+    environ = {"MALLOC_ARENA_MAX": "8", "MALLOC_MMAP_THRESHOLD_": "65536"}
     libc.calls.clear()
-    memory.configure()
+    memory.configure(environ)
     assert libc.calls == []
+    assert environ == {"MALLOC_ARENA_MAX": "8", "MALLOC_MMAP_THRESHOLD_": "65536"}
 
 
 def test_without_glibc_nothing_is_called(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(memory, "_libc", None)
-    memory.configure()
+    environ: dict[str, str] = {}
+    memory.configure(environ)
+    assert environ == {}
     memory.trim()
     asyncio.run(asyncio.wait_for(memory.trim_periodically(), 1))  # returns at once
 

@@ -20,6 +20,7 @@ import ctypes.util
 import os
 import platform
 import time
+from collections.abc import MutableMapping
 from typing import Any
 
 # mallopt parameters (glibc's malloc.h).
@@ -51,16 +52,19 @@ def _glibc() -> Any | None:
 _libc = _glibc()
 
 
-def configure() -> None:
+def configure(environ: MutableMapping[str, str] = os.environ) -> None:
     """Call at process start, before threads exist (an arena limit applies to threads that have
     not allocated yet). The standard environment variables (MALLOC_ARENA_MAX,
-    MALLOC_MMAP_THRESHOLD_) still win when set."""
+    MALLOC_MMAP_THRESHOLD_) still win when set; unset, they are set to our values too, which
+    glibc reads when a child process starts (`serve --workers N` spawns its API processes)."""
     if _libc is None:
         return
-    if "MALLOC_ARENA_MAX" not in os.environ:
+    if "MALLOC_ARENA_MAX" not in environ:
         _libc.mallopt(_M_ARENA_MAX, ARENA_MAX)
-    if "MALLOC_MMAP_THRESHOLD_" not in os.environ:
+        environ["MALLOC_ARENA_MAX"] = str(ARENA_MAX)
+    if "MALLOC_MMAP_THRESHOLD_" not in environ:
         _libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+        environ["MALLOC_MMAP_THRESHOLD_"] = str(MMAP_THRESHOLD_BYTES)
 
 
 def trim() -> None:
