@@ -34,6 +34,7 @@ from callplane.db.session import WriteHooks
 from callplane.errors import AppError, DatabaseUnavailable, validation_error_body
 from callplane.idempotency.middleware import IdempotentReplay, replay_response
 from callplane.idempotency.repository import mark_committed
+from callplane.kit import memory
 from callplane.kit.dispatch import RouteIndex, index_routes
 from callplane.kit.lean import ErrorHandlers
 from callplane.kit.openapi import TAGS, name_operations
@@ -70,16 +71,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.live_runtime = wiring.live_runtime(settings)
         app.state.voice = wiring.voice_gateway(settings, database, lambda: app.state.live_runtime)
-        sweeper: asyncio.Task[None] | None = None
+        background: list[asyncio.Task[None]] = []
         if settings.workflows != "off":
             await worker.start(settings, database, listen=settings.workflows == "embedded")
             if settings.workflows == "embedded":
-                sweeper = asyncio.create_task(worker.sweep_forever(database, settings))
+                background.append(asyncio.create_task(worker.sweep_forever(database, settings)))
+        # What importing and starting left free goes back to the system; then after each burst.
+        memory.trim()
+        background.append(asyncio.create_task(memory.trim_periodically()))
         try:
             yield
         finally:
-            if sweeper is not None:
-                sweeper.cancel()
+            for task in background:
+                task.cancel()
             if settings.workflows != "off":
                 worker.stop()
             await app.state.voice.close()

@@ -128,6 +128,10 @@ def serve(
     """Serve the HTTP API (and, on the embedded default, run workflows in-process)."""
     import uvicorn
 
+    from callplane.kit import memory
+
+    memory.configure()  # before uvicorn and the engine start their threads
+
     if no_worker:
         os.environ["CALLPLANE_WORKFLOWS"] = "enqueue_only"
         get_settings.cache_clear()
@@ -167,8 +171,10 @@ def worker() -> None:
     Each worker gets a unique executor id (or CALLPLANE_WORKFLOW_EXECUTOR_ID); survivors take over
     the unfinished workflows of a worker that died (docs/operations.md).
     """
+    from callplane.kit import memory
     from callplane.worker import run_worker
 
+    memory.configure()
     settings = get_settings()
     logging.config.dictConfig(log_config(settings.log_level))
     if settings.worker_metrics_port is not None:

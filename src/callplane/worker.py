@@ -15,6 +15,7 @@ from callplane import wiring
 from callplane.analytics import analysis
 from callplane.config import Settings
 from callplane.db.engine import Database
+from callplane.kit import memory
 from callplane.ops import housekeeping
 from callplane.webhooks import fanout as webhooks
 from callplane.workflows import engine
@@ -82,6 +83,8 @@ async def run_worker(settings: Settings) -> None:
     wiring.install()
     await start(settings, database, listen=True)
     sweeper = asyncio.create_task(sweep_forever(database, settings))
+    memory.trim()
+    trimmer = asyncio.create_task(memory.trim_periodically())
     logger.info(
         "worker started",
         extra={
@@ -94,5 +97,6 @@ async def run_worker(settings: Settings) -> None:
         logger.info("worker stopping: no new workflow steps; unfinished runs resume later")
     finally:
         sweeper.cancel()
+        trimmer.cancel()
         stop()
         await database.dispose()

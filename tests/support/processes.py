@@ -38,6 +38,15 @@ def installed_command() -> list[str]:
     return [str(installed)] if installed.exists() else COMMAND
 
 
+def modules_loaded_by(setup: str, modules: list[str]) -> list[str]:
+    """Which of `modules` a fresh interpreter has imported once it ran the script `setup`."""
+    probe = f"{setup}\nimport sys\nprint('loaded:', *(m for m in {modules!r} if m in sys.modules))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    return result.stdout.splitlines()[-1].split()[1:]
+
+
 def free_port() -> int:
     """A port nothing listens on now, for a server about to bind it."""
     with closed_port() as port:

@@ -6,14 +6,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urljoin
 
-from selectolax.lexbor import LexborHTMLParser
+if TYPE_CHECKING:
+    from selectolax.lexbor import LexborHTMLParser
 
 # trafilatura and extruct (~30 MB with what they import: lxml, rdflib, pyRdfa, mf2py…) are
 # imported by the first page extracted, not by every process that imports this module (the API
-# server reads HTML knowledge documents with `html_to_text` only; issue 15, memory).
+# server reads HTML knowledge documents with `html_to_text` only; issue 15, memory); selectolax
+# (~2 MB) by the first page or HTML fragment parsed (issue 16).
 
 # --- one page ---------------------------------------------------------------------------------
 
@@ -34,6 +36,8 @@ class PageData:
 
 def extract_page(url: str, html: str, *, max_text_chars: int) -> PageData:
     """Everything the crawler wants from one page. CPU-bound: run it in a thread."""
+    from selectolax.lexbor import LexborHTMLParser
+
     tree = LexborHTMLParser(html)
     base = url
     base_node = tree.css_first("base[href]")
@@ -133,6 +137,8 @@ def html_to_text(fragment: str) -> str:
     """Answers in JSON-LD often carry markup: keep the words, and a space where blocks break."""
     if "<" not in fragment:
         return _clean(fragment)
+    from selectolax.lexbor import LexborHTMLParser
+
     spaced = _BLOCK_TAG.sub(" ", fragment)
     tree = LexborHTMLParser(f"<body>{spaced}</body>")
     return _clean(tree.body.text() if tree.body is not None else fragment)
