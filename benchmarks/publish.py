@@ -72,11 +72,11 @@ class Side:
             started = time.perf_counter()
             response = client.post(url, content=body)
             times.append((time.perf_counter() - started) * 1000)
-            _check(response.status_code, response.content, self.version, len(body))
+            _check(response.status_code, response.content, self.version)
         return times
 
 
-def _check(status: int, content: bytes, version: int, _: int) -> None:
+def _check(status: int, content: bytes, version: int) -> None:
     """Every call must answer 200 with all 100 slots rewritten, as run.measure_publish checks."""
     touched = orjson.loads(content) if status == 200 else None
     if not isinstance(touched, list) or len(touched) != 100:
@@ -204,7 +204,7 @@ async def _child(spec: dict[str, Any], profile: bool) -> dict[str, Any]:
             version = 3 - version
             url = f"/core/agents/{spec['agent']}/versions/{version}/publish"
             response = await client.post(url, content=body)
-            _check(response.status_code, response.content, version, len(body))
+            _check(response.status_code, response.content, version)
 
         for _ in range(5):
             await publish()

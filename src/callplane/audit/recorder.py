@@ -135,9 +135,9 @@ async def record(
 async def record_many(
     session: AsyncSession, organization_id: uuid.UUID, entries: Sequence[Entry]
 ) -> None:
-    """Several events in one multi-row INSERT, sent now, without an ORM object per event: a
-    publish to 100 numbers records 101 events, and building, adding and flushing 101 ORM objects
-    was most of its server time (issue 15). The same rows, keys and listeners as `record`, in the
+    """Several events in one INSERT sent now (an executemany: one round trip), without an ORM
+    object per event: a publish to 100 numbers records 101 events, and building, adding and
+    flushing 101 ORM objects was most of its server time (issue 15). The same rows, keys and listeners as `record`, in the
     order given; inside a workflow step the events an earlier run of the step inserted are
     skipped (and not told to the listeners again)."""
     if not entries:
@@ -177,7 +177,7 @@ async def record_many(
         )
     table = cast(Table, AuditEvent.__table__)  # declared a FromClause; it is the Table
     if not in_step:
-        await session.execute(insert(table), rows)  # one INSERT … VALUES (…), (…)
+        await session.execute(insert(table), rows)
     else:
         statement = (
             dialect.insert(session, table)
