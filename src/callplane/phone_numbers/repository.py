@@ -4,9 +4,11 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy import ColumnElement, Table, exists, or_, select
 
+from callplane.db import dialect
 from callplane.db.repository import OrgRepository
 from callplane.kit.filters import like_pattern
 from callplane.kit.pagination import paginate
@@ -33,7 +35,9 @@ class NumberRow:
     updated_at: datetime
 
 
-_ROW_COLUMNS = [getattr(PhoneNumber, field.name) for field in fields(NumberRow)]
+# Core, not ORM attributes: the lock is a plain SELECT, with no ORM compile state per call.
+NUMBERS = cast(Table, PhoneNumber.__table__)  # declared a FromClause; it is the Table
+_ROW_COLUMNS = [NUMBERS.c[field.name] for field in fields(NumberRow)]
 
 
 class PhoneNumberRepository(OrgRepository[PhoneNumber]):
@@ -51,7 +55,7 @@ class PhoneNumberRepository(OrgRepository[PhoneNumber]):
         wanted = sorted(set(numbers))
         if not wanted:
             return {}
-        rows = await self._lock(PhoneNumber.phone_number.in_(wanted))
+        rows = await self._lock(dialect.one_of(self.session, NUMBERS.c.phone_number, wanted))
         return {row.phone_number: row for row in rows}
 
     async def lock_held_by(self, agent_id: uuid.UUID) -> list[NumberRow]:
@@ -68,8 +72,8 @@ class PhoneNumberRepository(OrgRepository[PhoneNumber]):
         """The matching numbers' rows, locked in phone-number order, as plain `NumberRow`s."""
         statement = (
             select(*_ROW_COLUMNS)
-            .where(PhoneNumber.organization_id == self.organization_id, condition)
-            .order_by(PhoneNumber.phone_number)
+            .where(NUMBERS.c.organization_id == self.organization_id, condition)
+            .order_by(NUMBERS.c.phone_number)
             .with_for_update()
         )
         return [NumberRow(*row) for row in await self.session.execute(statement)]
@@ -141,4 +145,4 @@ class PhoneNumberRepository(OrgRepository[PhoneNumber]):
 
 def _holds(agent_id: uuid.UUID) -> ColumnElement[bool]:
     """A slot of the number holds a version of the agent."""
-    return or_(PhoneNumber.inbound_agent_id == agent_id, PhoneNumber.outbound_agent_id == agent_id)
+    return or_(NUMBERS.c.inbound_agent_id == agent_id, NUMBERS.c.outbound_agent_id == agent_id)

@@ -22,9 +22,10 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.audit import recorder as audit
+from callplane.db import dialect
 from callplane.db.types import utcnow
 from callplane.models import AgentVersion, PhoneNumber
-from callplane.phone_numbers.repository import NumberRow, PhoneNumberRepository
+from callplane.phone_numbers.repository import NUMBERS, NumberRow, PhoneNumberRepository
 from callplane.phone_numbers.schemas import Slot
 
 SLOTS: tuple[Slot, ...] = ("inbound", "outbound")
@@ -104,10 +105,12 @@ class SlotWrites:
                 }
             )
             statement = (
-                update(PhoneNumber)
-                .where(PhoneNumber.organization_id == self.organization_id, PhoneNumber.id.in_(ids))
+                update(NUMBERS)
+                .where(
+                    NUMBERS.c.organization_id == self.organization_id,
+                    dialect.one_of(self.session, NUMBERS.c.id, ids),
+                )
                 .values(**values, updated_at=self.now)
-                .execution_options(synchronize_session=False)
             )
             await self.session.execute(statement)
 

@@ -58,8 +58,8 @@ class PublishingService:
         if both:
             raise InvalidPhoneNumbers(f"Numbers both assigned and unassigned: {', '.join(both)}.")
 
-        agent = await self.versions.agent(agent_id, lock=True)  # serializes publishes of the agent
-        version = await self.versions.get(agent_id, number, lock=True)
+        # The agent's lock serializes publishes of the agent.
+        agent, version = await self.versions.lock_with_agent(agent_id, number)
         check_publishable(version)
         await tests_gate.check(self.session, self.organization_id, version)  # agenttests
 
@@ -101,8 +101,7 @@ class PublishingService:
         Numbers another agent's publish takes meanwhile are re-checked by PostgreSQL once their
         lock is granted and skipped when they no longer hold this agent.
         """
-        agent = await self.versions.agent(agent_id, lock=True)
-        version = await self.versions.get(agent_id, number, lock=True)
+        agent, version = await self.versions.lock_with_agent(agent_id, number)
         if not version.published:
             raise VersionNotPublished()
         held = await self.phone_numbers.lock_held_by(agent_id)
