@@ -137,9 +137,9 @@ async def record_many(
 ) -> None:
     """Several events in one INSERT sent now (an executemany: one round trip), without an ORM
     object per event: a publish to 100 numbers records 101 events, and building, adding and
-    flushing 101 ORM objects was most of its server time (issue 15). The same rows, keys and listeners as `record`, in the
-    order given; inside a workflow step the events an earlier run of the step inserted are
-    skipped (and not told to the listeners again)."""
+    flushing 101 ORM objects was most of its server time (issue 15). The same rows, keys and
+    listeners as `record`, in the order given; inside a workflow step the events an earlier run
+    of the step inserted are skipped (and not told to the listeners again)."""
     if not entries:
         return
     actor, request_id = _who(session)
