@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import fields
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
@@ -250,6 +251,12 @@ async def test_answer_is_the_models_own_json(tenant: Tenant) -> None:
     assert response.status_code == 200, response.text
     models = TypeAdapter(list[PublishedPhoneNumber])
     assert response.content == models.dump_json(models.validate_json(response.content))
+
+
+def test_a_locked_row_carries_the_read_schema() -> None:
+    """`NumberRow` (the write paths' plain row) spells out `PhoneNumberRead`'s fields, in its
+    order, after the id: the answer is encoded from it field by field."""
+    assert [field.name for field in fields(NumberRow)] == ["id", *PhoneNumberRead.model_fields]
 
 
 def test_answer_encoding_matches_the_models_on_edge_values() -> None:
