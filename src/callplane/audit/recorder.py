@@ -114,6 +114,9 @@ async def record(
     dedupe_key = _step_key(session, action, resource_type, str(resource_id))
     event = AuditEvent(
         id=new_id(),
+        # Stamped now, not at the flush: events of one transaction keep the order they were
+        # recorded in, whether added here or inserted at once by `record_many`.
+        created_at=utcnow(),
         organization_id=organization_id,
         action=action,
         resource_type=resource_type,
