@@ -225,3 +225,10 @@ async def test_deleting_an_agent_records_the_numbers_it_released(tenant: Tenant)
         "outbound": {"agent_id": None, "version": None},
     }
     assert assigned["changes"]["outbound"] == {"agent_id": agent["id"], "version": 1}
+    # Newest first, in the order the deletion recorded them (the released number's event is
+    # inserted at once by `record_many`, the others flushed at commit).
+    assert [e["action"] for e in (await events(tenant))[:3]] == [
+        "agent.deleted",
+        "phone_number.assignment_changed",
+        "web_widget.deleted",
+    ]

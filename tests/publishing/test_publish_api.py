@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import fields
+from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
 import pytest
+from asyncpg.pgproto.pgproto import UUID as PgUUID
+from pydantic import TypeAdapter
 
+from callplane.phone_numbers.repository import NumberRow
+from callplane.phone_numbers.schemas import PhoneNumberRead, Slot
+from callplane.phone_numbers.slots import Holder
+from callplane.publishing.endpoints import published_json
+from callplane.publishing.schemas import PublishedPhoneNumber
+from callplane.publishing.service import Published
 from tests.factories import Tenant, unique_phone_number
 
 SLOT_FIELDS = ("agent_id", "agent_version_id", "version")
@@ -221,6 +231,62 @@ async def test_response_matches_stored_records(tenant: Tenant) -> None:
     stored = [await record(tenant, number) for number in numbers]
     assert sorted(touched, key=BY_NUMBER) == sorted(stored, key=BY_NUMBER)
     assert len({r["updated_at"] for r in stored}) == 1
+
+
+async def test_answer_is_the_models_own_json(tenant: Tenant) -> None:
+    """The answer is encoded from the rows by orjson, not through the models: byte for byte what
+    `list[PublishedPhoneNumber]` writes for the same values (field order, `Z` timestamps, UUID
+    text, a non-ASCII label, empty and held slots)."""
+    agent = await tenant.create_agent()
+    await tenant.create_version(agent["id"])
+    other_agent, _ = await tenant.published_agent()
+    labelled = await tenant.register_number(label="Réception — 東京")
+    taken = await tenant.register_number()
+    await publish_ok(tenant, other_agent["id"], 1, phone_numbers=[taken], direction="outbound")
+
+    response = await tenant.publish(
+        agent["id"], 1, phone_numbers=[labelled, taken], direction="both"
+    )
+
+    assert response.status_code == 200, response.text
+    models = TypeAdapter(list[PublishedPhoneNumber])
+    assert response.content == models.dump_json(models.validate_json(response.content))
+
+
+def test_a_locked_row_carries_the_read_schema() -> None:
+    """`NumberRow` (the write paths' plain row) spells out `PhoneNumberRead`'s fields, in its
+    order, after the id: the answer is encoded from it field by field."""
+    assert [field.name for field in fields(NumberRow)] == ["id", *PhoneNumberRead.model_fields]
+
+
+def test_answer_encoding_matches_the_models_on_edge_values() -> None:
+    """Timestamps without microseconds or without a zone (as SQLite gives them) and asyncpg's
+    own UUID class, which orjson does not take for a `uuid.UUID`."""
+    agent_id, version_id = PgUUID(str(uuid.uuid4())), uuid.uuid4()
+    row = NumberRow(
+        id=uuid.uuid4(),
+        phone_number="+14155550100",
+        label=None,
+        outbound_shareable=True,
+        inbound_agent_id=agent_id,
+        inbound_agent_version_id=version_id,
+        inbound_version=3,
+        outbound_agent_id=None,
+        outbound_agent_version_id=None,
+        outbound_version=None,
+        created_at=datetime(2026, 12, 5, 1, 2, 3),
+        updated_at=datetime(2026, 12, 5, 1, 2, 3, 450, tzinfo=UTC),
+    )
+    previous: dict[Slot, Holder | None] = {"inbound": Holder(agent_id, version_id, 2)}
+    previous["outbound"] = None
+
+    encoded = published_json([Published(row, previous)])
+
+    document = {name: getattr(row, name) for name in PhoneNumberRead.model_fields}
+    document["previous"] = {"inbound": Holder(agent_id, version_id, 2)._asdict(), "outbound": None}
+    models = TypeAdapter(list[PublishedPhoneNumber])
+    assert encoded == models.dump_json(models.validate_python([document]))
+    assert b'"created_at":"2026-12-05T01:02:03Z"' in encoded
 
 
 async def test_republishing_to_the_same_slot_leaves_the_record_alone(tenant: Tenant) -> None:

@@ -129,17 +129,25 @@ async def test_a_rerun_deploy_step_records_and_sends_its_events_once(
 
 async def test_a_rerun_deploy_step_keeps_the_number_it_took(tenant: Tenant) -> None:
     """The re-run finds the number the first run published to (no longer free) and reports it,
-    rather than warning that the organization has none free."""
+    rather than warning that the organization has none free; the publish's events, written in
+    one multi-row insert (`audit.record_many`), are each recorded once."""
     number = await tenant.register_number()
     agent = await tenant.create_agent()
     draft = await tenant.create_version(agent["id"])
     created = {"agent_id": agent["id"], "version": draft["version"]}
+    workflow_id = f"rerun-{uuid.uuid4()}"
 
-    with SetWorkflowID(f"rerun-{uuid.uuid4()}"):
+    with SetWorkflowID(workflow_id):
         first, again = await _deploy_rerun_with_number(str(tenant.organization_id), created)
 
     assert first["phone_number"] == again["phone_number"] == number
     assert first["warnings"] == again["warnings"] == []
+    assert await _events(tenant, workflow_id) == {
+        "agent.version.published": 1,
+        "phone_number.assignment_changed": 1,
+        "sip_endpoint.deployed": 1,
+        "web_widget.created": 1,
+    }
 
 
 @pytest.mark.parametrize("before", [None, "Help callers."])

@@ -7,8 +7,9 @@ through a `SlotWrites`, which stamps `updated_at`, remembers what it changed, an
 `phone_number.assignment_changed` per number changed.
 
 Locking is the caller's, in one order everywhere: the agent row first, then the numbers sorted
-(`PhoneNumberRepository.lock_many`, `for_agent(lock=True)`), so concurrent publishes, rollbacks
-and deletions queue up instead of deadlocking.
+(`PhoneNumberRepository.lock_many`, `lock_held_by`), so concurrent publishes, rollbacks and
+deletions queue up instead of deadlocking. The locked numbers are plain `NumberRow`s, not ORM
+objects: a write changes the row in hand and the database, nothing else.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from typing import NamedTuple
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 
 from callplane.audit import recorder as audit
+from callplane.db import dialect
 from callplane.db.types import utcnow
 from callplane.models import AgentVersion, PhoneNumber
-from callplane.phone_numbers.repository import PhoneNumberRepository
+from callplane.phone_numbers.repository import NUMBERS, NumberRow, PhoneNumberRepository
 from callplane.phone_numbers.schemas import Slot
 
 SLOTS: tuple[Slot, ...] = ("inbound", "outbound")
@@ -42,22 +43,12 @@ class Holder(NamedTuple):
     version: int
 
 
-def holder(record: PhoneNumber, slot: Slot) -> Holder | None:
+def holder(record: PhoneNumber | NumberRow, slot: Slot) -> Holder | None:
     """What the slot holds, or None when it is empty."""
     agent_id, version_id, version = _read(record, slot)
     if agent_id is None or version_id is None or version is None:
         return None
     return Holder(agent_id, version_id, version)
-
-
-def assignment_changed(record: PhoneNumber, slots: list[Slot]) -> dict[str, object]:
-    """The `phone_number.assignment_changed` payload: what each changed slot holds now (the
-    previous holder is in the number's earlier events)."""
-    payload: dict[str, object] = {}
-    for slot in slots:
-        agent_id, _, version = _read(record, slot)
-        payload[slot] = {"agent_id": agent_id, "version": version}
-    return payload
 
 
 class SlotWrites:
@@ -70,15 +61,15 @@ class SlotWrites:
         self.session = session
         self.organization_id = organization_id
         self.now = now or utcnow()
-        self._changed: dict[str, tuple[PhoneNumber, list[Slot]]] = {}
+        self._changed: dict[str, tuple[NumberRow, list[Slot]]] = {}
         # Writes not yet sent, grouped by what they write: one UPDATE per group (`apply`).
         self._pending: dict[tuple[Slot, Columns], list[uuid.UUID]] = {}
 
-    def assign(self, record: PhoneNumber, slot: Slot, version: AgentVersion) -> bool:
+    def assign(self, record: NumberRow, slot: Slot, version: AgentVersion) -> bool:
         """Point the slot at `version`; say whether that changed it."""
         return self._write(record, slot, (version.agent_id, version.id, version.version))
 
-    def clear(self, record: PhoneNumber, slot: Slot, agent_id: uuid.UUID) -> bool:
+    def clear(self, record: NumberRow, slot: Slot, agent_id: uuid.UUID) -> bool:
         """Empty the slot if it holds any version of `agent_id`; say whether it did."""
         return _read(record, slot)[0] == agent_id and self._write(record, slot, EMPTY)
 
@@ -89,7 +80,7 @@ class SlotWrites:
         PostgreSQL a number another agent's publish took meanwhile is re-checked once its lock is
         granted and no longer matches."""
         repository = PhoneNumberRepository(self.session, self.organization_id)
-        for record in await repository.for_agent(agent_id, lock=True):
+        for record in await repository.lock_held_by(agent_id):
             for slot in SLOTS:
                 self.clear(record, slot, agent_id)
         await self.apply()
@@ -114,37 +105,48 @@ class SlotWrites:
                 }
             )
             statement = (
-                update(PhoneNumber)
-                .where(PhoneNumber.organization_id == self.organization_id, PhoneNumber.id.in_(ids))
+                update(NUMBERS)
+                .where(
+                    NUMBERS.c.organization_id == self.organization_id,
+                    dialect.one_of(self.session, NUMBERS.c.id, ids),
+                )
                 .values(**values, updated_at=self.now)
-                .execution_options(synchronize_session=False)
             )
             await self.session.execute(statement)
 
-    async def record_changes(self) -> None:
-        """One `phone_number.assignment_changed` per number changed, in the order they changed."""
-        await self.apply()
+    def changes(self) -> list[audit.Entry]:
+        """One `phone_number.assignment_changed` per number changed, in the order they changed:
+        what each changed slot holds now (the previous holder is in the number's earlier
+        events). Numbers changed alike share one payload (`audit.record_many` converts it
+        once)."""
+        payloads: dict[tuple[tuple[Slot, ...], tuple[Columns, ...]], dict[str, object]] = {}
+        entries = []
         for number, (record, slots) in self._changed.items():
-            await audit.record(
-                self.session,
-                self.organization_id,
-                "phone_number.assignment_changed",
-                "phone_number",
-                number,
-                assignment_changed(record, slots),
+            held = tuple(_read(record, slot) for slot in slots)
+            payload = payloads.get((tuple(slots), held))
+            if payload is None:
+                payload = payloads[(tuple(slots), held)] = {
+                    slot: {"agent_id": agent_id, "version": version}
+                    for slot, (agent_id, _, version) in zip(slots, held, strict=True)
+                }
+            entries.append(
+                audit.Entry("phone_number.assignment_changed", "phone_number", number, payload)
             )
+        return entries
 
-    def _write(self, record: PhoneNumber, slot: Slot, columns: Columns) -> bool:
-        """Write a slot, stamping `updated_at` only when something changed.
+    async def record_changes(self, *first: audit.Entry) -> None:
+        """Send what is pending, then record `first` and the `changes()` in one INSERT."""
+        await self.apply()
+        await audit.record_many(self.session, self.organization_id, [*first, *self.changes()])
 
-        The object gets the new values as already stored (not dirty: the ORM would write each
-        number with its own UPDATE); `apply` sends them, grouped, with the same explicit stamp.
-        """
+    def _write(self, record: NumberRow, slot: Slot, columns: Columns) -> bool:
+        """Write a slot, stamping `updated_at` only when something changed: the row in hand at
+        once, the database by `apply`, grouped, with the same stamp."""
         if _read(record, slot) == columns:
             return False
         for name, value in zip(_COLUMNS[slot], columns, strict=True):
-            set_committed_value(record, name, value)
-        set_committed_value(record, "updated_at", self.now)
+            setattr(record, name, value)
+        record.updated_at = self.now
         self._pending.setdefault((slot, columns), []).append(record.id)
         self._changed.setdefault(record.phone_number, (record, []))[1].append(slot)
         return True
@@ -156,7 +158,7 @@ _COLUMNS: dict[Slot, tuple[str, str, str]] = {
 }
 
 
-def _read(record: PhoneNumber, slot: Slot) -> Columns:
+def _read(record: PhoneNumber | NumberRow, slot: Slot) -> Columns:
     if slot == "inbound":
         return (record.inbound_agent_id, record.inbound_agent_version_id, record.inbound_version)
     return (record.outbound_agent_id, record.outbound_agent_version_id, record.outbound_version)

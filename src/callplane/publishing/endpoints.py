@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import uuid
 
+import orjson
 from fastapi import APIRouter, Body, Response
-from pydantic import TypeAdapter
 
 from callplane.agents.auth import AgentsManager
 from callplane.agents.errors import AgentNotFound
 from callplane.agenttests.errors import TestsNotPassed
 from callplane.db.session import WriteSession
 from callplane.errors import merge_responses
+from callplane.phone_numbers.schemas import PhoneNumberRead
 from callplane.publishing.errors import (
     InvalidPhoneNumbers,
     PhoneNumbersNotRegistered,
@@ -23,7 +24,7 @@ from callplane.publishing.schemas import (
     RollbackRead,
     RollbackRequest,
 )
-from callplane.publishing.service import PublishingService
+from callplane.publishing.service import Published, PublishingService
 from callplane.versions import errors
 from callplane.versions.params import VersionNumber
 
@@ -59,11 +60,39 @@ async def publish_agent_version(
     """
     publishing = PublishingService(session, subject.organization_id)
     published = await publishing.publish(agent_id, version, body or PublishRequest())
-    # Encoded once here: returned as models, FastAPI would validate the list again first.
-    return Response(_PUBLISHED.dump_json(published), media_type="application/json")
+    return Response(published_json(published), media_type="application/json")
 
 
-_PUBLISHED = TypeAdapter(list[PublishedPhoneNumber])
+def published_json(published: list[Published]) -> bytes:
+    """The `list[PublishedPhoneNumber]` document, encoded by orjson from the rows in hand: up to
+    a thousand numbers' models validated and serialized were a tenth of a publish's time (issue
+    15). A test holds it equal, byte for byte, to the models' own JSON."""
+    return orjson.dumps(
+        [
+            {
+                **{name: getattr(record, name) for name in _READ_FIELDS},
+                "previous": {
+                    slot: None if held is None else held._asdict()
+                    for slot, held in previous.items()
+                },
+            }
+            for record, previous in published
+        ],
+        option=_JSON_OPTIONS,
+        default=_uuid,
+    )
+
+
+def _uuid(value: object) -> str:
+    """asyncpg's UUIDs (a subclass orjson does not take for `uuid.UUID`) as text."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+_READ_FIELDS = tuple(PhoneNumberRead.model_fields)
+# Timestamps as `UTCDateTime` writes them: ISO-8601 in UTC with a `Z`.
+_JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
 
 
 @router.post(

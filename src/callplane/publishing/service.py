@@ -11,29 +11,32 @@ import functools
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.agenttests import gate as tests_gate
 from callplane.audit import recorder as audit
-from callplane.models import Agent, AgentVersion, PhoneNumber
+from callplane.models import Agent, AgentVersion
 from callplane.phone_numbers.normalize import InvalidPhoneNumber, to_e164
-from callplane.phone_numbers.repository import PhoneNumberRepository
-from callplane.phone_numbers.schemas import PhoneNumberRead, Slot
+from callplane.phone_numbers.repository import NumberRow, PhoneNumberRepository
+from callplane.phone_numbers.schemas import Slot
 from callplane.phone_numbers.slots import SLOTS, Holder, SlotWrites, holder
 from callplane.publishing.errors import (
     InvalidPhoneNumbers,
     PhoneNumbersNotRegistered,
     VersionNotPublished,
 )
-from callplane.publishing.schemas import (
-    Direction,
-    PublishedPhoneNumber,
-    PublishRequest,
-    RollbackRead,
-    SlotChange,
-)
+from callplane.publishing.schemas import Direction, PublishRequest, RollbackRead, SlotChange
 from callplane.versions.service import VersionService, check_publishable
+
+
+class Published(NamedTuple):
+    """A number a publish addressed: its row as now written, and what each addressed slot held
+    just before (`PublishedPhoneNumber` once encoded)."""
+
+    record: NumberRow
+    previous: dict[Slot, Holder | None]
 
 
 class PublishingService:
@@ -45,7 +48,7 @@ class PublishingService:
 
     async def publish(
         self, agent_id: uuid.UUID, number: int, body: PublishRequest
-    ) -> list[PublishedPhoneNumber]:
+    ) -> list[Published]:
         """Publish version `number`, make it live, and write the slots `body` addresses.
 
         Answers the numbers addressed, each with what its addressed slots held before."""
@@ -55,8 +58,8 @@ class PublishingService:
         if both:
             raise InvalidPhoneNumbers(f"Numbers both assigned and unassigned: {', '.join(both)}.")
 
-        agent = await self.versions.agent(agent_id, lock=True)  # serializes publishes of the agent
-        version = await self.versions.get(agent_id, number, lock=True)
+        # The agent's lock serializes publishes of the agent.
+        agent, version = await self.versions.lock_with_agent(agent_id, number)
         check_publishable(version)
         await tests_gate.check(self.session, self.organization_id, version)  # agenttests
 
@@ -79,18 +82,16 @@ class PublishingService:
                 writes.assign(records[phone], slot, version)
             for phone in unassign:
                 writes.clear(records[phone], slot, agent_id)
-        await writes.apply()
         await self.session.flush()
-        await audit.record(
-            self.session,
-            self.organization_id,
-            "agent.version.published",
-            "agent",
-            agent_id,
-            {"version": number, "first_publish": first_publish, "direction": body.direction},
+        await writes.record_changes(
+            audit.Entry(
+                "agent.version.published",
+                "agent",
+                agent_id,
+                {"version": number, "first_publish": first_publish, "direction": body.direction},
+            )
         )
-        await writes.record_changes()
-        return [_published(records[n], previous[n]) for n in [*assign, *unassign]]
+        return [Published(records[n], previous[n]) for n in [*assign, *unassign]]
 
     async def rollback(self, agent_id: uuid.UUID, number: int) -> RollbackRead:
         """Make `number` live again and move every slot holding any version of the agent onto it.
@@ -100,11 +101,10 @@ class PublishingService:
         Numbers another agent's publish takes meanwhile are re-checked by PostgreSQL once their
         lock is granted and skipped when they no longer hold this agent.
         """
-        agent = await self.versions.agent(agent_id, lock=True)
-        version = await self.versions.get(agent_id, number, lock=True)
+        agent, version = await self.versions.lock_with_agent(agent_id, number)
         if not version.published:
             raise VersionNotPublished()
-        held = await self.phone_numbers.for_agent(agent_id, lock=True)
+        held = await self.phone_numbers.lock_held_by(agent_id)
 
         previous_live_version = agent.live_version
         writes = SlotWrites(self.session, self.organization_id)
@@ -119,22 +119,20 @@ class PublishingService:
                     and writes.assign(record, slot, version)
                 ):
                     changed.append(_moved(record, slot, before, version))
-        await writes.apply()
         await self.session.flush()
-        await audit.record(
-            self.session,
-            self.organization_id,
-            "agent.version.published",
-            "agent",
-            agent_id,
-            {
-                "version": number,
-                "first_publish": False,
-                "rollback": True,
-                "previous_live_version": previous_live_version,
-            },
+        await writes.record_changes(
+            audit.Entry(
+                "agent.version.published",
+                "agent",
+                agent_id,
+                {
+                    "version": number,
+                    "first_publish": False,
+                    "rollback": True,
+                    "previous_live_version": previous_live_version,
+                },
+            )
         )
-        await writes.record_changes()
         return RollbackRead(
             agent_id=agent_id,
             version=version.version,
@@ -186,18 +184,7 @@ def _go_live(agent: Agent, version: AgentVersion, now: datetime) -> bool:
     return first_publish
 
 
-def _published(record: PhoneNumber, previous: dict[Slot, Holder | None]) -> PublishedPhoneNumber:
-    fields: dict[str, object] = {name: getattr(record, name) for name in _READ_FIELDS}
-    fields["previous"] = {
-        slot: None if before is None else before._asdict() for slot, before in previous.items()
-    }
-    return PublishedPhoneNumber.model_validate(fields)  # validated once, not read then rebuilt
-
-
-_READ_FIELDS = tuple(PhoneNumberRead.model_fields)
-
-
-def _moved(record: PhoneNumber, slot: Slot, before: Holder, version: AgentVersion) -> SlotChange:
+def _moved(record: NumberRow, slot: Slot, before: Holder, version: AgentVersion) -> SlotChange:
     return SlotChange(
         phone_number=record.phone_number,
         direction=slot,

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from callplane.db.repository import OrgRepository
 from callplane.kit.filters import TimeFilters
 from callplane.kit.pagination import paginate
-from callplane.models import AgentVersion
+from callplane.models import Agent, AgentVersion
 
 
 class VersionRepository(OrgRepository[AgentVersion]):
@@ -23,6 +23,26 @@ class VersionRepository(OrgRepository[AgentVersion]):
         if for_update:
             statement = statement.with_for_update()
         return (await self.session.scalars(statement)).one_or_none()
+
+    async def lock_with_agent(
+        self, agent_id: uuid.UUID, number: int
+    ) -> tuple[Agent, AgentVersion] | None:
+        """The agent and its version `number`, both locked by one statement (publish and
+        rollback take both: a round trip fewer than two lookups), or None if either is missing.
+        PostgreSQL locks the joined rows in FROM order, the agent's first, the order every
+        writer takes them in."""
+        statement = (
+            select(Agent, AgentVersion)
+            .join(AgentVersion, AgentVersion.agent_id == Agent.id)
+            .where(
+                Agent.organization_id == self.organization_id,
+                Agent.id == agent_id,
+                AgentVersion.version == number,
+            )
+            .with_for_update()
+        )
+        row = (await self.session.execute(statement)).one_or_none()
+        return None if row is None else (row[0], row[1])
 
     async def newest(self, agent_id: uuid.UUID) -> AgentVersion | None:
         statement = (

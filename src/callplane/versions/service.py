@@ -61,6 +61,14 @@ class VersionService:
             raise VersionNotFound()
         return version
 
+    async def lock_with_agent(self, agent_id: uuid.UUID, number: int) -> tuple[Agent, AgentVersion]:
+        """`agent(lock=True)` then `get(lock=True)` in one statement; the same errors."""
+        found = await self.versions.lock_with_agent(agent_id, number)
+        if found is None:
+            await self.agent(agent_id)  # an unknown agent says so, not "version not found"
+            raise VersionNotFound()
+        return found
+
     async def list(
         self,
         agent_id: uuid.UUID,

@@ -22,10 +22,11 @@ from sqlalchemy import event as orm_event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
+from callplane.audit import recorder as audit
 from callplane.db.engine import Database
 from callplane.db.session import after_commit
 from callplane.db.types import new_id, utcnow
-from callplane.models import AuditEvent, WebhookDelivery
+from callplane.models import WebhookDelivery
 from callplane.webhooks import delivery, repository
 from callplane.webhooks.events import matches
 from callplane.webhooks.repository import WebhookRepository
@@ -50,18 +51,17 @@ class _Pending:
     deliveries: list[uuid.UUID] = field(default_factory=list)
 
 
-async def fan_out(session: AsyncSession, event: AuditEvent) -> None:
+async def fan_out(session: AsyncSession, events: Sequence[audit.Recorded]) -> None:
     pending = _pending(session)
-    organization_id = event.organization_id
-    subscriptions = pending.subscriptions.get(organization_id)
-    if subscriptions is None:
-        subscriptions = await WebhookRepository(session, organization_id).active()
-        pending.subscriptions[organization_id] = subscriptions
-    targets = [id_ for id_, patterns in subscriptions if matches(patterns, event.action)]
-    if targets:
-        event.id = event.id or new_id()  # set at flush otherwise; the deliveries refer to it
-    for webhook_id in targets:
-        add_delivery(session, organization_id, webhook_id, event.id, event.action)
+    for event in events:
+        organization_id = event.organization_id
+        subscriptions = pending.subscriptions.get(organization_id)
+        if subscriptions is None:
+            subscriptions = await WebhookRepository(session, organization_id).active()
+            pending.subscriptions[organization_id] = subscriptions
+        for webhook_id, patterns in subscriptions:
+            if matches(patterns, event.action):
+                add_delivery(session, organization_id, webhook_id, event.id, event.action)
 
 
 def add_delivery(
