@@ -49,13 +49,25 @@ _HIST_KEY = f"{_KEYS}, second"
 
 # --- PostgreSQL ------------------------------------------------------------------------------
 
+
+def _clamped(moment: str) -> str:
+    """`moment` within year 1 to year 9999: asyncpg stores Python's `datetime.min` and
+    `datetime.max` (an import from year 1 or to the end of year 9999) as -infinity and infinity,
+    whose epoch no bigint period holds; they count at the first or the last representable
+    instant, where they sort."""
+    return (
+        f"least(greatest({moment}, '0001-01-01 00:00:00+00'::timestamptz), "
+        "'9999-12-31 23:59:59.999999+00'::timestamptz)"
+    )
+
+
 PG_APPLY = f"""
 CREATE FUNCTION conversation_rollups_apply(
     o uuid, a uuid, v uuid, happened timestamptz, st text, ch text, reason text,
     ok boolean, tools integer, d double precision, sign integer
 ) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
-    epoch double precision := extract(epoch FROM happened);
+    epoch double precision := extract(epoch FROM {_clamped("happened")});
     ak uuid := coalesce(a, '00000000-0000-0000-0000-000000000000');
     vk uuid := coalesce(v, '00000000-0000-0000-0000-000000000000');
 BEGIN
@@ -121,7 +133,10 @@ PG_DROP = (
     " text, text, boolean, integer, double precision, integer)",
 )
 
-PG_PERIOD = "floor(extract(epoch FROM coalesce(c.started_at, c.created_at)) / (3600 * g.grain))"
+PG_PERIOD = (
+    f"floor(extract(epoch FROM {_clamped('coalesce(c.started_at, c.created_at)')}) "
+    "/ (3600 * g.grain))"
+)
 PG_NO_ID = "'00000000-0000-0000-0000-000000000000'::uuid"
 PG_GRAINS = "(VALUES (1::smallint), (24::smallint)) AS g (grain)"
 

@@ -13,8 +13,8 @@ rechecks with the real ILIKE (`callplane.agents.name_search`). Built CONCURRENTL
 `agents` go on during the upgrade; then ANALYZE, whose statistics of the index's elements the
 search reads to choose its codes.
 
-Revision ID: namesearch
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-05 01:40:00
 """
 
@@ -22,8 +22,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "namesearch"
-down_revision: str | None = "0018"
+revision: str = "0020"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
