@@ -101,8 +101,10 @@ async def test_trims_while_the_process_works_not_while_it_rests(
 def test_a_serving_process_imports_no_library_only_some_requests_use() -> None:
     """What only some requests use is imported by the first of them, not by every serving
     process (issues 15 and 16: each is MBs of resident memory): the crawler's extractors,
-    the HTML parser, the crypto of the voice secrets, the migrations."""
+    the HTML parser, the crypto of the voice secrets, the migrations; and on SQLite, the
+    PostgreSQL driver."""
     lazy = ["trafilatura", "extruct", "lxml", "selectolax", "cryptography", "alembic", "mako"]
+    lazy.append("asyncpg")
     setup = (
         "from callplane.app import create_app\n"
         "from callplane.config import Settings\n"

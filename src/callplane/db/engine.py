@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -64,6 +64,16 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
     return create_async_engine(url, pool_pre_ping=False, **kwargs)
 
 
+def _lost_connection_errors() -> tuple[type[BaseException], ...]:
+    """Refused, reset, closed under us, or the host name did not resolve; asyncpg's own only
+    if asyncpg is loaded (if not, no error can be one of its own). Not imported here: ~3 MB of
+    a process on SQLite, which never loads it (issue 16)."""
+    asyncpg = sys.modules.get("asyncpg")
+    if asyncpg is None:
+        return (ConnectionError, socket.gaierror)
+    return (ConnectionError, socket.gaierror, asyncpg.exceptions.InterfaceError)
+
+
 def is_transient(error: BaseException) -> bool:
     """The database was busy or unreachable (a retry may well succeed), as opposed to a bug:
     SQLite's write lock not granted within its busy timeout, or one of PostgreSQL's retryable
@@ -73,8 +83,8 @@ def is_transient(error: BaseException) -> bool:
         if error.connection_invalidated:
             return True
         error = error.orig or error
-    if isinstance(error, ConnectionError | socket.gaierror | asyncpg.exceptions.InterfaceError):
-        return True  # refused, reset, closed under us, or the host name did not resolve
+    if isinstance(error, _lost_connection_errors()):
+        return True
     if getattr(error, "sqlstate", None) in _TRANSIENT_SQLSTATES:
         return True
     message = str(error).lower()
