@@ -102,7 +102,7 @@ WHERE a.id = $1 AND a.organization_id = $2
 # organization's index) adds the same floats, so the last digit agrees.
 
 
-def _uuid(column: str) -> str:
+def sqlite_uuid(column: str) -> str:
     return (
         f"(substr({column}, 1, 8) || '-' || substr({column}, 9, 4) || '-' || "
         f"substr({column}, 13, 4) || '-' || substr({column}, 17, 4) || '-' || "
@@ -110,7 +110,7 @@ def _uuid(column: str) -> str:
     )
 
 
-def _iso(column: str) -> str:
+def sqlite_iso(column: str) -> str:
     return (
         f"(CASE WHEN {column} IS NULL THEN NULL "
         f"WHEN length({column}) = 19 OR substr({column}, 20) = '.000000' "
@@ -119,30 +119,30 @@ def _iso(column: str) -> str:
     )
 
 
-def _bool(column: str) -> str:
+def sqlite_bool(column: str) -> str:
     return f"(CASE WHEN {column} THEN json('true') ELSE json('false') END)"
 
 
 _SQLITE_PHONE = f"""json_object(
     'phone_number', p.phone_number, 'label', p.label,
-    'outbound_shareable', {_bool("p.outbound_shareable")},
-    'inbound_agent_id', {_uuid("p.inbound_agent_id")},
-    'inbound_agent_version_id', {_uuid("p.inbound_agent_version_id")},
-    'inbound_version', p.inbound_version, 'outbound_agent_id', {_uuid("p.outbound_agent_id")},
-    'outbound_agent_version_id', {_uuid("p.outbound_agent_version_id")},
+    'outbound_shareable', {sqlite_bool("p.outbound_shareable")},
+    'inbound_agent_id', {sqlite_uuid("p.inbound_agent_id")},
+    'inbound_agent_version_id', {sqlite_uuid("p.inbound_agent_version_id")},
+    'inbound_version', p.inbound_version, 'outbound_agent_id', {sqlite_uuid("p.outbound_agent_id")},
+    'outbound_agent_version_id', {sqlite_uuid("p.outbound_agent_version_id")},
     'outbound_version', p.outbound_version,
-    'created_at', {_iso("p.created_at")}, 'updated_at', {_iso("p.updated_at")})"""
+    'created_at', {sqlite_iso("p.created_at")}, 'updated_at', {sqlite_iso("p.updated_at")})"""
 
 _SQLITE_VERSION = f"""json_object(
-    'id', {_uuid("v.id")}, 'version', v.version, 'published', {_bool("v.published")},
-    'published_at', {_iso("v.published_at")}, 'instructions_status', v.instructions_status,
-    'created_at', {_iso("v.created_at")}, 'updated_at', {_iso("v.updated_at")})"""
+    'id', {sqlite_uuid("v.id")}, 'version', v.version, 'published', {sqlite_bool("v.published")},
+    'published_at', {sqlite_iso("v.published_at")}, 'instructions_status', v.instructions_status,
+    'created_at', {sqlite_iso("v.created_at")}, 'updated_at', {sqlite_iso("v.updated_at")})"""
 
 _SQLITE_WIDGET = f"""json_object(
-    'id', {_uuid("w.id")}, 'agent_id', {_uuid("w.agent_id")},
-    'agent_version_id', {_uuid("w.agent_version_id")},
-    'domains', json(w.domains), 'published', {_bool("w.published")}, 'config', json(w.config),
-    'created_at', {_iso("w.created_at")}, 'updated_at', {_iso("w.updated_at")})"""
+    'id', {sqlite_uuid("w.id")}, 'agent_id', {sqlite_uuid("w.agent_id")},
+    'agent_version_id', {sqlite_uuid("w.agent_version_id")},
+    'domains', json(w.domains), 'published', {sqlite_bool("w.published")}, 'config', json(w.config),
+    'created_at', {sqlite_iso("w.created_at")}, 'updated_at', {sqlite_iso("w.updated_at")})"""
 
 _SQLITE_STATS = f"""(
     SELECT json_object(
@@ -160,7 +160,7 @@ _SQLITE_STATS = f"""(
         'average_duration_seconds', CASE WHEN sum(s.durations_counted) > 0
             THEN json(cp_json_float(sum(s.duration_total) / sum(s.durations_counted))) END,
         'total_duration_seconds', json(cp_json_float(coalesce(sum(s.duration_total), 0.0))),
-        'last_conversation_at', {_iso("max(s.last_conversation_at)")})
+        'last_conversation_at', {sqlite_iso("max(s.last_conversation_at)")})
     FROM (
         SELECT conversations, duration_total, durations_counted, last_conversation_at
         FROM agent_conversation_stats
@@ -170,10 +170,10 @@ _SQLITE_STATS = f"""(
 
 SQLITE_AGENT_DETAIL_SQL = f"""
 SELECT json_object(
-    'id', {_uuid("a.id")}, 'name', a.name, 'description', a.description,
-    'active', {_bool("a.active")}, 'is_demo', {_bool("a.is_demo")},
+    'id', {sqlite_uuid("a.id")}, 'name', a.name, 'description', a.description,
+    'active', {sqlite_bool("a.active")}, 'is_demo', {sqlite_bool("a.is_demo")},
     'metadata', json(a.metadata), 'live_version', a.live_version,
-    'created_at', {_iso("a.created_at")}, 'updated_at', {_iso("a.updated_at")},
+    'created_at', {sqlite_iso("a.created_at")}, 'updated_at', {sqlite_iso("a.updated_at")},
     'etag', '"' || a.revision || '"',
     'versions', (
         SELECT json_group_array(json(doc)) FROM (
@@ -198,9 +198,10 @@ SELECT json_object(
             ORDER BY w.created_at)
     ),
     'sip_endpoint', json_object(
-        'enabled', {_bool("a.sip_enabled")},
-        'sip_uri', CASE WHEN a.sip_enabled THEN 'sip:' || {_uuid("a.id")} || '@' || :sip_domain END,
-        'deployed_at', CASE WHEN a.sip_enabled THEN {_iso("a.sip_deployed_at")} END),
+        'enabled', {sqlite_bool("a.sip_enabled")},
+        'sip_uri', CASE WHEN a.sip_enabled
+            THEN 'sip:' || {sqlite_uuid("a.id")} || '@' || :sip_domain END,
+        'deployed_at', CASE WHEN a.sip_enabled THEN {sqlite_iso("a.sip_deployed_at")} END),
     'conversation_stats', {_SQLITE_STATS}
 ) AS document, a.revision
 FROM agents a

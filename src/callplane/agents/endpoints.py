@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 
 from callplane.agents.auth import AGENTS_READ_SCOPES, AgentsManager, AgentsReader
 from callplane.agents.errors import AgentNotFound
-from callplane.agents.repository import AgentRepository, list_json
+from callplane.agents.repository import AgentRepository, list_json, sqlite_list_json
 from callplane.agents.schemas import (
     AgentCreate,
     AgentDetail,
@@ -101,8 +101,8 @@ async def list_agents(
 
 async def _quick_list_agents(request: Request, values: dict[str, Any]) -> Response:
     """`list_agents` for the requests `kit.quick` can parse alone (no metadata or time filter):
-    no dependency solving and, on PostgreSQL, the rows' JSON written by the database in one
-    statement on a pooled connection (`repository.list_json`), as the detail route does."""
+    no dependency solving, and the rows' JSON written by the database (either dialect) in one
+    statement (`repository.list_json`, `sqlite_list_json`), as the detail route does."""
     subject = await authorize(request, AGENTS_READ_SCOPES)
     database = request.app.state.database
     limit = values.get("limit", 20)
@@ -112,22 +112,13 @@ async def _quick_list_agents(request: Request, values: dict[str, Any]) -> Respon
         "active": values.get("active"),
         "is_demo": values.get("is_demo"),
     }
-    if dialect.is_postgres(database):
-        documents, next_cursor = await list_json(
-            database, subject.organization_id, limit=limit, cursor=cursor, **filters
-        )
-        pagination = orjson.dumps({"limit": limit, "next_cursor": next_cursor})
-        body = b'{"data":[%s],"pagination":%s}' % (",".join(documents).encode(), pagination)
-        return Response(body, media_type="application/json")
-    async with database.session(write=False) as session, session.begin():
-        rows, next_cursor = await AgentRepository(session, subject.organization_id).list(
-            metadata=None, times=TimeFilters(), limit=limit, cursor=cursor, **filters
-        )
-    page = {
-        "data": [_row_document(row) for row in rows],
-        "pagination": {"limit": limit, "next_cursor": next_cursor},
-    }
-    return Response(orjson.dumps(page, option=_JSON_OPTIONS), media_type="application/json")
+    read = list_json if dialect.is_postgres(database) else sqlite_list_json
+    documents, next_cursor = await read(
+        database, subject.organization_id, limit=limit, cursor=cursor, **filters
+    )
+    pagination = orjson.dumps({"limit": limit, "next_cursor": next_cursor})
+    body = b'{"data":[%s],"pagination":%s}' % (",".join(documents).encode(), pagination)
+    return Response(body, media_type="application/json")
 
 
 router.add_api_route(

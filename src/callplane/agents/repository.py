@@ -2,14 +2,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Integer, Select, and_, exists, func, literal, select, text, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
-from callplane.agents.detail_sql import AGENT_DETAIL_SQL
+from callplane.agents.detail_sql import (
+    AGENT_DETAIL_SQL,
+    sqlite_bool,
+    sqlite_iso,
+    sqlite_uuid,
+)
 from callplane.agents.name_search import STATS_SQL, GramChoice, choice_for
 from callplane.db import dialect
 from callplane.db.engine import Database, canonical_json
@@ -320,6 +325,83 @@ async def list_json(
         return [row[0] for row in rows], None
     last = rows[limit - 1]
     return [row[0] for row in rows[:limit]], encode_cursor([last[1], last[2]])
+
+
+# --- SQLite: the same page with SQLite's JSON functions (see detail_sql.py for the spellings) ---
+
+_SQLITE_LIST_COLUMNS = f"""json_object(
+    'id', {sqlite_uuid("a.id")}, 'name', a.name, 'description', a.description,
+    'active', {sqlite_bool("a.active")}, 'is_demo', {sqlite_bool("a.is_demo")},
+    'metadata', json(a.metadata), 'live_version', a.live_version,
+    'created_at', {sqlite_iso("a.created_at")}, 'updated_at', {sqlite_iso("a.updated_at")},
+    'etag', '"' || a.revision || '"'), a.created_at, a.id"""
+
+
+def _sqlite_list_sql(*, active: bool, is_demo: bool, cursor: bool, name: bool) -> str:
+    """The statement of a quick list page on SQLite with these filters present; the name
+    filter is `ilike` as SQLAlchemy writes it there (`lower(x) LIKE lower(y)`), so the page is
+    the ORM path's (tests/agents/test_list_pages.py compares them)."""
+    where = ["a.organization_id = :organization_id"]
+    if active:
+        where.append("a.active = :active")
+    if is_demo:
+        where.append("a.is_demo = :is_demo")
+    if cursor:
+        where.append("(a.created_at, a.id) < (:after_created_at, :after_id)")
+    if name:
+        where.append("lower(a.name) LIKE lower(:pattern) ESCAPE '\\'")
+    return (
+        f"SELECT {_SQLITE_LIST_COLUMNS} FROM agents a WHERE {' AND '.join(where)} "
+        f"{_ORDER} LIMIT :limit"
+    )
+
+
+_SQLITE_LIST_SQL = {
+    (active, is_demo, cursor, name): _sqlite_list_sql(
+        active=active, is_demo=is_demo, cursor=cursor, name=name
+    )
+    for active in (False, True)
+    for is_demo in (False, True)
+    for cursor in (False, True)
+    for name in (False, True)
+}
+
+
+async def sqlite_list_json(
+    database: Database,
+    organization_id: uuid.UUID,
+    *,
+    name: str | None,
+    active: bool | None,
+    is_demo: bool | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[str], str | None]:
+    """SQLite only: `list_json`'s page in one statement on the database's read connections
+    (db/sqlite_reads.py), as the detail document is read: SQLAlchemy's session, its hops to
+    the connection's thread and its row processing were most of a page's cost (issue 16).
+    Values are bound as SQLAlchemy stores them: UUIDs as 32 hex digits, times as naive UTC
+    text with microseconds, booleans as 0/1. A name search may scan the organization, so it
+    reads on a thread; a plain page is an index range, read on the loop's own connection."""
+    params: dict[str, Any] = {"organization_id": organization_id.hex, "limit": limit + 1}
+    if active is not None:
+        params["active"] = int(active)
+    if is_demo is not None:
+        params["is_demo"] = int(is_demo)
+    if cursor is not None:
+        created_at, agent_id = decode_cursor(cursor, (datetime, uuid.UUID))
+        stored = created_at.astimezone(UTC).replace(tzinfo=None)
+        params["after_created_at"] = stored.strftime("%Y-%m-%d %H:%M:%S.%f")
+        params["after_id"] = agent_id.hex
+    if name:
+        params["pattern"] = like_pattern(name)
+    sql = _SQLITE_LIST_SQL[active is not None, is_demo is not None, cursor is not None, bool(name)]
+    rows = await dialect.sqlite_fetchall(database, sql, params, inline=not name)
+    if len(rows) <= limit:
+        return [row[0] for row in rows], None
+    last = rows[limit - 1]
+    created = datetime.fromisoformat(last[1]).replace(tzinfo=UTC)
+    return [row[0] for row in rows[:limit]], encode_cursor([created, uuid.UUID(last[2])])
 
 
 async def detail_json(

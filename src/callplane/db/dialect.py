@@ -78,3 +78,15 @@ async def sqlite_fetchone(database: Database, sql: str, params: dict[str, Any]) 
             result = await connection.exec_driver_sql(sql, params)
             return result.first()
     return await database.sqlite_reads.fetchone(sql, params)
+
+
+async def sqlite_fetchall(
+    database: Database, sql: str, params: dict[str, Any], *, inline: bool
+) -> list[Any]:
+    """SQLite only: like `sqlite_fetchone`, all the rows; `inline=False` for a statement that
+    may scan (it goes to a read thread at once). The counterpart of `fetch`."""
+    if database.sqlite_reads is None:
+        async with database.engine.connect() as connection:
+            result = await connection.exec_driver_sql(sql, params)
+            return list(result.all())
+    return await database.sqlite_reads.fetchall(sql, params, inline=inline)

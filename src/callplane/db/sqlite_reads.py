@@ -118,21 +118,27 @@ class SqliteReads:
             inline = self._local.inline = _Inline(self._connect(0))
         return inline
 
-    def _fetchone_in_thread(self, sql: str, params: Mapping[str, Any]) -> Any:
-        return _first_row(self._threaded(), sql, params)
-
     async def fetchone(self, sql: str, params: Mapping[str, Any]) -> Any:
         """The first row of `sql` (named `:parameters`), or None."""
-        try:
-            inline = self._inline()
-            inline.deadline = time.perf_counter() + self.inline_budget_s
-            return _first_row(inline.connection, sql, params)
-        except sqlite3.OperationalError as error:
-            if error.sqlite_errorcode & 0xFF not in _RETRY_IN_THREAD:
-                raise
-        return await self._in_thread(sql, params)
+        return await self._read(sql, params, _first_row, inline=True)
 
-    async def _in_thread(self, sql: str, params: Mapping[str, Any]) -> Any:
+    async def fetchall(self, sql: str, params: Mapping[str, Any], *, inline: bool) -> list[Any]:
+        """All the rows of `sql`; `inline=False` for a read that may well outgrow the budget
+        (a scan), which goes to a thread at once rather than after spending it."""
+        rows: list[Any] = await self._read(sql, params, _all_rows, inline=inline)
+        return rows
+
+    async def _read(
+        self, sql: str, params: Mapping[str, Any], read: _Reader, *, inline: bool
+    ) -> Any:
+        if inline:
+            try:
+                quick = self._inline()
+                quick.deadline = time.perf_counter() + self.inline_budget_s
+                return read(quick.connection, sql, params)
+            except sqlite3.OperationalError as error:
+                if error.sqlite_errorcode & 0xFF not in _RETRY_IN_THREAD:
+                    raise
         if self._executor is None:
             with self._lock:
                 if self._executor is None:
@@ -140,7 +146,9 @@ class SqliteReads:
                         max_workers=self.size, thread_name_prefix="callplane-sqlite-read"
                     )
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._fetchone_in_thread, sql, params)
+        return await loop.run_in_executor(
+            self._executor, lambda: read(self._threaded(), sql, params)
+        )
 
     def close(self) -> None:
         executor, self._executor = self._executor, None
@@ -153,11 +161,22 @@ class SqliteReads:
             connection.close()
 
 
+_Reader = Callable[[sqlite3.Connection, str, Mapping[str, Any]], Any]
+
+
 def _first_row(connection: sqlite3.Connection, sql: str, params: Mapping[str, Any]) -> Any:
     # Closing the cursor resets the statement, which ends its read of the snapshot: a statement
     # left mid-result would keep its (ever older) snapshot open.
     cursor = connection.execute(sql, params)
     try:
         return cursor.fetchone()
+    finally:
+        cursor.close()
+
+
+def _all_rows(connection: sqlite3.Connection, sql: str, params: Mapping[str, Any]) -> list[Any]:
+    cursor = connection.execute(sql, params)
+    try:
+        return cursor.fetchall()
     finally:
         cursor.close()
