@@ -46,6 +46,10 @@ QUEUE_POLLING_SECONDS = 0.2
 # enqueues from inside workflows, a separate `callplane worker`): a slow safety-net poll, which
 # is most of what an idle embedded `serve` costs (ADR 0015).
 SQLITE_QUEUE_POLLING_SECONDS = 2.0
+# The schedules queue carries only the schedule's ticks (every few minutes, started by DBOS's
+# scheduler, never by `enqueue`): on SQLite a tick may wait this long for its poll, which an
+# idle embedded `serve` then pays every 10 s rather than every 2 s (ADR 0015).
+SQLITE_SCHEDULES_POLLING_SECONDS = 10.0
 # How often DBOS checks for the messages and events a workflow waits on (none of ours does).
 NOTIFICATION_POLLING_SECONDS = 0.5
 # How long a starting process waits for its own executor lock before refusing to start.
@@ -248,8 +252,11 @@ async def launch(settings: Settings, *, listen: bool) -> None:
         SCHEDULES: 1,
     }
     for kind, name in names.items():
+        every = polling
+        if kind == SCHEDULES and _is_sqlite(url):
+            every = SQLITE_SCHEDULES_POLLING_SECONDS
         _queues[kind] = await DBOS.register_queue_async(
-            name, worker_concurrency=concurrency[kind], polling_interval_sec=polling
+            name, worker_concurrency=concurrency[kind], polling_interval_sec=every
         )
     await _apply_schedules(settings)
     _slots = _Slots(concurrency) if listen else None
