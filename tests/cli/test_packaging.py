@@ -167,21 +167,27 @@ def test_server_commands_without_the_server_extra_say_how_to_install_it(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_importing_the_sdk_takes_under_300_ms() -> None:
-    """`import callplane.client` in a fresh interpreter of a base install, median of five. CPU
-    time, not wall time: what the import costs, whatever else the machine is doing."""
+def test_importing_the_sdk_costs_less_than_3_5_times_its_dependencies() -> None:
+    """`import callplane.client` in a fresh interpreter of a base install, median of five: the
+    SDK's own modules cost less than 3.5 times the import of the two libraries it cannot do without
+    (httpx and pydantic), measured first in the same interpreter. CPU time, and a ratio: what
+    the import costs whatever else the machine is doing and however fast it is (an absolute
+    300 ms held on the machine of 2026-12-04, ~230 ms, and failed on the slower one of
+    2026-12-05, ~400 ms, with the same code). The SDK's own share is 2.2-2.7x in a base
+    install there (whose httpx imports no CLI extras)."""
     probe = (
         "import time\n"
         "start = time.process_time()\n"
+        "import httpx, pydantic\n"
+        "middle = time.process_time()\n"
         "import callplane.client\n"
-        "print(time.process_time() - start)\n"
+        "print(middle - start, time.process_time() - middle)\n"
     )
-    timings = [
-        float(
-            subprocess.run(
-                _as_in_a_base_install(probe), capture_output=True, text=True, check=True
-            ).stdout
-        )
-        for _ in range(5)
-    ]
-    assert statistics.median(timings) < 0.3, timings
+    ratios = []
+    for _ in range(5):
+        output = subprocess.run(
+            _as_in_a_base_install(probe), capture_output=True, text=True, check=True
+        ).stdout
+        dependencies, own = (float(value) for value in output.split())
+        ratios.append(own / dependencies)
+    assert statistics.median(ratios) < 3.5, ratios
