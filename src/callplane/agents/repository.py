@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Integer, Select, and_, exists, func, literal, select, text, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -263,15 +263,34 @@ def _list_sql(*, active: bool, is_demo: bool, cursor: bool, name: bool) -> tuple
     return walk, matches(pattern), capped
 
 
-_LIST_SQL = {
-    (active, is_demo, cursor, name): _list_sql(
-        active=active, is_demo=is_demo, cursor=cursor, name=name
-    )
-    for active in (False, True)
-    for is_demo in (False, True)
-    for cursor in (False, True)
-    for name in (False, True)
-}
+_Statement = TypeVar("_Statement")
+
+
+def _for_every_filter_set(build: Callable[..., _Statement]) -> dict[tuple[bool, ...], _Statement]:
+    """`build`'s statement(s) for each combination of the quick list's optional filters,
+    keyed by (active, is_demo, cursor, name) present."""
+    return {
+        (active, is_demo, cursor, name): build(
+            active=active, is_demo=is_demo, cursor=cursor, name=name
+        )
+        for active in (False, True)
+        for is_demo in (False, True)
+        for cursor in (False, True)
+        for name in (False, True)
+    }
+
+
+def _page(
+    rows: Sequence[Any], limit: int, after: Callable[[Any], list[Any]]
+) -> tuple[list[str], str | None]:
+    """The first `limit` of `limit + 1` rows' JSON (column 0), and the cursor after the last
+    of them (`after`: its cursor values) when there is a next page."""
+    if len(rows) <= limit:
+        return [row[0] for row in rows], None
+    return [row[0] for row in rows[:limit]], encode_cursor(after(rows[limit - 1]))
+
+
+_LIST_SQL = _for_every_filter_set(_list_sql)
 
 
 async def list_json(
@@ -321,10 +340,7 @@ async def list_json(
                 rows = await dialect.fetch(database, scan, *args)
             else:
                 rows = await dialect.fetch(database, grams, *args, name, choice.positions, None)
-    if len(rows) <= limit:
-        return [row[0] for row in rows], None
-    last = rows[limit - 1]
-    return [row[0] for row in rows[:limit]], encode_cursor([last[1], last[2]])
+    return _page(rows, limit, lambda last: [last[1], last[2]])
 
 
 # --- SQLite: the same page with SQLite's JSON functions (see detail_sql.py for the spellings) ---
@@ -356,15 +372,7 @@ def _sqlite_list_sql(*, active: bool, is_demo: bool, cursor: bool, name: bool) -
     )
 
 
-_SQLITE_LIST_SQL = {
-    (active, is_demo, cursor, name): _sqlite_list_sql(
-        active=active, is_demo=is_demo, cursor=cursor, name=name
-    )
-    for active in (False, True)
-    for is_demo in (False, True)
-    for cursor in (False, True)
-    for name in (False, True)
-}
+_SQLITE_LIST_SQL = _for_every_filter_set(_sqlite_list_sql)
 
 
 async def sqlite_list_json(
@@ -397,11 +405,11 @@ async def sqlite_list_json(
         params["pattern"] = like_pattern(name)
     sql = _SQLITE_LIST_SQL[active is not None, is_demo is not None, cursor is not None, bool(name)]
     rows = await dialect.sqlite_fetchall(database, sql, params, inline=not name)
-    if len(rows) <= limit:
-        return [row[0] for row in rows], None
-    last = rows[limit - 1]
-    created = datetime.fromisoformat(last[1]).replace(tzinfo=UTC)
-    return [row[0] for row in rows[:limit]], encode_cursor([created, uuid.UUID(last[2])])
+    return _page(
+        rows,
+        limit,
+        lambda last: [datetime.fromisoformat(last[1]).replace(tzinfo=UTC), uuid.UUID(last[2])],
+    )
 
 
 async def detail_json(
