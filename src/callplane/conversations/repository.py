@@ -13,7 +13,7 @@ from callplane.db import dialect
 from callplane.db.repository import OrgRepository
 from callplane.kit.filters import TimeFilters
 from callplane.kit.pagination import paginate
-from callplane.models import AgentConversationStat, Conversation
+from callplane.models import AgentConversationStat, AgentConversationSummary, Conversation
 
 
 class ConversationRepository(OrgRepository[Conversation]):
@@ -111,27 +111,25 @@ class ConversationRepository(OrgRepository[Conversation]):
         )
 
     async def stats(self, agent_id: uuid.UUID) -> ConversationStats:
-        """Counts by status and channel, durations and recency, from the running totals."""
-        statement = select(AgentConversationStat).where(
-            AgentConversationStat.organization_id == self.organization_id,
-            AgentConversationStat.agent_id == agent_id,
+        """Counts by status and channel, durations and recency: the agent's summary row, which
+        triggers keep from the running totals (none until its first conversation)."""
+        statement = select(AgentConversationSummary).where(
+            AgentConversationSummary.organization_id == self.organization_id,
+            AgentConversationSummary.agent_id == agent_id,
         )
-        stats = ConversationStats()
-        timed = 0
-        for row in (await self.session.scalars(statement)).all():
-            stats.total += row.conversations
-            stats.by_status[row.status] = stats.by_status.get(row.status, 0) + row.conversations
-            stats.by_channel[row.channel] = stats.by_channel.get(row.channel, 0) + row.conversations
-            stats.total_duration_seconds += row.duration_total
-            timed += row.durations_counted
-            last = row.last_conversation_at
-            if last is not None and (
-                stats.last_conversation_at is None or last > stats.last_conversation_at
-            ):
-                stats.last_conversation_at = last
-        if timed:
-            stats.average_duration_seconds = stats.total_duration_seconds / timed
-        return stats
+        row = await self.session.scalar(statement)
+        if row is None:
+            return ConversationStats()
+        return ConversationStats(
+            total=row.total,
+            by_status=row.by_status,
+            by_channel=row.by_channel,
+            average_duration_seconds=(
+                row.duration_total / row.durations_counted if row.durations_counted else None
+            ),
+            total_duration_seconds=row.duration_total,
+            last_conversation_at=row.last_conversation_at,
+        )
 
 
 async def idle_conversations(
