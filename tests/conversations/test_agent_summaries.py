@@ -5,6 +5,7 @@ housekeeping sweep, and the organization's deletion."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -141,3 +142,34 @@ async def test_every_write_path_keeps_the_summary_exact(
     async with database.session(write=True) as session, session.begin():
         await session.execute(delete(Organization).where(Organization.id == tenant.organization_id))
     assert await _summaries(database, tenant.organization_id) == 0
+
+
+async def test_concurrent_writers_of_one_agent_lose_nothing(tenant: Tenant) -> None:
+    """Starts, ends and imports of several groups at once, for one agent: on PostgreSQL every
+    writer locks the agent's summary row before its totals' rows and recounts after the lock,
+    so none fails on a deadlock and none overwrites another's count. (The imports list their
+    groups in one order: imports in different orders can deadlock on the analytics rollups,
+    ADR 0021.)"""
+    agent_id, _ = await agent_with(tenant, {"instructions": "Help."})
+
+    async def live() -> None:
+        started = await start(tenant, agent_id, version="latest")
+        ended = await tenant.post(f"/core/conversations/{started['id']}/end")
+        assert ended.status_code == 200, ended.text
+
+    async def batch(n: int) -> None:
+        groups = [("sms", "failed"), ("telephone", "completed")]
+        response = await tenant.post(
+            "/core/conversations/import",
+            json={
+                "conversations": [
+                    {"agent_id": agent_id, "channel": c, "status": s, "duration_seconds": n}
+                    for c, s in groups
+                ]
+            },
+        )
+        assert response.status_code == 201, response.text
+
+    await asyncio.gather(*(live() for _ in range(12)), *(batch(n) for n in range(12)))
+    shown = await _assert_exact(tenant, agent_id)
+    assert shown["total"] == 36 and shown["by_status"]["completed"] == 24

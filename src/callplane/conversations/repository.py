@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import case, delete, or_, select, update
+from sqlalchemy import case, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.agents.schemas import ConversationStats
@@ -50,13 +50,14 @@ class ConversationRepository(OrgRepository[Conversation]):
         )
 
     async def count_in_stats(self, rows: Sequence[Conversation]) -> None:
-        """Add new conversations to their agents' running totals (one upsert per group)."""
+        """Add new conversations to their agents' running totals (one upsert per group, in key
+        order: two transactions that count for the same agents lock their rows in one order)."""
         groups: dict[tuple[uuid.UUID, str, str], builtins.list[Conversation]] = {}
         for row in rows:
             if row.agent_id is not None:
                 groups.setdefault((row.agent_id, row.status, row.channel), []).append(row)
         table = AgentConversationStat
-        for (agent_id, status, channel), members in groups.items():
+        for (agent_id, status, channel), members in sorted(groups.items()):
             durations = [m.duration_seconds for m in members if m.duration_seconds is not None]
             statement = dialect.insert(self.session, table).values(
                 agent_id=agent_id,
@@ -90,24 +91,42 @@ class ConversationRepository(OrgRepository[Conversation]):
                 )
             )
 
-    async def uncount(self, row: Conversation) -> None:
-        """Take a conversation out of its agent's totals (before it moves to another status:
-        `count_in_stats` then counts it under the new one). Live conversations are counted
+    async def uncount(self, row: Conversation, status: str) -> None:
+        """Take a conversation out of its agent's totals under the `status` it left
+        (`count_in_stats` then counts it under the new one). Live conversations are counted
         without a duration while in progress, so only the count moves; a group left empty is
-        deleted, so the stats show no `in_progress: 0`."""
+        deleted, so the stats show no `in_progress: 0`.
+
+        An upsert rather than an UPDATE: on PostgreSQL an insert's trigger locks the agent's
+        summary row before the group's row (migration 0022_detailstats_summaries), the order
+        every writer of the totals keeps; an UPDATE would lock the group's row first and could
+        deadlock against a conversation of the same agent starting."""
         if row.agent_id is None:
             return
         table = AgentConversationStat
-        group = (
-            table.agent_id == row.agent_id,
-            table.status == row.status,
-            table.channel == row.channel,
+        statement = dialect.insert(self.session, table).values(
+            agent_id=row.agent_id,
+            status=status,
+            channel=row.channel,
+            organization_id=self.organization_id,
+            conversations=-1,
+            duration_total=0.0,
+            durations_counted=0,
         )
         await self.session.execute(
-            update(table).where(*group).values(conversations=table.conversations - 1)
+            statement.on_conflict_do_update(
+                index_elements=[table.agent_id, table.status, table.channel],
+                set_={"conversations": table.conversations + statement.excluded.conversations},
+            )
         )
         await self.session.execute(
-            delete(table).where(*group, table.conversations <= 0, table.durations_counted == 0)
+            delete(table).where(
+                table.agent_id == row.agent_id,
+                table.status == status,
+                table.channel == row.channel,
+                table.conversations <= 0,
+                table.durations_counted == 0,
+            )
         )
 
     async def stats(self, agent_id: uuid.UUID) -> ConversationStats:
