@@ -94,7 +94,7 @@ WHERE a.id = $1 AND a.organization_id = $2
 # PostgreSQL with the shortest exact spelling. Aggregates read ordered subqueries (SQLite 3.40
 # has no ORDER BY inside an aggregate; it aggregates a subquery's rows in their order).
 #
-# Every lookup is bounded by the agent (tests/agents/test_detail_sql_plan.py): the organization
+# Every lookup is bounded by the agent (tests/db/test_sqlite_reads.py): the organization
 # test is written `+x.organization_id` so that SQLite cannot choose the organization's index,
 # which it prefers without statistics and which scans every row of the organization (45 ms per
 # document beside 5,000 agents with statistics, against 0.16 ms by the agent's index). The
