@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -210,3 +211,52 @@ def test_conversation_rollups_are_backfilled(scratch_url: str) -> None:
     ]
     execute(scratch_url, "UPDATE conversations SET duration_seconds = 5.5 WHERE channel = 'sms'")
     assert execute(scratch_url, histogram)[0] == (1, hour + 14, 5, 1)
+
+
+def test_agent_conversation_summaries_are_backfilled_and_dropped(scratch_url: str) -> None:
+    """detailstats: each agent's running totals are added up into one summary row (maps of
+    counts, durations, the latest time); afterwards the triggers follow any change to them; the
+    downgrade drops the table and its triggers."""
+    config = migrate.alembic_config(scratch_url)
+    command.upgrade(config, "0021")
+    hex_or_uuid = (lambda u: u.hex) if scratch_url.startswith("sqlite") else str
+    org, agent, quiet = (hex_or_uuid(uuid.uuid4()) for _ in range(3))
+    rows = [
+        f"'{agent}', 'completed', 'telephone', 2, 60.5, 2, '2026-01-03 10:00:00'",
+        f"'{agent}', 'failed', 'sms', 1, 0.0, 0, '2026-01-04 10:00:00'",
+        f"'{agent}', 'completed', 'sms', 3, 9.5, 1, '2026-01-02 10:00:00'",
+        f"'{quiet}', 'missed', 'telephone', 1, 0.0, 0, NULL",
+    ]
+    execute(
+        scratch_url,
+        f"INSERT INTO organizations (id, name, created_at, updated_at) "
+        f"VALUES ('{org}', 'o', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+        *(
+            "INSERT INTO agent_conversation_stats (agent_id, status, channel, conversations, "
+            "duration_total, durations_counted, last_conversation_at, organization_id) "
+            f"VALUES ({row}, '{org}')"
+            for row in rows
+        ),
+    )
+    command.upgrade(config, "head")
+    query = (
+        "SELECT total, by_status, by_channel, duration_total, durations_counted, "
+        "last_conversation_at IS NULL FROM agent_conversation_summaries ORDER BY total DESC"
+    )
+
+    def summaries() -> list[tuple[object, ...]]:
+        return [
+            tuple(json.loads(v) if isinstance(v, str) and v.startswith("{") else v for v in row)
+            for row in execute(scratch_url, query)
+        ]
+
+    assert summaries() == [
+        (6, {"completed": 5, "failed": 1}, {"sms": 4, "telephone": 2}, 70.0, 3, False),
+        (1, {"missed": 1}, {"telephone": 1}, 0.0, 0, True),
+    ]
+    execute(scratch_url, f"DELETE FROM agent_conversation_stats WHERE agent_id = '{quiet}'")
+    assert summaries()[1] == (0, {}, {}, 0.0, 0, True)
+    command.downgrade(config, "0021")
+    execute(scratch_url, f"DELETE FROM agent_conversation_stats WHERE agent_id = '{agent}'")
+    command.upgrade(config, "head")
+    assert summaries() == []

@@ -161,12 +161,12 @@ def test_the_hot_statements_read_by_index_only(database_url: str) -> None:
             searches = [step for step in plan if step.startswith("SEARCH")]
             assert searches, (name, plan)
             for step in searches:
-                key = step.rpartition("(")[2]
+                key = step.removesuffix(" LEFT-JOIN").rpartition("(")[2]
                 assert key in {"id=?)", "agent_id=?)", "phone_number=?)"} or key in {
                     "inbound_agent_id=?)",
                     "outbound_agent_id=?)",
                 }, (name, step)
             scanned = [step for step in plan if step.startswith("SCAN")]
-            assert all("subquery" in step or step == "SCAN s" for step in scanned), (name, plan)
+            assert all("subquery" in step for step in scanned), (name, plan)
     finally:
         connection.close()

@@ -220,15 +220,21 @@ class LiveConversationService:
         return row
 
     async def finish(self, row: Conversation, reason: str, *, at: datetime | None = None) -> None:
-        """End an in-progress conversation: status, duration, stats, audit, post workflow."""
+        """End an in-progress conversation: status, duration, stats, audit, post workflow.
+
+        The row is written (its rollup triggers run) before the agent's totals are moved, the
+        order of a start and an import too: on PostgreSQL the totals lock the agent's summary
+        row, and a transaction holding it must not then wait for a rollup row."""
         now = at or utcnow()
-        await self.conversations.uncount(row)
+        leaving = row.status
         row.status = final_status(reason)
         row.ended_reason = reason
         row.ended_at = now
         row.expires_at = None
         started = row.started_at or row.created_at
         row.duration_seconds = max(0.0, (now - started).total_seconds())
+        await self.session.flush()
+        await self.conversations.uncount(row, leaving)
         await self.conversations.count_in_stats([row])
         await audit.record(
             self.session,

@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import case, delete, or_, select, update
+from sqlalchemy import case, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.agents.schemas import ConversationStats
@@ -13,7 +13,7 @@ from callplane.db import dialect
 from callplane.db.repository import OrgRepository
 from callplane.kit.filters import TimeFilters
 from callplane.kit.pagination import paginate
-from callplane.models import AgentConversationStat, Conversation
+from callplane.models import AgentConversationStat, AgentConversationSummary, Conversation
 
 
 class ConversationRepository(OrgRepository[Conversation]):
@@ -50,13 +50,14 @@ class ConversationRepository(OrgRepository[Conversation]):
         )
 
     async def count_in_stats(self, rows: Sequence[Conversation]) -> None:
-        """Add new conversations to their agents' running totals (one upsert per group)."""
+        """Add new conversations to their agents' running totals (one upsert per group, in key
+        order: two transactions that count for the same agents lock their rows in one order)."""
         groups: dict[tuple[uuid.UUID, str, str], builtins.list[Conversation]] = {}
         for row in rows:
             if row.agent_id is not None:
                 groups.setdefault((row.agent_id, row.status, row.channel), []).append(row)
         table = AgentConversationStat
-        for (agent_id, status, channel), members in groups.items():
+        for (agent_id, status, channel), members in sorted(groups.items()):
             durations = [m.duration_seconds for m in members if m.duration_seconds is not None]
             statement = dialect.insert(self.session, table).values(
                 agent_id=agent_id,
@@ -90,48 +91,64 @@ class ConversationRepository(OrgRepository[Conversation]):
                 )
             )
 
-    async def uncount(self, row: Conversation) -> None:
-        """Take a conversation out of its agent's totals (before it moves to another status:
-        `count_in_stats` then counts it under the new one). Live conversations are counted
+    async def uncount(self, row: Conversation, status: str) -> None:
+        """Take a conversation out of its agent's totals under the `status` it left
+        (`count_in_stats` then counts it under the new one). Live conversations are counted
         without a duration while in progress, so only the count moves; a group left empty is
-        deleted, so the stats show no `in_progress: 0`."""
+        deleted, so the stats show no `in_progress: 0`.
+
+        An upsert rather than an UPDATE: on PostgreSQL an insert's trigger locks the agent's
+        summary row before the group's row (migration 0022_detailstats_summaries), the order
+        every writer of the totals keeps; an UPDATE would lock the group's row first and could
+        deadlock against a conversation of the same agent starting."""
         if row.agent_id is None:
             return
         table = AgentConversationStat
-        group = (
-            table.agent_id == row.agent_id,
-            table.status == row.status,
-            table.channel == row.channel,
+        statement = dialect.insert(self.session, table).values(
+            agent_id=row.agent_id,
+            status=status,
+            channel=row.channel,
+            organization_id=self.organization_id,
+            conversations=-1,
+            duration_total=0.0,
+            durations_counted=0,
         )
         await self.session.execute(
-            update(table).where(*group).values(conversations=table.conversations - 1)
+            statement.on_conflict_do_update(
+                index_elements=[table.agent_id, table.status, table.channel],
+                set_={"conversations": table.conversations + statement.excluded.conversations},
+            )
         )
         await self.session.execute(
-            delete(table).where(*group, table.conversations <= 0, table.durations_counted == 0)
+            delete(table).where(
+                table.agent_id == row.agent_id,
+                table.status == status,
+                table.channel == row.channel,
+                table.conversations <= 0,
+                table.durations_counted == 0,
+            )
         )
 
     async def stats(self, agent_id: uuid.UUID) -> ConversationStats:
-        """Counts by status and channel, durations and recency, from the running totals."""
-        statement = select(AgentConversationStat).where(
-            AgentConversationStat.organization_id == self.organization_id,
-            AgentConversationStat.agent_id == agent_id,
+        """Counts by status and channel, durations and recency: the agent's summary row, which
+        triggers keep from the running totals (none until its first conversation)."""
+        statement = select(AgentConversationSummary).where(
+            AgentConversationSummary.organization_id == self.organization_id,
+            AgentConversationSummary.agent_id == agent_id,
         )
-        stats = ConversationStats()
-        timed = 0
-        for row in (await self.session.scalars(statement)).all():
-            stats.total += row.conversations
-            stats.by_status[row.status] = stats.by_status.get(row.status, 0) + row.conversations
-            stats.by_channel[row.channel] = stats.by_channel.get(row.channel, 0) + row.conversations
-            stats.total_duration_seconds += row.duration_total
-            timed += row.durations_counted
-            last = row.last_conversation_at
-            if last is not None and (
-                stats.last_conversation_at is None or last > stats.last_conversation_at
-            ):
-                stats.last_conversation_at = last
-        if timed:
-            stats.average_duration_seconds = stats.total_duration_seconds / timed
-        return stats
+        row = await self.session.scalar(statement)
+        if row is None:
+            return ConversationStats()
+        return ConversationStats(
+            total=row.total,
+            by_status=row.by_status,
+            by_channel=row.by_channel,
+            average_duration_seconds=(
+                row.duration_total / row.durations_counted if row.durations_counted else None
+            ),
+            total_duration_seconds=row.duration_total,
+            last_conversation_at=row.last_conversation_at,
+        )
 
 
 async def idle_conversations(

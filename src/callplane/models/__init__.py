@@ -1,7 +1,10 @@
 """All ORM models; importing this package registers every table on `Base.metadata`."""
 
 from callplane.models.agent import Agent
-from callplane.models.agent_conversation_stat import AgentConversationStat
+from callplane.models.agent_conversation_stat import (
+    AgentConversationStat,
+    AgentConversationSummary,
+)
 from callplane.models.agent_test import AgentTest, AgentTestSettings, TestResult, TestRun
 from callplane.models.agent_version import AgentVersion
 from callplane.models.api_key import ApiKey
@@ -32,6 +35,7 @@ from callplane.models.workflow_run import WorkflowRun
 __all__ = [
     "Agent",
     "AgentConversationStat",
+    "AgentConversationSummary",
     "AgentTest",
     "AgentTestSettings",
     "AgentVersion",
