@@ -10,7 +10,7 @@ before the totals' rows are (see PG_BEFORE_FUNCTION): concurrent writers of one 
 lose each other's changes nor deadlock. The detail reads it by primary key. Backfilled by
 touching every stats row.
 
-Revision ID: detailstats
+Revision ID: 0022
 Revises: 0021
 Create Date: 2026-12-05 04:05:00
 """
@@ -22,7 +22,7 @@ from alembic import op
 
 from callplane.db.types import UTCDateTime
 
-revision: str = "detailstats"
+revision: str = "0022"
 down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
