@@ -210,3 +210,37 @@ def test_conversation_rollups_are_backfilled(scratch_url: str) -> None:
     ]
     execute(scratch_url, "UPDATE conversations SET duration_seconds = 5.5 WHERE channel = 'sms'")
     assert execute(scratch_url, histogram)[0] == (1, hour + 14, 5, 1)
+
+
+def test_the_audit_dedupe_key_index_holds_only_keyed_events(scratch_url: str) -> None:
+    """`publish`: the unique index on `dedupe_key` becomes partial (keyed events only), and the
+    downgrade makes it whole again; a key still cannot be recorded twice."""
+    config = migrate.alembic_config(scratch_url)
+    if scratch_url.startswith("sqlite"):
+        definition = "SELECT sql FROM sqlite_master WHERE name = 'ux_audit_events_dedupe_key'"
+    else:
+        definition = (
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'ux_audit_events_dedupe_key'"
+        )
+    command.upgrade(config, "head")
+    [(partial,)] = execute(scratch_url, definition)
+    assert "dedupe_key IS NOT NULL" in str(partial)
+    hex_or_uuid = (lambda u: u.hex) if scratch_url.startswith("sqlite") else str
+    org = hex_or_uuid(uuid.uuid4())
+    event = (
+        "INSERT INTO audit_events (id, organization_id, created_at, action, resource_type, "
+        "resource_id, actor_type, changes, dedupe_key) VALUES ('{id}', '{org}', "
+        "'2026-01-01 00:00:00', 'a', 't', 'r', 'system', '{{}}', 'k') ON CONFLICT (dedupe_key) "
+        "WHERE dedupe_key IS NOT NULL DO NOTHING"
+    )
+    execute(
+        scratch_url,
+        f"INSERT INTO organizations (id, name, created_at, updated_at) "
+        f"VALUES ('{org}', 'o', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+        *(event.format(id=hex_or_uuid(uuid.uuid4()), org=org) for _ in range(2)),
+    )
+    assert execute(scratch_url, "SELECT count(*) FROM audit_events") == [(1,)]
+    command.downgrade(config, "0021")
+    [(whole,)] = execute(scratch_url, definition)
+    assert "WHERE" not in str(whole).upper()
+    command.upgrade(config, "head")

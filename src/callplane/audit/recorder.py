@@ -185,7 +185,7 @@ async def record_many(
         statement = (
             dialect.insert(session, table)
             .values(rows)
-            .on_conflict_do_nothing(index_elements=[table.c.dedupe_key])
+            .on_conflict_do_nothing(index_elements=[table.c.dedupe_key], index_where=_KEYED)
             .returning(table.c.dedupe_key)
         )
         inserted = set((await session.execute(statement)).scalars())
@@ -194,6 +194,8 @@ async def record_many(
 
 
 _NO_CHANGES: Mapping[str, Any] = {}
+# The predicate of the (partial) unique index on `dedupe_key`, for ON CONFLICT to name it.
+_KEYED = AuditEvent.dedupe_key.is_not(None)
 
 
 async def _tell(session: AsyncSession, events: Sequence[Recorded]) -> None:
@@ -249,7 +251,7 @@ async def _insert_once(session: AsyncSession, event: AuditEvent) -> bool:
     statement = (
         dialect.insert(session, AuditEvent)
         .values(values)
-        .on_conflict_do_nothing(index_elements=[AuditEvent.dedupe_key])
+        .on_conflict_do_nothing(index_elements=[AuditEvent.dedupe_key], index_where=_KEYED)
         .returning(AuditEvent.id)
     )
     return (await session.execute(statement)).scalar_one_or_none() is not None

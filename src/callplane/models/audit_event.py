@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Uuid
+from sqlalchemy import ForeignKey, Index, String, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callplane.db.types import JSONType, UTCDateTime, utcnow
@@ -22,7 +22,14 @@ class AuditEvent(IdMixin, Base):
         Index("ix_audit_events_org_action", "organization_id", "action", "created_at", "id"),
         Index("ix_audit_events_org_resource", "organization_id", "resource_id", "created_at", "id"),
         Index("ix_audit_events_org_actor", "organization_id", "actor_id", "created_at", "id"),
-        Index("ux_audit_events_dedupe_key", "dedupe_key", unique=True),
+        # Only the events of workflow steps have a key: the others (most) are not indexed here.
+        Index(
+            "ux_audit_events_dedupe_key",
+            "dedupe_key",
+            unique=True,
+            postgresql_where=text("dedupe_key IS NOT NULL"),
+            sqlite_where=text("dedupe_key IS NOT NULL"),
+        ),
     )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(
@@ -39,5 +46,5 @@ class AuditEvent(IdMixin, Base):
     changes: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False, default=dict)
     # Set on events recorded inside a workflow step (a digest of workflow id, step, action,
     # resource and occurrence): a step re-run after a crash cannot record its event twice.
-    # NULL elsewhere (request-path events); NULLs never collide in the unique index.
+    # NULL elsewhere (request-path events), and then left out of the unique index.
     dedupe_key: Mapped[str | None] = mapped_column(String(64))
