@@ -3,9 +3,11 @@
 Only events recorded inside a workflow step carry a key (0009); every other event — most of them,
 a publish to 100 numbers records 101 — has NULL there, and each still cost an entry in the
 unique index (so the index grew as large as the table). Now partial: `WHERE dedupe_key IS NOT
-NULL`. ON CONFLICT names the predicate, which the full index satisfies as well, so code and
-schema may be upgraded in either order. On PostgreSQL the new index is built CONCURRENTLY
-before the old one is dropped: exactly-once recording is never without its index.
+NULL`. The code's ON CONFLICT names the predicate, which the full index satisfies as well, so
+new code runs on either index; code from before this revision does not (its ON CONFLICT without
+the predicate matches no partial index): migrate once no older process runs workflow steps. On
+PostgreSQL the new index is built CONCURRENTLY before the old one is dropped: exactly-once
+recording is never without its index.
 
 Revision ID: publish
 Revises: 0021
