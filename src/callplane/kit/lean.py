@@ -33,6 +33,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse
+from starlette.types import Scope
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 ErrorHandler = Callable[[Request, Exception], Coroutine[Any, Any, Response]]
@@ -56,8 +57,10 @@ def lean(handler: Handler) -> type[APIRoute]:
     """A route class (for `add_api_route(route_class_override=...)`) serving with `handler`."""
 
     class LeanRoute(APIRoute):
-        # kit.dispatch.RouteIndex calls it straight away (no per-request wrapper at all).
-        lean_handler = staticmethod(handler)
+        def lean_for(self, scope: Scope) -> Handler:
+            """Every request's handler (kit.dispatch.RouteIndex.lean asks: no per-request
+            wrapper at all)."""
+            return handler
 
         def get_route_handler(self) -> Handler:
             return handler

@@ -26,6 +26,9 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
+from starlette.types import Scope
+
+from callplane.kit.lean import Handler
 
 # A parser returns the parsed value, or REFUSE to hand the request to FastAPI.
 REFUSE: Any = object()
@@ -141,7 +144,18 @@ def quick(
     endpoint."""
 
     class QuickRoute(APIRoute):
-        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        def lean_for(self, scope: Scope) -> Handler | None:
+            """The quick handler bound to the request's values when the parse accepts it, else
+            None (kit.dispatch.RouteIndex.lean asks, with the match in `scope`): the request
+            middleware serves an accepted request itself, as it serves a lean route; a refused
+            one goes down the app's stack to `get_route_handler`'s handler, which parses again
+            and hands it to FastAPI."""
+            values = parse_query(Request(scope), parsers, path)
+            if values is None:
+                return None
+            return lambda request: handler(request, values)
+
+        def get_route_handler(self) -> Handler:
             standard = super().get_route_handler()
 
             async def route(request: Request) -> Response:
