@@ -13,9 +13,10 @@ Anything else goes to the router unchanged: a path no grouped route fully matche
 with its `Allow`, the trailing-slash redirect), websocket and lifespan scopes, a mounted app's
 root path, FastAPI telemetry, and any match whose child scope carries more than Starlette's keys.
 The index is rebuilt whenever the router's list of routes changes. The request middleware asks
-it first (`lean`) whether a request goes to a lean route (kit/lean.py), which it then serves
-itself, from the app's outermost layer; a lean route reached here (the middleware built without
-the index) is served by FastAPI's own wrapper of its handler.
+it first (`lean`) whether a request goes to a lean route (kit/lean.py) or is a quick route's
+request its parse accepts (kit/quick.py), which it then serves itself, from the app's outermost
+layer; a lean or quick route reached here (the middleware built without the index, or a quick
+request refused) is served by FastAPI's own wrapper of its handler.
 """
 
 from __future__ import annotations

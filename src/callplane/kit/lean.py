@@ -16,7 +16,9 @@ which a lean handler has none of), the router and the route's own wrapper (issue
 that chain after every database round trip, and its `send` wrappers, were ~23% of the detail
 route's samples). What the handler raises is answered by `ErrorHandlers`: the app's exception
 handlers, looked up as those layers look them up, so a lean route's 401/403/404/422/429/500
-is the same response as any route's.
+is the same response as any route's. A route says it is served this way by `lean_for(scope)`:
+a lean route's gives its handler for every request, a quick route's (kit.quick) for the
+requests its parse accepts.
 """
 
 from __future__ import annotations

@@ -10,8 +10,15 @@ its length). Such a request cannot be invalid, so the quick handler serves it (a
 `authorize()`, as `Requires` would). Anything else — another parameter, `limit=020`,
 `active=yes`, an empty value, a value too long, a NUL — goes to FastAPI's own handler, which
 answers it (including every 422) as it always did: nothing about the answers changes, only
-what the common request costs. Nothing is parsed twice and the rate limiter is charged once:
-the choice is made before authorization.
+what the common request costs. The rate limiter is charged once: the choice is made before
+authorization.
+
+The request middleware, the app's outermost layer, makes the choice (`QuickRoute.lean_for`,
+asked by `kit.dispatch.RouteIndex.lean`) and serves an accepted request itself, as it serves a
+lean route: without the framework's seven layers below it, its errors answered by the app's
+handlers (`kit.lean.ErrorHandlers`). A refused request goes down the app's stack to the route,
+which parses it again (a refusal costs one more parse) and hands it to FastAPI. So a quick
+handler, like a lean one, must not use yield dependencies or anything else those layers provide.
 
 Unlike kit.lean (one handler replaces FastAPI's), FastAPI remains the reference: the quick
 parse may refuse anything it is unsure of.
