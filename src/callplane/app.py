@@ -122,10 +122,10 @@ class CallplaneAPI(FastAPI):
 
     One pure-ASGI layer does what four did: metrics and the access log, request ids, refusals
     at the door and body buffering, Idempotency-Key settling; and it serves the lean routes
-    itself (kit/lean.py), so their requests skip the framework's seven layers below it. Every
-    response, errors and 500s included, leaves through it, so every one carries X-Request-ID.
-    Built, like FastAPI's own stack, at the first request: exception handlers and routes added
-    before then are the ones served."""
+    (kit/lean.py) and the quick routes' common requests (kit/quick.py) itself, so they skip the
+    framework's seven layers below it. Every response, errors and 500s included, leaves through
+    it, so every one carries X-Request-ID. Built, like FastAPI's own stack, at the first
+    request: exception handlers and routes added before then are the ones served."""
 
     def build_middleware_stack(self) -> ASGIApp:
         settings: Settings = self.state.settings

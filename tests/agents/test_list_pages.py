@@ -41,7 +41,8 @@ async def _walk(
 
 
 class QuickSpy:
-    """Records whether each request was taken by the quick handler (True) or went to FastAPI;
+    """Records whether each parse of a request gave it to the quick handler (True) or to
+    FastAPI (a refused request is parsed twice: by the request middleware, then by the route);
     with `off`, hands every request to FastAPI."""
 
     def __init__(self) -> None:
@@ -147,7 +148,7 @@ async def test_other_queries_are_fastapis(tenant: Tenant, spy: QuickSpy, query: 
         await tenant.create_agent(name=f"Agent {i}", metadata={"i": i})
     spy.calls.clear()
     answered = await tenant.get(f"/core/agents?{query}")
-    assert spy.calls == [False]
+    assert spy.calls and not any(spy.calls)
     spy.off = True
     standard = await tenant.get(f"/core/agents?{query}")
     assert (answered.status_code, answered.json()) == (standard.status_code, standard.json())
@@ -220,7 +221,7 @@ async def test_quick_phone_number_pages_equal_fastapi_pages(tenant: Tenant, spy:
     assert [n["phone_number"] for page in quick_pages for n in page["data"]] == [numbers[3]]
     spy.calls.clear()
     response = await tenant.get(f"{base}?assigned=yes&limit=1")
-    assert response.status_code == 200 and spy.calls == [False]
+    assert response.status_code == 200 and spy.calls and not any(spy.calls)
 
 
 async def test_quick_conversation_pages_equal_fastapi_pages(tenant: Tenant, spy: QuickSpy) -> None:
@@ -264,4 +265,4 @@ async def test_quick_conversation_pages_equal_fastapi_pages(tenant: Tenant, spy:
     assert len(quick_pages[0]["data"]) == 3
     spy.calls.clear()
     response = await tenant.get(f"{base}?channel=fax")
-    assert response.status_code == 422 and spy.calls == [False]
+    assert response.status_code == 422 and spy.calls and not any(spy.calls)

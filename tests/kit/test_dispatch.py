@@ -71,3 +71,31 @@ def test_route_keys() -> None:
     assert route_key(Mount("/console/static", routes=[])) == ("console", "static")
     assert request_key("/core/agents/1/versions") == ("core", "agents")
     assert request_key("/health") == ("health",)
+
+
+def test_lean_serves_lean_routes_and_accepted_quick_requests(tmp_path: object) -> None:
+    """The request middleware serves a lean route's requests, and a quick route's requests its
+    parse accepts, itself; a refused quick request, another method or another route goes down
+    the app's stack (None)."""
+    app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/x.db"))
+    index = app.router.middleware_stack
+    assert isinstance(index, RouteIndex)
+
+    def lean(method: str, path: str, query: bytes = b"") -> Any:
+        scope = {"type": "http", "method": method, "path": path, "query_string": query}
+        handler = index.lean(scope)
+        if handler is not None:
+            assert getattr(scope["route"], "path", None) is not None  # matched: for the metrics
+        return handler
+
+    assert lean("GET", f"/core/agents/{AGENT}") is not None
+    assert lean("GET", "/core/agents", b"limit=20&name=x") is not None
+    assert lean("HEAD", "/core/agents") is None  # FastAPI answers it (405)
+    assert lean("GET", f"/core/agents/{AGENT}/versions", b"limit=2") is not None
+    assert lean("GET", "/core/phone-numbers") is not None
+    assert lean("GET", "/core/agents", b"limit=020") is None
+    assert lean("GET", "/core/agents", b"created_after=2020-01-01T00:00:00Z") is None
+    assert lean("GET", f"/core/agents/{AGENT.replace('-', '')}/versions") is None
+    assert lean("POST", "/core/agents") is None
+    assert lean("DELETE", f"/core/agents/{AGENT}") is None
+    assert lean("GET", "/health") is None

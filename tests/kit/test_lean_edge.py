@@ -21,13 +21,25 @@ async def _broken(*_: object, **__: object) -> object:
     raise _Bug("a bug in the handler")
 
 
-@pytest.mark.parametrize("path", ["/core/agents/{id}", "/core/agents/{id}/versions"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/core/agents/{id}",
+        "/core/agents/{id}/versions",
+        "/core/agents?limit=5",
+        "/core/agents?metadata=%7B%7D",
+    ],
+)
 async def test_an_unhandled_error_is_the_apps_500_with_one_request_id(
     settings: Settings, tenant: Tenant, monkeypatch: pytest.MonkeyPatch, path: str
 ) -> None:
-    """The lean detail route and a FastAPI route: the same 500, X-Request-ID once."""
+    """The lean detail route, quick routes (served by the request middleware too) and a FastAPI
+    route: the same 500, X-Request-ID once."""
     agent = await tenant.create_agent()
     monkeypatch.setattr(agent_endpoints, "agent_detail", _broken)
+    monkeypatch.setattr(agent_endpoints, "list_json", _broken)
+    monkeypatch.setattr(agent_endpoints, "sqlite_list_json", _broken)
+    monkeypatch.setattr("callplane.agents.repository.AgentRepository.list", _broken)
     monkeypatch.setattr("callplane.kit.quick.endpoint_page", _broken)
     monkeypatch.setattr("callplane.versions.endpoints.VersionService.list", _broken)
     async with another_app(settings, raise_app_exceptions=False) as client:

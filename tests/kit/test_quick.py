@@ -64,6 +64,34 @@ def test_parse_query() -> None:
     assert quick.parse_query(_request(b"", {"agent_id": "nope"}), parsers, path) is None
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        b"limit=20",
+        b"limit=20&active=true&is_demo=false",
+        b"a=1&&b=2&",
+        b"&",
+        b"=",
+        b"a",
+        b"a=",
+        b"=b",
+        b"a==b=c",
+        b"a=1&a=2",
+        b"a=1;b=2",
+        b"name=caf\xc3\xa9&x=\xff",
+        b"name=a%20b",
+        b"name=a+b",
+        b"n%61me=%zz&c=%C3%A9",
+        b"name=%00",
+        b"a=%2B&b=%26c",
+    ],
+)
+def test_query_items_are_starlettes(query: bytes) -> None:
+    """The hand split of an unescaped query and parse_qsl of an escaped one give the pairs
+    Starlette's QueryParams holds, in order."""
+    assert quick.query_items(query) == _request(query).query_params.multi_items()
+
+
 def test_choice() -> None:
     channel = quick.choice("text", "sms")
     assert (channel("text"), channel("sms")) == ("text", "sms")

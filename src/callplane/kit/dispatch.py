@@ -13,15 +13,16 @@ Anything else goes to the router unchanged: a path no grouped route fully matche
 with its `Allow`, the trailing-slash redirect), websocket and lifespan scopes, a mounted app's
 root path, FastAPI telemetry, and any match whose child scope carries more than Starlette's keys.
 The index is rebuilt whenever the router's list of routes changes. The request middleware asks
-it first (`lean`) whether a request goes to a lean route (kit/lean.py), which it then serves
-itself, from the app's outermost layer; a lean route reached here (the middleware built without
-the index) is served by FastAPI's own wrapper of its handler.
+it first (`lean`) whether a request goes to a lean route (kit/lean.py) or is a quick route's
+request its parse accepts (kit/quick.py), which it then serves itself, from the app's outermost
+layer; a lean or quick route reached here (the middleware built without the index, or a quick
+request refused) is served by FastAPI's own wrapper of its handler.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from starlette.routing import BaseRoute, Match, Mount, Route, Router, WebSocketRoute
@@ -44,8 +45,13 @@ def _candidate(route: BaseRoute) -> Candidate:
     return route, None, None
 
 
-def _is_lean(route: BaseRoute) -> bool:
-    return getattr(route, "lean_handler", None) is not None
+def _lean_methods(route: BaseRoute) -> frozenset[str]:
+    """The methods for which the request middleware asks `route` for a lean handler
+    (`lean_for`: kit.lean's lean routes, kit.quick's quick routes); none for other routes."""
+    if getattr(route, "lean_for", None) is None:
+        return frozenset()
+    methods = getattr(route, "methods", None)
+    return frozenset(methods or ())
 
 
 def request_key(path: str) -> Key:
@@ -82,8 +88,8 @@ class RouteIndex:
         self._count = -1
         self._groups: dict[Key, tuple[Candidate, ...]] = {}
         self._ungrouped: tuple[Candidate, ...] = ()
-        self._lean_keys: frozenset[Key] = frozenset()
-        self._lean_ungrouped = False
+        self._lean_keys: frozenset[tuple[Key, str]] = frozenset()
+        self._lean_ungrouped: frozenset[str] = frozenset()
 
     def _build(self, routes: list[BaseRoute]) -> None:
         keyed: dict[Key, list[int]] = {}
@@ -101,9 +107,14 @@ class RouteIndex:
         self._groups = {key: ordered([*found, *ungrouped]) for key, found in keyed.items()}
         self._ungrouped = ordered(ungrouped)
         self._lean_keys = frozenset(
-            key for key, found in keyed.items() if any(_is_lean(routes[p]) for p in found)
+            (key, method)
+            for key, found in keyed.items()
+            for p in found
+            for method in _lean_methods(routes[p])
         )
-        self._lean_ungrouped = any(_is_lean(routes[p]) for p in ungrouped)
+        self._lean_ungrouped = frozenset(
+            method for p in ungrouped for method in _lean_methods(routes[p])
+        )
         self._routes = routes
         self._count = len(routes)
 
@@ -138,22 +149,27 @@ class RouteIndex:
         return None
 
     def lean(self, scope: Scope) -> Handler | None:
-        """The handler of the lean route the request goes to (its child scope merged into
-        `scope`), or None: another route, or none, answers it. Only the groups that hold a lean
-        route are matched here, so other requests pay one set lookup."""
+        """The handler the request's route gives it to be served without the framework's
+        layers (its `lean_for`, asked with the route's child scope merged into `scope`), or
+        None: the app's stack answers it (another route, or none, or a quick route's request
+        its parse refused). Only the groups that hold such a route for the request's method
+        are matched here, so other requests pay one set lookup."""
         self._refresh()
-        key = request_key(scope["path"])
-        if (key not in self._lean_keys and not self._lean_ungrouped) or not self._indexable(scope):
+        key, method = request_key(scope["path"]), scope["method"]
+        if (
+            (key, method) not in self._lean_keys and method not in self._lean_ungrouped
+        ) or not self._indexable(scope):
             return None
         found = self._find(scope, key)
         if found is None:
             return None
         route, child_scope = found
-        handler: Handler | None = getattr(route, "lean_handler", None)
-        if handler is not None:
-            scope.setdefault("router", self.router)
-            scope.update(child_scope)
-        return handler
+        lean_for: Callable[[Scope], Handler | None] | None = getattr(route, "lean_for", None)
+        if lean_for is None:
+            return None
+        scope.setdefault("router", self.router)
+        scope.update(child_scope)  # a refused request is matched again, to the same route
+        return lean_for(scope)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not self._indexable(scope):

@@ -16,7 +16,9 @@ which a lean handler has none of), the router and the route's own wrapper (issue
 that chain after every database round trip, and its `send` wrappers, were ~23% of the detail
 route's samples). What the handler raises is answered by `ErrorHandlers`: the app's exception
 handlers, looked up as those layers look them up, so a lean route's 401/403/404/422/429/500
-is the same response as any route's.
+is the same response as any route's. A route says it is served this way by `lean_for(scope)`:
+a lean route's gives its handler for every request, a quick route's (kit.quick) for the
+requests its parse accepts.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse
+from starlette.types import Scope
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 ErrorHandler = Callable[[Request, Exception], Coroutine[Any, Any, Response]]
@@ -56,8 +59,10 @@ def lean(handler: Handler) -> type[APIRoute]:
     """A route class (for `add_api_route(route_class_override=...)`) serving with `handler`."""
 
     class LeanRoute(APIRoute):
-        # kit.dispatch.RouteIndex calls it straight away (no per-request wrapper at all).
-        lean_handler = staticmethod(handler)
+        def lean_for(self, scope: Scope) -> Handler:
+            """Every request's handler (kit.dispatch.RouteIndex.lean asks: no per-request
+            wrapper at all)."""
+            return handler
 
         def get_route_handler(self) -> Handler:
             return handler

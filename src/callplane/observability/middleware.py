@@ -59,8 +59,9 @@ class RequestMiddleware:
     - refuses malformed URLs and oversized headers at the door, buffers bodies (413 beyond
       `max_bytes`, 422 for duplicate JSON keys);
     - checks an Idempotency-Key's syntax and settles its record before the answer leaves;
-    - serves a lean route (kit.lean) itself, answering its errors with the app's handlers
-      (`errors`); every other request goes down the app's stack (`app`).
+    - serves a lean route (kit.lean), and a quick route's request its parse accepts
+      (kit.quick), itself, answering their errors with the app's handlers (`errors`); every
+      other request goes down the app's stack (`app`).
     """
 
     def __init__(
