@@ -232,8 +232,9 @@ def test_choice_prefers_rare_grams_of_different_words() -> None:
     # Every gram is held by 1.2% of the agents or more: matches may be common, so walk, as far
     # as reading the matches through the index would cost for a million agents.
     assert chosen.walk == 6_481
-    # Two words, and 1.2% would fill 78 / 21 pages of that walk, not 8: the index is asked
-    # first, for at most the 3,241 matches reading which costs what the walk would.
+    # Two words, each at 5% at most: independent, 0.25% would fill 16 of the page's 21 rows
+    # in that walk; the index is asked first, for at most the 3,241 matches reading which costs
+    # what the walk would.
     assert chosen.cap == 3_241
     shorter = GramChoice(chosen.positions, 4_000, 5_250)
     assert choose(term, organization, stats, 21, 4_000) == shorter
@@ -253,6 +254,33 @@ def test_choice_prefers_rare_grams_of_different_words() -> None:
     only = choose(term, organization, crowded, 21, 10_000)
     assert only is not None and len(only.positions) == 1 and only.walk == 6_481
     assert only.cap == 0  # common-looking: the walk first
+
+
+def test_choice_estimates_the_share_of_several_words() -> None:
+    """`ing s` (1.2% of the bench's names at a million agents): `ing` and `ng ` are common but
+    `g s`, spanning both words, holds little more than the term itself. Asked of the index
+    first because its words were several, its 12,000 matches overran the cap and the walk ran
+    after it (27 ms p95). A word of one letter at the end of a term is estimated from the
+    grams beginning with it."""
+    organization = uuid.uuid4()
+    key, term = organization_key(organization), "ing s"
+    shares = {key ^ name_search._code(term, 0): 0.25, key ^ name_search._code(term, 1): 0.21}
+    shares[key ^ name_search._code(term, 2)] = 0.012
+    # Words beginning with `s` (what the statistics say of the term's last word): 25%.
+    for gram, share in {" sc": 0.1, " su": 0.05, " sa": 0.05, " sh": 0.05}.items():
+        shares[key ^ name_search._code(gram, 0)] = share
+    chosen = choose(term, organization, GramStats(shares, 0.0015, 1e6), 21, 10_000)
+    assert chosen == GramChoice([3], 6_481, 0)  # 78 matches expected in that walk: no cap
+    # `cedar c` (0.1%): `cedar` holds 1%, `r c` 1.75%; with words beginning with `c` at 20%,
+    # the estimate is 0.2% (13 of the page's 21 in the walk): the index first, capped.
+    term = "cedar c"
+    shares = {key ^ name_search._code(term, i): 0.01 for i in range(3)}
+    shares[key ^ name_search._code(term, 3)] = 0.02
+    shares[key ^ name_search._code(term, 4)] = 0.0175
+    for gram, share in {" cl": 0.05, " co": 0.15}.items():
+        shares[key ^ name_search._code(gram, 0)] = share
+    chosen = choose(term, organization, GramStats(shares, 0.0015, 1e6), 21, 10_000)
+    assert chosen is not None and chosen.walk == 6_481 and chosen.cap == 3_241
 
 
 @pytest.mark.parametrize("cap", [1, 10_000])
