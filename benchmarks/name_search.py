@@ -61,6 +61,8 @@ TERMS = [
     "assistant",  # ~40%
     "an",  # ~47%
     "ing ",  # departments ending in -ing: ~21%
+    "zq",  # no name: shorter than a gram, every agent of the organization once read
+    "j",  # ~1%: one character
 ]
 TARGET_MS = 20.0
 SMALL_AGENTS = 1_000

@@ -128,7 +128,8 @@ def _fixed(stats: GramStats | None) -> Any:
 
 STATS = {
     "none": None,
-    "all rare": GramStats({}, 1e-9, 1e6),  # no walk: straight to the index
+    # No walk, for short terms too: straight to the indexes.
+    "all rare": GramStats({}, 1e-9, 1e6, GramStats({}, 1e-9, 1e6)),
     "all common": None,  # filled per tenant: every gram of every term at 40%
 }
 
@@ -204,7 +205,7 @@ async def test_term_codes_are_the_index_codes(tenant: Tenant, is_postgres: bool)
 
 def test_choice_without_statistics() -> None:
     organization = uuid.uuid4()
-    assert choose("ab", organization, None, 21, 10_000) is None
+    assert choose("ab", organization, None, 21, 10_000) == GramChoice([], 10_000)
     chosen = choose("billing scheduler", organization, None, 21, 10_000)
     assert chosen is not None and chosen.walk == 10_000
     # In order: `bil`, then not `ill`, `lli`... (the same word) but `g s` (spanning both) and
@@ -283,6 +284,28 @@ def test_choice_estimates_the_share_of_several_words() -> None:
     assert chosen is not None and chosen.walk == 6_481 and chosen.cap == 3_241
 
 
+def test_choice_for_a_term_shorter_than_a_gram() -> None:
+    """One or two characters: the code of the term itself in the index of single characters
+    and pairs, whose share is the term's; the walk as for a gram of that share."""
+    organization = uuid.uuid4()
+    key = organization_key(organization)
+    short = GramStats({key ^ ord("j"): 0.01, key ^ (ord("a") << 21 | ord("n")): 0.47}, 0.005, 1e6)
+    stats = GramStats({}, 0.0015, 1e6, short)
+    assert choose("J", organization, stats, 21, 10_000) == GramChoice([], 6_481)
+    assert choose("an", organization, stats, 21, 10_000) == GramChoice([], 6_481)
+    # Not in the statistics: at most 0.5% of the agents, a walk to fill the page twice there...
+    assert choose("zq", organization, stats, 21, 10_000) == GramChoice([], 8_400)
+    # ... and none at 0.1%: the index only.
+    rare = GramStats(short.shares, 0.001, 1e6)
+    assert choose("zq", organization, GramStats({}, 0.0015, 1e6, rare), 21, 10_000) == (
+        GramChoice([], 0)
+    )
+    # Without the statistics of that index (before it was analyzed): the longest walk.
+    assert choose("zq", organization, GramStats({}, 0.0015, 1e6), 21, 10_000) == GramChoice(
+        [], 10_000
+    )
+
+
 @pytest.mark.parametrize("cap", [1, 10_000])
 async def test_name_search_asking_the_index_first(
     tenant: Tenant, monkeypatch: pytest.MonkeyPatch, cap: int
@@ -293,9 +316,9 @@ async def test_name_search_asking_the_index_first(
     monkeypatch.setattr(name_search, "gram_stats", _fixed(None))
     choose_really = name_search.choose
 
-    def index_first(*args: Any) -> GramChoice | None:
+    def index_first(*args: Any) -> GramChoice:
         chosen = choose_really(*args)
-        return None if chosen is None else GramChoice(chosen.positions, chosen.walk, cap)
+        return GramChoice(chosen.positions, chosen.walk, cap if chosen.positions else 0)
 
     monkeypatch.setattr(name_search, "choose", index_first)
     for copy in range(3):

@@ -10,7 +10,9 @@ statistics (ANALYZE's most common elements and their shares), from different wor
 can (`g s`, spanning two words, is rare although both words are common; two grams of one word
 find that word again), within a budget of total share. The index only narrows: every candidate
 is rechecked with the real `ILIKE`, so the choice can change the time of a search, never its
-answer — which is why the statistics may be a minute old.
+answer — which is why the statistics may be a minute old. A term of one or two characters is
+asked of `ix_agents_org_name_short_grams` (the codes of every character and pair of the name)
+for its own code.
 """
 
 from __future__ import annotations
@@ -32,9 +34,12 @@ STATS_SECONDS = 60.0
 # server's CPU on the bench at a million agents) in rows of the newest-first walk (~1.1 µs each).
 INDEX_ROW_COST = 2.0
 
-STATS_SQL = """SELECT s.most_common_elems::text, s.most_common_elem_freqs, c.reltuples::float8
+STATS_SQL = """SELECT s.most_common_elems::text, s.most_common_elem_freqs, c.reltuples::float8,
+  t.most_common_elems::text, t.most_common_elem_freqs
 FROM pg_class c LEFT JOIN pg_stats s
   ON s.schemaname = current_schema() AND s.tablename = 'ix_agents_org_name_grams'
+LEFT JOIN pg_stats t
+  ON t.schemaname = current_schema() AND t.tablename = 'ix_agents_org_name_short_grams'
 WHERE c.oid = 'agents'::regclass"""
 
 
@@ -46,11 +51,15 @@ class GramStats:
     shares: dict[int, float]
     floor: float
     rows: float  # the table's agents
+    # The same of the index of single characters and pairs (terms shorter than a gram).
+    short: GramStats | None = None
 
 
 @dataclass(frozen=True)
 class GramChoice:
-    positions: list[int]  # 1-based positions in the term of the grams to ask the index for
+    # 1-based positions in the term of the grams to ask the index for; none for a term shorter
+    # than a gram: its own code, in the index of single characters and pairs.
+    positions: list[int]
     walk: int  # how many agents to walk newest-first before asking the index (0: none)
     # Ask the index first for at most this many matches (0: do not); only when it finds that
     # many is the walk tried, then the index without a cap.
@@ -65,6 +74,20 @@ def organization_key(organization_id: uuid.UUID) -> int:
 def _code(lowered: str, start: int) -> int:
     first, second, third = (ord(c) for c in lowered[start : start + GRAM])
     return (first << 42) | (second << 21) | third
+
+
+def _short_code(lowered: str) -> int:
+    """The code of a term of one or two characters (the migration's `cp_term_short_grams`)."""
+    codes = [ord(c) for c in lowered]
+    return codes[0] if len(codes) == 1 else (codes[0] << 21) | codes[1]
+
+
+def _walk(share: float, stats: GramStats, page_rows: int, longest_walk: int) -> int:
+    """The walk for a term whose rarest code is held by `share` of the agents (see `choose`)."""
+    balanced = math.sqrt(page_rows * stats.rows * INDEX_ROW_COST)
+    at_share = min(2 * page_rows / share, share * stats.rows * INDEX_ROW_COST)
+    walk = min(longest_walk, math.ceil(max(balanced, at_share)))
+    return 0 if share * walk < page_rows else walk
 
 
 def _lowered(term: str) -> str:
@@ -130,9 +153,10 @@ def choose(
     stats: GramStats | None,
     page_rows: int,
     longest_walk: int,
-) -> GramChoice | None:
-    """The grams to ask for and the walk to try first, or None when the term is shorter than a
-    gram (the index cannot narrow it).
+) -> GramChoice:
+    """The grams to ask for and the walk to try first. A term shorter than a gram is asked of
+    the index of single characters and pairs, after a walk sized the same way from its code's
+    share (exact: the code is the term's).
 
     The walk: finding `page_rows` matches of share s costs page_rows / s rows walked; reading
     all s * N of them through the index costs `INDEX_ROW_COST` rows walked each (N: the
@@ -151,9 +175,13 @@ def choose(
     about one walk more, so the line is drawn where the estimate says the walk just fills the
     page. Without statistics every code counts as rare, and the walk is `longest_walk`."""
     count = len(term) - GRAM + 1
-    if count < 1:
-        return None
     key, lowered = organization_key(organization_id), _lowered(term)
+    if count < 1:
+        short = stats.short if stats else None
+        if short is None or not term:
+            return GramChoice([], longest_walk)
+        share = short.shares.get(key ^ _short_code(lowered), short.floor)
+        return GramChoice([], _walk(share, short, page_rows, longest_walk))
     shares = [
         stats.shares.get(key ^ _code(lowered, i), 0.0) if stats else 0.0 for i in range(count)
     ]
@@ -183,26 +211,29 @@ def choose(
     walk, cap = longest_walk, 0
     if stats is not None:
         bounds = [stats.shares.get(key ^ _code(lowered, i), stats.floor) for i in range(count)]
-        rarest = min(bounds)
-        balanced = math.sqrt(page_rows * stats.rows * INDEX_ROW_COST)
-        at_rarest = min(2 * page_rows / rarest, rarest * stats.rows * INDEX_ROW_COST)
-        walk = min(walk, math.ceil(max(balanced, at_rarest)))
-        if rarest * walk < page_rows:
-            walk = 0
-        estimate = _share_estimate(bounds, words, _edges(lowered, words_at, stats, key))
-        if walk and estimate * walk < page_rows:
+        walk = _walk(min(bounds), stats, page_rows, longest_walk)
+        edges = _edges(lowered, words_at, stats, key) if walk else {}
+        if walk and _share_estimate(bounds, words, edges) * walk < page_rows:
             cap = math.ceil(page_rows * stats.rows / walk)
     return GramChoice(sorted(i + 1 for i in chosen), walk, cap)
 
 
-def parse_stats(row: Any) -> GramStats | None:
-    """`STATS_SQL`'s row as statistics; None before the index was first analyzed."""
-    if row is None or not row[0] or not row[1]:
+def _parse(elements: str | None, frequencies: list[float] | None, rows: float) -> GramStats | None:
+    if not elements or not frequencies:
         return None
-    elements, frequencies, rows = row[0], row[1], row[2]
     codes = [int(value) for value in elements.strip("{}").split(",")]
     shares = dict(zip(codes, frequencies[: len(codes)], strict=True))
     return GramStats(shares, min(shares.values()), max(float(rows), 1.0))
+
+
+def parse_stats(row: Any) -> GramStats | None:
+    """`STATS_SQL`'s row as statistics; None before the index was first analyzed."""
+    if row is None:
+        return None
+    stats = _parse(row[0], row[1], row[2])
+    if stats is None:
+        return None
+    return GramStats(stats.shares, stats.floor, stats.rows, _parse(row[3], row[4], row[2]))
 
 
 _cache: dict[str, tuple[float, GramStats | None]] = {}
@@ -228,9 +259,7 @@ async def choice_for(
     longest_walk: int,
     database_key: str,
     load: Callable[[], Awaitable[Any]],
-) -> GramChoice | None:
-    """`choose` with the database's statistics (read only for terms the index can narrow)."""
-    if len(term) < GRAM:
-        return None
+) -> GramChoice:
+    """`choose` with the database's statistics."""
     stats = await gram_stats(database_key, load)
     return choose(term, organization_id, stats, page_rows, longest_walk)
