@@ -286,20 +286,25 @@ def test_choice_estimates_the_share_of_several_words() -> None:
 
 def test_choice_for_a_term_shorter_than_a_gram() -> None:
     """One or two characters: the code of the term itself in the index of single characters
-    and pairs, whose share is the term's; the walk as for a gram of that share."""
+    and pairs, whose share is the term's: walked as far as fills the page twice at that share,
+    unless reading every match through the index costs less."""
     organization = uuid.uuid4()
     key = organization_key(organization)
-    short = GramStats({key ^ ord("j"): 0.01, key ^ (ord("a") << 21 | ord("n")): 0.47}, 0.005, 1e6)
+    short = GramStats({key ^ ord("j"): 0.01, key ^ (ord("a") << 21 | ord("n")): 0.42}, 0.002, 1e6)
     stats = GramStats({}, 0.0015, 1e6, short)
-    assert choose("J", organization, stats, 21, 10_000) == GramChoice([], 6_481)
-    assert choose("an", organization, stats, 21, 10_000) == GramChoice([], 6_481)
-    # Not in the statistics: at most 0.5% of the agents, a walk to fill the page twice there...
-    assert choose("zq", organization, stats, 21, 10_000) == GramChoice([], 8_400)
-    # ... and none at 0.1%: the index only.
-    rare = GramStats(short.shares, 0.001, 1e6)
-    assert choose("zq", organization, GramStats({}, 0.0015, 1e6, rare), 21, 10_000) == (
-        GramChoice([], 0)
-    )
+    assert choose("J", organization, stats, 21, 10_000) == GramChoice([], 4_200)
+    assert choose("an", organization, stats, 21, 10_000) == GramChoice([], 100)
+    # Not in the statistics: at most 0.2% of the agents, 2,000 matches to read at most,
+    # against 10,500 rows to walk for a page: the index only.
+    assert choose("zq", organization, stats, 21, 10_000) == GramChoice([], 0)
+    # At 100,000 agents, 1.2% is 1,200 matches: reading them (2,400 rows' worth) costs more
+    # than the 1,750 rows that fill a page; at 0.5%, 500 matches cost less than 4,200 rows.
+    j = {key ^ ord("j"): 0.012}
+    small = GramStats({}, 0.0015, 1e5, GramStats(j, 0.002, 1e5))
+    assert choose("j", organization, small, 21, 10_000) == GramChoice([], 3_500)
+    j = {key ^ ord("j"): 0.005}
+    small = GramStats({}, 0.0015, 1e5, GramStats(j, 0.002, 1e5))
+    assert choose("j", organization, small, 21, 10_000) == GramChoice([], 0)
     # Without the statistics of that index (before it was analyzed): the longest walk.
     assert choose("zq", organization, GramStats({}, 0.0015, 1e6), 21, 10_000) == GramChoice(
         [], 10_000

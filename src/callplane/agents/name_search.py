@@ -155,8 +155,10 @@ def choose(
     longest_walk: int,
 ) -> GramChoice:
     """The grams to ask for and the walk to try first. A term shorter than a gram is asked of
-    the index of single characters and pairs, after a walk sized the same way from its code's
-    share (exact: the code is the term's).
+    the index of single characters and pairs for its own code, whose share s is the term's:
+    walked first, as far as fills the page twice at that share (at most `longest_walk`),
+    unless reading its s * N matches through the index costs less than the page_rows / s rows
+    a walk would take to fill the page.
 
     The walk: finding `page_rows` matches of share s costs page_rows / s rows walked; reading
     all s * N of them through the index costs `INDEX_ROW_COST` rows walked each (N: the
@@ -181,7 +183,9 @@ def choose(
         if short is None or not term:
             return GramChoice([], longest_walk)
         share = short.shares.get(key ^ _short_code(lowered), short.floor)
-        return GramChoice([], _walk(share, short, page_rows, longest_walk))
+        if page_rows / share > share * short.rows * INDEX_ROW_COST:
+            return GramChoice([], 0)  # reading every match costs less than finding a page
+        return GramChoice([], min(longest_walk, math.ceil(2 * page_rows / share)))
     shares = [
         stats.shares.get(key ^ _code(lowered, i), 0.0) if stats else 0.0 for i in range(count)
     ]
