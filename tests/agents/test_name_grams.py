@@ -234,7 +234,7 @@ def test_choice_prefers_rare_grams_of_different_words() -> None:
     # as reading the matches through the index would cost for a million agents.
     assert chosen.walk == 6_481
     # Two words, each at 5% at most: independent, 0.25% would fill 16 of the page's 21 rows
-    # in that walk; the index is asked first, for at most the 3,241 matches reading which costs
+    # in that walk, not a page and a half; the index is asked first, for at most the 3,241 matches reading which costs
     # what the walk would.
     assert chosen.cap == 3_241
     shorter = GramChoice(chosen.positions, 4_000, 5_250)

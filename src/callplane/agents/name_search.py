@@ -33,6 +33,12 @@ STATS_SECONDS = 60.0
 # What a match read through the index costs (bitmap heap visit, recheck, sort: ~2 µs of the
 # server's CPU on the bench at a million agents) in rows of the newest-first walk (~1.1 µs each).
 INDEX_ROW_COST = 2.0
+# A term of several words whose estimated share would fill fewer pages than this in the walk is
+# asked of the index first (capped). Either wrong guess costs about one walk more, but the
+# estimate errs high (a word holds at most its rarest gram's share; ANALYZE's 30,000 sampled
+# rows put ~10% on a share of 0.3%: `l a`, 0.31%, read as 0.34%, fills 1.1 pages of its walk
+# and came back short). One word's rarest gram bounds it closely: it walks first.
+INDEX_FIRST_PAGES = 1.5
 
 STATS_SQL = """SELECT s.most_common_elems::text, s.most_common_elem_freqs, c.reltuples::float8,
   t.most_common_elems::text, t.most_common_elem_freqs
@@ -172,10 +178,10 @@ def choose(
     fill the page. For several words u is loose (`r b` holds 0.75% of the agents, `larkspur
     billing agent` 0.012%), so the term's share is estimated with its words independent
     (`_share_estimate`: 5% x 5% for `billing scheduler`, 0.26%; `g s` for `ing s`, 1.2%):
-    when at that share the walk would come back short, the index is asked first, capped at
-    the matches reading which costs the walk. At the balanced walk either wrong guess costs
-    about one walk more, so the line is drawn where the estimate says the walk just fills the
-    page. Without statistics every code counts as rare, and the walk is `longest_walk`."""
+    when at that share the walk would not fill the page with half a page to spare
+    (`INDEX_FIRST_PAGES`), the term is asked of the index first, capped at the matches
+    reading which costs the walk. Without statistics every code counts as rare, and the walk
+    is `longest_walk`."""
     count = len(term) - GRAM + 1
     key, lowered = organization_key(organization_id), _lowered(term)
     if count < 1:
@@ -216,9 +222,10 @@ def choose(
     if stats is not None:
         bounds = [stats.shares.get(key ^ _code(lowered, i), stats.floor) for i in range(count)]
         walk = _walk(min(bounds), stats, page_rows, longest_walk)
-        edges = _edges(lowered, words_at, stats, key) if walk else {}
-        if walk and _share_estimate(bounds, words, edges) * walk < page_rows:
-            cap = math.ceil(page_rows * stats.rows / walk)
+        if walk and len({w for w in words_at if w is not None}) > 1:
+            edges = _edges(lowered, words_at, stats, key)
+            if _share_estimate(bounds, words, edges) * walk < INDEX_FIRST_PAGES * page_rows:
+                cap = math.ceil(page_rows * stats.rows / walk)
     return GramChoice(sorted(i + 1 for i in chosen), walk, cap)
 
 
