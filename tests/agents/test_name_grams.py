@@ -203,6 +203,27 @@ async def test_term_codes_are_the_index_codes(tenant: Tenant, is_postgres: bool)
         assert sorted(set(spelled)) == sorted(indexed)
 
 
+async def test_short_term_codes_are_the_index_codes(tenant: Tenant, is_postgres: bool) -> None:
+    """The code `choose` looks up for a term of one or two characters is the one PostgreSQL
+    spells for it, and the index holds it for a name equal to the term."""
+    if not is_postgres:
+        pytest.skip("the index of single characters and pairs is PostgreSQL's")
+    organization = tenant.organization_id
+    key = organization_key(organization)
+    for term in ["j", "Zq", "ü", "😀", "a ", "%_", "\\"]:
+        async with tenant.database.session(write=False) as session:
+            spelled = await session.scalar(
+                text("SELECT cp_term_short_grams(:org, :term)"),
+                {"org": organization, "term": term},
+            )
+            indexed = await session.scalar(
+                text("SELECT cp_name_short_grams(:org, :term)"),
+                {"org": organization, "term": term},
+            )
+        assert spelled == [key ^ name_search._short_code(name_search._lowered(term))]
+        assert set(spelled) <= set(indexed)
+
+
 def test_choice_without_statistics() -> None:
     organization = uuid.uuid4()
     assert choose("ab", organization, None, 21, 10_000) == GramChoice([], 10_000)
@@ -234,8 +255,8 @@ def test_choice_prefers_rare_grams_of_different_words() -> None:
     # as reading the matches through the index would cost for a million agents.
     assert chosen.walk == 6_481
     # Two words, each at 5% at most: independent, 0.25% would fill 16 of the page's 21 rows
-    # in that walk, not a page and a half; the index is asked first, for at most the 3,241 matches reading which costs
-    # what the walk would.
+    # in that walk, not a page and a half; the index is asked first, for at most the 3,241
+    # matches reading which costs what the walk would.
     assert chosen.cap == 3_241
     shorter = GramChoice(chosen.positions, 4_000, 5_250)
     assert choose(term, organization, stats, 21, 4_000) == shorter
