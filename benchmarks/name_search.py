@@ -4,13 +4,14 @@ For search terms matching from ~0.01% to ~50% of an organization's agents (the s
 `benchmarks.seed`), calls the quick route's `list_json(name=term, limit=20)` — the statements
 `GET /core/agents?name=term` sends on PostgreSQL — on two databases holding the same rows:
 `--database-url` migrated to head (this code, the name grams index) and `--before-url` at
-`--before-revision` (the trigram index), answered by the repository module of `--before-code`
-(a git revision, loaded from git). Calls alternate before/after, `--repeat` times each after 3
-warm-up calls; then every statement of one call is run again under EXPLAIN ANALYZE, alternated
-the same way, and `--repeat` times more without EXPLAIN. Printed per term: the share of names,
-SQL p50/p95 (planning + execution, server side), the server's CPU per call (the backend's user +
-system time over those last calls, from /proc: PostgreSQL must run on this machine), the call's
-p50 (wall, round trips included), the statements sent and the plan.
+`--before-revision` (the trigram index), answered by the repository and name search modules of
+`--before-code` (a git revision, loaded from git; `--before-url` may be `--database-url` itself
+when both revisions use the same schema). Calls alternate before/after, `--repeat` times each
+after 3 warm-up calls; then every statement of one call is run again under EXPLAIN ANALYZE,
+alternated the same way, and `--repeat` times more without EXPLAIN. Printed per term: the share
+of names, SQL p50/p95 (planning + execution, server side), the server's CPU per call (the
+backend's user + system time over those last calls, from /proc: PostgreSQL must run on this
+machine), the call's p50 (wall, round trips included), the statements sent and the plan.
 Target: SQL p95 <= 20 ms at every selectivity.
 
 Usage: `python -m benchmarks.name_search --database-url URL [--before-url URL] [--seed AGENTS]`;
@@ -60,6 +61,8 @@ TERMS = [
     "assistant",  # ~40%
     "an",  # ~47%
     "ing ",  # departments ending in -ing: ~21%
+    "zq",  # no name: shorter than a gram, every agent of the organization once read
+    "j",  # ~1%: one character
 ]
 TARGET_MS = 20.0
 SMALL_AGENTS = 1_000
@@ -100,23 +103,38 @@ async def _copy(url: str, before_url: str, revision: str) -> None:
         await connection.close()
 
 
-def _module_at(revision: str) -> ModuleType:
-    """`callplane.agents.repository` as it was at `revision` (read with git)."""
+def _module_at(revision: str, path: str, name: str) -> ModuleType:
+    """The module at `path` as it was at `revision` (read with git), loaded as `name`."""
     source = subprocess.run(
-        ["git", "show", f"{revision}:src/callplane/agents/repository.py"],
+        ["git", "show", f"{revision}:{path}"],
         check=True,
         capture_output=True,
         text=True,
         cwd=Path(__file__).parent,
     ).stdout
-    path = Path(tempfile.mkdtemp(prefix="name-search-")) / "repository_before.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("repository_before", path)
+    file = Path(tempfile.mkdtemp(prefix="name-search-")) / f"{name}.py"
+    file.write_text(source)
+    spec = importlib.util.spec_from_file_location(name, file)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules["repository_before"] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def _list_json_at(revision: str) -> Callable[..., Any]:
+    """`callplane.agents.repository.list_json` as it was at `revision`, choosing its grams and
+    walk with that revision's `callplane.agents.name_search` (and its own statistics cache)."""
+    repository_before = _module_at(
+        revision, "src/callplane/agents/repository.py", "repository_before"
+    )
+    choice_for = getattr(repository_before, "choice_for", None)
+    if choice_for is not None:  # revisions before the name grams index have none
+        name_search_before = _module_at(
+            revision, "src/callplane/agents/name_search.py", "name_search_before"
+        )
+        repository_before.choice_for = name_search_before.choice_for  # type: ignore[attr-defined]
+    return repository_before.list_json  # type: ignore[no-any-return]
 
 
 async def _share(dsn: str, organization_id: Any, term: str) -> float:
@@ -282,8 +300,7 @@ def main() -> None:
             asyncio.run(_copy(args.database_url, args.before_url, args.before_revision))
     sides = []
     if args.before_url:
-        before = _module_at(args.before_code)
-        sides.append(Side("before", args.before_url, before.list_json))
+        sides.append(Side("before", args.before_url, _list_json_at(args.before_code)))
     sides.append(Side("after", args.database_url, repository.list_json))
     lines = asyncio.run(sweep(sides, args.organization, args.repeat))
     print()

@@ -128,7 +128,8 @@ def _fixed(stats: GramStats | None) -> Any:
 
 STATS = {
     "none": None,
-    "all rare": GramStats({}, 1e-9, 1e6),  # no walk: straight to the index
+    # No walk, for short terms too: straight to the indexes.
+    "all rare": GramStats({}, 1e-9, 1e6, GramStats({}, 1e-9, 1e6)),
     "all common": None,  # filled per tenant: every gram of every term at 40%
 }
 
@@ -202,9 +203,30 @@ async def test_term_codes_are_the_index_codes(tenant: Tenant, is_postgres: bool)
         assert sorted(set(spelled)) == sorted(indexed)
 
 
+async def test_short_term_codes_are_the_index_codes(tenant: Tenant, is_postgres: bool) -> None:
+    """The code `choose` looks up for a term of one or two characters is the one PostgreSQL
+    spells for it, and the index holds it for a name equal to the term."""
+    if not is_postgres:
+        pytest.skip("the index of single characters and pairs is PostgreSQL's")
+    organization = tenant.organization_id
+    key = organization_key(organization)
+    for term in ["j", "Zq", "ü", "😀", "a ", "%_", "\\"]:
+        async with tenant.database.session(write=False) as session:
+            spelled = await session.scalar(
+                text("SELECT cp_term_short_grams(:org, :term)"),
+                {"org": organization, "term": term},
+            )
+            indexed = await session.scalar(
+                text("SELECT cp_name_short_grams(:org, :term)"),
+                {"org": organization, "term": term},
+            )
+        assert spelled == [key ^ name_search._short_code(name_search._lowered(term))]
+        assert set(spelled) <= set(indexed)
+
+
 def test_choice_without_statistics() -> None:
     organization = uuid.uuid4()
-    assert choose("ab", organization, None, 21, 10_000) is None
+    assert choose("ab", organization, None, 21, 10_000) == GramChoice([], 10_000)
     chosen = choose("billing scheduler", organization, None, 21, 10_000)
     assert chosen is not None and chosen.walk == 10_000
     # In order: `bil`, then not `ill`, `lli`... (the same word) but `g s` (spanning both) and
@@ -232,8 +254,9 @@ def test_choice_prefers_rare_grams_of_different_words() -> None:
     # Every gram is held by 1.2% of the agents or more: matches may be common, so walk, as far
     # as reading the matches through the index would cost for a million agents.
     assert chosen.walk == 6_481
-    # Two words, and 1.2% would fill 78 / 21 pages of that walk, not 8: the index is asked
-    # first, for at most the 3,241 matches reading which costs what the walk would.
+    # Two words, each at 5% at most: independent, 0.25% would fill 16 of the page's 21 rows
+    # in that walk, not a page and a half; the index is asked first, for at most the 3,241
+    # matches reading which costs what the walk would.
     assert chosen.cap == 3_241
     shorter = GramChoice(chosen.positions, 4_000, 5_250)
     assert choose(term, organization, stats, 21, 4_000) == shorter
@@ -255,6 +278,60 @@ def test_choice_prefers_rare_grams_of_different_words() -> None:
     assert only.cap == 0  # common-looking: the walk first
 
 
+def test_choice_estimates_the_share_of_several_words() -> None:
+    """`ing s` (1.2% of the bench's names at a million agents): `ing` and `ng ` are common but
+    `g s`, spanning both words, holds little more than the term itself. Asked of the index
+    first because its words were several, its 12,000 matches overran the cap and the walk ran
+    after it (27 ms p95). A word of one letter at the end of a term is estimated from the
+    grams beginning with it."""
+    organization = uuid.uuid4()
+    key, term = organization_key(organization), "ing s"
+    shares = {key ^ name_search._code(term, 0): 0.25, key ^ name_search._code(term, 1): 0.21}
+    shares[key ^ name_search._code(term, 2)] = 0.012
+    # Words beginning with `s` (what the statistics say of the term's last word): 25%.
+    for gram, share in {" sc": 0.1, " su": 0.05, " sa": 0.05, " sh": 0.05}.items():
+        shares[key ^ name_search._code(gram, 0)] = share
+    chosen = choose(term, organization, GramStats(shares, 0.0015, 1e6), 21, 10_000)
+    assert chosen == GramChoice([3], 6_481, 0)  # 78 matches expected in that walk: no cap
+    # `cedar c` (0.1%): `cedar` holds 1%, `r c` 1.75%; with words beginning with `c` at 20%,
+    # the estimate is 0.2% (13 of the page's 21 in the walk): the index first, capped.
+    term = "cedar c"
+    shares = {key ^ name_search._code(term, i): 0.01 for i in range(3)}
+    shares[key ^ name_search._code(term, 3)] = 0.02
+    shares[key ^ name_search._code(term, 4)] = 0.0175
+    for gram, share in {" cl": 0.05, " co": 0.15}.items():
+        shares[key ^ name_search._code(gram, 0)] = share
+    chosen = choose(term, organization, GramStats(shares, 0.0015, 1e6), 21, 10_000)
+    assert chosen is not None and chosen.walk == 6_481 and chosen.cap == 3_241
+
+
+def test_choice_for_a_term_shorter_than_a_gram() -> None:
+    """One or two characters: the code of the term itself in the index of single characters
+    and pairs, whose share is the term's: walked as far as fills the page twice at that share,
+    unless reading every match through the index costs less."""
+    organization = uuid.uuid4()
+    key = organization_key(organization)
+    short = GramStats({key ^ ord("j"): 0.01, key ^ (ord("a") << 21 | ord("n")): 0.42}, 0.002, 1e6)
+    stats = GramStats({}, 0.0015, 1e6, short)
+    assert choose("J", organization, stats, 21, 10_000) == GramChoice([], 4_200)
+    assert choose("an", organization, stats, 21, 10_000) == GramChoice([], 100)
+    # Not in the statistics: at most 0.2% of the agents, 2,000 matches to read at most,
+    # against 10,500 rows to walk for a page: the index only.
+    assert choose("zq", organization, stats, 21, 10_000) == GramChoice([], 0)
+    # At 100,000 agents, 1.2% is 1,200 matches: reading them (2,400 rows' worth) costs more
+    # than the 1,750 rows that fill a page; at 0.5%, 500 matches cost less than 4,200 rows.
+    j = {key ^ ord("j"): 0.012}
+    small = GramStats({}, 0.0015, 1e5, GramStats(j, 0.002, 1e5))
+    assert choose("j", organization, small, 21, 10_000) == GramChoice([], 3_500)
+    j = {key ^ ord("j"): 0.005}
+    small = GramStats({}, 0.0015, 1e5, GramStats(j, 0.002, 1e5))
+    assert choose("j", organization, small, 21, 10_000) == GramChoice([], 0)
+    # Without the statistics of that index (before it was analyzed): the longest walk.
+    assert choose("zq", organization, GramStats({}, 0.0015, 1e6), 21, 10_000) == GramChoice(
+        [], 10_000
+    )
+
+
 @pytest.mark.parametrize("cap", [1, 10_000])
 async def test_name_search_asking_the_index_first(
     tenant: Tenant, monkeypatch: pytest.MonkeyPatch, cap: int
@@ -265,9 +342,9 @@ async def test_name_search_asking_the_index_first(
     monkeypatch.setattr(name_search, "gram_stats", _fixed(None))
     choose_really = name_search.choose
 
-    def index_first(*args: Any) -> GramChoice | None:
+    def index_first(*args: Any) -> GramChoice:
         chosen = choose_really(*args)
-        return None if chosen is None else GramChoice(chosen.positions, chosen.walk, cap)
+        return GramChoice(chosen.positions, chosen.walk, cap if chosen.positions else 0)
 
     monkeypatch.setattr(name_search, "choose", index_first)
     for copy in range(3):

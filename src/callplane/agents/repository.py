@@ -82,9 +82,9 @@ class AgentRepository(OrgRepository[Agent]):
         none when a gram of the term is too rare for a walk to fill the page), and keep the
         matching ones; when matches are common that fills the page. If it does not, matches
         are rare, and they are read through the name grams index (`choose` picks the few grams
-        to ask for; the real ILIKE rechecks) into a MATERIALIZED CTE (which the planner cannot
-        turn back into the walk) and only
-        they are sorted."""
+        to ask for; the real ILIKE rechecks), or for a term shorter than a gram through the
+        index of single characters and pairs (the term's own code), into a MATERIALIZED CTE
+        (which the planner cannot turn back into the walk) and only they are sorted."""
         kinds = (datetime, uuid.UUID)
         pattern = like_pattern(term)
         session = self.session
@@ -94,7 +94,7 @@ class AgentRepository(OrgRepository[Agent]):
 
         key = str(session.get_bind().engine.url)
         choice = await choice_for(term, self.organization_id, limit + 1, NAME_WALK, key, load)
-        walk = NAME_WALK if choice is None else choice.walk
+        walk = choice.walk
         if walk:
             window = statement
             if cursor is not None:
@@ -117,8 +117,12 @@ class AgentRepository(OrgRepository[Agent]):
             if next_cursor is not None:  # the page is full: what lies beyond is the next page's
                 return rows, next_cursor
         narrowed = statement.where(_name_like(Agent.name, pattern))
-        if choice is not None:
+        if choice.positions:
             narrowed = narrowed.where(self._grams_hold(term, choice))
+        else:
+            wanted = func.cp_term_short_grams(literal(self.organization_id), term)
+            held = func.cp_name_short_grams(Agent.organization_id, Agent.name)
+            narrowed = narrowed.where(held.op("@>")(wanted))
         matches = aliased(Agent, narrowed.cte("name_matches").prefix_with("MATERIALIZED"))
         return await paginate(
             self.session,
@@ -217,11 +221,11 @@ def _list_sql(*, active: bool, is_demo: bool, cursor: bool, name: bool) -> tuple
     """The statements of a quick list page with these filters present. Parameters: $1 the
     organization, then `active`, `is_demo`, the cursor's two values, the name pattern (each
     only when present), the row limit; then the walk's length in a name search's first
-    statement, the term, the chosen grams' positions and the cap on matches (NULL: none) in its
-    third, whose rows carry how many matches it read as a fourth column. One statement, or three
-    for a name search: the walk, the matches read through the organization's rows (terms
-    shorter than a gram), the matches read through the name grams index (see
-    `AgentRepository._name_search`)."""
+    statement, the term in its second and third, the chosen grams' positions and the cap on
+    matches (NULL: none) in its third, whose rows carry how many matches it read as a fourth
+    column. One statement, or three for a name search: the walk, the matches read through the
+    index of single characters and pairs (terms shorter than a gram), the matches read through
+    the name grams index (see `AgentRepository._name_search`)."""
     numbers = iter(range(2, 13))
     where = ["a.organization_id = $1"]
     if active:
@@ -256,11 +260,14 @@ def _list_sql(*, active: bool, is_demo: bool, cursor: bool, name: bool) -> tuple
         f"cp_name_grams(a.organization_id, a.name) @> "
         f"cp_term_grams($1, ${term}::text, ${positions}::int[])"
     )
+    short = (
+        f"cp_name_short_grams(a.organization_id, a.name) @> cp_term_short_grams($1, ${term}::text)"
+    )
     # At most $cap matches (LIMIT NULL: all of them), and how many were read.
     capped = matches(
         f"{grams} AND {pattern} LIMIT ${cap}::bigint", ", (SELECT count(*) FROM name_matches)"
     )
-    return walk, matches(pattern), capped
+    return walk, matches(f"{short} AND {pattern}"), capped
 
 
 _Statement = TypeVar("_Statement")
@@ -320,24 +327,23 @@ async def list_json(
     if not name:
         rows = await dialect.fetch(database, statements[0], *args)
     else:
-        walk, scan, grams = statements
+        walk, short, grams = statements
 
         async def load() -> Any:
             return await dialect.fetchrow(database, STATS_SQL)
 
         key = str(database.engine.url)
         choice = await choice_for(name, organization_id, limit + 1, NAME_WALK, key, load)
-        walked = NAME_WALK if choice is None else choice.walk
         rows, done = [], False
-        if choice is not None and choice.cap:  # the index first: are there fewer matches?
+        if choice.cap:  # the index first: are there fewer matches?
             rows = await dialect.fetch(database, grams, *args, name, choice.positions, choice.cap)
             done = rows[0][3] < choice.cap if rows else cursor is None
-        if not done and walked:
-            rows = await dialect.fetch(database, walk, *args, walked)
+        if not done and choice.walk:
+            rows = await dialect.fetch(database, walk, *args, choice.walk)
             done = len(rows) > limit
         if not done:  # no walk, or it did not fill the page: the matches are rare
-            if choice is None:
-                rows = await dialect.fetch(database, scan, *args)
+            if not choice.positions:
+                rows = await dialect.fetch(database, short, *args, name)
             else:
                 rows = await dialect.fetch(database, grams, *args, name, choice.positions, None)
     return _page(rows, limit, lambda last: [last[1], last[2]])

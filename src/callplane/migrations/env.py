@@ -17,6 +17,7 @@ POSTGRES_ONLY_INDEXES = {
     "ix_agents_name_trgm",
     "ix_agents_org_name_trgm",
     "ix_agents_org_name_grams",
+    "ix_agents_org_name_short_grams",
     "ix_agents_metadata_gin",
 }
 # Full-text indexes of knowledge chunks, created by raw SQL (migration 0011): the
