@@ -90,7 +90,8 @@ async def sqlite_write_fetchone(database: Database, sql: str, params: dict[str, 
     way, ~0.18 ms this way; issue 15). Returns the first row."""
     connection = await database.engine.raw_connection()
     try:
-        rows = await connection.driver_connection.execute_fetchall(sql, params)
+        driver: Any = connection.driver_connection  # aiosqlite's Connection
+        rows = await driver.execute_fetchall(sql, params)
     finally:
         # Back to the pool inside a greenlet, as `run_once` does (the pool may close it).
         await greenlet_spawn(connection.close)
