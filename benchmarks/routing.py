@@ -6,13 +6,14 @@ in `benchmarks/run.py`: one `callplane serve` process (production settings, rate
 form, the figure being the median of the pairs' ratios. Forms: a phone number's inbound slot, a
 SIP URI, and a revalidation (If-None-Match → 304); and, as a reference measured in the same
 conditions, the agent detail (target 0.4x in benchmarks/run.py). On PostgreSQL and on the
-embedded SQLite.
+embedded SQLite. Each run also records the server process's CPU per request (/proc), steadier
+than the throughput on a shared machine: on 2 cores wrk's own CPU and other load move the ratio.
 
 The agent's version carries a realistic config (a page of instructions, 6 tools, a telephone
 override) so the answer is the size a runtime gets, not a toy.
 
 Usage: `python -m benchmarks.routing [--seconds N] [--pairs N] [--no-write]
-[--only sqlite|postgresql]`.
+[--only sqlite|postgresql] [--postgres URL]`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from urllib.parse import quote
 import httpx
 
 from benchmarks import database, report, wrk
+from benchmarks.cpu import cpu_seconds
 from benchmarks.server import Server
 from benchmarks.workflows import bootstrap
 
@@ -95,8 +97,9 @@ def prepare(client: httpx.Client) -> tuple[str, str, str]:
 
 def measure(
     database_url: str, seconds: float, pairs: int
-) -> tuple[dict[str, list[float]], dict[str, int]]:
-    """Ratios (form ÷ /health) per form, and the answer sizes in bytes."""
+) -> tuple[dict[str, list[float]], dict[str, int], dict[str, list[tuple[float, float]]]]:
+    """Ratios (form ÷ /health) per form, the answer sizes in bytes, and per form and pair the
+    server's CPU µs per request of /health and of the form."""
     key = bootstrap(database_url)
     headers = {"Authorization": f"Bearer {key}"}
     env = {"CALLPLANE_WORKFLOWS": "off"}
@@ -126,18 +129,27 @@ def measure(
                 connections=16,
             )
         ratios: dict[str, list[float]] = {name: [] for name in forms}
+        cpu: dict[str, list[tuple[float, float]]] = {name: [] for name in forms}
+
+        def run(url: str, form_headers: dict[str, str]) -> tuple[wrk.WrkResult, float]:
+            before = cpu_seconds(server.pid) or 0.0
+            result = wrk.run(url, headers=form_headers, seconds=seconds, connections=16)
+            used = (cpu_seconds(server.pid) or 0.0) - before
+            return result, used * 1e6 / max(1, result.requests)
+
         for pair in range(pairs):
             for name, (url, form_headers) in forms.items():
-                h = wrk.run(health, headers=headers, seconds=seconds, connections=16)
-                r = wrk.run(f"{base}{url}", headers=form_headers, seconds=seconds, connections=16)
+                h, h_us = run(health, headers)
+                r, r_us = run(f"{base}{url}", form_headers)
                 ratios[name].append(r.requests_per_second / h.requests_per_second)
+                cpu[name].append((h_us, r_us))
                 print(
-                    f"[routing] pair {pair + 1} {name}: health {h.requests_per_second:.0f} req/s, "
-                    f"resolve {r.requests_per_second:.0f} req/s "
-                    f"({ratios[name][-1]:.2f}x)",
+                    f"[routing] pair {pair + 1} {name}: health {h.requests_per_second:.0f} req/s "
+                    f"({h_us:.0f} µs CPU), resolve {r.requests_per_second:.0f} req/s "
+                    f"({r_us:.0f} µs CPU) ({ratios[name][-1]:.2f}x)",
                     flush=True,
                 )
-    return ratios, sizes
+    return ratios, sizes, cpu
 
 
 def main() -> None:
@@ -146,6 +158,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=3, help="health/resolve pairs per form")
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    parser.add_argument("--postgres", default=PG_URL, help="PostgreSQL URL (a bench database)")
     args = parser.parse_args()
 
     figures: list[report.Figure] = []
@@ -155,10 +168,10 @@ def main() -> None:
         if args.only != "postgresql":
             targets.append(("SQLite", f"sqlite+aiosqlite:///{scratch}/bench.db"))
         if args.only != "sqlite":
-            asyncio.run(database.recreate(PG_URL))
-            targets.append(("PostgreSQL", PG_URL))
+            asyncio.run(database.recreate(args.postgres))
+            targets.append(("PostgreSQL", args.postgres))
         for label, url in targets:
-            ratios, sizes = measure(url, args.seconds, args.pairs)
+            ratios, sizes, cpu = measure(url, args.seconds, args.pairs)
             for name, values in ratios.items():
                 form = {
                     "phone": "phone number",
@@ -176,8 +189,16 @@ def main() -> None:
                         at_least=True,
                     )
                 )
+                health_us = statistics.median(h for h, _ in cpu[name])
+                form_us = statistics.median(r for _, r in cpu[name])
                 rows.append(
-                    [label, form[name], ", ".join(f"{v:.2f}" for v in values), str(sizes[name])]
+                    [
+                        label,
+                        form[name],
+                        ", ".join(f"{v:.2f}" for v in values),
+                        f"{health_us:.0f} / {form_us:.0f} ({health_us / form_us:.2f}x)",
+                        str(sizes[name]),
+                    ]
                 )
     print(report.table(figures))
     if args.no_write:
@@ -200,7 +221,16 @@ def main() -> None:
                 [[f.name, f.measured(), f.goal(), f"**{f.result}**"] for f in figures],
             ),
             "",
-            report.markdown_table(["Database", "Form", "ratios per pair", "answer bytes"], rows),
+            report.markdown_table(
+                [
+                    "Database",
+                    "Form",
+                    "ratios per pair",
+                    "server CPU µs/request: /health / form (ratio), medians",
+                    "answer bytes",
+                ],
+                rows,
+            ),
         ]
     )
     document = RESULTS.read_text() if RESULTS.exists() else ""

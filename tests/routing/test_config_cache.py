@@ -64,11 +64,12 @@ async def test_another_app_sees_every_write_at_once(settings: Settings, tenant: 
 
 class _EmptiedInFlight(ConfigCache):
     """Empties itself right after naming a version to the statement: the row comes without the
-    config, and the config is no longer held."""
+    config, and neither the config nor an answer made of it is held any more."""
 
     def known(self, address: service.Address) -> tuple[uuid.UUID, int] | None:
         version = super().known(address)
         self._configs.clear()
+        self._answers.clear()
         return version
 
 
@@ -84,7 +85,7 @@ async def test_a_config_emptied_while_the_statement_ran_is_read_again(tenant: Te
             tenant.database, tenant.organization_id, address, "sip.test.local", cache
         )
         assert answer.match.config_source is not None  # read again, not taken as held
-        assert answer.document() == (await tenant.get(RESOLVE + phone_query(number))).content
+        assert answer.document == (await tenant.get(RESOLVE + phone_query(number))).content
         assert answer.etag == expected["etag"]
 
 
@@ -95,16 +96,35 @@ async def test_the_statement_leaves_out_only_the_config_it_is_told_is_held(tenan
     cache = ConfigCache()
     address = PhoneAddress(number, "inbound")
     first = await service.resolve(tenant.database, tenant.organization_id, address, "x", cache)
-    assert first.match.config_source is not None and first.config is not None
+    assert first.match.config_source is not None
     held = await service.resolve(tenant.database, tenant.organization_id, address, "x", cache)
     assert held.match.config_source is None  # the database did not send it again
-    assert held.document() == first.document()
+    assert held.document == first.document
     # Another version in the slot: its config comes with the row.
     await tenant.create_version(agent["id"], config={"instructions": "Two."})
     await publish(tenant, agent["id"], 2, [number])
     moved = await service.resolve(tenant.database, tenant.organization_id, address, "x", cache)
     assert moved.match.config_source is not None
-    assert b'"instructions":"Two."' in moved.document()
+    assert b'"instructions":"Two."' in moved.document
+
+
+async def test_an_answer_is_kept_under_everything_it_is_made_of(tenant: Tenant) -> None:
+    """The same row answers with the kept ETag and JSON (not made again); a row that differs in
+    anything (here the agent's name and revision) is another answer, made from it."""
+    agent, _ = await agent_with_version(tenant)
+    number = await tenant.register_number()
+    await publish(tenant, agent["id"], 1, [number])
+    cache = ConfigCache()
+    address = PhoneAddress(number, "inbound")
+    first = await service.resolve(tenant.database, tenant.organization_id, address, "x", cache)
+    again = await service.resolve(tenant.database, tenant.organization_id, address, "x", cache)
+    assert again.document is first.document and again.etag == first.etag
+    renamed = await tenant.put(f"/core/agents/{agent['id']}", json={"name": "Front desk"})
+    assert renamed.status_code == 200
+    after = await service.resolve(tenant.database, tenant.organization_id, address, "x", cache)
+    assert after.etag != first.etag
+    assert after.document == (await tenant.get(RESOLVE + phone_query(number))).content
+    assert b'"name":"Front desk"' in after.document
 
 
 def test_the_cache_is_bounded() -> None:
@@ -119,3 +139,7 @@ def test_the_cache_is_bounded() -> None:
     assert cache.config(versions[0]) is None
     assert cache.known(PhoneAddress("+14155550000", "inbound")) is None
     assert cache.known(PhoneAddress("+14155550004", "inbound")) == versions[-1]
+    for n, (version_id, revision) in enumerate(versions):
+        key = (uuid.uuid4(), "agent", 1, version_id, 1, revision, None)
+        cache.keep_answer(key, f'"{n}"', b"y" * 40)
+        assert cache._answer_bytes <= 100 and cache.answer(key) == (f'"{n}"', b"y" * 40)

@@ -29,6 +29,12 @@ INSERT INTO rate_limit_windows (credential_id, window_start, hits) VALUES ($1, $
 ON CONFLICT (credential_id, window_start) DO UPDATE SET hits = rate_limit_windows.hits + $3
 RETURNING hits
 """
+_SQLITE_HIT = """
+INSERT INTO rate_limit_windows (credential_id, window_start, hits)
+VALUES (:credential_id, :window_start, :n)
+ON CONFLICT (credential_id, window_start) DO UPDATE SET hits = rate_limit_windows.hits + :n
+RETURNING hits
+"""
 # A process charges the shared counter for up to this many requests at once (a lease), and for
 # at most 1/16 of what is left of the window's budget: one round trip per many requests while
 # the budget is large, exact (one at a time) near the limit.
@@ -88,15 +94,10 @@ class DatabaseCounter:
             return int(
                 (await dialect.fetchrow(self._database, _PG_HIT, credential_id, window_start, n))[0]
             )
-        async with self._database.session(write=True) as session, session.begin():
-            insert = dialect.insert(session, RateLimitWindow).values(
-                credential_id=credential_id, window_start=window_start, hits=n
-            )
-            statement = insert.on_conflict_do_update(
-                index_elements=["credential_id", "window_start"],
-                set_={"hits": RateLimitWindow.hits + n},
-            ).returning(RateLimitWindow.hits)
-            return int((await session.execute(statement)).scalar_one())
+        # The same, autocommitted through aiosqlite (the ORM session cost 10x the CPU: ~36 µs
+        # per request at leases of 50). UUIDs are stored as SQLAlchemy's Uuid stores them.
+        params = {"credential_id": credential_id.hex, "window_start": window_start, "n": n}
+        return int((await dialect.sqlite_write_fetchone(self._database, _SQLITE_HIT, params))[0])
 
     async def forget_before(self, window_start: int) -> None:
         async with self._database.session(write=True) as session, session.begin():

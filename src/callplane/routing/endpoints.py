@@ -90,7 +90,7 @@ async def _answer(
     headers = {"ETag": resolved.etag}
     if not_modified(if_none_match, resolved.etag):
         return Response(status_code=304, headers=headers)
-    return Response(resolved.document(), media_type="application/json", headers=headers)
+    return Response(resolved.document, media_type="application/json", headers=headers)
 
 
 class _Query(BaseModel):
