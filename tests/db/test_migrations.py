@@ -210,3 +210,21 @@ def test_conversation_rollups_are_backfilled(scratch_url: str) -> None:
     ]
     execute(scratch_url, "UPDATE conversations SET duration_seconds = 5.5 WHERE channel = 'sms'")
     assert execute(scratch_url, histogram)[0] == (1, hour + 14, 5, 1)
+
+
+def test_the_alembic_config_writes_to_the_current_stdout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not to the sys.stdout of alembic.config's first import: in-process `callplane migrate`
+    (CliRunner) may have imported it while stdout was a stream it closed since."""
+    import io
+    import sys
+
+    from alembic.config import Config  # imported (if not already) under this moment's stdout
+
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    config = migrate.alembic_config(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    assert isinstance(config, Config)
+    config.print_stdout("said")
+    assert out.getvalue() == "said\n"
