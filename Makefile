@@ -8,6 +8,11 @@ PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 # pytest-xdist workers; each has its own database (PostgreSQL: $(PG_TEST_URL)_gw0, _gw1…).
 TEST_WORKERS ?= 2
 PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
+# Compiled bytecode (and pytest's rewritten test modules) kept in the venv, even where the
+# environment sets PYTHONDONTWRITEBYTECODE: otherwise every pytest worker and every `callplane`
+# process a test starts compiles the sources again (collection alone: ~13 s CPU instead of ~6).
+export PYTHONPYCACHEPREFIX := $(CURDIR)/$(VENV)/pycache
+export PYTHONDONTWRITEBYTECODE :=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 

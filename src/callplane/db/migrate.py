@@ -8,6 +8,7 @@ the newest one without Alembic (tests/db/test_migrations.py holds the two answer
 from __future__ import annotations
 
 import ast
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,7 +26,9 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 def alembic_config(database_url: str) -> Config:
     from alembic.config import Config
 
-    config = Config()
+    # stdout given here: Config's default is whatever sys.stdout was when alembic.config was first
+    # imported, which may be a stream closed since (a CliRunner's, when `migrate` ran in-process).
+    config = Config(stdout=sys.stdout)
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return config
