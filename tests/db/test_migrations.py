@@ -213,7 +213,6 @@ def test_conversation_rollups_are_backfilled(scratch_url: str) -> None:
     assert execute(scratch_url, histogram)[0] == (1, hour + 14, 5, 1)
 
 
-<<<<<<< HEAD
 def test_agent_conversation_summaries_are_backfilled_and_dropped(scratch_url: str) -> None:
     """detailstats: each agent's running totals are added up into one summary row (maps of
     counts, durations, the latest time); afterwards the triggers follow any change to them; the
@@ -261,7 +260,8 @@ def test_agent_conversation_summaries_are_backfilled_and_dropped(scratch_url: st
     execute(scratch_url, f"DELETE FROM agent_conversation_stats WHERE agent_id = '{agent}'")
     command.upgrade(config, "head")
     assert summaries() == []
-=======
+
+
 def test_the_alembic_config_writes_to_the_current_stdout(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -278,4 +278,3 @@ def test_the_alembic_config_writes_to_the_current_stdout(
     assert isinstance(config, Config)
     config.print_stdout("said")
     assert out.getvalue() == "said\n"
->>>>>>> citime
