@@ -63,6 +63,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group(shared[0]))
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist sends the worker's test ids
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Fail the run when pytest-xdist's groups are not in the test ids (`--dist loadgroup` keys
+    them there): pytest 9.2 drops them silently (pytest-dev/pytest-xdist#1386), and then every
+    worker starts the shared servers and chromium of its own, minutes of CI."""
+    if not hasattr(session.config, "workerinput") or not session.config.getvalue("loadgroup"):
+        return
+    for item in session.items:
+        if item.get_closest_marker("xdist_group") and "@" not in item.nodeid:
+            raise pytest.UsageError(
+                f"pytest-xdist's group is missing from {item.nodeid!r}: this pytest does not "
+                "keep it (pytest-dev/pytest-xdist#1386); install the pinned pytest (make install)"
+            )
+
+
 def worker_database_url(base: str) -> str:
     """The suite's PostgreSQL database for this pytest-xdist worker: `<base>_gw0`, `<base>_gw1`…
     (the base itself without xdist). Each worker has its own, and so its own DBOS system schema
