@@ -162,13 +162,17 @@ class Group(NamedTuple):
     version_id: uuid.UUID | None
     status: str
     channel: str
-    ended_reason: str | None
+    ended_reason: str | None  # "" or None for none
     total: int
     evaluated: int
     successful: int
     tool_calls: int
     timed: int
     duration_sum: float
+    version: int | None  # the version's number, when it still exists
+
+
+_GROUP_KEYS = ("bucket", "version_id", "status", "channel", "ended_reason")
 
 
 class Quantiles(NamedTuple):
@@ -244,6 +248,14 @@ def _version(
 def _signed(value: Any, sign: int) -> Any:
     """A sum as read (+1), or negated for a part taken away (-1)."""
     return value if sign > 0 else -value
+
+
+def _labelled(
+    columns: Sequence[ColumnElement[Any]], names: Sequence[str] = _GROUP_KEYS
+) -> list[ColumnElement[Any]]:
+    """Columns named as `Group`'s fields: a union's columns are named by its first statement's,
+    and the service reads them by position as a `Group`."""
+    return [column.label(name) for column, name in zip(columns, names, strict=True)]
 
 
 def _bucket_parameters(window: Window) -> tuple[ColumnElement[int], ColumnElement[int]]:
@@ -333,12 +345,18 @@ class AnalyticsRepository:
     async def groups(self, window: Window) -> list[Group]:
         """Counts per (bucket, version, status, channel, ended reason): the rollups' rows and the
         edges' raw rows in one statement, a few hundred rows per bucket at most, rolled up by the
-        service. The sums are cast back to their columns' types (PostgreSQL sums a `bigint`
-        into a `numeric`), so rows need no conversion here."""
+        service, each with its version's number (one statement less). The sums are cast back
+        to their columns' types (PostgreSQL sums a `bigint` into a `numeric`), so rows need no
+        conversion here."""
         statements: list[Select[Any]] = []
         table = ConversationRollup
-        bucket = self._rolled_bucket(table, window)
-        keys = (bucket, _version(table), table.status, table.channel, table.ended_reason)
+        keys = (
+            self._rolled_bucket(table, window),
+            _version(table),
+            table.status,
+            table.channel,
+            table.ended_reason,
+        )
         raw_keys = (
             self._raw_bucket(window),
             Conversation.agent_version_id,
@@ -352,7 +370,7 @@ class AnalyticsRepository:
                 for column in (getattr(table, name) for name in SUMS)
             ]
             statements += [
-                self._rolled(select(*keys, *sums), table, window, part)
+                self._rolled(select(*_labelled(keys), *_labelled(sums, SUMS)), table, window, part)
                 .group_by(*keys)
                 .having(func.sum(table.total) != 0)
                 for part in rollups
@@ -369,21 +387,28 @@ class AnalyticsRepository:
                 statements.append(
                     self._raw(
                         select(
-                            *raw_keys,
-                            *(
-                                cast(_signed(func.coalesce(value, 0), sign), type_)
-                                for value, type_ in raw_sums
+                            *_labelled(raw_keys),
+                            *_labelled(
+                                [
+                                    cast(_signed(func.coalesce(value, 0), sign), type_)
+                                    for value, type_ in raw_sums
+                                ],
+                                SUMS,
                             ),
                         ),
                         window,
                         spans,
                     ).group_by(*raw_keys)
                 )
-        rows = await self._all(self._union(statements))
-        return [
-            Group(int(b), v, st, ch, r or None, n, e, ok, tools, timed, float(d))
-            for b, v, st, ch, r, n, e, ok, tools, timed, d in rows
-        ]
+        counts = self._union(statements).subquery("counts")
+        statement = select(counts, AgentVersion.version).outerjoin(
+            AgentVersion,
+            and_(
+                AgentVersion.id == counts.c.version_id,
+                AgentVersion.organization_id == self.organization_id,
+            ),
+        )
+        return list(map(Group._make, await self._all(statement)))
 
     def _aggregate(self, column: Any) -> ColumnElement[Any]:
         """A group's values as one, in the order they are read (no sort: `_run` checks it): an
@@ -468,12 +493,3 @@ class AnalyticsRepository:
             {bucket: _ranks(runs) for bucket, runs in per_bucket.items()},
             {key: _ranks(runs) for key, runs in per_version.items()},
         )
-
-    async def version_numbers(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
-        if not ids:
-            return {}
-        statement = select(AgentVersion.id, AgentVersion.version).where(
-            AgentVersion.organization_id == self.organization_id,
-            AgentVersion.id.in_(list(ids)),
-        )
-        return {row[0]: row[1] for row in (await self.session.execute(statement)).all()}
