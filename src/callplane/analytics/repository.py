@@ -251,7 +251,7 @@ def _signed(value: Any, sign: int) -> Any:
 
 
 def _labelled(
-    columns: Sequence[ColumnElement[Any]], names: Sequence[str] = _GROUP_KEYS
+    columns: Sequence[Any], names: Sequence[str] = _GROUP_KEYS
 ) -> list[ColumnElement[Any]]:
     """Columns named as `Group`'s fields: a union's columns are named by its first statement's,
     and the service reads them by position as a `Group`."""

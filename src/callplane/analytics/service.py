@@ -84,12 +84,12 @@ class _Sums:
 Versions = dict[tuple[int, uuid.UUID | None], "_Sums"]
 
 
-def _per_version(groups: list[Group], count: int) -> tuple[Versions, dict[uuid.UUID, int]]:
+def _per_version(groups: list[Group], count: int) -> tuple[Versions, dict[uuid.UUID | None, int]]:
     """Each (bucket, version)'s totals — the groups' rows added where they belong (a key may
     come from several parts of the plan: rollups, raw edges, a part taken away) — and the
     versions' numbers."""
     sums: Versions = {}
-    numbers: dict[uuid.UUID, int] = {}
+    numbers: dict[uuid.UUID | None, int] = {}
     for group in groups:
         bucket, version, status, channel, reason, n = group[:6]
         if not 0 <= bucket < count:
