@@ -143,8 +143,9 @@ class AnalyticsService:
                 f"The range holds {count} {interval} buckets; at most {MAX_BUCKETS} are allowed."
             )
         window = Window(self.organization_id, agent_id, version_id, origin, start, end, width)
-        per_version, numbers = _per_version(await self.repository.groups(window), count)
-        overall, ranks = await self.repository.quantiles(window)
+        (per_version, numbers), (overall, ranks) = await self.repository.read(
+            window, lambda groups: _per_version(groups, count)
+        )
         totals = [_Sums() for _ in range(count)]
         versions: list[list[dict[str, Any]]] = [[] for _ in range(count)]
         for (index, version), sums in per_version.items():
