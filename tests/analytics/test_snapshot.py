@@ -4,6 +4,7 @@ seen by one and not the other, and both connections back in the pool whatever ha
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -102,3 +103,23 @@ async def test_both_connections_go_back_to_the_pool_on_an_error(
         await concurrent(tenant, database)
     assert len(used) == 2 and used[0] is not used[1]
     assert all(connection.closed for connection in used)
+
+
+async def test_one_agents_window_reads_on_the_sessions_connection(
+    tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its counts are a few rows: a second connection would cost more than it saves."""
+    agent_id, _, _ = await setup(tenant, count=10)
+    used: list[Any] = []
+    groups = AnalyticsRepository.groups
+
+    async def spy(self: AnalyticsRepository, window: Window, connection: Any) -> list[Group]:
+        used.append(connection)
+        return await groups(self, window, connection)
+
+    monkeypatch.setattr(AnalyticsRepository, "groups", spy)
+    async with database.session(write=False) as session:
+        await AnalyticsService(session, tenant.organization_id).conversations(
+            agent_id=uuid.UUID(agent_id), version_id=None, start=START, end=END, interval="day"
+        )
+        assert used == [await session.connection()]
