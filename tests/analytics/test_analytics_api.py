@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from callplane.analytics.schemas import ConversationAnalytics
 from tests.factories import Tenant
 
 URL = "/core/analytics/conversations"
@@ -151,6 +152,25 @@ async def test_buckets_match_a_python_computation(tenant: Tenant, interval: str)
             mine = [r for r in inside if r["agent_version_id"] == per_version["agent_version_id"]]
             same(observed(per_version), expected(mine))
     assert sum(b["total"] for b in buckets) == len(rows)
+
+
+async def test_the_answer_is_the_models_json(tenant: Tenant) -> None:
+    """The answer is encoded once by orjson from plain dicts (issue 12): byte for byte the JSON
+    the models write of the same answer — field order, `from`, timestamps with `Z` (and `to`
+    with microseconds by default), empty buckets' nulls, a conversation without a version."""
+    agent_id, _, _ = await setup(tenant, count=40)
+    await tenant.import_conversation(agent_id)  # now, without a version
+    for params in (
+        {"from": iso(DAY0 - timedelta(days=1)), "to": iso(DAY0 + timedelta(days=5))},
+        {"agent_id": agent_id, "interval": "hour"},
+        {},
+    ):
+        response = await tenant.get(URL, params=params)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "application/json"
+        answer = ConversationAnalytics.model_validate_json(response.content)
+        assert response.content == answer.model_dump_json(by_alias=True).encode()
+        assert sum(bucket.total for bucket in answer.buckets) > 0
 
 
 async def test_version_filter_and_partial_range(tenant: Tenant) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from callplane.analytics.errors import InvalidRange
 from callplane.analytics.schemas import ConversationAnalytics, Interval
@@ -44,17 +44,18 @@ async def get_conversation_analytics(
     ] = None,
     to: Annotated[Timestamp | None, Query(description="End (exclusive); default: now.")] = None,
     interval: Interval = "day",
-) -> ConversationAnalytics:
+) -> Response:
     """Conversations per time bucket (UTC hours, days, or ISO weeks starting on Monday), by when
     they happened (`started_at`, else when recorded): counts by status, channel and ended
     reason, duration average and nearest-rank p50/p90, success rate (of the conversations the
     analysis gave a verdict), tool calls — per bucket and per agent version. Computed by the
     database. At most 1000 buckets (422 `invalid_range`)."""
     service = AnalyticsService(session, subject.organization_id)
-    return await service.conversations(
+    document = await service.conversations(
         agent_id=agent_id,
         version_id=version_id,
         start=_utc(from_, "from"),
         end=_utc(to, "to"),
         interval=interval,
     )
+    return Response(document, media_type="application/json")

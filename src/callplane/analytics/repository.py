@@ -20,14 +20,15 @@ same on both dialects, found from the running counts of the histogram's runs (`_
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate, repeat
 from operator import getitem
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -47,7 +48,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.types import NullType
 
 from callplane.db import dialect
@@ -64,6 +65,9 @@ PERCENTILES = (50, 90)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _HOUR = timedelta(hours=1)
 _DAY = timedelta(days=1)
+# The two statements' connections on PostgreSQL: one snapshot, nothing written.
+_SNAPSHOT_READ = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+Folded = TypeVar("Folded")
 
 
 @dataclass(frozen=True)
@@ -162,18 +166,26 @@ class Group(NamedTuple):
     version_id: uuid.UUID | None
     status: str
     channel: str
-    ended_reason: str | None
+    ended_reason: str | None  # "" or None for none
     total: int
     evaluated: int
     successful: int
     tool_calls: int
     timed: int
     duration_sum: float
+    version: int | None  # the version's number, when it still exists
+
+
+_GROUP_KEYS = ("bucket", "version_id", "status", "channel", "ended_reason")
 
 
 class Quantiles(NamedTuple):
     p50: float | None
     p90: float | None
+
+
+# p50 and p90 per bucket, and per bucket and version.
+Ranked = tuple[dict[int, Quantiles], dict[tuple[int, uuid.UUID | None], Quantiles]]
 
 
 # A run of a histogram: seconds in ascending order and, at index i, the count of conversations
@@ -246,6 +258,14 @@ def _signed(value: Any, sign: int) -> Any:
     return value if sign > 0 else -value
 
 
+def _labelled(
+    columns: Sequence[Any], names: Sequence[str] = _GROUP_KEYS
+) -> list[ColumnElement[Any]]:
+    """Columns named as `Group`'s fields: a union's columns are named by its first statement's,
+    and the service reads them by position as a `Group`."""
+    return [column.label(name) for column, name in zip(columns, names, strict=True)]
+
+
 def _bucket_parameters(window: Window) -> tuple[ColumnElement[int], ColumnElement[int]]:
     """A bucket's width in seconds and the origin's Unix time, bound as 64-bit integers: asyncpg
     would otherwise bind them as 32-bit ones, which dates before 1902 or after 2038 overflow."""
@@ -260,11 +280,54 @@ class AnalyticsRepository:
         self.session = session
         self.organization_id = organization_id
 
-    async def _all(self, statement: Any) -> Sequence[Any]:
-        """Rows of a Core statement on the session's connection: the ORM's result layer would
-        process each of the thousands of rows again in Python."""
-        connection = await self.session.connection()
+    @staticmethod
+    async def _all(connection: AsyncConnection, statement: Any) -> Sequence[Any]:
+        """Rows of a Core statement: the ORM's result layer would process each of the thousands
+        of rows again in Python."""
         return (await connection.execute(statement)).all()
+
+    async def read(
+        self, window: Window, fold: Callable[[list[Group]], Folded]
+    ) -> tuple[Folded, Ranked]:
+        """The counts, folded by `fold` (the service's adding up), and the quantiles. On
+        PostgreSQL the two statements run at once on two connections that read one snapshot
+        (the first exports it, the second imports it: both `REPEATABLE READ READ ONLY`), so
+        that the counts' reading and folding in Python overlap the histogram's time in the
+        database (issue 12); a write committed meanwhile is seen by neither. The connections
+        are the engine's, not the session's: a snapshot is exported by a `REPEATABLE READ`
+        transaction before its first query, and the session's is `READ COMMITTED` and may have
+        run some. SQLite (one writer, reads on threads) and a session bound to a connection
+        run them one after the other on the session's connection; so does a window of one
+        agent or version (its counts are a few rows: the second connection cost ~1 ms more
+        than it saved)."""
+        engine = self.session.bind
+        whole_organization = window.agent_id is None and window.version_id is None
+        if not (
+            whole_organization
+            and dialect.is_postgres(self.session)
+            and isinstance(engine, AsyncEngine)
+        ):
+            connection = await self.session.connection()
+            folded = fold(await self.groups(window, connection))
+            return folded, await self.quantiles(window, connection)
+        async with engine.connect() as first:
+            await first.execution_options(**_SNAPSHOT_READ)
+            snapshot = (await first.exec_driver_sql("SELECT pg_export_snapshot()")).scalar_one()
+            histogram = asyncio.create_task(self.quantiles(window, first))
+            try:
+                async with engine.connect() as second:
+                    await second.execution_options(**_SNAPSHOT_READ)
+                    await second.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+                    folded = fold(await self.groups(window, second))
+                return folded, await histogram
+            finally:
+                # On an error or a cancellation, the histogram's statement is cancelled and
+                # waited for before its connection goes back to the pool; its own error, if
+                # any, is retrieved (the first one raised is the one reported).
+                histogram.cancel()
+                await asyncio.wait([histogram])
+                if not histogram.cancelled():
+                    histogram.exception()
 
     # --- raw conversations (the partial hours at the edges) -----------------------------------
 
@@ -330,15 +393,21 @@ class AnalyticsRepository:
 
     # --- queries --------------------------------------------------------------------------------
 
-    async def groups(self, window: Window) -> list[Group]:
+    async def groups(self, window: Window, connection: AsyncConnection) -> list[Group]:
         """Counts per (bucket, version, status, channel, ended reason): the rollups' rows and the
         edges' raw rows in one statement, a few hundred rows per bucket at most, rolled up by the
-        service. The sums are cast back to their columns' types (PostgreSQL sums a `bigint`
-        into a `numeric`), so rows need no conversion here."""
+        service, each with its version's number (one statement less). The sums are cast back
+        to their columns' types (PostgreSQL sums a `bigint` into a `numeric`), so rows need no
+        conversion here."""
         statements: list[Select[Any]] = []
         table = ConversationRollup
-        bucket = self._rolled_bucket(table, window)
-        keys = (bucket, _version(table), table.status, table.channel, table.ended_reason)
+        keys = (
+            self._rolled_bucket(table, window),
+            _version(table),
+            table.status,
+            table.channel,
+            table.ended_reason,
+        )
         raw_keys = (
             self._raw_bucket(window),
             Conversation.agent_version_id,
@@ -352,7 +421,7 @@ class AnalyticsRepository:
                 for column in (getattr(table, name) for name in SUMS)
             ]
             statements += [
-                self._rolled(select(*keys, *sums), table, window, part)
+                self._rolled(select(*_labelled(keys), *_labelled(sums, SUMS)), table, window, part)
                 .group_by(*keys)
                 .having(func.sum(table.total) != 0)
                 for part in rollups
@@ -369,21 +438,28 @@ class AnalyticsRepository:
                 statements.append(
                     self._raw(
                         select(
-                            *raw_keys,
-                            *(
-                                cast(_signed(func.coalesce(value, 0), sign), type_)
-                                for value, type_ in raw_sums
+                            *_labelled(raw_keys),
+                            *_labelled(
+                                [
+                                    cast(_signed(func.coalesce(value, 0), sign), type_)
+                                    for value, type_ in raw_sums
+                                ],
+                                SUMS,
                             ),
                         ),
                         window,
                         spans,
                     ).group_by(*raw_keys)
                 )
-        rows = await self._all(self._union(statements))
-        return [
-            Group(int(b), v, st, ch, r or None, n, e, ok, tools, timed, float(d))
-            for b, v, st, ch, r, n, e, ok, tools, timed, d in rows
-        ]
+        counts = self._union(statements).subquery("counts")
+        statement = select(counts, AgentVersion.version).outerjoin(
+            AgentVersion,
+            and_(
+                AgentVersion.id == counts.c.version_id,
+                AgentVersion.organization_id == self.organization_id,
+            ),
+        )
+        return list(map(Group._make, await self._all(connection, statement)))
 
     def _aggregate(self, column: Any) -> ColumnElement[Any]:
         """A group's values as one, in the order they are read (no sort: `_run` checks it): an
@@ -447,9 +523,7 @@ class AnalyticsRepository:
                 )
         return self._union(statements)
 
-    async def quantiles(
-        self, window: Window
-    ) -> tuple[dict[int, Quantiles], dict[tuple[int, uuid.UUID | None], Quantiles]]:
+    async def quantiles(self, window: Window, connection: AsyncConnection) -> Ranked:
         """p50 and p90 of the known durations (whole seconds) per bucket, and per bucket and
         version. One statement: the database reads the histogram (index-only on PostgreSQL)
         and the edges' raw rows as ordered runs; the ranks are found here from the runs'
@@ -457,7 +531,7 @@ class AnalyticsRepository:
         statement = self._histograms(window, plan(window))
         per_version: dict[tuple[int, uuid.UUID | None], list[Run]] = {}
         per_bucket: dict[int, list[Run]] = {}
-        for bucket, version, seconds, counts in await self._all(statement):
+        for bucket, version, seconds, counts in await self._all(connection, statement):
             if isinstance(seconds, str):  # SQLite
                 seconds = list(map(int, seconds.split(",")))
                 counts = list(map(int, counts.split(",")))
@@ -468,12 +542,3 @@ class AnalyticsRepository:
             {bucket: _ranks(runs) for bucket, runs in per_bucket.items()},
             {key: _ranks(runs) for key, runs in per_version.items()},
         )
-
-    async def version_numbers(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
-        if not ids:
-            return {}
-        statement = select(AgentVersion.id, AgentVersion.version).where(
-            AgentVersion.organization_id == self.organization_id,
-            AgentVersion.id.in_(list(ids)),
-        )
-        return {row[0]: row[1] for row in (await self.session.execute(statement)).all()}
