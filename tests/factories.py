@@ -24,6 +24,29 @@ def unique_phone_number() -> str:
     return f"+1415{200 + (n // 10_000) % 800:03d}{n % 10_000:04d}"
 
 
+def mixed_conversations(agent_id: str) -> list[dict[str, object]]:
+    """Four imported conversations of one agent over three channels and statuses: durations whose
+    sum has no short float spelling (0.1 + 0.2), and a missed call with no duration."""
+    return [
+        {
+            "agent_id": agent_id,
+            "channel": channel,
+            "status": status,
+            "duration_seconds": duration,
+            "started_at": f"2024-05-0{day}T10:00:00.{day}25Z",
+        }
+        for day, (channel, status, duration) in enumerate(
+            [
+                ("telephone", "completed", 0.1),
+                ("telephone", "completed", 0.2),
+                ("webrtc", "failed", 33.3),
+                ("sms", "missed", None),
+            ],
+            start=1,
+        )
+    ]
+
+
 @dataclass
 class Tenant:
     """An organization and the credentials to act in it."""

@@ -11,7 +11,7 @@ import orjson
 
 from callplane.agents.service import AgentService, agent_detail
 from callplane.db.engine import Database
-from tests.factories import Tenant
+from tests.factories import Tenant, mixed_conversations
 
 SIP_DOMAIN = "sip.test.local"
 
@@ -63,27 +63,9 @@ async def test_a_fully_deployed_agent(tenant: Tenant) -> None:
     await tenant.create_widget(aid, versions[2]["id"])
     deployed = await tenant.post(f"/core/agents/{aid}/deploy-as-sip")
     assert deployed.status_code == 200, deployed.text
-    # Durations whose sum has no short float spelling (0.1 + 0.2), and a missed call (no time).
     await _import(
         tenant,
-        *[
-            {
-                "agent_id": aid,
-                "channel": channel,
-                "status": status,
-                "duration_seconds": duration,
-                "started_at": f"2024-05-0{day}T10:00:00.{day}25Z",
-            }
-            for day, (channel, status, duration) in enumerate(
-                [
-                    ("telephone", "completed", 0.1),
-                    ("telephone", "completed", 0.2),
-                    ("webrtc", "failed", 33.3),
-                    ("sms", "missed", None),
-                ],
-                start=1,
-            )
-        ],
+        *mixed_conversations(aid),
     )
 
     built, assembled = await _both(tenant, aid)

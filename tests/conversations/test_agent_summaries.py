@@ -19,7 +19,7 @@ from callplane.db.types import utcnow
 from callplane.models import AgentConversationSummary, Conversation, Organization
 from callplane.ops import housekeeping
 from tests.conversations.conftest import agent_with, start
-from tests.factories import Tenant
+from tests.factories import Tenant, mixed_conversations
 
 
 async def _aggregate(database: Database, agent_id: str) -> dict[str, Any]:
@@ -88,26 +88,7 @@ async def test_every_write_path_keeps_the_summary_exact(
 
     imported = await tenant.post(
         "/core/conversations/import",
-        json={
-            "conversations": [
-                {
-                    "agent_id": agent_id,
-                    "channel": channel,
-                    "status": status,
-                    "duration_seconds": duration,
-                    "started_at": f"2024-05-0{day}T10:00:00.{day}25Z",
-                }
-                for day, (channel, status, duration) in enumerate(
-                    [
-                        ("telephone", "completed", 0.1),
-                        ("telephone", "completed", 0.2),
-                        ("webrtc", "failed", 33.3),
-                        ("sms", "missed", None),
-                    ],
-                    start=1,
-                )
-            ]
-        },
+        json={"conversations": mixed_conversations(agent_id)},
     )
     assert imported.status_code == 201, imported.text
     assert (await _assert_exact(tenant, agent_id))["total"] == 4
