@@ -95,12 +95,13 @@ async def insert_many(
                 row[name] = fragment
             encoded.append(row)
         rows = encoded
-    document = orjson.dumps(rows, default=_uuid_text, option=orjson.OPT_NAIVE_UTC)
+    document = orjson.dumps(rows, default=orjson_default, option=orjson.OPT_NAIVE_UTC)
     await session.execute(_json_rows_insert(table, names), {"rows": document.decode()})
 
 
-def _uuid_text(value: object) -> str:
-    """asyncpg's UUIDs (a subclass orjson does not take for `uuid.UUID`) as text."""
+def orjson_default(value: object) -> str:
+    """orjson's `default` for rows read through asyncpg: its UUIDs (a subclass orjson does not
+    take for `uuid.UUID`) as text."""
     if isinstance(value, uuid.UUID):
         return str(value)
     raise TypeError(f"not JSON: {type(value).__name__}")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Response
 from callplane.agents.auth import AgentsManager
 from callplane.agents.errors import AgentNotFound
 from callplane.agenttests.errors import TestsNotPassed
+from callplane.db import dialect
 from callplane.db.session import WriteSession
 from callplane.errors import merge_responses
 from callplane.phone_numbers.schemas import PhoneNumberRead
@@ -79,15 +80,8 @@ def published_json(published: list[Published]) -> bytes:
             for record, previous in published
         ],
         option=_JSON_OPTIONS,
-        default=_uuid,
+        default=dialect.orjson_default,
     )
-
-
-def _uuid(value: object) -> str:
-    """asyncpg's UUIDs (a subclass orjson does not take for `uuid.UUID`) as text."""
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    raise TypeError(f"not JSON: {type(value).__name__}")
 
 
 _READ_FIELDS = tuple(PhoneNumberRead.model_fields)
