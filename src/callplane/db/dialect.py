@@ -32,7 +32,6 @@ from sqlalchemy import (
 from sqlalchemy import insert as portable_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.util import greenlet_spawn
 
 from callplane.db.engine import Database, run_once
 
@@ -161,13 +160,7 @@ async def sqlite_write_fetchone(database: Database, sql: str, params: dict[str, 
     every write does. One trip to that thread, where a session's BEGIN IMMEDIATE, statement,
     fetch and COMMIT are one each plus the ORM's work (a rate-limit charge: ~1.8 ms of CPU that
     way, ~0.18 ms this way; issue 15). Returns the first row."""
-    connection = await database.engine.raw_connection()
-    try:
-        driver: Any = connection.driver_connection  # aiosqlite's Connection
-        rows = await driver.execute_fetchall(sql, params)
-    finally:
-        # Back to the pool inside a greenlet, as `run_once` does (the pool may close it).
-        await greenlet_spawn(connection.close)
+    rows = await run_once(database.engine, "execute_fetchall", sql, (params,))  # aiosqlite's
     return rows[0] if rows else None
 
 

@@ -245,8 +245,8 @@ class HotConnections:
 
 
 async def run_once(engine: AsyncEngine, method: str, sql: str, args: tuple[Any, ...]) -> Any:
-    """One statement (the driver's `method`: asyncpg's `fetchrow` or `fetch`) on a connection
-    checked out for it and returned after."""
+    """One statement (the driver's `method`: asyncpg's `fetchrow` or `fetch`, aiosqlite's
+    `execute_fetchall`) on a connection checked out for it and returned after."""
     connection = await engine.raw_connection()
     try:
         driver: Any = connection.driver_connection
