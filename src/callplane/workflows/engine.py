@@ -32,6 +32,7 @@ from dbos import error as dbos_error
 from sqlalchemy.engine import make_url
 
 from callplane.config import Settings
+from callplane.workflows import job_lock
 from callplane.workflows.takeover import ExecutorGuard
 
 logger = logging.getLogger("callplane.workflows")
@@ -244,6 +245,7 @@ async def launch(settings: Settings, *, listen: bool) -> None:
         )
         await asyncio.to_thread(guard.acquire, EXECUTOR_LOCK_WAIT_SECONDS)
         _guard = guard
+    job_lock.install()
     DBOS.launch()
     polling = SQLITE_QUEUE_POLLING_SECONDS if _is_sqlite(url) else QUEUE_POLLING_SECONDS
     concurrency = {
