@@ -249,3 +249,58 @@ async def test_opentelemetry_providers_are_looked_up_only_when_turned_on(
         for _ in range(3):
             assert (await client.get("/health")).status_code == 200
     assert (lookups >= 3) if enabled else (lookups == 0)
+
+
+class _Span(trace.NonRecordingSpan):
+    """Keeps what FastAPI's telemetry tells a server span (the OpenTelemetry API alone, no SDK)."""
+
+    def __init__(self, name: str, attributes: dict[str, Any]):
+        super().__init__(trace.INVALID_SPAN_CONTEXT)
+        self.name, self.attributes = name, dict(attributes)
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        self.attributes[key] = value
+
+    def update_name(self, name: str) -> None:
+        self.name = name
+
+
+class _Tracer(trace.NoOpTracer):
+    def __init__(self) -> None:
+        self.spans: list[_Span] = []
+
+    def start_span(self, name: str, *args: Any, **kwargs: Any) -> _Span:  # type: ignore[override]
+        span = _Span(name, kwargs.get("attributes") or {})
+        self.spans.append(span)
+        return span
+
+
+class _Provider(trace.TracerProvider):
+    def __init__(self) -> None:
+        self.tracer = _Tracer()
+
+    def get_tracer(self, *args: Any, **kwargs: Any) -> _Tracer:
+        return self.tracer
+
+
+async def test_lean_and_quick_routes_are_traced_with_their_route_when_opentelemetry_is_on(
+    settings: Settings, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The request middleware serves the lean detail and the quick lists itself, below FastAPI's
+    router, which names a server span after its route: with OpenTelemetry on, the route index
+    steps aside (FastAPI's telemetry is in the scope) and they go down FastAPI's path like any
+    route, so their spans carry `http.route` as every other's do."""
+    agent = await tenant.create_agent()
+    provider = _Provider()
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
+    async with another_app(settings, opentelemetry=True) as client:
+        for path, route in [
+            (f"/core/agents/{agent['id']}", "/core/agents/{agent_id}"),
+            ("/core/agents?limit=5", "/core/agents"),
+        ]:
+            provider.tracer.spans.clear()
+            response = await client.get(path, headers=tenant.headers)
+            assert response.status_code == 200, response.text
+            [span] = provider.tracer.spans
+            assert span.attributes.get("http.route") == route, (path, span.attributes)
+            assert span.name == f"GET {route}"
