@@ -31,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from typing import Any
 
 # Read connections (and threads) per process for reads that are not quick; more than the cores
@@ -167,16 +168,10 @@ _Reader = Callable[[sqlite3.Connection, str, Mapping[str, Any]], Any]
 def _first_row(connection: sqlite3.Connection, sql: str, params: Mapping[str, Any]) -> Any:
     # Closing the cursor resets the statement, which ends its read of the snapshot: a statement
     # left mid-result would keep its (ever older) snapshot open.
-    cursor = connection.execute(sql, params)
-    try:
+    with closing(connection.execute(sql, params)) as cursor:
         return cursor.fetchone()
-    finally:
-        cursor.close()
 
 
 def _all_rows(connection: sqlite3.Connection, sql: str, params: Mapping[str, Any]) -> list[Any]:
-    cursor = connection.execute(sql, params)
-    try:
+    with closing(connection.execute(sql, params)) as cursor:
         return cursor.fetchall()
-    finally:
-        cursor.close()
