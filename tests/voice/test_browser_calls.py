@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from callplane.agents.errors import AgentNotFound
+from callplane.audit.recorder import Actor
 from callplane.conversations.errors import AgentNotLive
-from callplane.models import Conversation
+from callplane.models import AuditEvent, Conversation
 from callplane.versions.errors import VersionNotFound
 from callplane.voice.browser import BrowserCall, browser_call
 from tests.console.test_sessions import csrf_of, link_for, sign_in
@@ -24,12 +25,15 @@ from tests.support.speech_stub import SpeechStub
 from tests.voice.conftest import VoiceServer, configure_twilio, stream_token
 
 GREETING = "Hello, you called Acme Dental."
+USER = Actor("user", str(uuid.uuid4()), uuid.uuid4())  # who the console would name
 
 
-async def _token(server: VoiceServer, tenant: Tenant, agent_id: str, choice: str) -> BrowserCall:
+async def _token(
+    server: VoiceServer, tenant: Tenant, agent_id: str, choice: str, by: Actor = USER
+) -> BrowserCall:
     async with tenant.database.session(write=False) as session:
         return await browser_call(
-            session, server.app.state.voice, tenant.organization_id, uuid.UUID(agent_id), choice
+            session, server.app.state.voice, tenant.organization_id, uuid.UUID(agent_id), choice, by
         )
 
 
@@ -53,6 +57,18 @@ async def _ended(tenant: Tenant, agent_id: str) -> Conversation:
             return rows[0]
         await asyncio.sleep(0.02)
     raise AssertionError(f"conversation not ended: {[row.status for row in rows]}")
+
+
+async def _started_event(tenant: Tenant, conversation_id: uuid.UUID) -> AuditEvent:
+    async with tenant.database.session(write=False) as session:
+        return (
+            await session.scalars(
+                select(AuditEvent).where(
+                    AuditEvent.action == "conversation.started",
+                    AuditEvent.resource_id == str(conversation_id),
+                )
+            )
+        ).one()
 
 
 def _url(server: VoiceServer) -> str:
@@ -84,6 +100,10 @@ async def test_a_browser_call_is_a_webrtc_conversation_of_the_chosen_draft(
     ]
     voice = row.metadata_["voice"]
     assert voice["carrier"] == "browser" and voice["call_id"] == call.call_id
+    # the audit log says who started the call: the console's user, not the system
+    started = await _started_event(tenant, row.id)
+    assert (started.actor_type, started.actor_id) == ("user", USER.id)
+    assert started.credential_id == USER.credential_id
     assert len(voice["turns"]) == 1 and voice["frames_out"] > 0
     await page.close()
 
@@ -193,4 +213,6 @@ async def test_the_console_hands_out_the_token_to_who_may_start_conversations(
     await page_client.stop()
     row = await _ended(tenant, agent_id)
     assert (row.channel, row.metadata_["voice"]["call_id"]) == ("webrtc", call["call_id"])
+    started = await _started_event(tenant, row.id)  # signed in through the tenant's user's link
+    assert (started.actor_type, started.actor_id) == ("user", str(tenant.user_id))
     await page_client.close()

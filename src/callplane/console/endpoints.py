@@ -21,6 +21,7 @@ from callplane.agent_config.schemas import validate_config
 from callplane.agents.repository import AgentRepository
 from callplane.agents.schemas import AgentCreate
 from callplane.agents.service import AgentService, sip_endpoint
+from callplane.audit import recorder as audit
 from callplane.audit.repository import AuditEventRepository
 from callplane.auth.scopes import ALL_SCOPES, Scope
 from callplane.console import sessions
@@ -1177,6 +1178,7 @@ async def call_token(request: Request, agent_id: str) -> Response:
                 subject.organization_id,
                 page_uuid(agent_id),
                 fields.get("version", "live"),
+                audit.Actor.of(subject.auth),
             )
     except AppError as refused:
         return JSONResponse(

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from callplane.agent_config.schemas import AgentConfig
+from callplane.audit import recorder as audit
 from callplane.conversations.live import LiveConversationService, LiveRuntime, run_turn
 from callplane.conversations.repository import ConversationRepository
 from callplane.db.engine import Database
@@ -76,6 +77,7 @@ def engine_brains(database: Database, runtime: Callable[[], LiveRuntime]) -> Bra
             brain = EngineBrain(database, live, context.organization_id, context.conversation_id)
             return brain, None
         async with database.session(write=True) as session, session.begin():
+            audit.act_as(session, context.started_by)
             started = await LiveConversationService(session, context.organization_id, live).start(
                 context.agent_id,
                 version=context.version,

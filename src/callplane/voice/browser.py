@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callplane.agents.errors import AgentNotFound
 from callplane.agents.repository import AgentRepository
+from callplane.audit import recorder as audit
 from callplane.conversations.live import VersionChoice, choose_version, runnable_config
 from callplane.errors import AppError
 from callplane.versions.errors import VersionNotFound
@@ -64,6 +65,7 @@ async def browser_call(
     organization_id: uuid.UUID,
     agent_id: uuid.UUID,
     choice: str,
+    started_by: audit.Actor,
 ) -> BrowserCall:
     """A signed call token for `choice` ("live", "latest" or a version number) of the org's
     agent: another organization's agent is not found, an agent without a live version is a
@@ -93,6 +95,7 @@ async def browser_call(
         caller=None,
         called=None,
         direction="inbound",
+        started_by=started_by,
     )
     return BrowserCall(gateway.call_token(context), context.call_id, version.version)
 

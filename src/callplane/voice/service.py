@@ -105,6 +105,9 @@ class CallContext:
     called: str | None
     direction: str = "inbound"
     conversation_id: uuid.UUID | None = None  # set when a stream resumes a call (DTMF)
+    # Who started the call, for its conversation's audit event: the console's signed-in user for
+    # a browser call; a carrier's call is the system's.
+    started_by: audit.Actor = audit.SYSTEM
 
     def claims(self) -> dict[str, Any]:
         return {
@@ -118,6 +121,7 @@ class CallContext:
             "to": self.called,
             "dir": self.direction,
             "conv": str(self.conversation_id) if self.conversation_id else None,
+            "by": _actor_claim(self.started_by),
         }
 
     @classmethod
@@ -134,9 +138,27 @@ class CallContext:
                 called=claims.get("to"),
                 direction=str(claims.get("dir") or "inbound"),
                 conversation_id=uuid.UUID(str(claims["conv"])) if claims.get("conv") else None,
+                started_by=_actor_of(claims.get("by")),
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise BadToken("malformed call token") from exc
+
+
+def _actor_claim(actor: audit.Actor) -> list[str | None] | None:
+    if actor == audit.SYSTEM:
+        return None
+    credential = str(actor.credential_id) if actor.credential_id else None
+    return [actor.type, actor.id, credential]
+
+
+def _actor_of(claim: Any) -> audit.Actor:
+    """The actor a token names (a token of an older release names none: the system)."""
+    if claim is None:
+        return audit.SYSTEM
+    kind, actor_id, credential = claim
+    if kind not in ("user", "api_key"):
+        raise ValueError(f"not an actor: {kind!r}")
+    return audit.Actor(kind, str(actor_id), uuid.UUID(credential) if credential else None)
 
 
 BrainFactory = Callable[[CallContext, AgentConfig], Awaitable[tuple[Brain, str | None]]]
