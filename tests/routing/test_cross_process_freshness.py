@@ -7,6 +7,7 @@ never a 304 for an answer that changed."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -224,3 +225,54 @@ async def test_full_and_emptied_caches_answer_what_the_database_says(tenant: Ten
     await check()
     await _send(tenant.client, tenant, "DELETE", f"/core/phone-numbers/{numbers[0]}")
     await check()
+
+
+async def test_resolves_racing_writes_in_two_processes_stay_consistent_and_end_fresh(
+    settings: Settings, tenant: Tenant
+) -> None:
+    """Resolves in flight in both apps while both publish one version then the other and rename
+    the agent: every answer is one whole state (its version with that version's config, its
+    ETag in the header and the body), no cache is poisoned by a row read before a write (once
+    the writes are done both answer the database's state), and no ETag seen along the way is a
+    304 unless it is the final answer's."""
+    agent = await tenant.create_agent(name="Name 0")
+    number = await tenant.register_number()
+    for n in (1, 2):
+        await tenant.create_version(agent["id"], config={**PHONE_CONFIG, "instructions": f"V{n}."})
+    publish = f"/core/agents/{agent['id']}/versions/{{}}/publish"
+    body = {"phone_numbers": [number], "direction": "both"}
+    await _send(tenant.client, tenant, "POST", publish.format(1), json=body)
+    query = phone_query(number, "outbound")
+    async with another_app(settings) as other:
+        apps = (tenant.client, other)
+        etags: set[str] = set()
+
+        async def resolving(client: httpx.AsyncClient) -> None:
+            for _ in range(15):
+                response = await client.get(RESOLVE + query, headers=tenant.headers)
+                assert response.status_code == 200, response.text
+                answer = response.json()
+                assert answer["etag"] == response.headers["etag"]
+                version = answer["version"]["version"]
+                assert answer["config"]["instructions"].startswith(f"V{version}.")
+                etags.add(answer["etag"])
+
+        async def writing(n: int) -> None:
+            client = apps[n % 2]
+            if n % 3 == 2:
+                url = f"/core/agents/{agent['id']}"
+                await _send(client, tenant, "PUT", url, json={"name": f"Name {n}"})
+            else:
+                await _send(client, tenant, "POST", publish.format(1 + n % 2), json=body)
+
+        await asyncio.gather(*(resolving(c) for c in apps * 2), *(writing(n) for n in range(8)))
+        truth = await _truth(tenant, PhoneAddress(number, "outbound"))
+        assert truth is not None
+        for client in apps:
+            for etag in etags | {truth[0]}:
+                headers = {**tenant.headers, "If-None-Match": etag}
+                response = await client.get(RESOLVE + query, headers=headers)
+                if etag == truth[0]:
+                    assert response.status_code == 304
+                else:
+                    assert (response.headers["etag"], response.content) == truth
