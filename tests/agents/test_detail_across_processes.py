@@ -7,7 +7,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import httpx
 import orjson
 
 from callplane.agents.service import AgentService
