@@ -276,3 +276,53 @@ async def test_resolves_racing_writes_in_two_processes_stay_consistent_and_end_f
                     assert response.status_code == 304
                 else:
                     assert (response.headers["etag"], response.content) == truth
+
+
+async def test_a_number_that_moves_to_another_organization(
+    settings: Settings, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    """Released by one organization and taken by another (numbers are globally unique): both
+    processes hold the first's answer; the first now gets 404 (its ETag, even `*`, revalidates
+    nothing) and the second its own answer, whatever the processes held for that address."""
+    number = await tenant.register_number()
+    first, second = await tenant.create_agent(), await other_tenant.create_agent()
+    await tenant.create_version(first["id"], config=PHONE_CONFIG)
+    await other_tenant.create_version(second["id"], config=PHONE_CONFIG)
+    await _send(tenant.client, tenant, "POST", f"/core/agents/{first['id']}/versions/1/publish",
+                json={"phone_numbers": [number]})  # fmt: skip
+    query = phone_query(number)
+    async with another_app(settings) as other:
+        apps = (tenant.client, other)
+        held = [await c.get(RESOLVE + query, headers=tenant.headers) for c in apps]
+        assert {r.status_code for r in held} == {200}
+        etag = held[0].headers["etag"]
+        assert held[1].headers["etag"] == etag
+        unassign = {"unassign_phone_numbers": [number], "direction": "both"}
+        await _send(
+            other,
+            tenant,
+            "POST",
+            f"/core/agents/{first['id']}/versions/1/publish",
+            json=unassign,
+        )
+        await _send(tenant.client, tenant, "DELETE", f"/core/phone-numbers/{number}")
+        taken = await other.post(
+            "/core/phone-numbers", json={"phone_number": number}, headers=other_tenant.headers
+        )
+        assert taken.status_code == 201, taken.text
+        await _send(
+            tenant.client,
+            other_tenant,
+            "POST",
+            f"/core/agents/{second['id']}/versions/1/publish",
+            json={"phone_numbers": [number]},
+        )
+        truth = await _truth(other_tenant, PhoneAddress(number, "inbound"))
+        assert truth is not None and truth[0] != etag
+        for client in apps:
+            for validator in (etag, "*"):
+                mine = {**tenant.headers, "If-None-Match": validator}
+                assert (await client.get(RESOLVE + query, headers=mine)).status_code == 404
+                theirs = {**other_tenant.headers, "If-None-Match": etag}
+                response = await client.get(RESOLVE + query, headers=theirs)
+                assert (response.headers["etag"], response.content) == truth
