@@ -83,6 +83,20 @@ async def _send(
 async def test_every_write_through_either_app_is_answered_fresh_by_both(
     settings: Settings, tenant: Tenant
 ) -> None:
+    async with another_app(settings) as other:
+        await _walk(tenant, other)
+
+
+async def test_the_same_with_a_real_server_process(server_url: str, tenant: Tenant) -> None:
+    """The other app as a `callplane serve` of its own (another OS process, its own memory).
+    It runs on the default SIP domain, not the suite's: its SIP answers are left out."""
+    async with httpx.AsyncClient(base_url=server_url, timeout=10) as other:
+        await _walk(tenant, other, sip=False)
+
+
+async def _walk(tenant: Tenant, other: httpx.AsyncClient, *, sip: bool = True) -> None:
+    """Writes through `tenant.client` and `other` in turn; after each, both answer every
+    address as the database says."""
     first = await tenant.create_agent(name="Front desk")
     second = await tenant.create_agent(name="Collections")
     await tenant.create_version(first["id"], config=PHONE_CONFIG)
@@ -95,53 +109,54 @@ async def test_every_write_through_either_app_is_answered_fresh_by_both(
         sip_query(first["id"]): SipAddress(uuid.UUID(first["id"]), SIP_DOMAIN),
         sip_query(second["id"]): SipAddress(uuid.UUID(second["id"]), SIP_DOMAIN),
     }
+    if not sip:
+        addresses = {q: a for q, a in addresses.items() if isinstance(a, PhoneAddress)}
     a1, a2 = first["id"], second["id"]
     agents = "/core/agents"
-    async with another_app(settings) as other:
-        apps = (tenant.client, other)
-        readers = [_Reader("this app", tenant.client, tenant), _Reader("other app", other, tenant)]
-        # (step, writer: 0 this app, 1 the other, method, url, body)
-        steps: list[tuple[str, int, str, str, dict[str, Any] | None]] = [
-            ("publish v1 inbound", 0, "POST", f"{agents}/{a1}/versions/1/publish",
-             {"phone_numbers": [number], "direction": "inbound"}),
-            ("deploy SIP", 1, "POST", f"{agents}/{a1}/deploy-as-sip", None),
-            ("new draft v2", 0, "POST", f"{agents}/{a1}/versions",
-             {"config": {**PHONE_CONFIG, "instructions": "Two."}}),
-            ("publish v2 outbound", 1, "POST", f"{agents}/{a1}/versions/2/publish",
-             {"phone_numbers": [number], "direction": "outbound"}),
-            ("rename", 0, "PUT", f"{agents}/{a1}", {"name": "Reception"}),
-            ("deactivate", 1, "PUT", f"{agents}/{a1}", {"active": False}),
-            ("republish v1 both", 0, "POST", f"{agents}/{a1}/versions/1/publish",
-             {"phone_numbers": [number], "direction": "both"}),
-            ("republish v1 again", 1, "POST", f"{agents}/{a1}/versions/1/publish",
-             {"phone_numbers": [number], "direction": "both"}),
-            ("rollback to v2", 0, "POST", f"{agents}/{a1}/rollback", {"to_version": 2}),
-            ("reassign inbound", 1, "POST", f"{agents}/{a2}/versions/1/publish",
-             {"phone_numbers": [number, spare], "direction": "inbound"}),
-            ("SIP for the second", 0, "POST", f"{agents}/{a2}/deploy-as-sip", None),
-            ("unassign outbound", 1, "POST", f"{agents}/{a1}/versions/2/publish",
-             {"unassign_phone_numbers": [number], "direction": "outbound"}),
-            ("unassign inbound", 0, "POST", f"{agents}/{a2}/versions/1/publish",
-             {"unassign_phone_numbers": [number], "direction": "inbound"}),
-            ("release the number", 1, "DELETE", f"/core/phone-numbers/{number}", None),
-            ("register it again", 0, "POST", "/core/phone-numbers", {"phone_number": number}),
-            ("publish v2 there", 1, "POST", f"{agents}/{a1}/versions/2/publish",
-             {"phone_numbers": [number], "direction": "both"}),
-            ("undeploy SIP", 0, "DELETE", f"{agents}/{a1}/deploy-as-sip", None),
-            ("rename the second", 1, "PUT", f"{agents}/{a2}", {"name": "Billing"}),
-            ("delete the first agent", 0, "DELETE", f"{agents}/{a1}", None),
-            ("delete the second agent", 1, "DELETE", f"{agents}/{a2}", None),
-        ]  # fmt: skip
-        seen: set[Answer] = set()
-        for step, writer, method, url, body in [("start", 0, "", "", None), *steps]:
-            if method:
-                await _send(apps[writer], tenant, method, url, json=body)
-            for query, address in addresses.items():
-                truth = await _truth(tenant, address)
-                seen.add(truth)
-                for reader in readers:
-                    await reader.check(query, truth, step)
-        assert len(seen) >= 10  # the steps did change the answers
+    apps = (tenant.client, other)
+    readers = [_Reader("this app", tenant.client, tenant), _Reader("other app", other, tenant)]
+    # (step, writer: 0 this app, 1 the other, method, url, body)
+    steps: list[tuple[str, int, str, str, dict[str, Any] | None]] = [
+        ("publish v1 inbound", 0, "POST", f"{agents}/{a1}/versions/1/publish",
+         {"phone_numbers": [number], "direction": "inbound"}),
+        ("deploy SIP", 1, "POST", f"{agents}/{a1}/deploy-as-sip", None),
+        ("new draft v2", 0, "POST", f"{agents}/{a1}/versions",
+         {"config": {**PHONE_CONFIG, "instructions": "Two."}}),
+        ("publish v2 outbound", 1, "POST", f"{agents}/{a1}/versions/2/publish",
+         {"phone_numbers": [number], "direction": "outbound"}),
+        ("rename", 0, "PUT", f"{agents}/{a1}", {"name": "Reception"}),
+        ("deactivate", 1, "PUT", f"{agents}/{a1}", {"active": False}),
+        ("republish v1 both", 0, "POST", f"{agents}/{a1}/versions/1/publish",
+         {"phone_numbers": [number], "direction": "both"}),
+        ("republish v1 again", 1, "POST", f"{agents}/{a1}/versions/1/publish",
+         {"phone_numbers": [number], "direction": "both"}),
+        ("rollback to v2", 0, "POST", f"{agents}/{a1}/rollback", {"to_version": 2}),
+        ("reassign inbound", 1, "POST", f"{agents}/{a2}/versions/1/publish",
+         {"phone_numbers": [number, spare], "direction": "inbound"}),
+        ("SIP for the second", 0, "POST", f"{agents}/{a2}/deploy-as-sip", None),
+        ("unassign outbound", 1, "POST", f"{agents}/{a1}/versions/2/publish",
+         {"unassign_phone_numbers": [number], "direction": "outbound"}),
+        ("unassign inbound", 0, "POST", f"{agents}/{a2}/versions/1/publish",
+         {"unassign_phone_numbers": [number], "direction": "inbound"}),
+        ("release the number", 1, "DELETE", f"/core/phone-numbers/{number}", None),
+        ("register it again", 0, "POST", "/core/phone-numbers", {"phone_number": number}),
+        ("publish v2 there", 1, "POST", f"{agents}/{a1}/versions/2/publish",
+         {"phone_numbers": [number], "direction": "both"}),
+        ("undeploy SIP", 0, "DELETE", f"{agents}/{a1}/deploy-as-sip", None),
+        ("rename the second", 1, "PUT", f"{agents}/{a2}", {"name": "Billing"}),
+        ("delete the first agent", 0, "DELETE", f"{agents}/{a1}", None),
+        ("delete the second agent", 1, "DELETE", f"{agents}/{a2}", None),
+    ]  # fmt: skip
+    seen: set[Answer] = set()
+    for step, writer, method, url, body in [("start", 0, "", "", None), *steps]:
+        if method:
+            await _send(apps[writer], tenant, method, url, json=body)
+        for query, address in addresses.items():
+            truth = await _truth(tenant, address)
+            seen.add(truth)
+            for reader in readers:
+                await reader.check(query, truth, step)
+    assert len(seen) >= 10  # the steps did change the answers
 
 
 async def test_the_etag_is_the_same_in_every_process_for_the_same_state(
