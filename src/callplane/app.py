@@ -85,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for task in background:
                 task.cancel()
             if settings.workflows != "off":
-                worker.stop()
+                await worker.stop()
             await app.state.voice.close()
             await database.dispose()
 

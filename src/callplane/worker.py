@@ -36,8 +36,12 @@ async def start(settings: Settings, database: Database, *, listen: bool) -> None
     await engine.launch(settings, listen=listen)
 
 
-def stop() -> None:
-    engine.shutdown()
+async def stop() -> None:
+    """Stop the engine, giving running workflows its grace period to finish. The engine waits in
+    a thread: waiting on the event loop would freeze the workflows this process started on that
+    loop (an embedded API's own work), so none could finish and each then failed its next step
+    for want of the runtime cleared here."""
+    await asyncio.to_thread(engine.shutdown)
     set_runtime(None)
 
 
@@ -94,9 +98,9 @@ async def run_worker(settings: Settings) -> None:
     )
     try:
         await stopping.wait()
-        logger.info("worker stopping: no new workflow steps; unfinished runs resume later")
+        logger.info("worker stopping: no new work; what does not finish in time resumes later")
     finally:
         sweeper.cancel()
         trimmer.cancel()
-        stop()
+        await stop()
         await database.dispose()

@@ -1,6 +1,6 @@
-"""SIGTERM to a real `callplane worker` in the middle of a workflow: it takes no further step,
-exits 0 promptly, and a worker started in its place finishes the run without repeating the
-steps that had finished. The worker's own metrics listener shows what it crawled.
+"""SIGTERM to a real `callplane worker` in the middle of a workflow step that cannot finish in the
+engine's grace period: it exits 0 promptly, and a worker started in its place finishes the run
+without repeating the steps that had finished. The worker's own metrics listener shows what it crawled.
 
 As in tests/workflows/test_crash_recovery.py, the worker has a queue of its own and the stub
 model hangs, so the signal lands while the `write` step is in flight.
@@ -63,11 +63,12 @@ async def test_sigterm_stops_the_worker_between_steps_and_a_new_one_finishes(
     signalled = time.monotonic()
     worker.popen.send_signal(signal.SIGTERM)
     await worker.wait_for(lambda: "worker stopping" in worker.tail(100_000), "the worker to stop")
-    # Let the model answer now: a worker that went on would finish the run.
-    hanging_llm.behaviour.hang = False
-    hanging_llm._released.set()
+    # The model still holds its answer: the step cannot finish in the engine's grace period
+    # (tests/workflows/test_stop.py: the loop runs on meanwhile), so the worker cuts it off.
     assert await asyncio.to_thread(worker.popen.wait, 30) == 0, worker.tail()
     stopped_after = time.monotonic() - signalled
+    hanging_llm.behaviour.hang = False
+    hanging_llm._released.set()
 
     run = (await tenant.get(f"/core/workflows/{run_id}")).json()
     assert run["status"] == "running" and run["progress"]["step"] == "write", run
