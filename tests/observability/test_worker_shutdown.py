@@ -1,6 +1,7 @@
 """SIGTERM to a real `callplane worker` in the middle of a workflow step that cannot finish in
 the engine's grace period: it exits 0 promptly, and a worker started in its place finishes the
-run without repeating the steps that had finished. The worker's own metrics listener shows what it crawled.
+run without repeating the steps that had finished. The worker's own metrics listener shows
+what it crawled.
 
 As in tests/workflows/test_crash_recovery.py, the worker has a queue of its own and the stub
 model hangs, so the signal lands while the `write` step is in flight.
