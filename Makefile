@@ -16,7 +16,7 @@ export PYTHONDONTWRITEBYTECODE :=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-sqlite test-postgres test-browser screenshots lint format bench install clean
+.PHONY: run test test-sqlite test-postgres test-postgres-db test-postgres-processes test-browser screenshots lint format bench install clean
 
 # The runtime (`make run`): the package with its server extra. The dev tools come on top, only
 # for the targets that need them, so `make run` after `make test` installs nothing again.
@@ -51,14 +51,18 @@ format: $(DEV_STAMP)
 
 # The SQLite run runs every test. The PostgreSQL run leaves out the tests that use no database
 # (marked `nodb` by tests/conftest.py): they ran on SQLite, and would prove nothing new. Its tests
-# that start processes of their own (marked `processes`) run afterwards in one pytest process: each
-# starts servers and workers with their own connection pools, beside the workers' apps they would
-# exceed PostgreSQL's default 100 connections.
+# that start processes of their own (marked `processes`) run on their own, in one pytest process:
+# each starts servers and workers with their own connection pools (~60 connections at the most),
+# beside the workers' apps they would exceed PostgreSQL's default 100 connections.
 test-sqlite: $(DEV_STAMP)
 	CALLPLANE_TEST_DATABASE_URL= $(PYTEST)
 
-test-postgres: $(DEV_STAMP)
+test-postgres: test-postgres-db test-postgres-processes
+
+test-postgres-db: $(DEV_STAMP)
 	CALLPLANE_TEST_DATABASE_URL=$(PG_TEST_URL) $(PYTEST) -m "not nodb and not processes and not browser"
+
+test-postgres-processes: $(DEV_STAMP)
 	CALLPLANE_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -m "processes and not nodb and not browser"
 
 # The console and widget in chromium (tests/console; part of test-sqlite already). Skipped when
@@ -70,7 +74,12 @@ test-browser: $(DEV_STAMP)
 screenshots: $(DEV_STAMP)
 	CALLPLANE_UPDATE_SCREENSHOTS=1 $(BIN)/pytest -n 0 -m browser tests/console
 
-test: lint test-sqlite test-postgres
+# The lint runs beside the PostgreSQL processes tests, first: those mostly wait on the processes
+# they start (about one core of two, ~55 s), so mypy's ~16 s there cost CI next to nothing. A lint
+# failure still stops `make test` before the suites. Each job's output is printed when it ends.
+test: $(DEV_STAMP)
+	$(MAKE) --no-print-directory -j2 --output-sync=target lint test-postgres-processes
+	$(MAKE) --no-print-directory test-sqlite test-postgres-db
 
 bench: $(DEV_STAMP)
 	@command -v wrk >/dev/null || apt-get install -y -q wrk || (apt-get update -q && apt-get install -y -q wrk)

@@ -7,7 +7,9 @@ import uuid
 import pytest
 from sqlalchemy import update
 
+from callplane.conversations.live import LiveRuntime
 from callplane.db.engine import Database
+from callplane.llm import OpenAICompatibleProvider
 from callplane.models import AgentVersion
 from tests.conversations.conftest import agent_with, parse_sse, say, start, transcript
 from tests.factories import Tenant
@@ -208,13 +210,22 @@ async def test_llm_errors_become_an_error_event(
     assert read["transcript"][-1]["event"]["code"] == code
 
 
-async def test_a_hanging_model_times_out(tenant: Tenant, llm: StubLLMServer) -> None:
+async def test_a_hanging_model_times_out(
+    tenant: Tenant, llm: StubLLMServer, live_runtime: LiveRuntime
+) -> None:
+    # The `llm` fixture's 5 s leaves answering stubs room on a loaded machine; a model that never
+    # answers needs none, so this test waits 1 s for its timeout rather than 5.
+    provider = OpenAICompatibleProvider(
+        llm.base_url, "sk-test", "stub-model", timeout_seconds=1.0, max_retries=0
+    )
+    live_runtime.model = provider
     agent_id, _ = await agent_with(tenant, {"instructions": "Help."})
     started = await start(tenant, agent_id, version="latest")
     llm.script.append(Scripted(hang=True))
     events = await say(tenant, started["id"], "Hello?")
     assert [name for name, _ in events] == ["error", "done"]
     assert events[0][1]["code"] == "llm_timeout"
+    await provider.aclose()
 
 
 async def test_a_version_that_cannot_run_is_refused(tenant: Tenant, database: Database) -> None:

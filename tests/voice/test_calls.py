@@ -165,7 +165,12 @@ async def test_silence_ends_the_call(
     scripted: Scripted,
     carrier_api: FakeCarrierAPI,
     tenant: Tenant,
+    is_postgres: bool,
 ) -> None:
+    # Once, on SQLite: the gateway's silence timer (5 s at least) and what it tells the brain and
+    # the carrier do not depend on the database; how an ended call is written is checked on both.
+    if is_postgres:
+        pytest.skip("the silence timer does not depend on the database: SQLite runs it")
     await configure_twilio(tenant)
     _, number = await agent_on_number(tenant, {**BASIC, "end_call": {"silence_timeout_seconds": 5}})
     scripted.starting_message = None
