@@ -7,6 +7,7 @@ exactly as written."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import uuid
@@ -276,6 +277,9 @@ _LIST_QUERIES = [
     "limit=%ff",
     "limit=5;unknown=1",
     "LIMIT=5",
+    "limit=5#fragment",
+    "limit=5 ",
+    "limit= 5",
     "limit=5&" + "a" * 20000 + "=1",
 ]
 _AGENT_QUERIES = [
@@ -304,6 +308,9 @@ _AGENT_QUERIES = [
     "name=%C3%9F",
     "name=SS",
     "name=Tricky",
+    "name=é",  # raw UTF-8 bytes in the query: read as Latin-1, as Starlette reads them
+    "name=Ü+n",
+    "name=a b",
     "active=true",
     "active=false",
     "active=True",
@@ -356,6 +363,40 @@ _CONVERSATION_QUERIES = [
 ]
 
 
+def _crafted_cursors(agent_id: str) -> list[str]:
+    """Cursors a client could forge: odd times (years before 1000, far offsets, naive, date
+    only), odd ids, wrong shapes."""
+    hex_id = uuid.UUID(agent_id).hex
+    times = [
+        "0999-01-01T00:00:00+00:00",
+        "0001-01-01T00:00:00+05:00",
+        "0001-01-01T00:00:00",
+        "9999-12-31T23:59:59-05:00",
+        "9999-12-31T23:59:59.999999+00:00",
+        "2026-01-01T00:00:00",
+        "2026-01-01",
+        "2099-01-01T00:00:00+14:00",
+        "2099-01-01T00:00:00.5Z",
+    ]
+    shapes: list[Any] = [
+        *([{"t": t}, {"u": hex_id}] for t in times),
+        [{"t": "2099-01-01T00:00:00+00:00"}, {"u": hex_id.upper()}],
+        [{"t": "2099-01-01T00:00:00+00:00"}, {"u": agent_id}],
+        [{"t": "2099-01-01T00:00:00+00:00"}, {"u": "0" * 32}],
+        [{"t": "2099-01-01T00:00:00+00:00"}, {"u": "x" * 32}],
+        [{"t": "2099-01-01T00:00:00+00:00"}],
+        [{"t": "2099-01-01T00:00:00+00:00"}, {"u": hex_id}, 1],
+        [{"t": "2099-01-01T00:00:00+00:00"}, 5],
+        [5, 2**70],
+        {"t": "x"},
+        [],
+    ]
+    return [
+        base64.urlsafe_b64encode(json.dumps(shape).encode()).decode().rstrip("=")
+        for shape in shapes
+    ]
+
+
 def _targets(world: World) -> list[str]:
     agent, other = world.agent_id, world.other_agent_id
     fill = {"agent": agent, "AGENT": agent.upper(), "other": other, "hex": agent.replace("-", "")}
@@ -369,6 +410,7 @@ def _targets(world: World) -> list[str]:
     for path, own in lists.items():
         for query in [*_LIST_QUERIES, *own]:
             targets.append(f"{path}?{query.format(**fill)}" if query else path)
+        targets.append(f"{path}?")
     cursors = world.cursors
     targets += [
         f"/core/agents?cursor={cursors['agents']}",
@@ -384,6 +426,11 @@ def _targets(world: World) -> list[str]:
         f"/core/conversations?cursor={cursors['agents']}",
         f"/core/phone-numbers?cursor={cursors['phone-numbers']}",
         f"/core/phone-numbers?cursor={cursors['conversations']}",
+        *(
+            f"{path}?cursor={cursor}"
+            for path in lists
+            for cursor in _crafted_cursors(world.agent_id)
+        ),
         # Paths: the detail, its neighbours and malformed ids.
         f"/core/agents/{agent}",
         f"/core/agents/{agent.upper()}",
