@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from callplane.app import create_app
 from callplane.auth.scopes import Scope
 from callplane.config import Settings
+from callplane.kit.dispatch import RouteIndex
 from callplane.observability.middleware import RequestMiddleware
 from callplane.organizations.service import OrganizationService
 from tests.factories import Tenant
@@ -51,15 +52,18 @@ class Answer:
 
 def fastapi_only(app: FastAPI) -> FastAPI:
     """`app` with every lean and quick route served by FastAPI's standard handler for its
-    declared endpoint, and a request middleware without the route index: the reference."""
+    declared endpoint, a request middleware without the route index and the router matching
+    as Starlette's does (kit.dispatch steps aside): the reference."""
     for route in app.routes:
         if getattr(route, "lean_for", None) is not None:
             assert isinstance(route, APIRoute)
             route.app = request_response(APIRoute.get_route_handler(route))
     stack = app.build_middleware_stack()
     assert isinstance(stack, RequestMiddleware)
+    assert isinstance(app.router.middleware_stack, RouteIndex)
     stack.index = None
     app.middleware_stack = stack
+    app.router.middleware_stack = app.router.app  # Starlette's own matching, not the index
     return app
 
 
@@ -196,6 +200,10 @@ async def _world(tenant: Tenant, other: Tenant) -> World:
     tricky = {"b": 0.30000000000000004, "a": 1e300, "c": -0.0, "d": 9007199254740993, "e": 1e-7,
               "f": [1.5, "\u2028\x1f/é"], "g": {"z": None, "y": True}}  # fmt: skip
     await tenant.create_agent(name="Tricky", metadata=tricky, description="line\nbreak \t")
+    await tenant.create_agent(name="Off duty", active=False)
+    await tenant.create_agent(name="Demo desk", is_demo=True, active=False)
+    await tenant.create_agent(name="x")
+    await tenant.create_agent(name="xy")
     agent_id = agents[0]["id"]
     for _ in range(2):
         await tenant.create_version(agent_id)
@@ -311,6 +319,15 @@ _AGENT_QUERIES = [
     "name=%C3%9F",
     "name=SS",
     "name=Tricky",
+    "name=x",
+    "name=X",
+    "name=xy",
+    "name=%20",
+    "name=y%20",
+    "name=ff%20d",
+    "active=false&is_demo=true",
+    "active=false&name=o",
+    "is_demo=true&limit=1",
     "name=é",  # raw UTF-8 bytes in the query: read as Latin-1, as Starlette reads them
     "name=Ü+n",
     "name=a b",
@@ -685,7 +702,7 @@ async def test_random_queries(world: World, pair: Pair, query: Any, data: st.Dat
     }
     pieces = []
     for name, value in pairs:
-        filled = value.format(**fill) if value.startswith("{") else value
+        filled = fill.get(value.strip("{}"), value) if value in _VALUES else value
         value_text = _escaped(data.draw, filled)
         name_text = name if mode == "bare-name" else _escaped(data.draw, name)
         # An empty value written `name=` or just `name`.
@@ -742,4 +759,51 @@ async def test_get_with_a_body(world: World, pair: Pair) -> None:
             answers = await pair.differ("GET", target, sent, body)
             if answers is not None:
                 found.append(f"{target} {body[:20]!r}: {answers}")
+    assert not found, "\n".join(found)
+
+
+async def test_other_routes_are_matched_as_starlette_matches_them(world: World, pair: Pair) -> None:
+    """kit.dispatch's route index against Starlette's own matching: the same route, 404, 405
+    (with its Allow) or redirect for any path."""
+    agent = world.agent_id
+    paths = [
+        "/",
+        "/health",
+        "/health/",
+        "/ready",
+        "/openapi.json",
+        "/docs",
+        "/docs-assets/missing.js",
+        "/widget.js",
+        "/core",
+        "/core/",
+        "/core/nothing",
+        "/core/routing",
+        "/core/routing/",
+        "/core/agents/x/y/z",
+        f"/core/agents/{agent}/versions/1",
+        f"/core/agents/{agent}/versions/latest",
+        f"/core/agents/{agent}/versions/0",
+        f"/core/agents/{agent}/versions/",
+        f"/core/agents/{agent}/tests",
+        "/core/agent-config-schema",
+        "/core/webhooks",
+        "/core/webhooks/",
+        "/core/audit-events?limit=2",
+        "/core/public/x",
+        "/console",
+        "/console/",
+        "/console/static/missing.css",
+        "/voice/twilio",
+        "/admin/organization-pats",
+        "/core/agents?limit=5&x=%ZZ",
+    ]
+    found = []
+    for path in paths:
+        for method in ["GET", "HEAD", "OPTIONS", "DELETE", "PATCH"]:
+            if method in ("DELETE", "PATCH") and path.count("/") > 2:
+                continue  # a real resource: nothing is changed here
+            answers = await pair.differ(method, path, world.credentials["key"])
+            if answers is not None:
+                found.append(f"{method} {path}: {answers}")
     assert not found, "\n".join(found)
