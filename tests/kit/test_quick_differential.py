@@ -120,6 +120,15 @@ async def call(
     return Answer(start["status"], kept, parsed, raised)
 
 
+def _own_key(headers: dict[str, str], app: str) -> dict[str, str]:
+    """`headers` with a well-formed Idempotency-Key of each app's own (both share the database:
+    the second would otherwise be answered by replaying the first's answer)."""
+    key = headers.get("Idempotency-Key")
+    if key is None or not key.isprintable():
+        return headers
+    return {**headers, "Idempotency-Key": f"{key}-{app}-{uuid.uuid4().hex[:8]}"}
+
+
 @dataclass
 class Pair:
     fast: FastAPI
@@ -131,8 +140,8 @@ class Pair:
         """Both answers when they differ (or either is a 500), else None."""
         raw = target.encode() if isinstance(target, str) else target
         headers = {"X-Request-ID": "differential", **headers}
-        reference = await call(self.reference, method, raw, headers, body)
-        fast = await call(self.fast, method, raw, headers, body)
+        reference = await call(self.reference, method, raw, _own_key(headers, "r"), body)
+        fast = await call(self.fast, method, raw, _own_key(headers, "f"), body)
         if fast != reference or fast.status >= 500 or reference.status >= 500:
             return fast, reference
         return None
@@ -684,7 +693,7 @@ def _queries(draw: st.DrawFn) -> tuple[str, list[tuple[str, str]], str]:
 
 
 @hypothesis_settings(
-    max_examples=100,
+    max_examples=300,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -806,4 +815,35 @@ async def test_other_routes_are_matched_as_starlette_matches_them(world: World, 
             answers = await pair.differ(method, path, world.credentials["key"])
             if answers is not None:
                 found.append(f"{method} {path}: {answers}")
+    assert not found, "\n".join(found)
+
+
+async def test_an_idempotency_key_reused(world: World, pair: Pair) -> None:
+    """The same Idempotency-Key twice (each app its own key): the replay is the same in both."""
+    agent = world.agent_id
+    targets = [
+        "/core/agents?limit=2",
+        "/core/agents?limit=0",
+        f"/core/agents/{agent}",
+        f"/core/agents/{agent}/versions",
+        "/core/conversations?channel=text",
+        "/core/routing/resolve?direction=sideways",
+    ]
+    found = []
+    for target in targets:
+        answers = []
+        for app in (pair.reference, pair.fast):
+            headers = {
+                **world.credentials["key"],
+                "X-Request-ID": "differential",
+                "Idempotency-Key": f"reused-{uuid.uuid4()}",
+            }
+            first = await call(app, "GET", target.encode(), headers)
+            other = {**headers, "X-Request-ID": "again"}
+            second = await call(app, "GET", target.encode(), other)
+            changed = target + ("&" if "?" in target else "?") + "limit=3"
+            different_query = await call(app, "GET", changed.encode(), other)
+            answers.append((first, second, different_query))
+        if answers[0] != answers[1]:
+            found.append(f"{target}:\n  ref  {answers[0]}\n  fast {answers[1]}")
     assert not found, "\n".join(found)
