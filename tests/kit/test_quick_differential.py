@@ -419,6 +419,8 @@ def _crafted_cursors(agent_id: str) -> list[str]:
         [5, 2**70],
         {"t": "x"},
         [],
+        # A version list's cursor is one version number.
+        *([n] for n in [1, 0, -1, 2**31 - 1, 2**31, -(2**31) - 1, 2**70, True, 1.5, "1", None]),
     ]
     return [
         base64.urlsafe_b64encode(json.dumps(shape).encode()).decode().rstrip("=")
