@@ -8,6 +8,7 @@ exactly as written."""
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import logging
 import uuid
@@ -54,10 +55,14 @@ def fastapi_only(app: FastAPI) -> FastAPI:
     """`app` with every lean and quick route served by FastAPI's standard handler for its
     declared endpoint, a request middleware without the route index and the router matching
     as Starlette's does (kit.dispatch steps aside): the reference."""
-    for route in app.routes:
+    routes = app.router.routes
+    for position, route in enumerate(routes):
         if getattr(route, "lean_for", None) is not None:
             assert isinstance(route, APIRoute)
-            route.app = request_response(APIRoute.get_route_handler(route))
+            # A copy: the route objects are the domain routers', shared by every app built.
+            standard = copy.copy(route)
+            standard.app = request_response(APIRoute.get_route_handler(route))
+            routes[position] = standard
     stack = app.build_middleware_stack()
     assert isinstance(stack, RequestMiddleware)
     assert isinstance(app.router.middleware_stack, RouteIndex)
