@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Annotated, Any
 
@@ -96,7 +97,23 @@ async def list_agents(
         "data": [_row_document(row) for row in rows],
         "pagination": {"limit": limit, "next_cursor": next_cursor},
     }
-    return Response(orjson.dumps(page, option=_JSON_OPTIONS), media_type="application/json")
+    return Response(_page_json(page), media_type="application/json")
+
+
+def _page_json(page: dict[str, Any]) -> bytes:
+    """The page as orjson writes it, or, when a metadata value is an integer beyond 64 bits
+    (PostgreSQL's jsonb keeps a stored `1e300` as a 301-digit number, which orjson refuses),
+    as the standard library writes it: the same compact JSON, where it was a 500."""
+    try:
+        return orjson.dumps(page, option=_JSON_OPTIONS)
+    except TypeError:
+        text = json.dumps(
+            page,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            default=lambda value: orjson.loads(orjson.dumps(value, option=_JSON_OPTIONS)),
+        )
+        return text.encode()
 
 
 async def _quick_list_agents(request: Request, values: dict[str, Any]) -> Response:

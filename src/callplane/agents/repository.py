@@ -405,7 +405,9 @@ async def sqlite_list_json(
     if cursor is not None:
         created_at, agent_id = decode_cursor(cursor, (datetime, uuid.UUID))
         stored = created_at.astimezone(UTC).replace(tzinfo=None)
-        params["after_created_at"] = stored.strftime("%Y-%m-%d %H:%M:%S.%f")
+        # As SQLAlchemy writes it (`isoformat` pads the year to four digits; strftime's `%Y`
+        # wrote a forged cursor's year 999 as `999`, which sorts after every stored time).
+        params["after_created_at"] = stored.isoformat(sep=" ", timespec="microseconds")
         params["after_id"] = agent_id.hex
     if name:
         params["pattern"] = like_pattern(name)
