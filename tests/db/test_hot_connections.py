@@ -6,6 +6,7 @@ import asyncio
 
 import asyncpg
 import pytest
+from sqlalchemy import text
 
 from callplane.db.dialect import fetchrow
 from callplane.db.engine import Database, create_engine
@@ -57,3 +58,19 @@ async def test_at_most_the_limit_is_kept_and_a_failed_statement_gives_its_connec
     finally:
         await postgres.dispose()
     assert postgres.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_the_pool_hands_out_the_connection_given_back_last(postgres: Database) -> None:
+    """Last in, first out: after a burst opened many connections, a run of requests stays on
+    the warm ones (their prepared statements) instead of rotating through all of them (measured:
+    a publish p50 after a load test went from 24-26 to 12 ms, benchmarks/RESULTS.md)."""
+    engine = postgres.engine
+    try:
+        first, second = await engine.connect(), await engine.connect()
+        pids = [await c.scalar(text("SELECT pg_backend_pid()")) for c in (first, second)]
+        await first.close()
+        await second.close()  # given back last
+        async with engine.connect() as again:
+            assert await again.scalar(text("SELECT pg_backend_pid()")) == pids[1]
+    finally:
+        await postgres.dispose()
