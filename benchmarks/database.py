@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from dataclasses import dataclass
 
 import asyncpg
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.engine import make_url
 
 from callplane.db import migrate
 from callplane.db.engine import Database, create_engine
-from callplane.models import Organization
+from callplane.models import Conversation, Organization
 from callplane.organizations.service import OrganizationService, PlatformService
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/callplane_bench"
@@ -114,6 +116,33 @@ async def delete_orgs(url: str, name: str) -> None:
     try:
         async with database.session(write=True) as session, session.begin():
             await session.execute(delete(Organization).where(Organization.name == name))
+    finally:
+        await database.dispose()
+
+
+async def settle(url: str, organization_id: uuid.UUID, within: float = 180.0) -> float:
+    """Wait until the background work the fixtures started is done: the analysis of their
+    imported conversations (200 workflows, tens of seconds of the server's CPU on 2 cores).
+    Measuring a hot path while that batch runs measures the batch; returns the seconds waited."""
+    database = _database(url)
+    started = time.monotonic()
+    try:
+        while True:
+            async with database.session(write=False) as session:
+                pending = await session.scalar(
+                    select(func.count())
+                    .select_from(Conversation)
+                    .where(
+                        Conversation.organization_id == organization_id,
+                        Conversation.analysis_status == "pending",
+                    )
+                )
+            waited = time.monotonic() - started
+            if not pending:
+                return waited
+            if waited > within:
+                raise RuntimeError(f"{pending} conversations still wait for their analysis")
+            await asyncio.sleep(0.5)
     finally:
         await database.dispose()
 

@@ -272,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
                 base_url=server.base_url, headers=main_org.headers, timeout=60
             ) as client:
                 built = fixtures.build(client, numbers=10)
+            waited = asyncio.run(database.settle(url, main_org.id))
+            log(f"the fixtures' background work (conversation analysis) done after {waited:.1f} s")
             measure(
                 server,
                 main_org,

@@ -127,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     with Server(url, env=pool_env) as server, Floor(url, pool_size=floor_pool) as floor:
         with httpx.Client(base_url=server.base_url, headers=main_org.headers, timeout=60) as client:
             built = fixtures.build(client)
+        waited = asyncio.run(database.settle(url, main_org.id))
+        run.log(f"the fixtures' background work (conversation analysis) done after {waited:.1f} s")
         agent = built.detail_agent_id
         project_detail = f"{server.base_url}/core/agents/{agent}"
         floor_detail = f"{floor.base_url}/core/agents/{agent}"
