@@ -10,7 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from dbos import DBOS
+
 import callplane
+from callplane.workflows import engine
 from tests.factories import Tenant
 from tests.webhooks.helpers import create_webhook, deliveries
 
@@ -107,3 +111,31 @@ async def test_a_cli_command_fans_its_events_out_to_webhooks(
     )
     assert created.returncode == 0, created.stderr[-3000:]
     assert [d["event_type"] for d in await deliveries(tenant, webhook["id"])] == ["api_key.created"]
+
+
+VERSION_PROBE = (
+    "from callplane import wiring\n"
+    "from callplane.workflows import engine\n"
+    "wiring.install()\n"
+    "print(engine.application_version())\n"
+)
+
+
+async def test_every_process_of_this_code_launches_under_one_application_version(
+    app_client: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DBOS hands scheduled ticks to the latest version registered: a process of the same code
+    launching under another version (DBOS's own hash counts what it registered on demand) left
+    every other process's ticks unrun. The version is our workflows' names and sources."""
+    probe = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", VERSION_PROBE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    assert probe.stdout.strip() == engine.application_version() == DBOS.application_version
+    other_code = test_imports_register_nothing_and_the_wiring_installs_everything
+    monkeypatch.setitem(engine._bodies, "another_workflow", other_code)  # type: ignore[arg-type]
+    assert engine.application_version() != probe.stdout.strip()

@@ -9,6 +9,8 @@ take over the unfinished work of any that dies (takeover.py).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import inspect
 import logging
 import os
 import socket
@@ -16,6 +18,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import nullcontext
 from datetime import datetime
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -90,6 +93,7 @@ class _Slots:
 _slots: _Slots | None = None
 # Every workflow this process knows, by its durable name (registered by callplane.wiring).
 _workflows: dict[str, Callable[..., Coroutine[Any, Any, None]]] = {}
+_bodies: dict[str, Callable[..., Awaitable[object]]] = {}  # what each name runs (its version)
 # The scheduled workflows among them: name -> its crontab under the process's settings (None:
 # not scheduled). Applied to the system database when the engine launches.
 _schedules: dict[str, Callable[[Settings], str | None]] = {}
@@ -111,6 +115,7 @@ def register_workflow(name: str, body: Callable[..., Awaitable[object]]) -> None
     # A fresh function per name: one body may serve several names (DBOS tags the function).
     workflow.__qualname__ = workflow.__name__ = name
     _workflows[name] = DBOS.workflow(name=name)(workflow)
+    _bodies[name] = body
 
 
 def register_schedule(
@@ -126,6 +131,25 @@ def register_schedule(
     that takes work). Registering a name again is a no-op."""
     register_workflow(name, body)
     _schedules.setdefault(name, crontab)
+
+
+def application_version() -> str:
+    """The version every process of this code registers with the engine: a hash of our
+    workflows' names and bodies' source, and of DBOS's version.
+
+    DBOS would hash the source of the functions registered with it, which are one wrapper
+    (`register_workflow`) whatever the body, plus what it registers for itself on demand: two
+    processes of the same code (a `serve`, a `worker`, a process test's server) could launch
+    under different versions. A process registers the latest version at launch, and DBOS hands
+    every scheduled tick to the latest version only: the processes of the other version then
+    never ran the ticks (seen as a test waiting forever for a tick). Different workflow code still
+    gives a different version, so a process never recovers a run of other code."""
+    hasher = hashlib.md5(usedforsecurity=False)
+    for name in sorted(_bodies):
+        hasher.update(name.encode())
+        hasher.update(inspect.getsource(_bodies[name]).encode())
+    hasher.update(package_version("dbos").encode())
+    return hasher.hexdigest()
 
 
 def knows(name: str) -> bool:
@@ -229,6 +253,7 @@ async def launch(settings: Settings, *, listen: bool) -> None:
     identity = _executor_id_for(settings)
     if identity:
         config["executor_id"] = identity
+    config["application_version"] = application_version()
     DBOS(config=config)
     # Queues registered by any process are known to all; take work only from ours.
     names = queue_names(settings)
