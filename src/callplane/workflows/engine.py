@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
+import linecache
 import logging
 import os
 import socket
@@ -147,9 +148,18 @@ def application_version() -> str:
     hasher = hashlib.md5(usedforsecurity=False)
     for name in sorted(_bodies):
         hasher.update(name.encode())
-        hasher.update(inspect.getsource(_bodies[name]).encode())
+        hasher.update(_source(_bodies[name]).encode())
     hasher.update(package_version("dbos").encode())
+    linecache.clearcache()  # the modules' lines inspect read: not worth keeping in memory
     return hasher.hexdigest()
+
+
+def _source(body: Callable[..., Awaitable[object]]) -> str:
+    """The body's source, or (no source installed) where it lives."""
+    try:
+        return inspect.getsource(body)
+    except (OSError, TypeError):
+        return f"{getattr(body, '__module__', '')}.{getattr(body, '__qualname__', repr(body))}"
 
 
 def knows(name: str) -> bool:
