@@ -134,7 +134,7 @@ def test_the_cache_is_bounded() -> None:
     versions = [(uuid.uuid4(), 1) for _ in range(5)]
     for n, version in enumerate(versions):
         cache.keep(PhoneAddress(f"+1415555000{n}", "inbound"), version, b"x" * 40)
-        assert cache._bytes <= 100 and len(cache._last_seen) <= 3
+        assert cache._configs.bytes <= 100 and len(cache._last_seen) <= 3
     assert cache.config(versions[-1]) == b"x" * 40
     assert cache.config(versions[0]) is None
     assert cache.known(PhoneAddress("+14155550000", "inbound")) is None
@@ -142,4 +142,4 @@ def test_the_cache_is_bounded() -> None:
     for n, (version_id, revision) in enumerate(versions):
         key = (uuid.uuid4(), "agent", 1, version_id, 1, revision, None)
         cache.keep_answer(key, f'"{n}"', b"y" * 40)
-        assert cache._answer_bytes <= 100 and cache.answer(key) == (f'"{n}"', b"y" * 40)
+        assert cache._answers.bytes <= 100 and cache.answer(key) == (f'"{n}"', b"y" * 40)

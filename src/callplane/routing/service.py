@@ -23,6 +23,7 @@ import functools
 import hashlib
 import uuid
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import orjson
 
@@ -35,6 +36,8 @@ from callplane.routing.schemas import Direction
 from callplane.runtime.channels import for_channel
 
 CHANNEL = "telephone"
+K = TypeVar("K")
+V = TypeVar("V")
 # Part of every ETag: bump it when the answer's shape or the override rules change, so cached
 # answers of an older server are not revalidated.
 FORMAT = "1"
@@ -114,11 +117,9 @@ class ConfigCache:
     MAX_ADDRESSES = 4096
 
     def __init__(self) -> None:
-        self._configs: dict[Known, bytes] = {}
-        self._bytes = 0
+        self._configs: _Bounded[Known, bytes] = _Bounded()
         self._last_seen: dict[Address, Known] = {}
-        self._answers: dict[AnswerKey, tuple[str, bytes]] = {}
-        self._answer_bytes = 0
+        self._answers: _Bounded[AnswerKey, tuple[str, bytes]] = _Bounded()
 
     def known(self, address: Address) -> Known | None:
         """The version (id, revision) whose config is held, last seen answering `address`."""
@@ -129,12 +130,7 @@ class ConfigCache:
         return self._configs.get(version)
 
     def keep(self, address: Address, version: Known, config: bytes) -> None:
-        if version not in self._configs:
-            if self._bytes + len(config) > self.MAX_BYTES:
-                self._configs.clear()
-                self._bytes = 0
-            self._configs[version] = config
-            self._bytes += len(config)
+        self._configs.put(version, config, len(config), self.MAX_BYTES)
         if len(self._last_seen) >= self.MAX_ADDRESSES and address not in self._last_seen:
             self._last_seen.clear()
         self._last_seen[address] = version
@@ -144,12 +140,33 @@ class ConfigCache:
         return self._answers.get(key)
 
     def keep_answer(self, key: AnswerKey, etag: str, document: bytes) -> None:
-        if self._answer_bytes + len(document) > self.MAX_BYTES:
-            self._answers.clear()
-            self._answer_bytes = 0
-        if key not in self._answers:
-            self._answers[key] = (etag, document)
-            self._answer_bytes += len(document)
+        self._answers.put(key, (etag, document), len(document), self.MAX_BYTES)
+
+
+class _Bounded(Generic[K, V]):
+    """A dict of encoded values with their total size: emptied when the next would overflow."""
+
+    def __init__(self) -> None:
+        self._items: dict[K, V] = {}
+        self.bytes = 0
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def get(self, key: K) -> V | None:
+        return self._items.get(key)
+
+    def put(self, key: K, value: V, size: int, max_bytes: int) -> None:
+        if key in self._items:
+            return
+        if self.bytes + size > max_bytes:
+            self.clear()
+        self._items[key] = value
+        self.bytes += size
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.bytes = 0
 
 
 def answer_key(match: Match, slot: Direction | None) -> AnswerKey:
